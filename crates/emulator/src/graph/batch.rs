@@ -1,0 +1,101 @@
+//! JSON batching: `POST /$batch` with up to 20 requests.
+//!
+//! <https://learn.microsoft.com/graph/json-batching>. Each inner request goes
+//! through the same faults, throttling and handlers as a direct one; a
+//! throttled inner request gets its own 429 and `Retry-After`. Requests run
+//! in order; one whose `dependsOn` failed gets 424.
+
+use super::error::{GraphError, GraphResult};
+use super::{Answer, Ctx, GraphRequest, process};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+const MAX_REQUESTS: usize = 20;
+
+#[derive(serde::Deserialize)]
+struct Batch {
+    requests: Vec<Item>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    id: String,
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: Map<String, Value>,
+    body: Option<Value>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+}
+
+fn malformed(message: impl Into<String>) -> GraphError {
+    GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
+/// Runs a batch and collects the responses.
+pub async fn run(ctx: &Ctx<'_>) -> GraphResult<Answer> {
+    let batch: Batch = serde_json::from_slice(&ctx.request.body).map_err(|e| malformed(format!("Invalid batch payload: {e}")))?;
+    if batch.requests.is_empty() {
+        return Err(malformed("The batch request must contain at least one request."));
+    }
+    if batch.requests.len() > MAX_REQUESTS {
+        return Err(malformed(format!("The batch request has {} requests; at most {MAX_REQUESTS} are allowed.", batch.requests.len())));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for item in &batch.requests {
+        if !seen.insert(item.id.as_str()) {
+            return Err(malformed(format!("The batch request id '{}' is used twice.", item.id)));
+        }
+        if item.body.is_some() && !item.headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+            return Err(malformed(format!("Request '{}' has a body but no Content-Type header.", item.id)));
+        }
+        for d in &item.depends_on {
+            if !batch.requests.iter().any(|r| &r.id == d) {
+                return Err(malformed(format!("Request '{}' depends on unknown request '{d}'.", item.id)));
+            }
+        }
+    }
+    let mut statuses: std::collections::HashMap<String, u16> = Default::default();
+    let mut responses = Vec::with_capacity(batch.requests.len());
+    for item in batch.requests {
+        let failed_dependency = item.depends_on.iter().any(|d| statuses.get(d).is_none_or(|s| *s >= 400));
+        if failed_dependency {
+            statuses.insert(item.id.clone(), 424);
+            responses.push(json!({"id": item.id, "status": 424, "body": {"error": {"code": "FailedDependency", "message": "A dependency of this request failed."}}}));
+            continue;
+        }
+        let method = Method::from_bytes(item.method.to_ascii_uppercase().as_bytes()).map_err(|_| malformed(format!("Unknown method '{}'.", item.method)))?;
+        let url = item.url.trim_start_matches("/v1.0");
+        let url = if url.starts_with('/') { url.to_string() } else { format!("/{url}") };
+        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        let mut headers = HeaderMap::new();
+        for (k, v) in &item.headers {
+            if let (Ok(name), Some(Ok(value))) = (HeaderName::from_bytes(k.as_bytes()), v.as_str().map(HeaderValue::from_str)) {
+                headers.append(name, value);
+            }
+        }
+        let inner = GraphRequest {
+            method,
+            path: path.to_string(),
+            raw_query: query.to_string(),
+            headers,
+            body: item.body.map(|b| serde_json::to_vec(&b).unwrap_or_default().into()).unwrap_or_default(),
+        };
+        let (response, _) = Box::pin(process(ctx.state, ctx.caller, &inner)).await;
+        let status = response.status().as_u16();
+        let mut out_headers = Map::new();
+        for name in ["retry-after", "location", "preference-applied"] {
+            if let Some(v) = response.headers().get(name).and_then(|v| v.to_str().ok()) {
+                out_headers.insert(name.to_string(), json!(v));
+            }
+        }
+        out_headers.insert("content-type".into(), json!("application/json"));
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await.unwrap_or_default();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        statuses.insert(item.id.clone(), status);
+        responses.push(json!({"id": item.id, "status": status, "headers": out_headers, "body": body}));
+    }
+    Ok(Answer::ok(json!({"responses": responses})))
+}

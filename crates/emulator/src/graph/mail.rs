@@ -1,0 +1,336 @@
+//! Mail endpoints: folders, messages and per-folder message delta.
+//!
+//! <https://learn.microsoft.com/graph/api/user-list-mailfolders>,
+//! <https://learn.microsoft.com/graph/delta-query-messages>.
+
+use super::error::{GraphError, GraphResult};
+use super::{Answer, CALENDAR_ROLES, Ctx, MAIL_ROLES, MailboxResource, context_url, skip_page};
+use crate::corpus::{FolderKind, ItemKey, Message};
+use crate::ids::{self, decode_token, encode_token};
+use crate::render::UnknownProperty;
+use crate::world::{Change, Cursor, MailRound};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// A mailbox the caller may read.
+pub struct Mailbox {
+    pub index: usize,
+    pub user_id: String,
+}
+
+/// Resolves the user of a mailbox path and checks the caller may read it.
+pub fn open_mailbox(ctx: &Ctx, user: &str, resource: &MailboxResource) -> GraphResult<Mailbox> {
+    let org = ctx.state.org();
+    let found = match user.strip_prefix('#') {
+        Some(n) => n.parse::<usize>().ok().and_then(|i| org.users.get(i)),
+        None => org.find_user(user),
+    };
+    let calendar = matches!(
+        resource,
+        MailboxResource::CalendarView
+            | MailboxResource::CalendarDelta
+            | MailboxResource::Events
+            | MailboxResource::Event(_)
+            | MailboxResource::Instances(_)
+    );
+    ctx.caller.require(if calendar { CALENDAR_ROLES } else { MAIL_ROLES }, GraphError::mailbox_denied)?;
+    let u = found.ok_or_else(|| GraphError::invalid_user(user))?;
+    if ctx.state.is_denied(u.index) {
+        return Err(GraphError::access_policy_denied());
+    }
+    if !u.has_mailbox {
+        return Err(GraphError::no_mailbox());
+    }
+    Ok(Mailbox { index: u.index, user_id: u.id.clone() })
+}
+
+/// Resolves a folder by well-known name or id.
+pub fn resolve_folder(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<FolderKind> {
+    if let Some(f) = FolderKind::from_well_known(id) {
+        return Ok(f);
+    }
+    let (owner, folder) = ids::parse_folder_id(id).ok_or_else(GraphError::invalid_id)?;
+    if owner != mailbox.index || !ctx.state.world.has_folder(owner, folder) {
+        return Err(GraphError::item_not_found());
+    }
+    Ok(folder)
+}
+
+fn select_error(e: UnknownProperty) -> GraphError {
+    GraphError::unknown_property(&e.0, "Microsoft.OutlookServices.Message")
+}
+
+/// `/mailFolders` and `/mailFolders/{id}/childFolders`: ten per page by default, `$skip` links.
+pub fn folders(ctx: &Ctx, mailbox: &Mailbox, parent: Option<&str>) -> GraphResult<Answer> {
+    ctx.query.allow_only(&["$select", "$top", "$skip", "$count", "$filter", "$expand"])?;
+    let parent_kind = match parent {
+        Some(id) => resolve_folder(ctx, mailbox, id)?,
+        None => FolderKind::MsgFolderRoot,
+    };
+    let all = ctx.state.world.folders(mailbox.index);
+    let mut counts: HashMap<FolderKind, (usize, usize)> = HashMap::new();
+    for (m, _) in ctx.state.world.all_messages(mailbox.index) {
+        let c = counts.entry(m.folder).or_default();
+        c.0 += 1;
+        if !m.is_read {
+            c.1 += 1;
+        }
+    }
+    let items: Vec<Value> = all
+        .iter()
+        .filter(|(_, _, p)| *p == Some(parent_kind))
+        .map(|(kind, name, p)| {
+            let children = all.iter().filter(|(_, _, pp)| *pp == Some(*kind)).count();
+            let (total, unread) = counts.get(kind).copied().unwrap_or_default();
+            ctx.render.folder(mailbox.index, *kind, name, *p, children, total, unread)
+        })
+        .collect();
+    let link = match parent {
+        Some(_) => format!("/users/{}/mailFolders/{}/childFolders", mailbox.user_id, ids::folder_id(mailbox.index, parent_kind)),
+        None => format!("/users/{}/mailFolders", mailbox.user_id),
+    };
+    skip_page(ctx, items, 10, 1000, &link, &format!("users('{}')/mailFolders", mailbox.user_id))
+}
+
+/// `/mailFolders/{id}`.
+pub fn folder(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
+    let kind = resolve_folder(ctx, mailbox, id)?;
+    let all = ctx.state.world.folders(mailbox.index);
+    let (_, name, parent) = all.iter().find(|(k, _, _)| *k == kind).cloned().ok_or_else(GraphError::item_not_found)?;
+    let children = all.iter().filter(|(_, _, p)| *p == Some(kind)).count();
+    let (mut total, mut unread) = (0, 0);
+    for (m, _) in ctx.state.world.all_messages(mailbox.index) {
+        if m.folder == kind {
+            total += 1;
+            unread += usize::from(!m.is_read);
+        }
+    }
+    let mut body = ctx.render.folder(mailbox.index, kind, &name, parent, children, total, unread);
+    body["@odata.context"] = json!(context_url(ctx.state, &format!("users('{}')/mailFolders/$entity", mailbox.user_id)));
+    Ok(Answer::ok(body))
+}
+
+/// A `receivedDateTime` comparison from `$filter`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TimeFilter {
+    op: &'static str,
+    at: DateTime<Utc>,
+}
+
+impl TimeFilter {
+    fn keeps(&self, t: DateTime<Utc>) -> bool {
+        match self.op {
+            "ge" => t >= self.at,
+            "gt" => t > self.at,
+            "le" => t <= self.at,
+            _ => t < self.at,
+        }
+    }
+}
+
+fn invalid_filter() -> GraphError {
+    GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.")
+}
+
+/// Parses `receivedDateTime OP VALUE [and …]`, with the operators `allowed`.
+fn parse_time_filter(filter: &str, allowed: &[&'static str]) -> GraphResult<Vec<TimeFilter>> {
+    let mut out = Vec::new();
+    for clause in filter.split(" and ") {
+        let parts: Vec<&str> = clause.split_whitespace().collect();
+        let [field, op, value] = parts.as_slice() else { return Err(invalid_filter()) };
+        if !field.eq_ignore_ascii_case("receivedDateTime") {
+            return Err(invalid_filter());
+        }
+        let op = *allowed.iter().find(|a| a.eq_ignore_ascii_case(op)).ok_or_else(invalid_filter)?;
+        let at = DateTime::parse_from_rfc3339(value.trim_matches('\''))
+            .map_err(|_| invalid_filter())?
+            .with_timezone(&Utc);
+        out.push(TimeFilter { op, at });
+    }
+    Ok(out)
+}
+
+/// `/messages` and `/mailFolders/{id}/messages`: newest first, ten per page, `$skip` links.
+pub fn list_messages(ctx: &Ctx, mailbox: &Mailbox, folder: Option<&str>) -> GraphResult<Answer> {
+    ctx.query.allow_only(&["$select", "$top", "$skip", "$filter", "$orderby", "$count", "$expand"])?;
+    let folder = folder.map(|f| resolve_folder(ctx, mailbox, f)).transpose()?;
+    let filters = match ctx.query.get("$filter") {
+        Some(f) => parse_time_filter(f, &["ge", "gt", "le", "lt"])?,
+        None => Vec::new(),
+    };
+    let ascending = match ctx.query.get("$orderby").map(|o| o.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("receiveddatetime desc") => false,
+        Some("receiveddatetime" | "receiveddatetime asc") => true,
+        Some(_) => {
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "InefficientFilter",
+                "The restriction or sort order is too complex for this operation.",
+            ));
+        }
+    };
+    let mut messages: Vec<(Message, u16)> = ctx
+        .state
+        .world
+        .all_messages(mailbox.index)
+        .into_iter()
+        .filter(|(m, _)| folder.is_none_or(|f| m.folder == f) && filters.iter().all(|t| t.keeps(m.received)))
+        .collect();
+    messages.sort_by_key(|(m, _)| (m.received, m.key));
+    if !ascending {
+        messages.reverse();
+    }
+    let select = ctx.query.select();
+    let items = messages
+        .iter()
+        .map(|(m, moves)| ctx.render.message(m, *moves, select.as_deref(), false).map_err(select_error))
+        .collect::<GraphResult<Vec<_>>>()?;
+    let link = match folder {
+        Some(f) => format!("/users/{}/mailFolders/{}/messages", mailbox.user_id, ids::folder_id(mailbox.index, f)),
+        None => format!("/users/{}/messages", mailbox.user_id),
+    };
+    skip_page(ctx, items, 10, 1000, &link, &format!("users('{}')/messages", mailbox.user_id))
+}
+
+/// Finds a message by either kind of id, as it is now.
+fn lookup(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<(Message, u16)> {
+    let parsed = ids::parse_message_id(id).ok_or_else(GraphError::invalid_id)?;
+    if parsed.mailbox != mailbox.index {
+        return Err(GraphError::item_not_found());
+    }
+    let (m, moves) = ctx.state.world.message(mailbox.index, parsed.key).ok_or_else(GraphError::item_not_found)?;
+    // A regular id stops working once the message moves, as Exchange's does.
+    if parsed.moves.is_some_and(|issued| issued != moves) {
+        return Err(GraphError::item_not_found());
+    }
+    Ok((m, moves))
+}
+
+/// `/messages/{id}`.
+pub fn message(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
+    ctx.query.allow_only(&["$select", "$expand"])?;
+    let (m, moves) = lookup(ctx, mailbox, id)?;
+    let mut body = ctx.render.message(&m, moves, ctx.query.select().as_deref(), false).map_err(select_error)?;
+    if body.is_object() {
+        body["@odata.context"] = json!(context_url(ctx.state, &format!("users('{}')/messages/$entity", mailbox.user_id)));
+    }
+    Ok(Answer::ok(body))
+}
+
+/// The state a mail delta link carries.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct MailToken {
+    m: usize,
+    f: u16,
+    g: u64,
+    since: Option<DateTime<Utc>>,
+    sel: Option<Vec<String>>,
+    from: Option<u64>,
+    to: u64,
+    c: Cursor<ItemKey>,
+    ps: usize,
+}
+
+/// Graph's default page for message delta; `$top` is ignored there in practice.
+const DEFAULT_DELTA_PAGE: usize = 10;
+const MAX_DELTA_PAGE: usize = 1000;
+
+/// `/mailFolders/{id}/messages/delta`: one page of a delta round.
+pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answer> {
+    let folder = resolve_folder(ctx, mailbox, folder_ref)?;
+    let world = &ctx.state.world;
+    let base_link = format!(
+        "{}/users('{}')/mailFolders('{}')/messages/delta",
+        ctx.state.graph_url(),
+        mailbox.user_id,
+        ids::folder_id(mailbox.index, folder)
+    );
+    let skip = ctx.query.get("$skiptoken");
+    let deltatoken = ctx.query.get("$deltatoken");
+    let token = match (skip, deltatoken) {
+        (Some(t), _) | (None, Some(t)) => {
+            let mut token: MailToken = decode_token(t)
+                .filter(|t: &MailToken| t.m == mailbox.index && t.f == folder.code())
+                .ok_or_else(|| GraphError::bad_request("The sync token is not valid for this folder."))?;
+            if token.g != world.generation(mailbox.index) || ctx.state.faults.expire_delta() {
+                return Err(GraphError::sync_state_not_found(token.g, &format!("{base_link}?$deltatoken=")));
+            }
+            if skip.is_none() {
+                // A delta link starts the next round from where the last began.
+                token.to = world.seq();
+                token.c = Cursor::Changes(None);
+            }
+            token
+        }
+        (None, None) => {
+            ctx.query.allow_only(&["$select", "$top", "$expand", "$filter", "$orderby"])?;
+            if let Some(o) = ctx.query.get("$orderby") {
+                if !o.trim().eq_ignore_ascii_case("receivedDateTime desc") {
+                    return Err(GraphError::bad_request("$orderby on message delta supports only 'receivedDateTime desc'."));
+                }
+            }
+            let since = match ctx.query.get("$filter") {
+                Some(f) => match parse_time_filter(f, &["ge", "gt"])?.as_slice() {
+                    [one] => Some(if one.op == "gt" { one.at + chrono::Duration::nanoseconds(1) } else { one.at }),
+                    _ => return Err(invalid_filter()),
+                },
+                None => None,
+            };
+            if folder.is_search_folder() {
+                return Err(GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidOperation", "Delta is not supported on search folders."));
+            }
+            MailToken {
+                m: mailbox.index,
+                f: folder.code(),
+                g: world.generation(mailbox.index),
+                since,
+                sel: ctx.query.select(),
+                from: None,
+                to: world.seq(),
+                c: Cursor::Base(None),
+                ps: DEFAULT_DELTA_PAGE,
+            }
+        }
+    };
+    let page_size = ctx.prefer.max_page_size.unwrap_or(token.ps).clamp(1, MAX_DELTA_PAGE);
+    let round = MailRound { mailbox: mailbox.index, folder, since: token.since, from: token.from };
+    let (changes, next) = world.mail_delta_page(&round, token.c, page_size);
+    let mut value = Vec::with_capacity(changes.len());
+    for change in changes {
+        value.push(match change {
+            Change::Live(m, moves) => ctx.render.message(&m, moves, token.sel.as_deref(), true).map_err(select_error)?,
+            Change::Removed(key, moves) => json!({
+                "@odata.type": "#microsoft.graph.message",
+                "id": ids::message_id(mailbox.index, key, (!ctx.render.immutable_ids).then_some(moves)),
+                "@removed": {"reason": "deleted"},
+            }),
+        });
+    }
+    let mut body = json!({"@odata.context": context_url(ctx.state, "Collection(message)"), "value": value});
+    match next {
+        Some(cursor) => {
+            let t = MailToken { c: cursor, ps: page_size, ..token };
+            body["@odata.nextLink"] = json!(format!("{base_link}?$skiptoken={}", encode_token(&t)));
+        }
+        None => {
+            let t = MailToken { from: Some(token.to), c: Cursor::Changes(None), ps: page_size, ..token };
+            body["@odata.deltaLink"] = json!(format!("{base_link}?$deltatoken={}", encode_token(&t)));
+        }
+    }
+    Ok(Answer::ok(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_filters_take_only_received_date_lower_bounds() {
+        assert_eq!(parse_time_filter("receivedDateTime ge 2024-01-01T00:00:00Z", &["ge", "gt"]).unwrap().len(), 1);
+        assert!(parse_time_filter("receivedDateTime le 2024-01-01T00:00:00Z", &["ge", "gt"]).is_err());
+        assert!(parse_time_filter("subject eq 'x'", &["ge", "gt"]).is_err());
+        assert!(parse_time_filter("receivedDateTime ge yesterday", &["ge"]).is_err());
+    }
+}

@@ -1,0 +1,389 @@
+//! Graph's JSON shapes for users, groups, folders, messages and events.
+//!
+//! Field names, nesting and value formats follow Microsoft's published
+//! responses (see `graph-reference/examples/`); the fidelity test checks them.
+//! `$select` is applied here: unknown properties are refused the way the real
+//! service refuses them, and `id` always comes back.
+
+use crate::corpus::{Address, Event, EventKey, FolderKind, Message, html_to_text};
+use crate::ids;
+use crate::org::{Group, Organization, User};
+use crate::tz::{Zone, utc_stamp};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+/// Per-request rendering choices, from the URL and the `Prefer` header.
+#[derive(Debug, Clone)]
+pub struct RenderContext {
+    /// Graph's base URL as clients reach it, e.g. `https://graph.microsoft.com/v1.0`.
+    pub base: String,
+    pub immutable_ids: bool,
+    pub text_body: bool,
+    pub zone: Zone,
+}
+
+/// Why a `$select` was refused: the property that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownProperty(pub String);
+
+fn email(a: &Address) -> Value {
+    json!({"emailAddress": {"name": a.name, "address": a.address}})
+}
+
+fn etag(version: u64, salt: u64) -> (String, String) {
+    use base64::Engine;
+    let mut bytes = vec![0x09, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x00];
+    bytes.extend_from_slice(&crate::rng::hash(salt, &[version]).to_be_bytes());
+    bytes.extend_from_slice(&version.to_be_bytes()[4..]);
+    let change_key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    (format!("W/\"{change_key}\""), change_key)
+}
+
+/// Keeps `id`, annotations and the selected properties.
+fn apply_select(mut full: Map<String, Value>, select: Option<&[String]>, allowed_extra: &[&str]) -> Result<Value, UnknownProperty> {
+    let Some(select) = select else { return Ok(Value::Object(full)) };
+    for name in select {
+        if !full.contains_key(name.as_str()) && !allowed_extra.contains(&name.as_str()) {
+            return Err(UnknownProperty(name.clone()));
+        }
+    }
+    full.retain(|k, _| k == "id" || k.starts_with('@') || select.iter().any(|s| s == k));
+    Ok(Value::Object(full))
+}
+
+/// Properties `$select` may name on a message (the eventMessage ones too).
+const MESSAGE_EXTRA: &[&str] = &[
+    "meetingMessageType", "startDateTime", "endDateTime", "location", "isAllDay", "type", "isOutOfDate",
+    "responseType", "uniqueBody", "internetMessageHeaders", "attachments", "event", "singleValueExtendedProperties",
+];
+
+impl RenderContext {
+    fn date_time_zone(&self, at: DateTime<Utc>) -> Value {
+        json!({"dateTime": self.zone.format(at), "timeZone": self.zone.name})
+    }
+
+    fn body(&self, html: &str) -> Value {
+        if self.text_body {
+            json!({"contentType": "text", "content": html_to_text(html)})
+        } else {
+            json!({"contentType": "html", "content": html})
+        }
+    }
+
+    /// A message. `annotate_type` adds `@odata.type` to plain messages too (delta does).
+    pub fn message(&self, m: &Message, moves: u16, select: Option<&[String]>, annotate_type: bool) -> Result<Value, UnknownProperty> {
+        if let Some(raw) = &m.raw {
+            return Ok(raw.clone());
+        }
+        let id = ids::message_id(m.mailbox, m.key, (!self.immutable_ids).then_some(moves));
+        let (etag, change_key) = etag(m.version, m.key.index as u64 ^ ((m.mailbox as u64) << 32));
+        let preview: String = html_to_text(&m.body_html).chars().take(255).collect();
+        let mut o = Map::new();
+        match m.meeting.as_ref().map(|x| x.kind) {
+            Some("meetingRequest") => {
+                o.insert("@odata.type".into(), json!("#microsoft.graph.eventMessageRequest"));
+            }
+            Some("meetingAccepted" | "meetingTenativelyAccepted" | "meetingDeclined") => {
+                o.insert("@odata.type".into(), json!("#microsoft.graph.eventMessageResponse"));
+            }
+            Some(_) => {
+                o.insert("@odata.type".into(), json!("#microsoft.graph.eventMessage"));
+            }
+            None if annotate_type => {
+                o.insert("@odata.type".into(), json!("#microsoft.graph.message"));
+            }
+            None => {}
+        }
+        o.insert("@odata.etag".into(), json!(etag));
+        o.insert("id".into(), json!(id));
+        o.insert("createdDateTime".into(), json!(utc_stamp(m.received)));
+        o.insert("lastModifiedDateTime".into(), json!(utc_stamp(m.received)));
+        o.insert("changeKey".into(), json!(change_key));
+        o.insert("categories".into(), json!(m.categories));
+        o.insert("receivedDateTime".into(), json!(utc_stamp(m.received)));
+        o.insert("sentDateTime".into(), json!(utc_stamp(m.sent)));
+        o.insert("hasAttachments".into(), json!(m.has_attachments));
+        o.insert("internetMessageId".into(), json!(m.internet_message_id));
+        o.insert("subject".into(), json!(m.subject));
+        o.insert("bodyPreview".into(), json!(preview));
+        o.insert("importance".into(), json!(m.importance));
+        o.insert("parentFolderId".into(), json!(ids::folder_id(m.mailbox, m.folder)));
+        o.insert("conversationId".into(), json!(m.conversation_id));
+        o.insert("conversationIndex".into(), json!(crate::corpus::b64(&m.key.index.to_be_bytes())));
+        o.insert("isDeliveryReceiptRequested".into(), json!(false));
+        o.insert("isReadReceiptRequested".into(), json!(false));
+        o.insert("isRead".into(), json!(m.is_read));
+        o.insert("isDraft".into(), json!(m.is_draft));
+        o.insert(
+            "webLink".into(),
+            json!(format!("https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem", url_escape(&id))),
+        );
+        o.insert("inferenceClassification".into(), json!(m.inference));
+        o.insert("body".into(), self.body(&m.body_html));
+        o.insert("sender".into(), email(&m.from));
+        o.insert("from".into(), email(&m.from));
+        o.insert("toRecipients".into(), Value::Array(m.to.iter().map(email).collect()));
+        o.insert("ccRecipients".into(), Value::Array(m.cc.iter().map(email).collect()));
+        o.insert("bccRecipients".into(), Value::Array(m.bcc.iter().map(email).collect()));
+        o.insert("replyTo".into(), json!([]));
+        o.insert("flag".into(), json!({"flagStatus": "notFlagged"}));
+        if let Some(meeting) = &m.meeting {
+            o.insert("meetingMessageType".into(), json!(meeting.kind));
+            if meeting.kind != "meetingCancelled" {
+                o.insert("startDateTime".into(), self.date_time_zone(meeting.start));
+                o.insert("endDateTime".into(), self.date_time_zone(meeting.end));
+                o.insert("location".into(), json!({"displayName": meeting.location, "locationType": "default", "uniqueIdType": "unknown"}));
+                o.insert("type".into(), json!("singleInstance"));
+                o.insert("isAllDay".into(), json!(meeting.is_all_day));
+                o.insert("isOutOfDate".into(), json!(false));
+                o.insert("isDelegated".into(), json!(false));
+            }
+            if let Some(response) = match meeting.kind {
+                "meetingAccepted" => Some("accepted"),
+                "meetingTenativelyAccepted" => Some("tentativelyAccepted"),
+                "meetingDeclined" => Some("declined"),
+                _ => None,
+            } {
+                o.insert("responseType".into(), json!(response));
+            }
+        }
+        apply_select(o, select, MESSAGE_EXTRA)
+    }
+
+    /// An event, occurrence or series master.
+    pub fn event(&self, e: &Event, select: Option<&[String]>) -> Result<Value, UnknownProperty> {
+        let id = ids::event_id(e.mailbox, e.key);
+        let (etag, change_key) = etag(e.version, e.key.index as u64 ^ ((e.mailbox as u64) << 32));
+        let (start, end) = if e.is_all_day {
+            // All-day events float: midnight to midnight in whatever zone is asked for.
+            let day = |t: DateTime<Utc>| {
+                let local = t.with_timezone(&e.original_zone.tz).date_naive();
+                json!({"dateTime": format!("{}T00:00:00.0000000", local.format("%Y-%m-%d")), "timeZone": self.zone.name})
+            };
+            (day(e.start), day(e.end))
+        } else {
+            (self.date_time_zone(e.start), self.date_time_zone(e.end))
+        };
+        let attendees: Vec<Value> = e
+            .attendees
+            .iter()
+            .map(|a| {
+                json!({
+                    "type": a.kind,
+                    "status": {"response": a.response, "time": if a.response == "none" { "0001-01-01T00:00:00Z".to_string() } else { utc_stamp(e.created + chrono::Duration::hours(2)) }},
+                    "emailAddress": {"name": a.address.name, "address": a.address.address},
+                })
+            })
+            .collect();
+        let series_master_id = match e.kind {
+            "occurrence" | "exception" => Some(ids::event_id(e.mailbox, EventKey { occurrence: EventKey::MASTER, ..e.key })),
+            _ => None,
+        };
+        let location = json!({"displayName": e.location, "locationType": "default", "uniqueId": e.location, "uniqueIdType": "private"});
+        let mut o = Map::new();
+        o.insert("@odata.etag".into(), json!(etag));
+        o.insert("id".into(), json!(id));
+        o.insert("createdDateTime".into(), json!(format!("{}Z", crate::tz::seven_digits(e.created.naive_utc()))));
+        o.insert("lastModifiedDateTime".into(), json!(format!("{}Z", crate::tz::seven_digits(e.modified.naive_utc()))));
+        o.insert("changeKey".into(), json!(change_key));
+        o.insert("categories".into(), json!([]));
+        o.insert("transactionId".into(), Value::Null);
+        o.insert("originalStartTimeZone".into(), json!(e.original_zone.name));
+        o.insert("originalEndTimeZone".into(), json!(e.original_zone.name));
+        o.insert("iCalUId".into(), json!(e.ical_uid));
+        o.insert("uid".into(), json!(e.ical_uid));
+        o.insert("reminderMinutesBeforeStart".into(), json!(if e.is_all_day { 1080 } else { 15 }));
+        o.insert("isReminderOn".into(), json!(!e.is_all_day));
+        o.insert("hasAttachments".into(), json!(false));
+        o.insert("subject".into(), json!(e.subject));
+        o.insert("bodyPreview".into(), json!(html_to_text(&e.body_html).chars().take(255).collect::<String>()));
+        o.insert("importance".into(), json!("normal"));
+        o.insert("sensitivity".into(), json!(e.sensitivity));
+        o.insert("isAllDay".into(), json!(e.is_all_day));
+        o.insert("isCancelled".into(), json!(e.is_cancelled));
+        o.insert("isOrganizer".into(), json!(e.is_organizer));
+        o.insert("responseRequested".into(), json!(true));
+        o.insert("seriesMasterId".into(), json!(series_master_id));
+        o.insert("showAs".into(), json!(e.show_as));
+        o.insert("type".into(), json!(e.kind));
+        o.insert(
+            "webLink".into(),
+            json!(format!("https://outlook.office365.com/owa/?itemid={}&exvsurl=1&path=/calendar/item", url_escape(&id))),
+        );
+        o.insert("onlineMeetingUrl".into(), Value::Null);
+        o.insert("isOnlineMeeting".into(), json!(e.join_url.is_some()));
+        o.insert("onlineMeetingProvider".into(), json!(if e.join_url.is_some() { "teamsForBusiness" } else { "unknown" }));
+        o.insert("allowNewTimeProposals".into(), json!(true));
+        o.insert("isDraft".into(), json!(false));
+        o.insert("hideAttendees".into(), json!(false));
+        o.insert(
+            "responseStatus".into(),
+            json!({"response": e.response, "time": if e.response == "none" { "0001-01-01T00:00:00Z".to_string() } else { utc_stamp(e.created + chrono::Duration::hours(1)) }}),
+        );
+        o.insert("body".into(), self.body(&e.body_html));
+        o.insert("start".into(), start);
+        o.insert("end".into(), end);
+        o.insert("location".into(), location.clone());
+        o.insert("locations".into(), if e.location.is_empty() { json!([]) } else { json!([location]) });
+        o.insert(
+            "recurrence".into(),
+            match &e.recurrence {
+                Some(r) => json!({
+                    "pattern": {"type": "weekly", "interval": 1, "month": 0, "dayOfMonth": 0,
+                                "daysOfWeek": [weekday_name(r.day_of_week)], "firstDayOfWeek": "sunday", "index": "first"},
+                    "range": {"type": "numbered", "startDate": r.start_date.format("%Y-%m-%d").to_string(),
+                              "endDate": "0001-01-01", "recurrenceTimeZone": e.original_zone.name,
+                              "numberOfOccurrences": r.occurrences}
+                }),
+                None => Value::Null,
+            },
+        );
+        o.insert("attendees".into(), Value::Array(attendees));
+        o.insert("organizer".into(), email(&e.organizer));
+        o.insert(
+            "onlineMeeting".into(),
+            match &e.join_url {
+                Some(url) => json!({"joinUrl": url, "conferenceId": format!("{}", e.key.index as u64 * 7919 + 100_000_000), "tollNumber": "+1 425-555-0100"}),
+                None => Value::Null,
+            },
+        );
+        apply_select(o, select, &["occurrenceId", "cancelledOccurrences", "exceptionOccurrences", "instances", "calendar"])
+    }
+
+    /// A mail folder.
+    pub fn folder(&self, mailbox: usize, kind: FolderKind, name: &str, parent: Option<FolderKind>, children: usize, total: usize, unread: usize) -> Value {
+        let mut o = Map::new();
+        if kind.is_search_folder() {
+            o.insert("@odata.type".into(), json!("#microsoft.graph.mailSearchFolder"));
+        }
+        o.insert("id".into(), json!(ids::folder_id(mailbox, kind)));
+        o.insert("displayName".into(), json!(name));
+        o.insert("parentFolderId".into(), json!(ids::folder_id(mailbox, parent.unwrap_or(FolderKind::MsgFolderRoot))));
+        o.insert("childFolderCount".into(), json!(children));
+        o.insert("unreadItemCount".into(), json!(unread));
+        o.insert("totalItemCount".into(), json!(total));
+        o.insert("isHidden".into(), json!(false));
+        if kind.is_search_folder() {
+            o.insert("isSupported".into(), json!(true));
+            o.insert("filterQuery".into(), json!("contains(subject, 'weekly digest')"));
+        }
+        Value::Object(o)
+    }
+}
+
+fn weekday_name(d: chrono::Weekday) -> &'static str {
+    use chrono::Weekday::*;
+    match d {
+        Mon => "monday",
+        Tue => "tuesday",
+        Wed => "wednesday",
+        Thu => "thursday",
+        Fri => "friday",
+        Sat => "saturday",
+        Sun => "sunday",
+    }
+}
+
+/// Percent-encodes the characters of base64 ids that URLs reserve.
+pub fn url_escape(s: &str) -> String {
+    s.replace('%', "%25").replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+}
+
+/// Properties a user has, beyond the default ones, that `$select` may ask for.
+const USER_EXTRA: &[&str] = &[
+    "accountEnabled", "proxyAddresses", "department", "userType", "createdDateTime", "companyName",
+    "usageLocation", "otherMails", "mailNickname", "employeeId", "onPremisesSyncEnabled", "assignedLicenses",
+];
+
+/// A directory user. Without `$select`, only Graph's default properties.
+pub fn user(org: &Organization, u: &User, select: Option<&[String]>) -> Result<Value, UnknownProperty> {
+    let mut o = Map::new();
+    o.insert("businessPhones".into(), json!([format!("+1 425 555 {:04}", 100 + u.index)]));
+    o.insert("displayName".into(), json!(u.display_name));
+    o.insert("givenName".into(), json!(u.given_name));
+    o.insert("jobTitle".into(), json!(u.job_title));
+    o.insert("mail".into(), json!(u.mail));
+    o.insert("mobilePhone".into(), Value::Null);
+    o.insert("officeLocation".into(), json!(u.office_location));
+    o.insert("preferredLanguage".into(), json!("en-US"));
+    o.insert("surname".into(), json!(u.surname));
+    o.insert("userPrincipalName".into(), json!(u.user_principal_name));
+    o.insert("id".into(), json!(u.id));
+    let Some(select) = select else { return Ok(Value::Object(o)) };
+    o.insert("accountEnabled".into(), json!(u.account_enabled));
+    o.insert("proxyAddresses".into(), json!(u.proxy_addresses));
+    o.insert("department".into(), json!(u.department));
+    o.insert("userType".into(), json!("Member"));
+    o.insert("createdDateTime".into(), json!("2021-03-01T09:00:00Z"));
+    o.insert("companyName".into(), json!(org.display_name));
+    o.insert("usageLocation".into(), json!("US"));
+    o.insert("otherMails".into(), json!([]));
+    o.insert("mailNickname".into(), json!(u.user_principal_name.split('@').next().unwrap_or_default()));
+    o.insert("employeeId".into(), json!(format!("E{:05}", u.index)));
+    o.insert("onPremisesSyncEnabled".into(), Value::Null);
+    o.insert(
+        "assignedLicenses".into(),
+        if u.has_mailbox { json!([{"disabledPlans": [], "skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965"}]) } else { json!([]) },
+    );
+    apply_select(o, Some(select), USER_EXTRA)
+}
+
+/// A group.
+pub fn group(g: &Group, select: Option<&[String]>) -> Result<Value, UnknownProperty> {
+    let o = json!({
+        "id": g.id,
+        "deletedDateTime": null,
+        "classification": null,
+        "createdDateTime": "2021-03-01T09:00:00Z",
+        "description": g.description,
+        "displayName": g.display_name,
+        "groupTypes": if g.unified { json!(["Unified"]) } else { json!([]) },
+        "mail": g.mail,
+        "mailEnabled": g.mail_enabled,
+        "mailNickname": g.mail_nickname,
+        "securityEnabled": g.security_enabled,
+        "visibility": if g.unified { json!("Private") } else { Value::Null },
+    });
+    match o {
+        Value::Object(map) => apply_select(map, select, &[]),
+        other => Ok(other),
+    }
+}
+
+/// The tenant's `/organization` entry.
+pub fn organization(org: &Organization) -> Value {
+    json!({
+        "id": org.tenant_id,
+        "deletedDateTime": null,
+        "businessPhones": ["+1 425 555 0100"],
+        "city": "Redmond",
+        "country": null,
+        "countryLetterCode": "US",
+        "createdDateTime": "2021-03-01T09:00:00Z",
+        "displayName": org.display_name,
+        "tenantType": "AAD",
+        "verifiedDomains": org.domains.iter().map(|d| json!({
+            "capabilities": if d.is_initial { "Email, OfficeCommunicationsOnline" } else { "Email" },
+            "isDefault": d.is_default,
+            "isInitial": d.is_initial,
+            "name": d.name,
+            "type": "Managed",
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_keeps_id_and_refuses_unknown_properties() {
+        let mut map = Map::new();
+        map.insert("id".into(), json!("1"));
+        map.insert("subject".into(), json!("s"));
+        map.insert("isRead".into(), json!(true));
+        let out = apply_select(map.clone(), Some(&["subject".to_string()]), &[]).unwrap();
+        assert_eq!(out, json!({"id": "1", "subject": "s"}));
+        assert_eq!(apply_select(map, Some(&["nope".to_string()]), &[]), Err(UnknownProperty("nope".into())));
+    }
+}
