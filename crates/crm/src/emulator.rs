@@ -103,9 +103,9 @@ impl EmulatorArgs {
 }
 
 async fn start(config: EmulatorConfig, listen: &str) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}: is another emulator running? Pick another with --listen"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        format!("cannot listen on {listen}: is another emulator running? Pick another with --listen")
+    })?;
     let addr = listener.local_addr()?;
     let emulator = tac_emulator::Emulator::new(&config, &format!("http://{addr}"));
     let c = emulator.credentials();

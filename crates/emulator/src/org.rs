@@ -7,28 +7,92 @@
 use crate::config::OrgSize;
 use crate::rng::{Rng, guid, hash};
 
-const TENANT_NAMES: &[&str] = &[
-    "Contoso", "Fabrikam", "Northwind", "Tailspin", "Litware", "Adatum", "Woodgrove", "Proseware",
-];
+const TENANT_NAMES: &[&str] =
+    &["Contoso", "Fabrikam", "Northwind", "Tailspin", "Litware", "Adatum", "Woodgrove", "Proseware"];
 
 const FIRST_NAMES: &[&str] = &[
-    "Adele", "Alex", "Allan", "Diego", "Grady", "Henrietta", "Isaiah", "Johanna", "Joni", "Lee",
-    "Lidia", "Lynne", "Megan", "Miriam", "Nestor", "Patti", "Pradeep", "Zoë", "Łukasz", "Søren",
-    "Amara", "Hiroshi", "Priya", "Mateo", "Chloé", "Oluwaseun", "Ingrid", "Rafael", "Mei", "Yusuf",
+    "Adele",
+    "Alex",
+    "Allan",
+    "Diego",
+    "Grady",
+    "Henrietta",
+    "Isaiah",
+    "Johanna",
+    "Joni",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Patti",
+    "Pradeep",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Amara",
+    "Hiroshi",
+    "Priya",
+    "Mateo",
+    "Chloé",
+    "Oluwaseun",
+    "Ingrid",
+    "Rafael",
+    "Mei",
+    "Yusuf",
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "Vance", "Wilber", "Deyoung", "Soto", "Archie", "Cerrato", "Lambert", "Lauer", "Sherman",
-    "Gu", "Holloway", "Robbins", "Bowen", "Hunter", "Wilke", "Fernandez", "Gupta", "Müller",
-    "O'Brien", "Nakamura", "Okafor", "Dubois", "Kowalski", "Andersen", "García", "Chen",
+    "Vance",
+    "Wilber",
+    "Deyoung",
+    "Soto",
+    "Archie",
+    "Cerrato",
+    "Lambert",
+    "Lauer",
+    "Sherman",
+    "Gu",
+    "Holloway",
+    "Robbins",
+    "Bowen",
+    "Hunter",
+    "Wilke",
+    "Fernandez",
+    "Gupta",
+    "Müller",
+    "O'Brien",
+    "Nakamura",
+    "Okafor",
+    "Dubois",
+    "Kowalski",
+    "Andersen",
+    "García",
+    "Chen",
 ];
 
 const COMPANY_NAMES: &[&str] = &[
-    "Blue Yonder Airlines", "Coho Winery", "Fourth Coffee", "Graphic Design Institute",
-    "Humongous Insurance", "Lucerne Publishing", "Margie's Travel", "Trey Research",
-    "Wide World Importers", "Wingtip Toys", "Alpine Ski House", "Bellows College",
-    "City Power & Light", "Consolidated Messenger", "Relecloud", "VanArsdel",
-    "Southridge Video", "The Phone Company", "Lamna Healthcare", "Munson's Pickles",
+    "Blue Yonder Airlines",
+    "Coho Winery",
+    "Fourth Coffee",
+    "Graphic Design Institute",
+    "Humongous Insurance",
+    "Lucerne Publishing",
+    "Margie's Travel",
+    "Trey Research",
+    "Wide World Importers",
+    "Wingtip Toys",
+    "Alpine Ski House",
+    "Bellows College",
+    "City Power & Light",
+    "Consolidated Messenger",
+    "Relecloud",
+    "VanArsdel",
+    "Southridge Video",
+    "The Phone Company",
+    "Lamna Healthcare",
+    "Munson's Pickles",
 ];
 
 const TIME_ZONES: &[&str] = &[
@@ -91,9 +155,7 @@ impl User {
 
     /// Every SMTP address that reaches this user, primary first.
     pub fn smtp_addresses(&self) -> impl Iterator<Item = &str> {
-        self.proxy_addresses
-            .iter()
-            .filter_map(|p| p.strip_prefix("SMTP:").or_else(|| p.strip_prefix("smtp:")))
+        self.proxy_addresses.iter().filter_map(|p| p.strip_prefix("SMTP:").or_else(|| p.strip_prefix("smtp:")))
     }
 }
 
@@ -275,8 +337,7 @@ impl Organization {
             } else {
                 format!("{} {}", COMPANY_NAMES[c % COMPANY_NAMES.len()], c / COMPANY_NAMES.len() + 1)
             };
-            let stem: String =
-                name.to_lowercase().chars().filter(|ch| ch.is_ascii_alphanumeric()).collect();
+            let stem: String = name.to_lowercase().chars().filter(|ch| ch.is_ascii_alphanumeric()).collect();
             // A few customers write from a regional subdomain.
             let domain = if c % 7 == 3 { format!("eu.{stem}.com") } else { format!("{stem}.com") };
             let mut r = Rng::new(seed, &[0xc0, c as u64]);
@@ -292,7 +353,12 @@ impl Organization {
                     Person { name: format!("{given} {surname}"), address: format!("{local}@{domain}") }
                 })
                 .collect();
-            companies.push(Company { name, domain, time_zone: *r.pick(TIME_ZONES), people });
+            companies.push(Company {
+                name,
+                domain,
+                time_zone: TIME_ZONES[r.below(TIME_ZONES.len() as u64) as usize],
+                people,
+            });
         }
 
         let newsletters = vec![
@@ -345,16 +411,14 @@ impl Organization {
 
     /// Finds a user by object id or by UPN (case-insensitive), as Graph does.
     pub fn find_user(&self, id_or_upn: &str) -> Option<&User> {
-        self.users.iter().find(|u| {
-            u.id.eq_ignore_ascii_case(id_or_upn)
-                || u.user_principal_name.eq_ignore_ascii_case(id_or_upn)
-        })
+        self.users
+            .iter()
+            .find(|u| u.id.eq_ignore_ascii_case(id_or_upn) || u.user_principal_name.eq_ignore_ascii_case(id_or_upn))
     }
 
     /// Whether `tenant` (a GUID or a domain name) names this tenant.
     pub fn is_tenant(&self, tenant: &str) -> bool {
-        self.tenant_id.eq_ignore_ascii_case(tenant)
-            || self.domains.iter().any(|d| d.name.eq_ignore_ascii_case(tenant))
+        self.tenant_id.eq_ignore_ascii_case(tenant) || self.domains.iter().any(|d| d.name.eq_ignore_ascii_case(tenant))
     }
 
     /// The colleagues of `user` (their team, including them), in index order.
@@ -411,8 +475,7 @@ mod tests {
         assert!(org.users.iter().any(|u| !u.account_enabled));
         assert!(org.groups.iter().any(|g| g.display_name == "Sales"));
         assert!(org.groups.iter().any(|g| g.display_name == "Support"));
-        let upns: std::collections::HashSet<_> =
-            org.users.iter().map(|u| u.user_principal_name.clone()).collect();
+        let upns: std::collections::HashSet<_> = org.users.iter().map(|u| u.user_principal_name.clone()).collect();
         assert_eq!(upns.len(), org.users.len(), "UPNs are unique");
         assert!(org.users.iter().all(|u| u.user_principal_name.is_ascii()));
     }

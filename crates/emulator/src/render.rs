@@ -22,6 +22,17 @@ pub struct RenderContext {
     pub zone: Zone,
 }
 
+/// A folder and its counts, for rendering.
+#[derive(Debug, Clone)]
+pub struct FolderInfo<'a> {
+    pub kind: FolderKind,
+    pub name: &'a str,
+    pub parent: Option<FolderKind>,
+    pub children: usize,
+    pub total: usize,
+    pub unread: usize,
+}
+
 /// Why a `$select` was refused: the property that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownProperty(pub String);
@@ -40,8 +51,14 @@ fn etag(version: u64, salt: u64) -> (String, String) {
 }
 
 /// Keeps `id`, annotations and the selected properties.
-fn apply_select(mut full: Map<String, Value>, select: Option<&[String]>, allowed_extra: &[&str]) -> Result<Value, UnknownProperty> {
-    let Some(select) = select else { return Ok(Value::Object(full)) };
+fn apply_select(
+    mut full: Map<String, Value>,
+    select: Option<&[String]>,
+    allowed_extra: &[&str],
+) -> Result<Value, UnknownProperty> {
+    let Some(select) = select else {
+        return Ok(Value::Object(full));
+    };
     for name in select {
         if !full.contains_key(name.as_str()) && !allowed_extra.contains(&name.as_str()) {
             return Err(UnknownProperty(name.clone()));
@@ -53,8 +70,19 @@ fn apply_select(mut full: Map<String, Value>, select: Option<&[String]>, allowed
 
 /// Properties `$select` may name on a message (the eventMessage ones too).
 const MESSAGE_EXTRA: &[&str] = &[
-    "meetingMessageType", "startDateTime", "endDateTime", "location", "isAllDay", "type", "isOutOfDate",
-    "responseType", "uniqueBody", "internetMessageHeaders", "attachments", "event", "singleValueExtendedProperties",
+    "meetingMessageType",
+    "startDateTime",
+    "endDateTime",
+    "location",
+    "isAllDay",
+    "type",
+    "isOutOfDate",
+    "responseType",
+    "uniqueBody",
+    "internetMessageHeaders",
+    "attachments",
+    "event",
+    "singleValueExtendedProperties",
 ];
 
 impl RenderContext {
@@ -71,7 +99,13 @@ impl RenderContext {
     }
 
     /// A message. `annotate_type` adds `@odata.type` to plain messages too (delta does).
-    pub fn message(&self, m: &Message, moves: u16, select: Option<&[String]>, annotate_type: bool) -> Result<Value, UnknownProperty> {
+    pub fn message(
+        &self,
+        m: &Message,
+        moves: u16,
+        select: Option<&[String]>,
+        annotate_type: bool,
+    ) -> Result<Value, UnknownProperty> {
         if let Some(raw) = &m.raw {
             return Ok(raw.clone());
         }
@@ -116,7 +150,10 @@ impl RenderContext {
         o.insert("isDraft".into(), json!(m.is_draft));
         o.insert(
             "webLink".into(),
-            json!(format!("https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem", url_escape(&id))),
+            json!(format!(
+                "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
+                url_escape(&id)
+            )),
         );
         o.insert("inferenceClassification".into(), json!(m.inference));
         o.insert("body".into(), self.body(&m.body_html));
@@ -132,7 +169,10 @@ impl RenderContext {
             if meeting.kind != "meetingCancelled" {
                 o.insert("startDateTime".into(), self.date_time_zone(meeting.start));
                 o.insert("endDateTime".into(), self.date_time_zone(meeting.end));
-                o.insert("location".into(), json!({"displayName": meeting.location, "locationType": "default", "uniqueIdType": "unknown"}));
+                o.insert(
+                    "location".into(),
+                    json!({"displayName": meeting.location, "locationType": "default", "uniqueIdType": "unknown"}),
+                );
                 o.insert("type".into(), json!("singleInstance"));
                 o.insert("isAllDay".into(), json!(meeting.is_all_day));
                 o.insert("isOutOfDate".into(), json!(false));
@@ -176,10 +216,19 @@ impl RenderContext {
             })
             .collect();
         let series_master_id = match e.kind {
-            "occurrence" | "exception" => Some(ids::event_id(e.mailbox, EventKey { occurrence: EventKey::MASTER, ..e.key })),
+            "occurrence" | "exception" => {
+                Some(ids::event_id(e.mailbox, EventKey { occurrence: EventKey::MASTER, ..e.key }))
+            }
             _ => None,
         };
-        let location = json!({"displayName": e.location, "locationType": "default", "uniqueId": e.location, "uniqueIdType": "private"});
+        let mut location = json!({"displayName": e.location, "locationType": "default", "uniqueId": e.location, "uniqueIdType": "private"});
+        if !e.location.is_empty() && e.join_url.is_none() {
+            // A physical place: Outlook resolves it to an address and coordinates.
+            let h = crate::rng::hash(7, &[e.location.len() as u64, e.location.bytes().map(u64::from).sum()]);
+            location["address"] = json!({"street": format!("{} Main Street", 100 + h % 900), "city": "Seattle", "state": "WA", "countryOrRegion": "United States", "postalCode": format!("98{:03}", h % 1000)});
+            location["coordinates"] =
+                json!({"latitude": 47.6 + (h % 100) as f64 / 1000.0, "longitude": -122.3 - (h % 77) as f64 / 1000.0});
+        }
         let mut o = Map::new();
         o.insert("@odata.etag".into(), json!(etag));
         o.insert("id".into(), json!(id));
@@ -208,11 +257,17 @@ impl RenderContext {
         o.insert("type".into(), json!(e.kind));
         o.insert(
             "webLink".into(),
-            json!(format!("https://outlook.office365.com/owa/?itemid={}&exvsurl=1&path=/calendar/item", url_escape(&id))),
+            json!(format!(
+                "https://outlook.office365.com/owa/?itemid={}&exvsurl=1&path=/calendar/item",
+                url_escape(&id)
+            )),
         );
         o.insert("onlineMeetingUrl".into(), Value::Null);
         o.insert("isOnlineMeeting".into(), json!(e.join_url.is_some()));
-        o.insert("onlineMeetingProvider".into(), json!(if e.join_url.is_some() { "teamsForBusiness" } else { "unknown" }));
+        o.insert(
+            "onlineMeetingProvider".into(),
+            json!(if e.join_url.is_some() { "teamsForBusiness" } else { "unknown" }),
+        );
         o.insert("allowNewTimeProposals".into(), json!(true));
         o.insert("isDraft".into(), json!(false));
         o.insert("hideAttendees".into(), json!(false));
@@ -247,23 +302,30 @@ impl RenderContext {
                 None => Value::Null,
             },
         );
-        apply_select(o, select, &["occurrenceId", "cancelledOccurrences", "exceptionOccurrences", "instances", "calendar"])
+        apply_select(
+            o,
+            select,
+            &["occurrenceId", "cancelledOccurrences", "exceptionOccurrences", "instances", "calendar"],
+        )
     }
 
     /// A mail folder.
-    pub fn folder(&self, mailbox: usize, kind: FolderKind, name: &str, parent: Option<FolderKind>, children: usize, total: usize, unread: usize) -> Value {
+    pub fn folder(&self, mailbox: usize, f: &FolderInfo) -> Value {
         let mut o = Map::new();
-        if kind.is_search_folder() {
+        if f.kind.is_search_folder() {
             o.insert("@odata.type".into(), json!("#microsoft.graph.mailSearchFolder"));
         }
-        o.insert("id".into(), json!(ids::folder_id(mailbox, kind)));
-        o.insert("displayName".into(), json!(name));
-        o.insert("parentFolderId".into(), json!(ids::folder_id(mailbox, parent.unwrap_or(FolderKind::MsgFolderRoot))));
-        o.insert("childFolderCount".into(), json!(children));
-        o.insert("unreadItemCount".into(), json!(unread));
-        o.insert("totalItemCount".into(), json!(total));
+        o.insert("id".into(), json!(ids::folder_id(mailbox, f.kind)));
+        o.insert("displayName".into(), json!(f.name));
+        o.insert(
+            "parentFolderId".into(),
+            json!(ids::folder_id(mailbox, f.parent.unwrap_or(FolderKind::MsgFolderRoot))),
+        );
+        o.insert("childFolderCount".into(), json!(f.children));
+        o.insert("unreadItemCount".into(), json!(f.unread));
+        o.insert("totalItemCount".into(), json!(f.total));
         o.insert("isHidden".into(), json!(false));
-        if kind.is_search_folder() {
+        if f.kind.is_search_folder() {
             o.insert("isSupported".into(), json!(true));
             o.insert("filterQuery".into(), json!("contains(subject, 'weekly digest')"));
         }
@@ -291,8 +353,23 @@ pub fn url_escape(s: &str) -> String {
 
 /// Properties a user has, beyond the default ones, that `$select` may ask for.
 const USER_EXTRA: &[&str] = &[
-    "accountEnabled", "proxyAddresses", "department", "userType", "createdDateTime", "companyName",
-    "usageLocation", "otherMails", "mailNickname", "employeeId", "onPremisesSyncEnabled", "assignedLicenses",
+    "accountEnabled",
+    "proxyAddresses",
+    "department",
+    "userType",
+    "createdDateTime",
+    "companyName",
+    "usageLocation",
+    "otherMails",
+    "mailNickname",
+    "employeeId",
+    "onPremisesSyncEnabled",
+    "assignedLicenses",
+    "city",
+    "country",
+    "state",
+    "streetAddress",
+    "postalCode",
 ];
 
 /// A directory user. Without `$select`, only Graph's default properties.
@@ -303,13 +380,18 @@ pub fn user(org: &Organization, u: &User, select: Option<&[String]>) -> Result<V
     o.insert("givenName".into(), json!(u.given_name));
     o.insert("jobTitle".into(), json!(u.job_title));
     o.insert("mail".into(), json!(u.mail));
-    o.insert("mobilePhone".into(), Value::Null);
+    o.insert(
+        "mobilePhone".into(),
+        if u.index % 2 == 0 { json!(format!("+1 206 555 {:04}", 200 + u.index)) } else { Value::Null },
+    );
     o.insert("officeLocation".into(), json!(u.office_location));
     o.insert("preferredLanguage".into(), json!("en-US"));
     o.insert("surname".into(), json!(u.surname));
     o.insert("userPrincipalName".into(), json!(u.user_principal_name));
     o.insert("id".into(), json!(u.id));
-    let Some(select) = select else { return Ok(Value::Object(o)) };
+    let Some(select) = select else {
+        return Ok(Value::Object(o));
+    };
     o.insert("accountEnabled".into(), json!(u.account_enabled));
     o.insert("proxyAddresses".into(), json!(u.proxy_addresses));
     o.insert("department".into(), json!(u.department));
@@ -321,10 +403,23 @@ pub fn user(org: &Organization, u: &User, select: Option<&[String]>) -> Result<V
     o.insert("mailNickname".into(), json!(u.user_principal_name.split('@').next().unwrap_or_default()));
     o.insert("employeeId".into(), json!(format!("E{:05}", u.index)));
     o.insert("onPremisesSyncEnabled".into(), Value::Null);
+    o.insert("city".into(), Value::Null);
+    o.insert("country".into(), Value::Null);
+    o.insert("state".into(), Value::Null);
+    o.insert("streetAddress".into(), Value::Null);
+    o.insert("postalCode".into(), Value::Null);
     o.insert(
         "assignedLicenses".into(),
-        if u.has_mailbox { json!([{"disabledPlans": [], "skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965"}]) } else { json!([]) },
+        if u.has_mailbox {
+            json!([{"disabledPlans": [], "skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965"}])
+        } else {
+            json!([])
+        },
     );
+    if select.is_empty() {
+        // Everything, for `$filter` evaluation.
+        return Ok(Value::Object(o));
+    }
     apply_select(o, Some(select), USER_EXTRA)
 }
 

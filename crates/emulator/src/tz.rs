@@ -44,9 +44,7 @@ impl Zone {
     /// Resolves a Windows name or an IANA name; `None` when unknown.
     pub fn parse(name: &str) -> Option<Zone> {
         let trimmed = name.trim();
-        if let Some((win, iana)) =
-            WINDOWS_TO_IANA.iter().find(|(w, _)| w.eq_ignore_ascii_case(trimmed))
-        {
+        if let Some((win, iana)) = WINDOWS_TO_IANA.iter().find(|(w, _)| w.eq_ignore_ascii_case(trimmed)) {
             return Some(Zone { name: win, tz: iana.parse().ok()? });
         }
         let tz: Tz = trimmed.parse().ok()?;
@@ -64,9 +62,7 @@ impl Zone {
         match self.tz.from_local_datetime(&local) {
             chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
             chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
-            chrono::LocalResult::None => {
-                self.to_utc(local + chrono::Duration::hours(1))
-            }
+            chrono::LocalResult::None => self.to_utc(local + chrono::Duration::hours(1)),
         }
     }
 }

@@ -226,8 +226,7 @@ impl World {
 
     /// The folders of a mailbox: the standard ones plus those made since.
     pub fn folders(&self, mailbox: usize) -> Vec<(FolderKind, String, Option<FolderKind>)> {
-        let mut out: Vec<_> =
-            FolderKind::STANDARD.iter().map(|f| (*f, f.display_name(), f.parent())).collect();
+        let mut out: Vec<_> = FolderKind::STANDARD.iter().map(|f| (*f, f.display_name(), f.parent())).collect();
         if let Some(o) = self.read().overlays.get(&mailbox) {
             out.extend(o.folders.iter().map(|f| (f.kind, f.name.clone(), Some(f.parent))));
         }
@@ -322,7 +321,9 @@ impl World {
             }
             return (out, None);
         }
-        let Cursor::Changes(after) = cursor else { return (out, None) };
+        let Cursor::Changes(after) = cursor else {
+            return (out, None);
+        };
         let from = round.from.unwrap_or(0);
         // Keys touched since the previous round, in order.
         let mut keys: BTreeMap<ItemKey, Option<u16>> = BTreeMap::new();
@@ -424,7 +425,9 @@ impl World {
                 o.messages.entry(key).or_insert(MessageEntry { seq, current: Some(m), moves: 0 })
             }
         };
-        let Some(current) = entry.current.as_mut() else { return Err(WorldError::NoItem) };
+        let Some(current) = entry.current.as_mut() else {
+            return Err(WorldError::NoItem);
+        };
         let keep = change(current, &mut entry.moves, seq, &mut o.removals)?;
         current.version = seq;
         entry.seq = seq;
@@ -547,7 +550,9 @@ impl World {
             }
             return (out, None);
         }
-        let Cursor::Changes(after) = cursor else { return (out, None) };
+        let Cursor::Changes(after) = cursor else {
+            return (out, None);
+        };
         let from = round.from.unwrap_or(0);
         for (key, entry) in overlay.events.range(after.unwrap_or(EventKey::MIN)..) {
             if after == Some(*key) || entry.seq <= from {
@@ -585,7 +590,9 @@ impl World {
                 o.events.entry(key).or_insert(EventEntry { seq, current: Some(e) })
             }
         };
-        let Some(current) = entry.current.as_mut() else { return Err(WorldError::NoItem) };
+        let Some(current) = entry.current.as_mut() else {
+            return Err(WorldError::NoItem);
+        };
         let keep = change(current);
         current.version = seq;
         current.modified = Utc::now();
@@ -633,7 +640,9 @@ impl World {
     pub fn cancel_meeting(&self, mailbox: usize, key: EventKey) -> Result<usize, WorldError> {
         let mut changed = 0;
         for m in self.org.team_of(mailbox) {
-            let Some(event) = self.event(m, key) else { continue };
+            let Some(event) = self.event(m, key) else {
+                continue;
+            };
             if event.is_organizer {
                 self.delete_event(m, key)?;
             } else {
@@ -657,11 +666,14 @@ impl World {
             return Err(WorldError::Invalid("end is before start".into()));
         }
         let zone = match new.time_zone.as_deref() {
-            Some(name) => Zone::parse(name).ok_or_else(|| WorldError::Invalid(format!("unknown time zone {name:?}")))?,
+            Some(name) => {
+                Zone::parse(name).ok_or_else(|| WorldError::Invalid(format!("unknown time zone {name:?}")))?
+            }
             None => Zone::parse(self.org.users[mailbox].time_zone).unwrap_or(Zone::UTC),
         };
         let organizer_user = &self.org.users[mailbox];
-        let organizer = Address { name: organizer_user.display_name.clone(), address: organizer_user.address().to_string() };
+        let organizer =
+            Address { name: organizer_user.display_name.clone(), address: organizer_user.address().to_string() };
         let attendees: Vec<Attendee> = new
             .attendees
             .iter()
@@ -687,7 +699,10 @@ impl World {
         };
         let key = EventKey { owner: mailbox as u32, source: ItemKey::ADDED, index, occurrence: 0 };
         let ical_uid = new.ical_uid.clone().unwrap_or_else(|| {
-            format!("040000008200E00074C5B7101A82E00800000000{:032X}", crate::rng::hash(self.org.seed, &[0xadd, mailbox as u64, index as u64]) as u128)
+            format!(
+                "040000008200E00074C5B7101A82E00800000000{:032X}",
+                crate::rng::hash(self.org.seed, &[0xadd, mailbox as u64, index as u64]) as u128
+            )
         });
         let now = Utc::now();
         let base = Event {
@@ -714,7 +729,9 @@ impl World {
             is_cancelled: false,
             kind: "singleInstance",
             ical_uid,
-            join_url: new.online.then(|| format!("https://teams.microsoft.com/l/meetup-join/19%3ameeting_added{index}%40thread.v2/0")),
+            join_url: new
+                .online
+                .then(|| format!("https://teams.microsoft.com/l/meetup-join/19%3ameeting_added{index}%40thread.v2/0")),
             created: now,
             modified: now,
             recurrence: None,

@@ -36,12 +36,16 @@ fn malformed(message: impl Into<String>) -> GraphError {
 
 /// Runs a batch and collects the responses.
 pub async fn run(ctx: &Ctx<'_>) -> GraphResult<Answer> {
-    let batch: Batch = serde_json::from_slice(&ctx.request.body).map_err(|e| malformed(format!("Invalid batch payload: {e}")))?;
+    let batch: Batch =
+        serde_json::from_slice(&ctx.request.body).map_err(|e| malformed(format!("Invalid batch payload: {e}")))?;
     if batch.requests.is_empty() {
         return Err(malformed("The batch request must contain at least one request."));
     }
     if batch.requests.len() > MAX_REQUESTS {
-        return Err(malformed(format!("The batch request has {} requests; at most {MAX_REQUESTS} are allowed.", batch.requests.len())));
+        return Err(malformed(format!(
+            "The batch request has {} requests; at most {MAX_REQUESTS} are allowed.",
+            batch.requests.len()
+        )));
     }
     let mut seen = std::collections::HashSet::new();
     for item in &batch.requests {
@@ -66,13 +70,16 @@ pub async fn run(ctx: &Ctx<'_>) -> GraphResult<Answer> {
             responses.push(json!({"id": item.id, "status": 424, "body": {"error": {"code": "FailedDependency", "message": "A dependency of this request failed."}}}));
             continue;
         }
-        let method = Method::from_bytes(item.method.to_ascii_uppercase().as_bytes()).map_err(|_| malformed(format!("Unknown method '{}'.", item.method)))?;
+        let method = Method::from_bytes(item.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| malformed(format!("Unknown method '{}'.", item.method)))?;
         let url = item.url.trim_start_matches("/v1.0");
         let url = if url.starts_with('/') { url.to_string() } else { format!("/{url}") };
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
         let mut headers = HeaderMap::new();
         for (k, v) in &item.headers {
-            if let (Ok(name), Some(Ok(value))) = (HeaderName::from_bytes(k.as_bytes()), v.as_str().map(HeaderValue::from_str)) {
+            if let (Ok(name), Some(Ok(value))) =
+                (HeaderName::from_bytes(k.as_bytes()), v.as_str().map(HeaderValue::from_str))
+            {
                 headers.append(name, value);
             }
         }

@@ -33,11 +33,21 @@ fn window(ctx: &Ctx) -> GraphResult<(DateTime<Utc>, DateTime<Utc>)> {
     let (Some(s), Some(e)) = (ctx.query.get("startDateTime"), ctx.query.get("endDateTime")) else {
         return Err(window_required());
     };
-    let bad = |v: &str| GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", format!("The value '{v}' of parameter 'StartDateTime' or 'EndDateTime' is invalid."));
+    let bad = |v: &str| {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            format!("The value '{v}' of parameter 'StartDateTime' or 'EndDateTime' is invalid."),
+        )
+    };
     let start = parse_query_datetime(s).ok_or_else(|| bad(s))?;
     let end = parse_query_datetime(e).ok_or_else(|| bad(e))?;
     if end < start {
-        return Err(GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", "The EndDateTime must be after the StartDateTime."));
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            "The EndDateTime must be after the StartDateTime.",
+        ));
     }
     Ok((start, end))
 }
@@ -54,7 +64,14 @@ pub fn view(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
     let mut events = ctx.state.world.events_in(mailbox.index, start, end);
     events.sort_by_key(|e| (e.start, e.key));
     let items = render_all(ctx, &events)?;
-    skip_page(ctx, items, 10, 1000, &format!("/users/{}/calendarView", mailbox.user_id), &format!("users('{}')/calendarView", mailbox.user_id))
+    skip_page(
+        ctx,
+        items,
+        10,
+        1000,
+        &format!("/users/{}/calendarView", mailbox.user_id),
+        &format!("users('{}')/calendarView", mailbox.user_id),
+    )
 }
 
 /// `/events`: single events and series masters (not occurrences), ten per page.
@@ -78,7 +95,14 @@ pub fn list_events(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
         }
     }
     let items = render_all(ctx, &events)?;
-    skip_page(ctx, items, 10, 1000, &format!("/users/{}/events", mailbox.user_id), &format!("users('{}')/events", mailbox.user_id))
+    skip_page(
+        ctx,
+        items,
+        10,
+        1000,
+        &format!("/users/{}/events", mailbox.user_id),
+        &format!("users('{}')/events", mailbox.user_id),
+    )
 }
 
 fn lookup(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Event> {
@@ -108,7 +132,9 @@ pub fn instances(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> 
         .world
         .events_in(mailbox.index, start, end)
         .into_iter()
-        .filter(|e| e.key.owner == master.key.owner && e.key.index == master.key.index && e.key.source == master.key.source)
+        .filter(|e| {
+            e.key.owner == master.key.owner && e.key.index == master.key.index && e.key.source == master.key.source
+        })
         .map(|mut e| {
             e.recurrence = None;
             e
@@ -116,7 +142,14 @@ pub fn instances(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> 
         .collect();
     events.sort_by_key(|e| e.start);
     let items = render_all(ctx, &events)?;
-    skip_page(ctx, items, 10, 1000, &format!("/users/{}/events/{id}/instances", mailbox.user_id), &format!("users('{}')/events('{id}')/instances", mailbox.user_id))
+    skip_page(
+        ctx,
+        items,
+        10,
+        1000,
+        &format!("/users/{}/events/{id}/instances", mailbox.user_id),
+        &format!("users('{}')/events('{id}')/instances", mailbox.user_id),
+    )
 }
 
 /// The state a calendarView delta link carries.

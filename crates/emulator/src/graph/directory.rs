@@ -49,31 +49,72 @@ struct ListToken {
     select: Option<Vec<String>>,
 }
 
-/// Parses the `$filter` forms TAC and common tools use on `/users`.
-fn user_filter(filter: &str) -> GraphResult<Box<dyn Fn(&crate::org::User) -> bool>> {
+/// A user predicate from `$filter`: `prop eq value` (a string, number,
+/// boolean or null) joined by `and`, `startswith(prop,'x')`, and
+/// `proxyAddresses/any(x:x eq 'smtp:…')`. Properties are matched against the
+/// user's full JSON, so any property `$select` knows can be filtered on.
+type UserFilter = Box<dyn Fn(&Value) -> bool>;
+
+fn user_filter(filter: &str) -> GraphResult<UserFilter> {
     let f = filter.trim();
     let unsupported = || {
-        GraphError::new(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", format!("Unsupported or invalid query filter clause specified for property of resource 'User': {f}"))
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_UnsupportedQuery",
+            format!("Unsupported or invalid query filter clause specified for property of resource 'User': {f}"),
+        )
     };
-    let quoted = |v: &str| -> Option<String> { v.trim().strip_prefix('\'')?.strip_suffix('\'').map(|s| s.replace("''", "'")) };
-    if let Some(v) = f.strip_prefix("accountEnabled eq ") {
-        let want = match v.trim() {
-            "true" => true,
-            "false" => false,
-            _ => return Err(unsupported()),
-        };
-        return Ok(Box::new(move |u| u.account_enabled == want));
+    let literal = |v: &str| -> Option<Value> {
+        let v = v.trim();
+        match v {
+            "null" => Some(Value::Null),
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => match v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+                Some(s) => Some(Value::String(s.replace("''", "'"))),
+                None => v.parse::<i64>().ok().map(Value::from),
+            },
+        }
+    };
+    let mut clauses: Vec<UserFilter> = Vec::new();
+    for clause in f.split(" and ") {
+        let clause = clause.trim();
+        if let Some(rest) = clause.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')')) {
+            let (prop, value) = rest.split_once(',').ok_or_else(unsupported)?;
+            let Some(Value::String(prefix)) = literal(value) else {
+                return Err(unsupported());
+            };
+            let prop = prop.trim().to_string();
+            let prefix = prefix.to_lowercase();
+            clauses.push(Box::new(move |u| u[&prop].as_str().is_some_and(|s| s.to_lowercase().starts_with(&prefix))));
+        } else if let Some(rest) = clause.strip_prefix("proxyAddresses/any(x:x eq ").and_then(|r| r.strip_suffix(')')) {
+            let Some(Value::String(want)) = literal(rest) else {
+                return Err(unsupported());
+            };
+            clauses.push(Box::new(move |u| {
+                u["proxyAddresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|p| p.as_str().is_some_and(|p| p.eq_ignore_ascii_case(&want))))
+            }));
+        } else {
+            let parts: Vec<&str> = clause.splitn(3, ' ').collect();
+            let [prop, "eq", value] = parts.as_slice() else {
+                return Err(unsupported());
+            };
+            let want = literal(value).ok_or_else(unsupported)?;
+            let prop = prop.to_string();
+            clauses.push(Box::new(move |u| match (&u[&prop], &want) {
+                (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+                (a, b) => a == b,
+            }));
+        }
     }
-    if let Some(v) = f.strip_prefix("mail eq ").and_then(quoted) {
-        return Ok(Box::new(move |u| u.mail.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(&v))));
-    }
-    if let Some(v) = f.strip_prefix("userPrincipalName eq ").and_then(quoted) {
-        return Ok(Box::new(move |u| u.user_principal_name.eq_ignore_ascii_case(&v)));
-    }
-    if let Some(v) = f.strip_prefix("proxyAddresses/any(x:x eq ").and_then(|r| r.strip_suffix(')')).and_then(quoted) {
-        return Ok(Box::new(move |u| u.proxy_addresses.iter().any(|p| p.eq_ignore_ascii_case(&v))));
-    }
-    Err(unsupported())
+    Ok(Box::new(move |u| clauses.iter().all(|c| c(u))))
+}
+
+/// Every property a user can be filtered on.
+fn filterable(org: &crate::org::Organization, u: &crate::org::User) -> Value {
+    render::user(org, u, Some(&[])).unwrap_or(Value::Null)
 }
 
 /// `/users`: pages of 100 by default, `$top` 1–999, `$skiptoken` next links.
@@ -81,11 +122,16 @@ pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
     ctx.caller.require(USER_ROLES, GraphError::directory_denied)?;
     ctx.query.allow_only(&["$select", "$top", "$skiptoken", "$filter", "$count", "$orderby"])?;
     let token: Option<ListToken> = match ctx.query.get("$skiptoken") {
-        Some(t) => Some(decode_token(t).ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?),
+        Some(t) => Some(
+            decode_token(t)
+                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?,
+        ),
         None => None,
     };
     let count = ctx.query.get("$count").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if count && !ctx.request.headers.get("consistencylevel").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"eventual")) {
+    if count
+        && !ctx.request.headers.get("consistencylevel").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"eventual"))
+    {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,
             "Request_BadRequest",
@@ -94,14 +140,16 @@ pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
     }
     let (offset, top, filter, select) = match token {
         Some(t) => (t.offset, t.top, t.filter, t.select),
-        None => (0, ctx.query.top(999)?.unwrap_or(100), ctx.query.get("$filter").map(str::to_string), ctx.query.select()),
+        None => {
+            (0, ctx.query.top(999)?.unwrap_or(100), ctx.query.get("$filter").map(str::to_string), ctx.query.select())
+        }
     };
-    let keep = match &filter {
+    let keep: UserFilter = match &filter {
         Some(f) => user_filter(f)?,
-        None => Box::new(|_: &crate::org::User| true),
+        None => Box::new(|_: &Value| true),
     };
     let org = ctx.state.org();
-    let matching: Vec<&crate::org::User> = org.users.iter().filter(|u| keep(u)).collect();
+    let matching: Vec<&crate::org::User> = org.users.iter().filter(|u| keep(&filterable(org, u))).collect();
     let mut value = Vec::new();
     for u in matching.iter().skip(offset).take(top) {
         value.push(render::user(org, u, select.as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?);
@@ -112,7 +160,8 @@ pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
     }
     if offset + top < matching.len() {
         let next = ListToken { offset: offset + top, top, filter, select };
-        body["@odata.nextLink"] = json!(format!("{}/users?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
+        body["@odata.nextLink"] =
+            json!(format!("{}/users?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
     }
     Ok(Answer::ok(body))
 }
@@ -126,7 +175,8 @@ pub fn user(ctx: &Ctx, id: &str) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$expand"])?;
     let org = ctx.state.org();
     let user = org.find_user(id).ok_or_else(|| GraphError::directory_not_found(id))?;
-    let mut body = render::user(org, user, ctx.query.select().as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?;
+    let mut body =
+        render::user(org, user, ctx.query.select().as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?;
     body["@odata.context"] = json!(context_url(ctx.state, "users/$entity"));
     Ok(Answer::ok(body))
 }
@@ -136,9 +186,11 @@ pub fn groups(ctx: &Ctx) -> GraphResult<Answer> {
     ctx.caller.require(GROUP_ROLES, GraphError::directory_denied)?;
     ctx.query.allow_only(&["$select", "$top", "$skiptoken", "$filter", "$count", "$orderby"])?;
     let offset = match ctx.query.get("$skiptoken") {
-        Some(t) => decode_token::<ListToken>(t)
-            .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?
-            .offset,
+        Some(t) => {
+            decode_token::<ListToken>(t)
+                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?
+                .offset
+        }
         None => 0,
     };
     let top = ctx.query.top(999)?.unwrap_or(100);
@@ -151,7 +203,8 @@ pub fn groups(ctx: &Ctx) -> GraphResult<Answer> {
     let mut body = json!({"@odata.context": context_url(ctx.state, "groups"), "value": value});
     if offset + top < groups.len() {
         let next = ListToken { offset: offset + top, top, filter: None, select };
-        body["@odata.nextLink"] = json!(format!("{}/groups?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
+        body["@odata.nextLink"] =
+            json!(format!("{}/groups?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
     }
     Ok(Answer::ok(body))
 }
@@ -159,8 +212,15 @@ pub fn groups(ctx: &Ctx) -> GraphResult<Answer> {
 /// `/groups/{id}`.
 pub fn group(ctx: &Ctx, id: &str) -> GraphResult<Answer> {
     ctx.caller.require(GROUP_ROLES, GraphError::directory_denied)?;
-    let g = ctx.state.org().groups.iter().find(|g| g.id.eq_ignore_ascii_case(id)).ok_or_else(|| GraphError::directory_not_found(id))?;
-    let mut body = render::group(g, ctx.query.select().as_deref()).map_err(|e| directory_select_error(&e.0, "Group"))?;
+    let g = ctx
+        .state
+        .org()
+        .groups
+        .iter()
+        .find(|g| g.id.eq_ignore_ascii_case(id))
+        .ok_or_else(|| GraphError::directory_not_found(id))?;
+    let mut body =
+        render::group(g, ctx.query.select().as_deref()).map_err(|e| directory_select_error(&e.0, "Group"))?;
     body["@odata.context"] = json!(context_url(ctx.state, "groups/$entity"));
     Ok(Answer::ok(body))
 }
@@ -170,18 +230,22 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
     ctx.caller.require(MEMBER_ROLES, GraphError::directory_denied)?;
     ctx.query.allow_only(&["$select", "$top", "$skiptoken", "$count", "$filter", "$search"])?;
     let org = ctx.state.org();
-    let g = org.groups.iter().find(|g| g.id.eq_ignore_ascii_case(id)).ok_or_else(|| GraphError::directory_not_found(id))?;
+    let g =
+        org.groups.iter().find(|g| g.id.eq_ignore_ascii_case(id)).ok_or_else(|| GraphError::directory_not_found(id))?;
     let offset = match ctx.query.get("$skiptoken") {
-        Some(t) => decode_token::<ListToken>(t)
-            .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?
-            .offset,
+        Some(t) => {
+            decode_token::<ListToken>(t)
+                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?
+                .offset
+        }
         None => 0,
     };
     let top = ctx.query.top(999)?.unwrap_or(100).min(100);
     let select = ctx.query.select();
     let mut value: Vec<Value> = Vec::new();
     for &m in g.members.iter().skip(offset).take(top) {
-        let mut v = render::user(org, &org.users[m], select.as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?;
+        let mut v =
+            render::user(org, &org.users[m], select.as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?;
         if let Value::Object(map) = &mut v {
             let mut annotated = serde_json::Map::new();
             annotated.insert("@odata.type".into(), json!("#microsoft.graph.user"));
@@ -195,8 +259,12 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
     if offset + top < g.members.len() {
         let next = ListToken { offset: offset + top, top, filter: None, select };
         let cast = if users_only { "/microsoft.graph.user" } else { "" };
-        body["@odata.nextLink"] =
-            json!(format!("{}/groups/{}/members{cast}?$skiptoken={}", ctx.state.graph_url(), g.id, encode_token(&next)));
+        body["@odata.nextLink"] = json!(format!(
+            "{}/groups/{}/members{cast}?$skiptoken={}",
+            ctx.state.graph_url(),
+            g.id,
+            encode_token(&next)
+        ));
     }
     Ok(Answer::ok(body))
 }

@@ -67,19 +67,28 @@ impl GraphError {
 
     /// 401 for an expired token.
     pub fn expired_token() -> Self {
-        GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
-            .with_www_authenticate()
+        GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+        )
+        .with_www_authenticate()
     }
 
     /// 401 for a token that is not a JWT or whose signature fails.
     pub fn malformed_token() -> Self {
-        GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "CompactToken parsing failed with error code: 80049217")
-            .with_www_authenticate()
+        GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "CompactToken parsing failed with error code: 80049217",
+        )
+        .with_www_authenticate()
     }
 
     /// 401 with no token at all.
     pub fn missing_token() -> Self {
-        GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token is empty.").with_www_authenticate()
+        GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token is empty.")
+            .with_www_authenticate()
     }
 
     fn with_www_authenticate(self) -> Self {
@@ -91,12 +100,20 @@ impl GraphError {
 
     /// 403 from a directory API without the needed role.
     pub fn directory_denied() -> Self {
-        GraphError::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
     }
 
     /// 403 from a mail or calendar API without the needed role.
     pub fn mailbox_denied() -> Self {
-        GraphError::new(StatusCode::FORBIDDEN, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        GraphError::new(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        )
     }
 
     /// 403 when an ApplicationAccessPolicy shuts the app out of a mailbox.
@@ -149,8 +166,12 @@ impl GraphError {
 
     /// 503 from fault injection.
     pub fn service_unavailable() -> Self {
-        GraphError::new(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "The service is temporarily unavailable. Please retry later.")
-            .with_header(HeaderName::from_static("retry-after"), "1")
+        GraphError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Please retry later.",
+        )
+        .with_header(HeaderName::from_static("retry-after"), "1")
     }
 
     /// 504 from fault injection.

@@ -7,7 +7,7 @@ use super::error::{GraphError, GraphResult};
 use super::{Answer, CALENDAR_ROLES, Ctx, MAIL_ROLES, MailboxResource, context_url, skip_page};
 use crate::corpus::{FolderKind, ItemKey, Message};
 use crate::ids::{self, decode_token, encode_token};
-use crate::render::UnknownProperty;
+use crate::render::{FolderInfo, UnknownProperty};
 use crate::world::{Change, Cursor, MailRound};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -84,11 +84,15 @@ pub fn folders(ctx: &Ctx, mailbox: &Mailbox, parent: Option<&str>) -> GraphResul
         .map(|(kind, name, p)| {
             let children = all.iter().filter(|(_, _, pp)| *pp == Some(*kind)).count();
             let (total, unread) = counts.get(kind).copied().unwrap_or_default();
-            ctx.render.folder(mailbox.index, *kind, name, *p, children, total, unread)
+            ctx.render.folder(mailbox.index, &FolderInfo { kind: *kind, name, parent: *p, children, total, unread })
         })
         .collect();
     let link = match parent {
-        Some(_) => format!("/users/{}/mailFolders/{}/childFolders", mailbox.user_id, ids::folder_id(mailbox.index, parent_kind)),
+        Some(_) => format!(
+            "/users/{}/mailFolders/{}/childFolders",
+            mailbox.user_id,
+            ids::folder_id(mailbox.index, parent_kind)
+        ),
         None => format!("/users/{}/mailFolders", mailbox.user_id),
     };
     skip_page(ctx, items, 10, 1000, &link, &format!("users('{}')/mailFolders", mailbox.user_id))
@@ -107,8 +111,9 @@ pub fn folder(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
             unread += usize::from(!m.is_read);
         }
     }
-    let mut body = ctx.render.folder(mailbox.index, kind, &name, parent, children, total, unread);
-    body["@odata.context"] = json!(context_url(ctx.state, &format!("users('{}')/mailFolders/$entity", mailbox.user_id)));
+    let mut body = ctx.render.folder(mailbox.index, &FolderInfo { kind, name: &name, parent, children, total, unread });
+    body["@odata.context"] =
+        json!(context_url(ctx.state, &format!("users('{}')/mailFolders/$entity", mailbox.user_id)));
     Ok(Answer::ok(body))
 }
 
@@ -131,7 +136,11 @@ impl TimeFilter {
 }
 
 fn invalid_filter() -> GraphError {
-    GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.")
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "ErrorInvalidUrlQueryFilter",
+        "The query filter contains one or more invalid nodes.",
+    )
 }
 
 /// Parses `receivedDateTime OP VALUE [and …]`, with the operators `allowed`.
@@ -139,14 +148,15 @@ fn parse_time_filter(filter: &str, allowed: &[&'static str]) -> GraphResult<Vec<
     let mut out = Vec::new();
     for clause in filter.split(" and ") {
         let parts: Vec<&str> = clause.split_whitespace().collect();
-        let [field, op, value] = parts.as_slice() else { return Err(invalid_filter()) };
+        let [field, op, value] = parts.as_slice() else {
+            return Err(invalid_filter());
+        };
         if !field.eq_ignore_ascii_case("receivedDateTime") {
             return Err(invalid_filter());
         }
         let op = *allowed.iter().find(|a| a.eq_ignore_ascii_case(op)).ok_or_else(invalid_filter)?;
-        let at = DateTime::parse_from_rfc3339(value.trim_matches('\''))
-            .map_err(|_| invalid_filter())?
-            .with_timezone(&Utc);
+        let at =
+            DateTime::parse_from_rfc3339(value.trim_matches('\'')).map_err(|_| invalid_filter())?.with_timezone(&Utc);
         out.push(TimeFilter { op, at });
     }
     Ok(out)
@@ -214,7 +224,8 @@ pub fn message(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
     let (m, moves) = lookup(ctx, mailbox, id)?;
     let mut body = ctx.render.message(&m, moves, ctx.query.select().as_deref(), false).map_err(select_error)?;
     if body.is_object() {
-        body["@odata.context"] = json!(context_url(ctx.state, &format!("users('{}')/messages/$entity", mailbox.user_id)));
+        body["@odata.context"] =
+            json!(context_url(ctx.state, &format!("users('{}')/messages/$entity", mailbox.user_id)));
     }
     Ok(Answer::ok(body))
 }
@@ -268,7 +279,9 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
             ctx.query.allow_only(&["$select", "$top", "$expand", "$filter", "$orderby"])?;
             if let Some(o) = ctx.query.get("$orderby") {
                 if !o.trim().eq_ignore_ascii_case("receivedDateTime desc") {
-                    return Err(GraphError::bad_request("$orderby on message delta supports only 'receivedDateTime desc'."));
+                    return Err(GraphError::bad_request(
+                        "$orderby on message delta supports only 'receivedDateTime desc'.",
+                    ));
                 }
             }
             let since = match ctx.query.get("$filter") {
@@ -279,7 +292,11 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
                 None => None,
             };
             if folder.is_search_folder() {
-                return Err(GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidOperation", "Delta is not supported on search folders."));
+                return Err(GraphError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidOperation",
+                    "Delta is not supported on search folders.",
+                ));
             }
             MailToken {
                 m: mailbox.index,
@@ -300,7 +317,9 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
     let mut value = Vec::with_capacity(changes.len());
     for change in changes {
         value.push(match change {
-            Change::Live(m, moves) => ctx.render.message(&m, moves, token.sel.as_deref(), true).map_err(select_error)?,
+            Change::Live(m, moves) => {
+                ctx.render.message(&m, moves, token.sel.as_deref(), true).map_err(select_error)?
+            }
             Change::Removed(key, moves) => json!({
                 "@odata.type": "#microsoft.graph.message",
                 "id": ids::message_id(mailbox.index, key, (!ctx.render.immutable_ids).then_some(moves)),

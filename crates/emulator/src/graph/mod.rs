@@ -52,7 +52,8 @@ pub const MAIL_ROLES: &[&str] = &["Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic
 pub const CALENDAR_ROLES: &[&str] = &["Calendars.Read", "Calendars.ReadWrite"];
 pub const USER_ROLES: &[&str] =
     &["User.Read.All", "User.ReadWrite.All", "User.ReadBasic.All", "Directory.Read.All", "Directory.ReadWrite.All"];
-pub const GROUP_ROLES: &[&str] = &["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+pub const GROUP_ROLES: &[&str] =
+    &["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 pub const MEMBER_ROLES: &[&str] =
     &["GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 pub const ORGANIZATION_ROLES: &[&str] =
@@ -94,7 +95,9 @@ impl Answer {
 
 fn verify(state: &AppState, headers: &HeaderMap) -> GraphResult<Caller> {
     let value = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(value) = value else { return Err(GraphError::missing_token()) };
+    let Some(value) = value else {
+        return Err(GraphError::missing_token());
+    };
     let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("").trim();
     if token.is_empty() {
         return Err(GraphError::missing_token());
@@ -110,7 +113,11 @@ fn verify(state: &AppState, headers: &HeaderMap) -> GraphResult<Caller> {
         return Err(GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Invalid audience."));
     }
     if !claims.tid.eq_ignore_ascii_case(&state.org().tenant_id) {
-        return Err(GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token validation failure. Invalid issuer."));
+        return Err(GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid issuer.",
+        ));
     }
     let user = if claims.idtyp == "user" { state.org().find_user(&claims.oid).map(|u| u.index) } else { None };
     Ok(Caller { client_id: claims.appid, roles: claims.roles.unwrap_or_default(), user })
@@ -121,7 +128,14 @@ pub async fn entry(State(state): State<AppState>, request: Request) -> Response 
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, 4 * 1024 * 1024).await {
         Ok(b) => b,
-        Err(_) => return GraphError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "The request body is too large.").into_response(),
+        Err(_) => {
+            return GraphError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "The request body is too large.",
+            )
+            .into_response();
+        }
     };
     let path = parts.uri.path().strip_prefix("/v1.0").unwrap_or("/").to_string();
     let request = GraphRequest {
@@ -131,7 +145,10 @@ pub async fn entry(State(state): State<AppState>, request: Request) -> Response 
         headers: parts.headers,
         body,
     };
-    let request_id = crate::rng::guid(state.world.seq() ^ chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64, &[0x4e9]);
+    let request_id = crate::rng::guid(
+        state.world.seq() ^ chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64,
+        &[0x4e9],
+    );
     let client_request_id = request
         .headers
         .get("client-request-id")
@@ -177,48 +194,52 @@ impl axum::body::HttpBody for DroppedBody {
         self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        std::task::Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault injection: dropped"))))
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injection: dropped",
+        ))))
     }
 }
 
 /// Runs one Graph request for a verified caller: faults, throttling, dispatch.
 /// Returns the response and the mailbox it concerned, for the request log.
 pub async fn process(state: &AppState, caller: &Caller, request: &GraphRequest) -> (Response, Option<String>) {
+    let route = match Route::parse(&request.method, &request.path, caller) {
+        Ok(r) => r,
+        Err(e) => return (e.into_response(), None),
+    };
+    // Mailbox APIs are throttled per app and mailbox, as Outlook does. The
+    // permit is held while the request is served, latency included.
+    let mut mailbox_name = None;
+    let _permit = match route.mailbox_user().and_then(|u| resolve_user(state, u)) {
+        Some((index, upn)) => {
+            mailbox_name = Some(upn);
+            match state.throttle.admit(&caller.client_id, index) {
+                Ok(p) => Some(p),
+                Err(t) => return (throttled(t).into_response(), mailbox_name),
+            }
+        }
+        None => None,
+    };
     let faults = state.faults.settings();
     if faults.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
     }
     match state.faults.next() {
         Fault::None => {}
-        Fault::ServiceUnavailable => return (GraphError::service_unavailable().into_response(), None),
-        Fault::GatewayTimeout => return (GraphError::gateway_timeout().into_response(), None),
+        Fault::ServiceUnavailable => {
+            return (GraphError::service_unavailable().into_response(), mailbox_name);
+        }
+        Fault::GatewayTimeout => {
+            return (GraphError::gateway_timeout().into_response(), mailbox_name);
+        }
         Fault::DropConnection => {
             let mut r = Response::new(Body::new(DroppedBody));
             r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
-            return (r, None);
+            return (r, mailbox_name);
         }
     }
-    let route = match Route::parse(&request.method, &request.path, caller) {
-        Ok(r) => r,
-        Err(e) => return (e.into_response(), None),
-    };
-    // Mailbox APIs are throttled per app and mailbox, as Outlook does.
-    let mut mailbox_name = None;
-    let _permit = match route.mailbox_user() {
-        Some(user) => match state.org().find_user(user) {
-            Some(u) => {
-                mailbox_name = Some(u.user_principal_name.clone());
-                match state.throttle.admit(&caller.client_id, u.index) {
-                    Ok(p) => Some(p),
-                    Err(t) => return (throttled(t).into_response(), mailbox_name),
-                }
-            }
-            None => None,
-        },
-        None => None,
-    };
-    let answer = answer(state, caller, request, route).await;
-    let response = match answer {
+    let response = match answer(state, caller, request, route).await {
         Ok(a) => {
             let mut r = (a.status, axum::Json(a.body)).into_response();
             for (name, value) in a.headers {
@@ -231,6 +252,16 @@ pub async fn process(state: &AppState, caller: &Caller, request: &GraphRequest) 
         Err(e) => e.into_response(),
     };
     (response, mailbox_name)
+}
+
+/// A mailbox path's user: `#N` (from `/me`), an object id or a UPN.
+fn resolve_user(state: &AppState, user: &str) -> Option<(usize, String)> {
+    let org = state.org();
+    let u = match user.strip_prefix('#') {
+        Some(n) => n.parse::<usize>().ok().and_then(|i| org.users.get(i)),
+        None => org.find_user(user),
+    }?;
+    Some((u.index, u.user_principal_name.clone()))
 }
 
 fn throttled(t: Throttled) -> GraphError {
@@ -387,7 +418,9 @@ impl Route {
             ["me"] => return Ok(Route::Me),
             ["me", rest @ ..] => {
                 let Some(u) = caller.user else {
-                    return Err(GraphError::bad_request("/me request is only valid with delegated authentication flow."));
+                    return Err(GraphError::bad_request(
+                        "/me request is only valid with delegated authentication flow.",
+                    ));
                 };
                 (Some(format!("#{u}")), rest)
             }
@@ -398,7 +431,9 @@ impl Route {
             ["groups"] => return Ok(Route::Groups),
             ["groups", _] => return Ok(Route::Group(segs[1].clone())),
             ["groups", _, "members"] => return Ok(Route::GroupMembers(segs[1].clone(), false)),
-            ["groups", _, "members", "microsoft.graph.user"] => return Ok(Route::GroupMembers(segs[1].clone(), true)),
+            ["groups", _, "members", "microsoft.graph.user"] => {
+                return Ok(Route::GroupMembers(segs[1].clone(), true));
+            }
             _ => return Err(GraphError::no_such_path(path)),
         };
         let user = user.unwrap_or_default();
@@ -438,7 +473,14 @@ pub fn context_url(state: &AppState, what: &str) -> String {
 }
 
 /// A page of a list: `value`, and a next link with `$skip` when more remain.
-pub fn skip_page(ctx: &Ctx, items: Vec<Value>, default_top: usize, max_top: usize, link_path: &str, context: &str) -> GraphResult<Answer> {
+pub fn skip_page(
+    ctx: &Ctx,
+    items: Vec<Value>,
+    default_top: usize,
+    max_top: usize,
+    link_path: &str,
+    context: &str,
+) -> GraphResult<Answer> {
     let top = ctx.query.top(max_top)?.or(ctx.prefer.max_page_size.map(|n| n.min(max_top))).unwrap_or(default_top);
     let skip = ctx.query.skip()?;
     let total = items.len();

@@ -80,7 +80,9 @@ impl Prefer {
             let Ok(text) = value.to_str() else { continue };
             for item in text.split(',') {
                 let item = item.trim();
-                let Some((name, raw)) = item.split_once('=') else { continue };
+                let Some((name, raw)) = item.split_once('=') else {
+                    continue;
+                };
                 let name = name.trim();
                 let value = raw.trim().trim_matches('"');
                 if name.eq_ignore_ascii_case("odata.maxpagesize") {
@@ -102,7 +104,8 @@ impl Prefer {
                     p.applied.push(format!("outlook.timezone=\"{}\"", zone.name));
                 } else if name.eq_ignore_ascii_case("outlook.body-content-type") {
                     p.text_body = value.eq_ignore_ascii_case("text");
-                    p.applied.push(format!("outlook.body-content-type=\"{}\"", if p.text_body { "text" } else { "html" }));
+                    p.applied
+                        .push(format!("outlook.body-content-type=\"{}\"", if p.text_body { "text" } else { "html" }));
                 } else if name.eq_ignore_ascii_case("IdType") {
                     p.immutable_ids = value.eq_ignore_ascii_case("ImmutableId");
                     p.applied.push(format!("IdType=\"{}\"", if p.immutable_ids { "ImmutableId" } else { "RestId" }));

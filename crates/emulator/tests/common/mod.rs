@@ -1,0 +1,119 @@
+//! Helpers shared by the end-to-end tests: an emulator on a loopback port, a
+//! real HTTP client, and tokens.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use tac_emulator::{Credentials, EmulatorConfig, RunningEmulator};
+
+pub struct Harness {
+    pub emulator: RunningEmulator,
+    pub creds: Credentials,
+    pub http: reqwest::Client,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(EmulatorConfig::default()).await
+    }
+
+    pub async fn with(config: EmulatorConfig) -> Self {
+        let emulator = tac_emulator::spawn(config).await.expect("the emulator starts");
+        let creds = emulator.credentials();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Harness { emulator, creds, http }
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}/_emulator{path}", self.emulator.base_url())
+    }
+
+    pub fn graph(&self, path: &str) -> String {
+        format!("{}{path}", self.creds.graph_url)
+    }
+
+    /// POSTs a client-credentials request and returns the raw response.
+    pub async fn token_response(&self, tenant: &str, client_id: &str, secret: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.creds.login_url))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// An app token for TAC's registration.
+    pub async fn token(&self) -> String {
+        let r = self.token_response(&self.creds.tenant_id, &self.creds.client_id, &self.creds.client_secret).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.expect("json");
+        body["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// GET a Graph URL (absolute or relative to graph_url) with a token and headers.
+    pub async fn get(
+        &self,
+        token: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let url = if url.starts_with("http") { url.to_string() } else { self.graph(url) };
+        let mut req = self.http.get(url).bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.json().await.unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(self.admin(path)).json(&body).send().await.expect("admin request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.http.get(self.admin(path)).send().await.expect("admin request").json().await.expect("json")
+    }
+
+    /// The id of the first user who has a mailbox, and their address.
+    pub async fn first_mailbox(&self) -> (String, String) {
+        let truth = self.admin_get("/truth/mailboxes").await;
+        let u = truth["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).expect("a mailbox").clone();
+        (u["id"].as_str().unwrap().to_string(), u["userPrincipalName"].as_str().unwrap().to_string())
+    }
+
+    /// Runs a whole delta round from `url`, following next links. Returns
+    /// the items and the delta link.
+    pub async fn delta_round(&self, token: &str, url: &str, headers: &[(&str, &str)]) -> (Vec<Value>, String) {
+        let mut items = Vec::new();
+        let mut next = url.to_string();
+        for _ in 0..10_000 {
+            let (status, _, body) = self.get(token, &next, headers).await;
+            assert_eq!(status, 200, "delta page failed: {body}");
+            items.extend(body["value"].as_array().cloned().unwrap_or_default());
+            if let Some(n) = body["@odata.nextLink"].as_str() {
+                next = n.to_string();
+            } else {
+                return (items, body["@odata.deltaLink"].as_str().expect("a round ends with a delta link").to_string());
+            }
+        }
+        panic!("the delta round never ended");
+    }
+}
+
+/// Decodes a JWT's payload without checking it.
+pub fn claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
