@@ -281,7 +281,8 @@ impl Organization {
                 job_title,
                 department,
                 office_location: format!("{}/{}", 10 + team % 30, 1000 + index),
-                time_zone: TIME_ZONES[team % TIME_ZONES.len()],
+                // Colleagues sit in different offices, so meetings span time zones.
+                time_zone: TIME_ZONES[(team + index % 3) % TIME_ZONES.len()],
                 team,
             });
         }
