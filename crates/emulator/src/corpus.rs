@@ -1064,9 +1064,10 @@ impl<'a> Corpus<'a> {
                             continue;
                         }
                         out.push(m);
-                    }
-                    if out.len() >= limit {
-                        return (out, false);
+                        // Stop mid-conversation if need be: the next call resumes after this key.
+                        if out.len() >= limit {
+                            return (out, false);
+                        }
                     }
                 }
             }
@@ -1126,11 +1127,11 @@ impl<'a> Corpus<'a> {
                     if let Some(e) = event_from_spec(self.org, &spec, owner, index, mailbox, response, n) {
                         if keep(&e) {
                             out.push(e);
+                            if out.len() >= limit {
+                                return (out, false);
+                            }
                         }
                     }
-                }
-                if out.len() >= limit {
-                    return (out, false);
                 }
             }
         }

@@ -590,3 +590,26 @@ async fn the_request_log_records_graph_calls_per_mailbox() {
     assert_eq!(last["status"], 200);
     assert_eq!(last["clientId"], h.creds.client_id);
 }
+
+#[tokio::test]
+async fn no_delta_page_holds_more_than_the_preferred_page_size() {
+    let h = Harness::start().await;
+    let token = h.token().await;
+    let (user, _) = h.first_mailbox().await;
+    let window = "startDateTime=2000-01-01T00:00:00Z&endDateTime=2100-01-01T00:00:00Z";
+    for start in [
+        h.graph(&format!("/users/{user}/mailFolders/inbox/messages/delta")),
+        h.graph(&format!("/users/{user}/calendarView/delta?{window}")),
+    ] {
+        let mut next = Some(start);
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            let (status, _, body) = h.get(&token, &url, &[("Prefer", "odata.maxpagesize=3")]).await;
+            assert_eq!(status, 200);
+            assert!(body["value"].as_array().unwrap().len() <= 3, "{url}");
+            next = body["@odata.nextLink"].as_str().map(str::to_string);
+            pages += 1;
+        }
+        assert!(pages > 3);
+    }
+}

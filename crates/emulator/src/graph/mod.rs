@@ -242,6 +242,12 @@ pub async fn process(state: &AppState, caller: &Caller, request: &GraphRequest) 
     let response = match answer(state, caller, request, route).await {
         Ok(a) => {
             let mut r = (a.status, axum::Json(a.body)).into_response();
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
+                ),
+            );
             for (name, value) in a.headers {
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     r.headers_mut().insert(name, v);
