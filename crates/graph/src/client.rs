@@ -1,0 +1,346 @@
+//! The Graph client: one connection pool, a cached app token, retries, and
+//! typed calls for the resources TAC syncs.
+//!
+//! Defaults (documented because they shape the load TAC puts on a tenant):
+//! 30 s per request, 10 s to connect, the token reused until 5 minutes before
+//! it expires, and [`RetryPolicy::default`]. Links are followed only to the
+//! configured Graph origin.
+
+use crate::cloud::Cloud;
+use crate::delta::{DeltaPage, RawPage};
+use crate::error::{ApiError, AuthError, GraphError};
+use crate::resources::{DirectoryObject, Group, MailFolder, Organization, USER_SELECT, User};
+use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::token::{AccessToken, AppCredentials, PermissionReport, roles_claim};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Mutex;
+
+/// Tokens are renewed when they have less than this left.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+
+/// Preferences sent with a request (`Prefer` header values).
+#[derive(Debug, Clone, Default)]
+pub struct Prefer {
+    pub max_page_size: Option<u32>,
+    pub utc: bool,
+    pub immutable_ids: bool,
+}
+
+impl Prefer {
+    /// What mail delta uses: immutable ids so a move keeps the id.
+    pub fn mail(page_size: u32) -> Self {
+        Prefer { max_page_size: Some(page_size), utc: false, immutable_ids: true }
+    }
+
+    /// What calendar delta uses: times in UTC.
+    pub fn calendar(page_size: u32) -> Self {
+        Prefer { max_page_size: Some(page_size), utc: true, immutable_ids: true }
+    }
+
+    fn header(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(n) = self.max_page_size {
+            parts.push(format!("odata.maxpagesize={n}"));
+        }
+        if self.utc {
+            parts.push("outlook.timezone=\"UTC\"".to_string());
+        }
+        if self.immutable_ids {
+            parts.push("IdType=\"ImmutableId\"".to_string());
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// A client for one app registration in one cloud.
+#[derive(Debug)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    cloud: Cloud,
+    credentials: AppCredentials,
+    policy: RetryPolicy,
+    token: Mutex<Option<AccessToken>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenErrorBody {
+    error: String,
+    error_description: Option<String>,
+    #[serde(default)]
+    error_codes: Vec<u32>,
+}
+
+impl GraphClient {
+    /// Builds a client with its own connection pool.
+    pub fn new(cloud: Cloud, credentials: AppCredentials, policy: RetryPolicy) -> Result<Self, GraphError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("TAC/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GraphError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self::with_http(http, cloud, credentials, policy))
+    }
+
+    /// Builds a client that shares an existing connection pool.
+    pub fn with_http(http: reqwest::Client, cloud: Cloud, credentials: AppCredentials, policy: RetryPolicy) -> Self {
+        GraphClient { http, cloud, credentials, policy, token: Mutex::new(None) }
+    }
+
+    pub fn cloud(&self) -> &Cloud {
+        &self.cloud
+    }
+
+    /// Asks the token endpoint for a new app token (no cache).
+    pub async fn fetch_token(&self) -> Result<AccessToken, GraphError> {
+        let url = self.cloud.token_endpoint(&self.credentials.tenant_id);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.credentials.client_id.as_str()),
+            ("client_secret", self.credentials.client_secret.expose_secret()),
+            ("scope", &self.cloud.graph_scope()),
+        ];
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.http.post(&url).form(&form).send().await;
+            let failure = match result {
+                Err(e) => GraphError::Transport { url: url.clone(), reason: e.to_string() },
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let body =
+                        r.bytes().await.map_err(|e| GraphError::Transport { url: url.clone(), reason: e.to_string() });
+                    match body {
+                        Err(e) => e,
+                        Ok(body) if (200..300).contains(&status) => {
+                            let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| GraphError::Decode {
+                                url: url.clone(),
+                                reason: format!("token response: {e}"),
+                            })?;
+                            return Ok(AccessToken {
+                                roles: roles_claim(&t.access_token)?,
+                                expires_at: Instant::now() + Duration::from_secs(t.expires_in),
+                                value: SecretString::from(t.access_token),
+                            });
+                        }
+                        Ok(body) => match serde_json::from_slice::<TokenErrorBody>(&body) {
+                            Ok(e) => GraphError::Auth(AuthError {
+                                status,
+                                code: e.error_codes.first().copied(),
+                                error: e.error,
+                                description: e.error_description.unwrap_or_default(),
+                            }),
+                            Err(_) => GraphError::Auth(AuthError {
+                                status,
+                                code: None,
+                                error: format!("http_{status}"),
+                                description: format!("the token endpoint answered {status} without an OAuth error"),
+                            }),
+                        },
+                    }
+                }
+            };
+            let transient = matches!(failure, GraphError::Transport { .. })
+                || matches!(&failure, GraphError::Auth(a) if a.is_transient());
+            if !transient || attempt >= self.policy.max_attempts {
+                return Err(failure);
+            }
+            tokio::time::sleep(self.policy.backoff(attempt)).await;
+        }
+    }
+
+    /// The cached token, renewed when it is about to expire.
+    pub async fn access_token(&self) -> Result<AccessToken, GraphError> {
+        let mut cached = self.token.lock().await;
+        if let Some(t) = cached.as_ref().filter(|t| t.fresh_for(TOKEN_MARGIN)) {
+            return Ok(t.clone());
+        }
+        let fresh = self.fetch_token().await?;
+        *cached = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// Gets a token and reads the granted permissions from it.
+    pub async fn check_permissions(&self) -> Result<PermissionReport, GraphError> {
+        let token = self.fetch_token().await?;
+        Ok(PermissionReport::from_roles(token.roles.as_deref()))
+    }
+
+    /// GETs a Graph path or link and parses the JSON, retrying throttling,
+    /// 5xx and network failures, and renewing a refused token once.
+    pub async fn get_value(&self, path_or_link: &str, prefer: &Prefer) -> Result<Value, GraphError> {
+        let url = self.cloud.resolve(path_or_link)?;
+        let mut renewed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.access_token().await?;
+            let mut request = self.http.get(url.clone()).bearer_auth(token.value.expose_secret());
+            if let Some(p) = prefer.header() {
+                request = request.header("Prefer", p);
+            }
+            let failure = match request.send().await {
+                Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    match response.bytes().await {
+                        Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
+                        Ok(body) if (200..300).contains(&status) => {
+                            return serde_json::from_slice(&body)
+                                .map_err(|e| GraphError::Decode { url: url.to_string(), reason: e.to_string() });
+                        }
+                        Ok(body) => GraphError::Api(api_error(status, &headers, &body)),
+                    }
+                }
+            };
+            match &failure {
+                GraphError::Api(e) if e.status == 401 && !renewed => {
+                    renewed = true;
+                    self.forget_token().await;
+                    continue;
+                }
+                GraphError::Api(e) if e.class() == crate::ErrorClass::Transient => {}
+                GraphError::Transport { .. } => {}
+                _ => return Err(failure),
+            }
+            if attempt >= self.policy.max_attempts {
+                return Err(GraphError::RetriesExhausted { attempts: attempt, last: Box::new(failure) });
+            }
+            let retry_after = match &failure {
+                GraphError::Api(e) => e.retry_after,
+                _ => None,
+            };
+            let wait = self.policy.wait(attempt, retry_after);
+            tracing::debug!(url = %url, attempt, ?wait, error = %failure, "retrying Graph request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// GETs and decodes a typed resource.
+    pub async fn get<T: DeserializeOwned>(&self, path_or_link: &str, prefer: &Prefer) -> Result<T, GraphError> {
+        let value = self.get_value(path_or_link, prefer).await?;
+        serde_json::from_value(value)
+            .map_err(|e| GraphError::Decode { url: path_or_link.to_string(), reason: e.to_string() })
+    }
+
+    /// One page of a list or delta round.
+    pub async fn page(&self, path_or_link: &str, prefer: &Prefer) -> Result<RawPage, GraphError> {
+        let mut value = self.get_value(path_or_link, prefer).await?;
+        let link = |v: &mut Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let next_link = link(&mut value, "@odata.nextLink");
+        let delta_link = link(&mut value, "@odata.deltaLink");
+        let items = match value.get_mut("value").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => {
+                return Err(GraphError::Decode {
+                    url: path_or_link.to_string(),
+                    reason: "the page has no value array".into(),
+                });
+            }
+        };
+        Ok(RawPage { value: items, next_link, delta_link })
+    }
+
+    /// One page of a delta round, items decoded one by one.
+    pub async fn delta_page<T: DeserializeOwned>(
+        &self,
+        path_or_link: &str,
+        prefer: &Prefer,
+    ) -> Result<DeltaPage<T>, GraphError> {
+        self.page(path_or_link, prefer)
+            .await?
+            .into_delta()
+            .map_err(|reason| GraphError::Decode { url: path_or_link.to_string(), reason })
+    }
+
+    /// Every item of a list, following next links.
+    pub async fn list<T: DeserializeOwned>(&self, path: &str, prefer: &Prefer) -> Result<Vec<T>, GraphError> {
+        let mut out = Vec::new();
+        let mut next = Some(path.to_string());
+        while let Some(link) = next.take() {
+            let page = self.page(&link, prefer).await?;
+            for item in page.value {
+                out.push(
+                    serde_json::from_value(item)
+                        .map_err(|e| GraphError::Decode { url: link.clone(), reason: e.to_string() })?,
+                );
+            }
+            next = page.next_link;
+        }
+        Ok(out)
+    }
+
+    /// The tenant, with its verified domains.
+    pub async fn organization(&self) -> Result<Organization, GraphError> {
+        let mut orgs: Vec<Organization> = self.list("/organization", &Prefer::default()).await?;
+        orgs.pop().ok_or_else(|| GraphError::Decode {
+            url: "/organization".into(),
+            reason: "no organization returned".into(),
+        })
+    }
+
+    /// Every user, with their aliases.
+    pub async fn users(&self) -> Result<Vec<User>, GraphError> {
+        self.list(&format!("/users?$top=999&$select={USER_SELECT}"), &Prefer::default()).await
+    }
+
+    /// Every group.
+    pub async fn groups(&self) -> Result<Vec<Group>, GraphError> {
+        self.list("/groups?$top=999&$select=id,displayName,mail", &Prefer::default()).await
+    }
+
+    /// A group's direct members.
+    pub async fn group_members(&self, group_id: &str) -> Result<Vec<DirectoryObject>, GraphError> {
+        self.list(&format!("/groups/{group_id}/members?$select=id"), &Prefer::default()).await
+    }
+
+    /// Every mail folder of a mailbox, depth first, including search folders
+    /// (the caller decides what to sync).
+    pub async fn mail_folders(&self, user_id: &str) -> Result<Vec<MailFolder>, GraphError> {
+        let mut out = Vec::new();
+        let mut pending = vec![format!("/users/{user_id}/mailFolders?$top=100")];
+        while let Some(path) = pending.pop() {
+            let folders: Vec<MailFolder> = self.list(&path, &Prefer::default()).await?;
+            for f in folders {
+                if f.child_folder_count > 0 {
+                    pending.push(format!("/users/{user_id}/mailFolders/{}/childFolders?$top=100", f.id));
+                }
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A folder by its well-known name (`inbox`, `deleteditems`, …): names
+    /// are localised, well-known names are not.
+    pub async fn well_known_folder(&self, user_id: &str, name: &str) -> Result<MailFolder, GraphError> {
+        self.get(&format!("/users/{user_id}/mailFolders/{name}"), &Prefer::default()).await
+    }
+}
+
+fn api_error(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> ApiError {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let error = &parsed["error"];
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    ApiError {
+        status,
+        code: error["code"].as_str().map(str::to_string).unwrap_or_else(|| format!("http_{status}")),
+        message: error["message"].as_str().unwrap_or("").to_string(),
+        request_id: header("request-id").or_else(|| error["innerError"]["request-id"].as_str().map(str::to_string)),
+        retry_after: header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now())),
+    }
+}

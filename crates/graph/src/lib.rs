@@ -1,0 +1,42 @@
+/*!
+TAC's client for Microsoft Entra ID and Microsoft Graph.
+
+It owns everything about talking to Microsoft and nothing about the database:
+client-credentials tokens (cached, with the granted permissions read from the
+`roles` claim), typed resources, list paging and delta rounds, retries that
+honour `Retry-After`, and an error taxonomy that tells the admin what to do.
+
+Login and Graph base URLs come from [`Cloud`]: the public cloud by default,
+national clouds or the emulator when configured. Links in responses are
+followed only to the configured Graph origin, so the bearer token never leaves it.
+
+```no_run
+# async fn run() -> Result<(), tac_graph::GraphError> {
+use secrecy::SecretString;
+use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
+let client = GraphClient::new(
+    Cloud::default(),
+    AppCredentials { tenant_id: "contoso.com".into(), client_id: "…".into(), client_secret: SecretString::from("…") },
+    RetryPolicy::default(),
+)?;
+let report = client.check_permissions().await?;
+println!("missing: {:?}", report.missing());
+# Ok(()) }
+```
+*/
+
+pub mod client;
+pub mod cloud;
+pub mod delta;
+pub mod error;
+pub mod resources;
+pub mod retry;
+pub mod timezone;
+pub mod token;
+
+pub use client::{GraphClient, Prefer};
+pub use cloud::Cloud;
+pub use delta::{Cursor, DeltaItem, DeltaPage, ItemError, RawPage};
+pub use error::{ApiError, AuthError, ErrorClass, GraphError};
+pub use retry::RetryPolicy;
+pub use token::{AccessToken, AppCredentials, PermissionReport, REQUIRED_PERMISSIONS};

@@ -1,0 +1,244 @@
+//! The Graph client against the Microsoft cloud emulator over real HTTP.
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::Duration;
+use tac_emulator::{EmulatorConfig, RunningEmulator};
+use tac_graph::resources::{Event, Message};
+use tac_graph::{AppCredentials, Cloud, Cursor, DeltaItem, ErrorClass, GraphClient, GraphError, Prefer, RetryPolicy};
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(300) }
+}
+
+async fn emulator() -> RunningEmulator {
+    tac_emulator::spawn(EmulatorConfig::default()).await.expect("emulator")
+}
+
+fn client_with(e: &RunningEmulator, tenant: &str, client: &str, secret: &str) -> GraphClient {
+    let c = e.credentials();
+    GraphClient::new(
+        Cloud::new(&c.login_url, &c.graph_url).expect("loopback URLs are allowed"),
+        AppCredentials {
+            tenant_id: tenant.into(),
+            client_id: client.into(),
+            client_secret: SecretString::from(secret.to_string()),
+        },
+        fast_retries(),
+    )
+    .expect("client")
+}
+
+fn client(e: &RunningEmulator) -> GraphClient {
+    let c = e.credentials();
+    client_with(e, &c.tenant_id, &c.client_id, &c.client_secret)
+}
+
+async fn admin(e: &RunningEmulator, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .request(method, format!("{}/_emulator{path}", e.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("admin call");
+    r.json().await.unwrap_or(Value::Null)
+}
+
+async fn first_mailbox(e: &RunningEmulator) -> (String, String) {
+    let truth = admin(e, reqwest::Method::GET, "/truth/mailboxes", Value::Null).await;
+    let u = truth["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap().clone();
+    (u["id"].as_str().unwrap().to_string(), u["userPrincipalName"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn the_permission_checklist_reads_the_roles_claim() {
+    let e = emulator().await;
+    let report = client(&e).check_permissions().await.expect("token");
+    assert!(report.all_granted(), "{report:?}");
+    let c = e.credentials();
+    admin(
+        &e,
+        reqwest::Method::PATCH,
+        &format!("/apps/{}", c.client_id),
+        json!({"roles": ["Mail.Read", "User.Read.All"]}),
+    )
+    .await;
+    let report = client(&e).check_permissions().await.unwrap();
+    assert_eq!(
+        report.missing(),
+        ["Directory.Read.All", "Group.Read.All", "GroupMember.Read.All", "User.Read", "Calendars.Read"]
+    );
+    admin(&e, reqwest::Method::PATCH, &format!("/apps/{}", c.client_id), json!({"adminConsent": false})).await;
+    let report = client(&e).check_permissions().await.unwrap();
+    assert!(!report.admin_consent);
+    assert_eq!(report.missing().len(), 7);
+}
+
+#[tokio::test]
+async fn sign_in_failures_carry_the_aadsts_code_and_the_fix() {
+    let e = emulator().await;
+    let c = e.credentials();
+    let config = admin(&e, reqwest::Method::GET, "/config", Value::Null).await;
+    let expired = config["expired_client_secret"].as_str().unwrap();
+    let cases = [
+        (
+            c.tenant_id.as_str(),
+            c.client_id.as_str(),
+            "wrong",
+            "AADSTS7000215",
+            "Paste the secret's Value, not its Secret ID",
+        ),
+        (c.tenant_id.as_str(), c.client_id.as_str(), expired, "AADSTS7000222", "has expired"),
+        (c.tenant_id.as_str(), "11111111-2222-3333-4444-555555555555", "x", "AADSTS700016", "Client ID"),
+        ("00000000-0000-4000-8000-000000000000", c.client_id.as_str(), "x", "AADSTS90002", "tenant was not found"),
+        ("not a tenant", c.client_id.as_str(), "x", "AADSTS900023", "Tenant ID is not valid"),
+    ];
+    for (tenant, client_id, secret, code, advice) in cases {
+        let err = client_with(&e, tenant, client_id, secret).check_permissions().await.unwrap_err();
+        assert_eq!(err.code(), code);
+        assert!(err.advice().contains(advice), "{code}: {}", err.advice());
+        assert_eq!(err.class(), ErrorClass::Unauthenticated);
+    }
+}
+
+#[tokio::test]
+async fn directory_lists_are_paged_to_the_end() {
+    let e = emulator().await;
+    let g = client(&e);
+    let users = g.users().await.unwrap();
+    assert_eq!(users.len(), 20);
+    assert!(users.iter().any(|u| u.proxy_addresses.iter().any(|p| p.starts_with("smtp:"))));
+    let groups = g.groups().await.unwrap();
+    let sales = groups.iter().find(|g| g.display_name.as_deref() == Some("Sales")).unwrap();
+    let members = g.group_members(&sales.id).await.unwrap();
+    assert!(!members.is_empty() && members.iter().all(|m| m.is_user()));
+    let org = g.organization().await.unwrap();
+    assert!(org.verified_domains.iter().any(|d| d.is_default));
+}
+
+#[tokio::test]
+async fn folders_are_discovered_recursively_and_by_well_known_name() {
+    let e = emulator().await;
+    let g = client(&e);
+    let (user, _) = first_mailbox(&e).await;
+    let folders = g.mail_folders(&user).await.unwrap();
+    let names: HashSet<_> = folders.iter().filter_map(|f| f.display_name.clone()).collect();
+    assert!(names.contains("Key Accounts"), "two levels deep: {names:?}");
+    assert!(folders.iter().any(|f| f.is_search_folder()));
+    let inbox = g.well_known_folder(&user, "inbox").await.unwrap();
+    assert_eq!(inbox.display_name.as_deref(), Some("Inbox"));
+}
+
+#[tokio::test]
+async fn a_delta_round_collects_the_folder_and_survives_throttling_and_faults() {
+    let e = emulator().await;
+    let g = client(&e);
+    let (user, upn) = first_mailbox(&e).await;
+    admin(&e, reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 2, "retryAfter": "0.05"})).await;
+    let mut link = format!("/users/{user}/mailFolders/inbox/messages/delta");
+    let mut ids = HashSet::new();
+    let mut pages = 0;
+    loop {
+        if pages == 2 {
+            // An access token that expires mid-round is renewed once, transparently.
+            admin(&e, reqwest::Method::POST, "/tokens/expire", json!({})).await;
+            admin(&e, reqwest::Method::PUT, "/faults", json!({"rate_503": 0.3, "drop_rate": 0.2})).await;
+        }
+        let page = g.delta_page::<Message>(&link, &Prefer::mail(9)).await.expect("page");
+        pages += 1;
+        for item in page.items {
+            match item.expect("decodes") {
+                DeltaItem::Changed(m) => assert!(ids.insert(m.id)),
+                DeltaItem::Removed { .. } => panic!("an initial round has no removals here"),
+            }
+        }
+        match page.cursor {
+            Cursor::NextLink(n) => link = n,
+            Cursor::DeltaLink(_) => break,
+        }
+    }
+    let truth = admin(&e, reqwest::Method::GET, &format!("/truth/users/{user}/mail"), Value::Null).await;
+    let inbox: HashSet<String> =
+        truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap()["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["immutableId"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(ids, inbox);
+}
+
+#[tokio::test]
+async fn persistent_failures_end_in_a_classified_error() {
+    let e = emulator().await;
+    let g = client(&e);
+    let (user, upn) = first_mailbox(&e).await;
+    admin(&e, reqwest::Method::PUT, "/faults", json!({"rate_503": 1.0})).await;
+    let err = g.get_value("/users", &Prefer::default()).await.unwrap_err();
+    assert!(matches!(err, GraphError::RetriesExhausted { attempts: 4, .. }), "{err}");
+    assert_eq!(err.class(), ErrorClass::Transient);
+    admin(&e, reqwest::Method::PUT, "/faults", json!({})).await;
+
+    let truth = admin(&e, reqwest::Method::GET, "/truth/mailboxes", Value::Null).await;
+    let unlicensed = truth["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = g
+        .delta_page::<Message>(&format!("/users/{unlicensed}/mailFolders/inbox/messages/delta"), &Prefer::mail(10))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::NoMailbox);
+
+    let (_, link) = {
+        let page = g.delta_page::<Event>(&format!("/users/{user}/calendarView/delta?startDateTime=2020-01-01T00:00:00Z&endDateTime=2030-01-01T00:00:00Z"), &Prefer::calendar(500)).await.unwrap();
+        let mut cursor = page.cursor;
+        loop {
+            match cursor {
+                Cursor::NextLink(n) => cursor = g.delta_page::<Event>(&n, &Prefer::calendar(500)).await.unwrap().cursor,
+                Cursor::DeltaLink(d) => break ((), d),
+            }
+        }
+    };
+    admin(&e, reqwest::Method::POST, "/delta-tokens/expire", json!({"mailbox": upn})).await;
+    let err = g.delta_page::<Event>(&link, &Prefer::calendar(500)).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::SyncReset);
+}
+
+#[tokio::test]
+async fn links_to_other_hosts_are_never_followed() {
+    let e = emulator().await;
+    let g = client(&e);
+    for link in ["https://evil.example/v1.0/users", "http://127.0.0.2:1/v1.0/users", "http://127.0.0.1:1/v1.0/users"] {
+        let err = g.get_value(link, &Prefer::default()).await.unwrap_err();
+        assert!(matches!(err, GraphError::ForeignLink(_)), "{link}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn events_arrive_in_utc_and_convert_to_instants() {
+    let e = emulator().await;
+    let g = client(&e);
+    let (user, _) = first_mailbox(&e).await;
+    let page = g
+        .delta_page::<Event>(
+            &format!(
+                "/users/{user}/calendarView/delta?startDateTime=2000-01-01T00:00:00Z&endDateTime=2100-01-01T00:00:00Z"
+            ),
+            &Prefer::calendar(50),
+        )
+        .await
+        .unwrap();
+    let mut seen = 0;
+    for item in page.items {
+        if let Ok(DeltaItem::Changed(ev)) = item {
+            assert_eq!(ev.start.as_ref().unwrap().time_zone.as_deref(), Some("UTC"));
+            let (s, en) = (ev.start.unwrap().to_utc().unwrap(), ev.end.unwrap().to_utc().unwrap());
+            assert!(en > s);
+            assert!(ev.ical_uid.is_some());
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+}
