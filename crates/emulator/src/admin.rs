@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/_emulator/throttle", post(schedule_throttle))
         .route("/_emulator/delta-tokens/expire", post(expire_delta_tokens))
         .route("/_emulator/access-policy", put(access_policy))
+        .route("/_emulator/users", post(hire_user))
         .route("/_emulator/users/{user}/mailFolders", post(create_folder))
         .route("/_emulator/users/{user}/messages", post(add_message))
         .route("/_emulator/users/{user}/messages/{id}", patch(update_message).delete(delete_message))
@@ -119,7 +120,7 @@ async fn config(State(state): State<AppState>) -> Json<Value> {
         "login_url": state.base_url,
         "graph_url": state.graph_url(),
         "seed": org.seed,
-        "users": org.users.len(),
+        "users": org.active_users().len(),
         "redirect_uris": app.redirect_uris,
     }))
 }
@@ -293,6 +294,15 @@ async fn access_policy(State(state): State<AppState>, Json(policy): Json<AccessP
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Brings the next future hire into the directory, with their mailbox.
+async fn hire_user(State(state): State<AppState>) -> AdminResult<Json<Value>> {
+    let user = state
+        .org()
+        .hire()
+        .ok_or_else(|| AdminError(StatusCode::CONFLICT, "every future hire has joined already".into()))?;
+    Ok(Json(json!({"id": user.id, "userPrincipalName": user.user_principal_name, "mail": user.mail})))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FolderSpec {
@@ -413,7 +423,7 @@ async fn cancel_event(
 async fn truth_mailboxes(State(state): State<AppState>) -> Json<Value> {
     let users: Vec<Value> = state
         .org()
-        .users
+        .active_users()
         .iter()
         .map(|u| json!({"id": u.id, "userPrincipalName": u.user_principal_name, "hasMailbox": u.has_mailbox, "accountEnabled": u.account_enabled, "denied": state.is_denied(u.index)}))
         .collect();

@@ -599,7 +599,7 @@ async fn authorize_page(
         .collect();
     let org = state.org();
     let buttons: String = org
-        .users
+        .active_users()
         .iter()
         .take(40)
         .map(|u| {
@@ -631,7 +631,7 @@ async fn authorize_submit(State(state): State<AppState>, Path(tenant): Path<Stri
     };
     let who = params.get("login_hint").cloned().unwrap_or_default();
     let org = state.org();
-    let Some(user) = org.users.iter().find(|u| {
+    let Some(user) = org.active_users().iter().find(|u| {
         u.user_principal_name.eq_ignore_ascii_case(&who) || u.smtp_addresses().any(|a| a.eq_ignore_ascii_case(&who))
     }) else {
         return error_page(&aad(

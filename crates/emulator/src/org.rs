@@ -6,6 +6,8 @@
 
 use crate::config::OrgSize;
 use crate::rng::{Rng, guid, hash};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const TENANT_NAMES: &[&str] =
     &["Contoso", "Fabrikam", "Northwind", "Tailspin", "Litware", "Adatum", "Woodgrove", "Proseware"];
@@ -205,6 +207,10 @@ pub struct Organization {
     pub no_reply: Vec<Person>,
     /// Private people writing from free-mail domains.
     pub free_mail_people: Vec<Person>,
+    /// How many of `users` are in the directory now. The rest are a team of
+    /// future hires that the admin API brings in one by one, mailbox history
+    /// and all, to test a sync meeting a new user.
+    active: Arc<AtomicUsize>,
 }
 
 impl Organization {
@@ -223,7 +229,7 @@ impl Organization {
             Domain { name: initial_domain.clone(), is_default: false, is_initial: true },
         ];
 
-        let user_count = size.users();
+        let user_count = size.users() + TEAM_SIZE;
         let mut users = Vec::with_capacity(user_count);
         let mut taken = std::collections::HashSet::new();
         for index in 0..user_count {
@@ -402,7 +408,27 @@ impl Organization {
             newsletters,
             no_reply,
             free_mail_people,
+            active: Arc::new(AtomicUsize::new(size.users())),
         }
+    }
+
+    /// The users in the directory now (future hires excluded).
+    pub fn active_users(&self) -> &[User] {
+        &self.users[..self.active.load(Ordering::Acquire).min(self.users.len())]
+    }
+
+    /// Whether the user at `index` is in the directory now.
+    pub fn is_active(&self, index: usize) -> bool {
+        index < self.active.load(Ordering::Acquire)
+    }
+
+    /// Brings the next future hire into the directory.
+    pub fn hire(&self) -> Option<&User> {
+        let next = self
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.users.len()).then_some(n + 1))
+            .ok()?;
+        self.users.get(next)
     }
 
     /// The default verified domain (`contoso.com`).
@@ -412,7 +438,7 @@ impl Organization {
 
     /// Finds a user by object id or by UPN (case-insensitive), as Graph does.
     pub fn find_user(&self, id_or_upn: &str) -> Option<&User> {
-        self.users
+        self.active_users()
             .iter()
             .find(|u| u.id.eq_ignore_ascii_case(id_or_upn) || u.user_principal_name.eq_ignore_ascii_case(id_or_upn))
     }
@@ -471,7 +497,7 @@ mod tests {
     #[test]
     fn the_small_organisation_has_the_awkward_cases() {
         let org = Organization::generate(42, &OrgSize::Small);
-        assert_eq!(org.users.len(), 20);
+        assert_eq!(org.active_users().len(), 20);
         assert!(org.users.iter().filter(|u| !u.has_mailbox).count() >= 2);
         assert!(org.users.iter().any(|u| !u.account_enabled));
         assert!(org.groups.iter().any(|g| g.display_name == "Sales"));
@@ -479,6 +505,19 @@ mod tests {
         let upns: std::collections::HashSet<_> = org.users.iter().map(|u| u.user_principal_name.clone()).collect();
         assert_eq!(upns.len(), org.users.len(), "UPNs are unique");
         assert!(org.users.iter().all(|u| u.user_principal_name.is_ascii()));
+    }
+
+    #[test]
+    fn future_hires_join_the_directory_one_by_one() {
+        let org = Organization::generate(42, &OrgSize::Small);
+        let first = org.users[20].user_principal_name.clone();
+        assert!(org.find_user(&first).is_none());
+        assert_eq!(org.hire().map(|u| u.user_principal_name.clone()), Some(first.clone()));
+        assert!(org.find_user(&first).is_some());
+        for _ in 1..TEAM_SIZE {
+            assert!(org.hire().is_some());
+        }
+        assert!(org.hire().is_none(), "the team of future hires is finite");
     }
 
     #[test]

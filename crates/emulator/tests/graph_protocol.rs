@@ -613,3 +613,21 @@ async fn no_delta_page_holds_more_than_the_preferred_page_size() {
         assert!(pages > 3);
     }
 }
+
+#[tokio::test]
+async fn a_new_hire_appears_in_the_directory_with_a_mailbox() {
+    let h = Harness::start().await;
+    let token = h.token().await;
+    let (status, hired) = h.admin_post("/users", json!({})).await;
+    assert_eq!(status, 200);
+    let id = hired["id"].as_str().unwrap();
+    let (_, _, users) = h.get(&token, "/users?$top=999", &[]).await;
+    assert_eq!(users["value"].as_array().unwrap().len(), 21);
+    let (status, _, _) = h.get(&token, &format!("/users/{id}/mailFolders/inbox"), &[]).await;
+    assert_eq!(status, 200);
+    let truth = h.admin_get(&format!("/truth/users/{id}/mail")).await;
+    assert!(
+        truth["folders"].as_array().unwrap().iter().any(|f| !f["messages"].as_array().unwrap().is_empty()),
+        "they bring their mail"
+    );
+}

@@ -149,7 +149,7 @@ pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
         None => Box::new(|_: &Value| true),
     };
     let org = ctx.state.org();
-    let matching: Vec<&crate::org::User> = org.users.iter().filter(|u| keep(&filterable(org, u))).collect();
+    let matching: Vec<&crate::org::User> = org.active_users().iter().filter(|u| keep(&filterable(org, u))).collect();
     let mut value = Vec::new();
     for u in matching.iter().skip(offset).take(top) {
         value.push(render::user(org, u, select.as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?);
@@ -243,7 +243,8 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
     let top = ctx.query.top(999)?.unwrap_or(100).min(100);
     let select = ctx.query.select();
     let mut value: Vec<Value> = Vec::new();
-    for &m in g.members.iter().skip(offset).take(top) {
+    let members: Vec<usize> = g.members.iter().copied().filter(|&m| org.is_active(m)).collect();
+    for &m in members.iter().skip(offset).take(top) {
         let mut v =
             render::user(org, &org.users[m], select.as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?;
         if let Value::Object(map) = &mut v {
@@ -256,7 +257,7 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
     }
     let context = if users_only { "users" } else { "directoryObjects" };
     let mut body = json!({"@odata.context": context_url(ctx.state, context), "value": value});
-    if offset + top < g.members.len() {
+    if offset + top < members.len() {
         let next = ListToken { offset: offset + top, top, filter: None, select };
         let cast = if users_only { "/microsoft.graph.user" } else { "" };
         body["@odata.nextLink"] = json!(format!(
