@@ -1,0 +1,278 @@
+/*!
+The plain records that sync writes and the store persists.
+
+They are the hand-off point between `tac-sync` (which builds them from Graph
+payloads, after normalising addresses and applying the privacy filter) and
+`tac-store` (which deduplicates and saves them). They hold data only: no I/O,
+no Graph field names, no database ids. Times are UTC.
+
+A message or event that several mailboxes hold is one *record* (an
+[`EmailRecord`], deduplicated by `internetMessageId`; a [`MeetingRecord`],
+deduplicated by `iCalUId`) plus one *copy* per mailbox ([`EmailCopy`],
+[`MeetingCopy`]) carrying what differs between mailboxes: the immutable Graph
+id, the folder, read state, direction or the mailbox's own response.
+*/
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A value that is not one of an enum's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {kind} (expected one of: {expected})")]
+pub struct UnknownVariant {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+/// Implements `as_str`, `Display` and `FromStr` with the snake_case names that
+/// serde also uses, so the database, JSON and the CLI spell values one way.
+macro_rules! named_enum {
+    ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The stable snake_case name, as stored and serialised.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownVariant;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(UnknownVariant {
+                        kind: $kind,
+                        value: s.to_owned(),
+                        expected: concat!($($name, ", "),+).trim_end_matches(", "),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+/// An internal person, from Entra ID `/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryUser {
+    /// The Graph object id.
+    pub id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    /// The primary SMTP address; `None` for users without a mailbox.
+    pub mail: Option<String>,
+    /// As Graph returns them (`SMTP:primary`, `smtp:alias`, `X500:/o=…`).
+    pub proxy_addresses: Vec<String>,
+    pub account_enabled: bool,
+}
+
+/// A group from Entra ID `/groups`; its members are `(group_id, user_id)` pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryGroup {
+    /// The Graph object id.
+    pub id: String,
+    pub display_name: String,
+    pub mail: Option<String>,
+}
+
+/// A verified domain of the tenant, from `/domains` or `/organization`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantDomain {
+    pub name: String,
+    pub is_default: bool,
+    pub is_initial: bool,
+}
+
+/// Where a mailbox's sync stands (DESIGN §3, §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailboxState {
+    /// The last round finished.
+    Ok,
+    /// A round is running.
+    Syncing,
+    /// Throttled or failing transiently; retried after `backoff_until`.
+    Backoff,
+    /// The user has no Exchange Online mailbox (404 `MailboxNotEnabledForRESTAPI`
+    /// or an inactive mailbox). Not a failure.
+    NoMailbox,
+    /// 403 `ErrorAccessDenied`, for example an application access policy.
+    AccessDenied,
+    /// A permanent failure; the last error says why.
+    Failed,
+}
+
+named_enum!(MailboxState, "mailbox state", {
+    Ok => "ok",
+    Syncing => "syncing",
+    Backoff => "backoff",
+    NoMailbox => "no_mailbox",
+    AccessDenied => "access_denied",
+    Failed => "failed",
+});
+
+/// How a person takes part in an email or a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantRole {
+    From,
+    To,
+    Cc,
+    Bcc,
+    Organizer,
+    Attendee,
+}
+
+named_enum!(ParticipantRole, "participant role", {
+    From => "from",
+    To => "to",
+    Cc => "cc",
+    Bcc => "bcc",
+    Organizer => "organizer",
+    Attendee => "attendee",
+});
+
+/// One person on an email or meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub role: ParticipantRole,
+    /// Normalised with [`crate::address::normalize`].
+    pub address: String,
+    /// The display name as the message gave it; may be empty.
+    pub name: String,
+}
+
+/// Whether a mailbox received a message or sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+named_enum!(Direction, "direction", {
+    Inbound => "inbound",
+    Outbound => "outbound",
+});
+
+/// An email, once per workspace however many mailboxes hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRecord {
+    /// The RFC 5322 `Message-ID`, angle brackets included: the dedupe key.
+    pub internet_message_id: String,
+    pub conversation_id: Option<String>,
+    pub subject: String,
+    pub body_html: String,
+    pub body_preview: String,
+    pub sent_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub has_attachments: bool,
+    /// Graph's `importance`: `low`, `normal` or `high`.
+    pub importance: String,
+    /// Sensitivity private or confidential: shown as metadata only.
+    pub is_private: bool,
+    /// Graph's `meetingMessageType` for invitations and responses.
+    pub meeting_message_type: Option<String>,
+    pub participants: Vec<Participant>,
+}
+
+/// One mailbox's copy of an email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailCopy {
+    /// The immutable Graph id (`Prefer: IdType="ImmutableId"`), which survives
+    /// moves between folders.
+    pub graph_id: String,
+    pub folder_id: String,
+    pub direction: Direction,
+    pub is_read: bool,
+}
+
+/// A meeting (one occurrence, each with its own iCalUId), once per workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingRecord {
+    /// Graph's `iCalUId`: the dedupe key.
+    pub ical_uid: String,
+    pub series_master_id: Option<String>,
+    /// Graph's `type`: `singleInstance`, `occurrence`, `exception` or `seriesMaster`.
+    pub event_type: String,
+    pub subject: String,
+    pub body_html: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub is_all_day: bool,
+    pub is_cancelled: bool,
+    /// Graph's `sensitivity`: `normal`, `personal`, `private` or `confidential`.
+    pub sensitivity: String,
+    pub original_time_zone: Option<String>,
+    pub location: Option<String>,
+    pub online_meeting_url: Option<String>,
+    pub organizer: Participant,
+    pub attendees: Vec<AttendeeRecord>,
+}
+
+/// An attendee of a meeting as the event lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttendeeRecord {
+    /// Normalised with [`crate::address::normalize`].
+    pub address: String,
+    pub name: String,
+    /// Graph's attendee `type`: `required`, `optional` or `resource`.
+    pub kind: String,
+    /// Graph's `status.response`, for example `accepted` or `none`.
+    pub response: String,
+}
+
+/// One mailbox's copy of a meeting, with that mailbox's own response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingCopy {
+    /// The immutable Graph event id in this mailbox.
+    pub graph_id: String,
+    /// Graph's `responseStatus.response` for this mailbox's owner.
+    pub response: String,
+    pub is_organizer: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_state_names_round_trip() {
+        for state in MailboxState::ALL {
+            assert_eq!(state.as_str().parse::<MailboxState>(), Ok(*state));
+            assert_eq!(serde_json::to_string(state).unwrap(), format!("\"{}\"", state.as_str()));
+        }
+        assert_eq!(MailboxState::NoMailbox.as_str(), "no_mailbox");
+        assert_eq!(MailboxState::AccessDenied.to_string(), "access_denied");
+        let err = "paused".parse::<MailboxState>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`paused` is not a valid mailbox state (expected one of: ok, syncing, backoff, no_mailbox, access_denied, failed)"
+        );
+    }
+
+    #[test]
+    fn role_and_direction_names_round_trip() {
+        for role in ParticipantRole::ALL {
+            assert_eq!(role.as_str().parse::<ParticipantRole>(), Ok(*role));
+        }
+        for direction in Direction::ALL {
+            assert_eq!(direction.as_str().parse::<Direction>(), Ok(*direction));
+            assert_eq!(serde_json::to_string(direction).unwrap(), format!("\"{direction}\""));
+        }
+    }
+}

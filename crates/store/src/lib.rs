@@ -1,0 +1,376 @@
+/*!
+TAC's persistence: one API over SQLite (the embedded default) and PostgreSQL.
+
+[`Store`] is an enum over the two sqlx pools (STYLE 10). Each method
+dispatches to the repository code in `src/repo/`, which is written once and
+compiled once per backend (see `sqlite.rs` and `postgres.rs`), so both are
+type-checked and both run every test. Queries are runtime `query`/`query_as`
+with `FromRow` rows: no compile-time macros, no `Any` driver (DESIGN §8).
+Migrations are embedded per backend and run on [`Store::connect`].
+
+What the store guarantees, because sync relies on it:
+- **Dedupe.** An email is stored once per workspace by Message-ID, a meeting
+  occurrence once by iCalUId; each mailbox has one copy per immutable Graph id.
+- **Checkpoints.** [`Store::apply_mail_page`] and [`Store::apply_calendar_page`]
+  write a page's rows and its cursor in one transaction: after a crash, sync
+  resumes from the last committed page and duplicates nothing.
+- **History.** A move updates a copy's folder; an `@removed` marks the copy
+  removed and never deletes the email or meeting.
+- **Secrets.** The client secret is AES-256-GCM ciphertext at rest
+  ([`MasterKey`]); [`Store::integration_summary`] never carries it.
+
+```no_run
+# async fn run() -> tac_store::Result<()> {
+use tac_store::{IntegrationSettings, MasterKey, SecretString, Store};
+
+let store = Store::connect("sqlite://./tac-data/tac.db").await?;
+let ws = store.ensure_workspace("default").await?;
+let key = MasterKey::generate()?;
+let settings = IntegrationSettings::new("tenant-guid", "client-guid");
+store.save_integration(ws, &settings, Some(&SecretString::from("s3cret")), &key).await?;
+assert!(store.load_integration(ws, &key).await?.is_some());
+# Ok(()) }
+```
+*/
+
+// `src/repo/` is included by both `sqlite.rs` and `postgres.rs` on purpose:
+// one source, type-checked against each driver.
+#![allow(clippy::duplicate_mod, reason = "src/repo is compiled once per backend by design")]
+
+mod crypto;
+mod error;
+mod postgres;
+mod query_text;
+mod sqlite;
+mod types;
+
+pub use crypto::MasterKey;
+pub use error::{Result, StoreError};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use types::{
+    Backend, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailCopyRow, EmailHit, EmailId,
+    Integration, IntegrationId, IntegrationSettings, IntegrationStatus, IntegrationSummary, MailboxId, MailboxRow,
+    MailboxScope, MeetingCopyRow, PageOutcome, SyncCursor, WorkspaceId,
+};
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+use tac_core::records::{
+    DirectoryGroup, DirectoryUser, EmailCopy, EmailRecord, MailboxState, MeetingCopy, MeetingRecord, TenantDomain,
+};
+
+/// How long a SQLite writer waits for the lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pool sizes: SQLite has one writer anyway; PostgreSQL serves the sync's
+/// parallel mailboxes and the portal.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+
+/// The database, on either backend. Cheap to clone (pools are shared).
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Calls the same repository function on whichever backend `$store` is.
+macro_rules! dispatch {
+    ($store:expr, $function:ident($($arg:expr),* $(,)?)) => {
+        match $store {
+            Store::Sqlite(pool) => sqlite::repo::$function(pool, $($arg),*).await,
+            Store::Postgres(pool) => postgres::repo::$function(pool, $($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens `sqlite://PATH` (created if missing, WAL, foreign keys on, busy
+    /// timeout) or `postgres://…`, and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|source| StoreError::Connect { backend: "sqlite", source })?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_MAX_CONNECTIONS)
+                    .connect_with(options)
+                    .await
+                    .map_err(|source| StoreError::Connect { backend: "sqlite", source })?;
+                sqlite::MIGRATOR.run(&pool).await?;
+                tracing::debug!(backend = "sqlite", "database ready");
+                Ok(Store::Sqlite(pool))
+            }
+            "postgres" | "postgresql" => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|source| StoreError::Connect { backend: "postgres", source })?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(POSTGRES_MAX_CONNECTIONS)
+                    .connect_with(options)
+                    .await
+                    .map_err(|source| StoreError::Connect { backend: "postgres", source })?;
+                postgres::MIGRATOR.run(&pool).await?;
+                tracing::debug!(backend = "postgres", "database ready");
+                Ok(Store::Postgres(pool))
+            }
+            other => Err(StoreError::UnsupportedUrl(other.to_owned())),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend().as_str()
+    }
+
+    /// Closes every connection; waits for checked-out ones to come back.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    // ---- workspaces -------------------------------------------------------
+
+    /// The id of the workspace with this name, creating it if needed.
+    pub async fn ensure_workspace(&self, name: &str) -> Result<WorkspaceId> {
+        dispatch!(self, ensure_workspace(name))
+    }
+
+    // ---- integration ------------------------------------------------------
+
+    /// Saves the settings; with `new_secret`, also seals and stores the
+    /// client secret (without, the stored secret is kept as it is).
+    pub async fn save_integration(
+        &self,
+        ws: WorkspaceId,
+        settings: &IntegrationSettings,
+        new_secret: Option<&SecretString>,
+        key: &MasterKey,
+    ) -> Result<IntegrationId> {
+        dispatch!(self, save_integration(ws, settings, new_secret, key))
+    }
+
+    /// The integration with its secret decrypted. A secret sealed with
+    /// another master key gives [`StoreError::SecretUndecryptable`].
+    pub async fn load_integration(&self, ws: WorkspaceId, key: &MasterKey) -> Result<Option<Integration>> {
+        dispatch!(self, load_integration(ws, key))
+    }
+
+    /// The integration for display: settings and when the secret was set,
+    /// never the secret.
+    pub async fn integration_summary(&self, ws: WorkspaceId) -> Result<Option<IntegrationSummary>> {
+        dispatch!(self, integration_summary(ws))
+    }
+
+    /// Records the outcome of a connection test or sync.
+    pub async fn set_integration_status(
+        &self,
+        ws: WorkspaceId,
+        status: IntegrationStatus,
+        last_error: Option<&str>,
+    ) -> Result<()> {
+        dispatch!(self, set_integration_status(ws, status, last_error))
+    }
+
+    // ---- directory --------------------------------------------------------
+
+    /// Replaces users, groups, memberships (`(group_id, user_id)`) and
+    /// verified domains in one transaction.
+    pub async fn replace_directory(
+        &self,
+        ws: WorkspaceId,
+        users: &[DirectoryUser],
+        groups: &[DirectoryGroup],
+        memberships: &[(String, String)],
+        domains: &[TenantDomain],
+    ) -> Result<()> {
+        dispatch!(self, replace_directory(ws, users, groups, memberships, domains))
+    }
+
+    /// Ordered by display name.
+    pub async fn directory_users(&self, ws: WorkspaceId) -> Result<Vec<DirectoryUser>> {
+        dispatch!(self, directory_users(ws))
+    }
+
+    /// Ordered by display name.
+    pub async fn directory_groups(&self, ws: WorkspaceId) -> Result<Vec<DirectoryGroup>> {
+        dispatch!(self, directory_groups(ws))
+    }
+
+    /// Ordered by name.
+    pub async fn tenant_domains(&self, ws: WorkspaceId) -> Result<Vec<TenantDomain>> {
+        dispatch!(self, tenant_domains(ws))
+    }
+
+    /// The stored users who are members of the group, by display name.
+    pub async fn group_members(&self, ws: WorkspaceId, group_id: &str) -> Result<Vec<DirectoryUser>> {
+        dispatch!(self, group_members(ws, group_id))
+    }
+
+    // ---- mailboxes --------------------------------------------------------
+
+    /// The mailbox of a directory user (created as `syncing`), with its
+    /// address updated.
+    pub async fn upsert_mailbox(&self, ws: WorkspaceId, user_id: &str, address: &str) -> Result<MailboxId> {
+        dispatch!(self, upsert_mailbox(ws, user_id, address))
+    }
+
+    /// Sets the state; `last_error` is `(code, message)` and, when `None`,
+    /// the previous error is kept. Leaving `backoff` clears `backoff_until`.
+    pub async fn set_mailbox_state(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        state: MailboxState,
+        last_error: Option<(&str, &str)>,
+    ) -> Result<()> {
+        dispatch!(self, set_mailbox_state(ws, mailbox, state, last_error))
+    }
+
+    /// Puts the mailbox in `backoff` until `until` (from `Retry-After` or the
+    /// exponential schedule).
+    pub async fn set_mailbox_backoff(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        until: DateTime<Utc>,
+        last_error: Option<(&str, &str)>,
+    ) -> Result<()> {
+        dispatch!(self, set_mailbox_backoff(ws, mailbox, until, last_error))
+    }
+
+    /// Marks a finished round: `ok`, `last_success_at` now, error and
+    /// backoff cleared. Counts are not passed: [`Store::mailboxes`] counts
+    /// the stored copies, so they are always current.
+    pub async fn record_mailbox_success(&self, ws: WorkspaceId, mailbox: MailboxId) -> Result<()> {
+        dispatch!(self, record_mailbox_success(ws, mailbox))
+    }
+
+    /// Records an item that failed to decode (counted once per item id).
+    pub async fn record_skipped_item(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        item_id: &str,
+        reason: &str,
+    ) -> Result<()> {
+        dispatch!(self, record_skipped_item(ws, mailbox, item_id, reason))
+    }
+
+    /// Every mailbox with its state and counts, by address.
+    pub async fn mailboxes(&self, ws: WorkspaceId) -> Result<Vec<MailboxRow>> {
+        dispatch!(self, mailboxes(ws))
+    }
+
+    // ---- sync cursors -----------------------------------------------------
+
+    /// Where the folder's or calendar's delta round stands; `None` means
+    /// start a full round.
+    pub async fn cursor(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        scope: CursorScope<'_>,
+    ) -> Result<Option<SyncCursor>> {
+        dispatch!(self, cursor(ws, mailbox, scope))
+    }
+
+    /// Saves a cursor on its own (for a round with nothing to apply; pages
+    /// save theirs with their rows).
+    pub async fn save_cursor(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        scope: CursorScope<'_>,
+        cursor: &SyncCursor,
+    ) -> Result<()> {
+        dispatch!(self, save_cursor(ws, mailbox, scope, cursor))
+    }
+
+    /// Drops the cursor, after a 410 `syncStateNotFound`/`resyncRequired`.
+    pub async fn clear_cursor(&self, ws: WorkspaceId, mailbox: MailboxId, scope: CursorScope<'_>) -> Result<()> {
+        dispatch!(self, clear_cursor(ws, mailbox, scope))
+    }
+
+    // ---- ingest -----------------------------------------------------------
+
+    /// Applies one `messages/delta` page of `folder_id` and saves `cursor`,
+    /// all in one transaction. Every copy must be in `folder_id`.
+    pub async fn apply_mail_page(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        folder_id: &str,
+        upserts: &[(EmailRecord, EmailCopy)],
+        removed_graph_ids: &[String],
+        cursor: &SyncCursor,
+    ) -> Result<PageOutcome> {
+        dispatch!(self, apply_mail_page(ws, mailbox, folder_id, upserts, removed_graph_ids, cursor))
+    }
+
+    /// Applies one `calendarView/delta` page and saves `cursor`, all in one
+    /// transaction.
+    pub async fn apply_calendar_page(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        upserts: &[(MeetingRecord, MeetingCopy)],
+        removed_graph_ids: &[String],
+        cursor: &SyncCursor,
+    ) -> Result<PageOutcome> {
+        dispatch!(self, apply_calendar_page(ws, mailbox, upserts, removed_graph_ids, cursor))
+    }
+
+    // ---- reading ----------------------------------------------------------
+
+    /// Emails whose subject or body contain all the words of `query`, best
+    /// match first. The query is plain words: no syntax, so no input errors.
+    pub async fn search_emails(&self, ws: WorkspaceId, query: &str, limit: u32) -> Result<Vec<EmailHit>> {
+        dispatch!(self, search_emails(ws, query, limit))
+    }
+
+    pub async fn email_by_message_id(&self, ws: WorkspaceId, internet_message_id: &str) -> Result<Option<EmailRecord>> {
+        dispatch!(self, email_by_message_id(ws, internet_message_id))
+    }
+
+    pub async fn meeting_by_ical_uid(&self, ws: WorkspaceId, ical_uid: &str) -> Result<Option<MeetingRecord>> {
+        dispatch!(self, meeting_by_ical_uid(ws, ical_uid))
+    }
+
+    /// Deduplicated emails in the workspace.
+    pub async fn email_count(&self, ws: WorkspaceId) -> Result<u64> {
+        dispatch!(self, email_count(ws))
+    }
+
+    /// The mailbox's email copies, removed ones included, by Graph id.
+    pub async fn email_copies(&self, ws: WorkspaceId, mailbox: MailboxId) -> Result<Vec<EmailCopyRow>> {
+        dispatch!(self, email_copies(ws, mailbox))
+    }
+
+    /// Deduplicated meetings in the workspace.
+    pub async fn meeting_count(&self, ws: WorkspaceId) -> Result<u64> {
+        dispatch!(self, meeting_count(ws))
+    }
+
+    /// The mailbox's meeting copies, removed ones included, by Graph id.
+    pub async fn meeting_copies(&self, ws: WorkspaceId, mailbox: MailboxId) -> Result<Vec<MeetingCopyRow>> {
+        dispatch!(self, meeting_copies(ws, mailbox))
+    }
+}

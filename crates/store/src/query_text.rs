@@ -1,0 +1,42 @@
+//! Turning a user's search box text into plain words, so that no query
+//! language (FTS5's or tsquery's) ever sees syntax from the user.
+
+/// Search is plain words; more than this many are not a search but a paste.
+const MAX_TERMS: usize = 32;
+
+/// The query's words: split on whitespace, control characters (a NUL is
+/// refused by PostgreSQL) treated as spaces, and words without a letter or
+/// digit dropped, since no tokenizer indexes them.
+pub(crate) fn words(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| word.chars().any(char::is_alphanumeric))
+        .take(MAX_TERMS)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Each word as an FTS5 string, implicitly ANDed: `say "hi"` becomes
+/// `"say" """hi"""`.
+pub(crate) fn fts5_query(words: &[String]) -> String {
+    words.iter().map(|word| format!("\"{}\"", word.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_drop_punctuation_only_tokens_and_controls() {
+        assert_eq!(words(" budget  Q3\tplan "), ["budget", "Q3", "plan"]);
+        assert_eq!(words("\" * NEAR( ') OR 1=1 --"), ["NEAR(", "OR", "1=1"]);
+        assert_eq!(words("a\0b"), ["a", "b"]);
+        assert!(words("  \" ( * ").is_empty());
+    }
+
+    #[test]
+    fn fts5_strings_double_inner_quotes() {
+        assert_eq!(fts5_query(&["say".into(), "\"hi\"".into()]), "\"say\" \"\"\"hi\"\"\"");
+        assert_eq!(fts5_query(&["NEAR(".into()]), "\"NEAR(\"");
+    }
+}

@@ -1,0 +1,164 @@
+use super::{Pool, begin_write};
+use crate::error::Result;
+use crate::types::WorkspaceId;
+use sqlx::types::Json;
+use tac_core::records::{DirectoryGroup, DirectoryUser, TenantDomain};
+
+#[derive(sqlx::FromRow)]
+struct DirectoryUserRow {
+    id: String,
+    display_name: String,
+    user_principal_name: String,
+    mail: Option<String>,
+    proxy_addresses: Json<Vec<String>>,
+    account_enabled: bool,
+}
+
+impl From<DirectoryUserRow> for DirectoryUser {
+    fn from(row: DirectoryUserRow) -> Self {
+        DirectoryUser {
+            id: row.id,
+            display_name: row.display_name,
+            user_principal_name: row.user_principal_name,
+            mail: row.mail,
+            proxy_addresses: row.proxy_addresses.0,
+            account_enabled: row.account_enabled,
+        }
+    }
+}
+
+/// Replaces the workspace's whole directory in one transaction, so readers
+/// never see half of an old and half of a new one. Duplicate ids in the input
+/// keep the last occurrence.
+pub(crate) async fn replace_directory(
+    pool: &Pool,
+    ws: WorkspaceId,
+    users: &[DirectoryUser],
+    groups: &[DirectoryGroup],
+    memberships: &[(String, String)],
+    domains: &[TenantDomain],
+) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    for sql in [
+        "delete from group_member where workspace_id = $1",
+        "delete from directory_group where workspace_id = $1",
+        "delete from directory_user where workspace_id = $1",
+        "delete from tenant_domain where workspace_id = $1",
+    ] {
+        sqlx::query(sql).bind(ws.0).execute(&mut *tx).await?;
+    }
+    for user in users {
+        sqlx::query(
+            "insert into directory_user
+                 (workspace_id, id, display_name, user_principal_name, mail, proxy_addresses, account_enabled)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (workspace_id, id) do update set
+                 display_name = excluded.display_name,
+                 user_principal_name = excluded.user_principal_name,
+                 mail = excluded.mail,
+                 proxy_addresses = excluded.proxy_addresses,
+                 account_enabled = excluded.account_enabled",
+        )
+        .bind(ws.0)
+        .bind(&user.id)
+        .bind(&user.display_name)
+        .bind(&user.user_principal_name)
+        .bind(user.mail.as_deref())
+        .bind(Json(&user.proxy_addresses))
+        .bind(user.account_enabled)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for group in groups {
+        sqlx::query(
+            "insert into directory_group (workspace_id, id, display_name, mail)
+             values ($1, $2, $3, $4)
+             on conflict (workspace_id, id) do update set
+                 display_name = excluded.display_name,
+                 mail = excluded.mail",
+        )
+        .bind(ws.0)
+        .bind(&group.id)
+        .bind(&group.display_name)
+        .bind(group.mail.as_deref())
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (group_id, user_id) in memberships {
+        sqlx::query(
+            "insert into group_member (workspace_id, group_id, user_id) values ($1, $2, $3)
+             on conflict do nothing",
+        )
+        .bind(ws.0)
+        .bind(group_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for domain in domains {
+        sqlx::query(
+            "insert into tenant_domain (workspace_id, name, is_default, is_initial)
+             values ($1, $2, $3, $4)
+             on conflict (workspace_id, name) do update set
+                 is_default = excluded.is_default,
+                 is_initial = excluded.is_initial",
+        )
+        .bind(ws.0)
+        .bind(&domain.name)
+        .bind(domain.is_default)
+        .bind(domain.is_initial)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn directory_users(pool: &Pool, ws: WorkspaceId) -> Result<Vec<DirectoryUser>> {
+    let rows: Vec<DirectoryUserRow> = sqlx::query_as(
+        "select id, display_name, user_principal_name, mail, proxy_addresses, account_enabled
+         from directory_user
+         where workspace_id = $1
+         order by display_name, id",
+    )
+    .bind(ws.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(DirectoryUser::from).collect())
+}
+
+pub(crate) async fn directory_groups(pool: &Pool, ws: WorkspaceId) -> Result<Vec<DirectoryGroup>> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select id, display_name, mail from directory_group where workspace_id = $1 order by display_name, id",
+    )
+    .bind(ws.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, display_name, mail)| DirectoryGroup { id, display_name, mail }).collect())
+}
+
+pub(crate) async fn tenant_domains(pool: &Pool, ws: WorkspaceId) -> Result<Vec<TenantDomain>> {
+    let rows: Vec<(String, bool, bool)> =
+        sqlx::query_as("select name, is_default, is_initial from tenant_domain where workspace_id = $1 order by name")
+            .bind(ws.0)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(name, is_default, is_initial)| TenantDomain { name, is_default, is_initial }).collect())
+}
+
+/// The directory users who are members of the group (members that are not
+/// stored users, such as devices, are left out).
+pub(crate) async fn group_members(pool: &Pool, ws: WorkspaceId, group_id: &str) -> Result<Vec<DirectoryUser>> {
+    let rows: Vec<DirectoryUserRow> = sqlx::query_as(
+        "select u.id, u.display_name, u.user_principal_name, u.mail, u.proxy_addresses, u.account_enabled
+         from group_member m
+         join directory_user u on u.workspace_id = m.workspace_id and u.id = m.user_id
+         where m.workspace_id = $1 and m.group_id = $2
+         order by u.display_name, u.id",
+    )
+    .bind(ws.0)
+    .bind(group_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(DirectoryUser::from).collect())
+}

@@ -1,0 +1,190 @@
+use super::{Pool, count, now};
+use crate::error::{Result, StoreError};
+use crate::types::{MailboxId, MailboxRow, WorkspaceId};
+use chrono::{DateTime, Utc};
+use tac_core::records::MailboxState;
+
+/// Creates the mailbox of a directory user, or updates its address. A new
+/// mailbox starts as `syncing`: it is waiting for its first round.
+pub(crate) async fn upsert_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, address: &str) -> Result<MailboxId> {
+    let now = now();
+    let id: i64 = sqlx::query_scalar(
+        "insert into mailbox (workspace_id, user_id, address, state, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $5)
+         on conflict (workspace_id, user_id) do update set address = excluded.address
+         returning id",
+    )
+    .bind(ws.0)
+    .bind(user_id)
+    .bind(address)
+    .bind(MailboxState::Syncing.as_str())
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(MailboxId(id))
+}
+
+/// Sets the state. An error replaces the last one; `None` keeps it (so a
+/// mailbox back to `syncing` still shows why it failed before). Any state
+/// but `backoff` clears `backoff_until`.
+pub(crate) async fn set_mailbox_state(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    state: MailboxState,
+    last_error: Option<(&str, &str)>,
+) -> Result<()> {
+    update_state(pool, ws, mailbox, state, None, last_error).await
+}
+
+/// Puts the mailbox in `backoff` until the given time.
+pub(crate) async fn set_mailbox_backoff(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    until: DateTime<Utc>,
+    last_error: Option<(&str, &str)>,
+) -> Result<()> {
+    update_state(pool, ws, mailbox, MailboxState::Backoff, Some(until), last_error).await
+}
+
+async fn update_state(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    state: MailboxState,
+    backoff_until: Option<DateTime<Utc>>,
+    last_error: Option<(&str, &str)>,
+) -> Result<()> {
+    let backoff_until = if state == MailboxState::Backoff { backoff_until } else { None };
+    let query = match last_error {
+        Some((code, message)) => sqlx::query(
+            "update mailbox
+             set state = $1, backoff_until = $2, updated_at = $3, last_error_code = $4, last_error_message = $5
+             where workspace_id = $6 and id = $7",
+        )
+        .bind(state.as_str())
+        .bind(backoff_until)
+        .bind(now())
+        .bind(code)
+        .bind(message)
+        .bind(ws.0)
+        .bind(mailbox.0),
+        None => sqlx::query(
+            "update mailbox set state = $1, backoff_until = $2, updated_at = $3
+             where workspace_id = $4 and id = $5",
+        )
+        .bind(state.as_str())
+        .bind(backoff_until)
+        .bind(now())
+        .bind(ws.0)
+        .bind(mailbox.0),
+    };
+    if query.execute(pool).await?.rows_affected() == 0 {
+        return Err(StoreError::NotFound("mailbox"));
+    }
+    Ok(())
+}
+
+/// Marks a finished round: state `ok`, the time, and no error or backoff.
+/// The counts need no recording: [`mailboxes`] counts the stored copies.
+pub(crate) async fn record_mailbox_success(pool: &Pool, ws: WorkspaceId, mailbox: MailboxId) -> Result<()> {
+    let now = now();
+    let updated = sqlx::query(
+        "update mailbox
+         set state = $1, last_success_at = $2, updated_at = $2,
+             last_error_code = null, last_error_message = null, backoff_until = null
+         where workspace_id = $3 and id = $4",
+    )
+    .bind(MailboxState::Ok.as_str())
+    .bind(now)
+    .bind(ws.0)
+    .bind(mailbox.0)
+    .execute(pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound("mailbox"));
+    }
+    Ok(())
+}
+
+/// Records an item that failed to decode; recording it again only updates
+/// the reason, so it is counted once.
+pub(crate) async fn record_skipped_item(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    item_id: &str,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query(
+        "insert into skipped_item (workspace_id, mailbox_id, item_id, reason, first_seen_at, last_seen_at)
+         values ($1, $2, $3, $4, $5, $5)
+         on conflict (workspace_id, mailbox_id, item_id)
+         do update set reason = excluded.reason, last_seen_at = excluded.last_seen_at",
+    )
+    .bind(ws.0)
+    .bind(mailbox.0)
+    .bind(item_id)
+    .bind(reason)
+    .bind(now())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct MailboxDbRow {
+    id: i64,
+    user_id: String,
+    address: String,
+    state: String,
+    last_success_at: Option<DateTime<Utc>>,
+    last_error_code: Option<String>,
+    last_error_message: Option<String>,
+    backoff_until: Option<DateTime<Utc>>,
+    email_count: i64,
+    meeting_count: i64,
+    skipped_count: i64,
+    updated_at: DateTime<Utc>,
+}
+
+pub(crate) async fn mailboxes(pool: &Pool, ws: WorkspaceId) -> Result<Vec<MailboxRow>> {
+    let rows: Vec<MailboxDbRow> = sqlx::query_as(
+        "select m.id, m.user_id, m.address, m.state, m.last_success_at, m.last_error_code,
+                m.last_error_message, m.backoff_until, m.updated_at,
+                (select count(*) from email_copy c
+                 where c.workspace_id = m.workspace_id and c.mailbox_id = m.id and c.removed_at is null)
+                    as email_count,
+                (select count(*) from meeting_copy c
+                 where c.workspace_id = m.workspace_id and c.mailbox_id = m.id and c.removed_at is null)
+                    as meeting_count,
+                (select count(*) from skipped_item s
+                 where s.workspace_id = m.workspace_id and s.mailbox_id = m.id)
+                    as skipped_count
+         from mailbox m
+         where m.workspace_id = $1
+         order by m.address, m.id",
+    )
+    .bind(ws.0)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(MailboxRow {
+                id: MailboxId(row.id),
+                state: row.state.parse().map_err(|e| StoreError::corrupt("mailbox.state", e))?,
+                user_id: row.user_id,
+                address: row.address,
+                last_success_at: row.last_success_at,
+                last_error_code: row.last_error_code,
+                last_error_message: row.last_error_message,
+                backoff_until: row.backoff_until,
+                email_count: count(row.email_count),
+                meeting_count: count(row.meeting_count),
+                skipped_count: count(row.skipped_count),
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
+}

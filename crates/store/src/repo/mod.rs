@@ -1,0 +1,131 @@
+/*!
+The repository functions, written once and compiled once per backend.
+
+`crate::sqlite` and `crate::postgres` each include this module (with
+`#[path]`) after defining `Db`, `BACKEND` and `begin_write`, so every query
+here is type-checked against both drivers with concrete types: no `Any`
+driver, no generic bounds soup. SQL is shared where it is portable (`$N`
+placeholders work on both; sqlx's SQLite driver maps `$N` to positions) and
+chosen by `BACKEND` where it is not (full-text search).
+*/
+
+mod calendar;
+mod directory;
+mod integration;
+mod mail;
+mod mailbox;
+mod search;
+mod workspace;
+
+pub(crate) use calendar::*;
+pub(crate) use directory::*;
+pub(crate) use integration::*;
+pub(crate) use mail::*;
+pub(crate) use mailbox::*;
+pub(crate) use search::*;
+pub(crate) use workspace::*;
+
+use super::{BACKEND, Db, begin_write};
+use crate::error::{Result, StoreError};
+use crate::types::{CursorScope, MailboxId, SyncCursor, WorkspaceId};
+use chrono::{DateTime, SubsecRound, Utc};
+
+pub(crate) type Pool = sqlx::Pool<Db>;
+pub(crate) type Conn = <Db as sqlx::Database>::Connection;
+
+/// Now, at the precision both backends store (PostgreSQL keeps microseconds).
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Counts come back as `i64` from both backends and are never negative.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Fails with `NotFound` unless the mailbox belongs to the workspace, so a
+/// caller mixing up ids gets a clear error instead of a foreign-key one.
+async fn ensure_mailbox(conn: &mut Conn, ws: WorkspaceId, mailbox: MailboxId) -> Result<()> {
+    let found: Option<i64> = sqlx::query_scalar("select id from mailbox where workspace_id = $1 and id = $2")
+        .bind(ws.0)
+        .bind(mailbox.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    found.map(|_| ()).ok_or(StoreError::NotFound("mailbox"))
+}
+
+pub(crate) async fn cursor(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    scope: CursorScope<'_>,
+) -> Result<Option<SyncCursor>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "select kind, url from sync_cursor
+         where workspace_id = $1 and mailbox_id = $2 and scope = $3",
+    )
+    .bind(ws.0)
+    .bind(mailbox.0)
+    .bind(scope.key())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(kind, url)| {
+        SyncCursor::from_parts(&kind, url).ok_or_else(|| StoreError::corrupt("sync_cursor.kind", kind))
+    })
+    .transpose()
+}
+
+pub(crate) async fn save_cursor(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    scope: CursorScope<'_>,
+    cursor: &SyncCursor,
+) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    ensure_mailbox(&mut tx, ws, mailbox).await?;
+    write_cursor(&mut tx, ws, mailbox, scope, cursor, now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn clear_cursor(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    scope: CursorScope<'_>,
+) -> Result<()> {
+    sqlx::query("delete from sync_cursor where workspace_id = $1 and mailbox_id = $2 and scope = $3")
+        .bind(ws.0)
+        .bind(mailbox.0)
+        .bind(scope.key())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Saves a cursor inside the caller's transaction (the page's, for ingest).
+async fn write_cursor(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    scope: CursorScope<'_>,
+    cursor: &SyncCursor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "insert into sync_cursor (workspace_id, mailbox_id, scope, kind, url, updated_at)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (workspace_id, mailbox_id, scope)
+         do update set kind = excluded.kind, url = excluded.url, updated_at = excluded.updated_at",
+    )
+    .bind(ws.0)
+    .bind(mailbox.0)
+    .bind(scope.key())
+    .bind(cursor.kind())
+    .bind(cursor.url())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+use super::{Pool, now};
+use crate::error::Result;
+use crate::types::WorkspaceId;
+
+pub(crate) async fn ensure_workspace(pool: &Pool, name: &str) -> Result<WorkspaceId> {
+    // The no-op update makes `returning` yield the id of an existing row too.
+    let id: i64 = sqlx::query_scalar(
+        "insert into workspace (name, created_at) values ($1, $2)
+         on conflict (name) do update set name = excluded.name
+         returning id",
+    )
+    .bind(name)
+    .bind(now())
+    .fetch_one(pool)
+    .await?;
+    Ok(WorkspaceId(id))
+}

@@ -1,0 +1,292 @@
+//! The store's own types: ids, integration settings, cursors and the rows its
+//! read functions return. Domain records live in `tac-core`.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use tac_core::records::{Direction, MailboxState};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A workspace: the tenant of TAC itself. Every row belongs to one.
+    WorkspaceId
+);
+id_type!(
+    /// The integration row (one per workspace).
+    IntegrationId
+);
+id_type!(
+    /// A synced mailbox (one per directory user in scope).
+    MailboxId
+);
+id_type!(
+    /// A deduplicated email.
+    EmailId
+);
+
+/// Which backend a [`crate::Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Which mailboxes the sync covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailboxScope {
+    /// Every user with a mailbox.
+    All,
+    /// Members of these groups (Graph object ids).
+    Groups(Vec<String>),
+}
+
+/// Where the integration stands, as shown to the admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    /// Saved but not yet tested against the tenant.
+    Unverified,
+    /// The last token request and permission check succeeded.
+    Connected,
+    /// The last attempt failed; `last_error` says why.
+    Failed,
+}
+
+impl IntegrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationStatus::Unverified => "unverified",
+            IntegrationStatus::Connected => "connected",
+            IntegrationStatus::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for IntegrationStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "unverified" => Ok(IntegrationStatus::Unverified),
+            "connected" => Ok(IntegrationStatus::Connected),
+            "failed" => Ok(IntegrationStatus::Failed),
+            other => Err(format!("unknown integration status `{other}`")),
+        }
+    }
+}
+
+/// The public cloud's sign-in origin (DESIGN §6).
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+/// The public cloud's Graph root (DESIGN §6).
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+/// How far back the first round reaches unless the admin says otherwise.
+pub const DEFAULT_BACKFILL_DAYS: u32 = 365;
+
+/// The integration as the admin configures it, without the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub login_url: String,
+    pub graph_url: String,
+    pub import_emails: bool,
+    pub calendar_sync: bool,
+    pub mailbox_scope: MailboxScope,
+    pub backfill_days: u32,
+    pub status: IntegrationStatus,
+    pub last_error: Option<String>,
+}
+
+impl IntegrationSettings {
+    /// Settings for a tenant with every default: public cloud, mail and
+    /// calendar on, all mailboxes, 365 days of backfill, not yet verified.
+    pub fn new(tenant_id: impl Into<String>, client_id: impl Into<String>) -> Self {
+        IntegrationSettings {
+            tenant_id: tenant_id.into(),
+            client_id: client_id.into(),
+            login_url: DEFAULT_LOGIN_URL.to_owned(),
+            graph_url: DEFAULT_GRAPH_URL.to_owned(),
+            import_emails: true,
+            calendar_sync: true,
+            mailbox_scope: MailboxScope::All,
+            backfill_days: DEFAULT_BACKFILL_DAYS,
+            status: IntegrationStatus::Unverified,
+            last_error: None,
+        }
+    }
+}
+
+/// The integration with its decrypted secret, for the sync's token source.
+/// `Debug` redacts the secret (it is a [`SecretString`]).
+#[derive(Debug)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub settings: IntegrationSettings,
+    /// `None` until an admin sets one.
+    pub client_secret: Option<SecretString>,
+    pub secret_set_at: Option<DateTime<Utc>>,
+}
+
+/// What may be shown about the integration: never the secret, only whether
+/// and when one was set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntegrationSummary {
+    pub id: IntegrationId,
+    pub settings: IntegrationSettings,
+    pub secret_set_at: Option<DateTime<Utc>>,
+    /// The id of the master key that sealed the secret.
+    pub secret_key_id: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A mailbox and its sync status, for `tac-crm status` and the portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxRow {
+    pub id: MailboxId,
+    /// The directory user's Graph object id.
+    pub user_id: String,
+    pub address: String,
+    pub state: MailboxState,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub backoff_until: Option<DateTime<Utc>>,
+    /// Emails present in the mailbox (copies not marked removed).
+    pub email_count: u64,
+    /// Meetings present in the mailbox's calendar.
+    pub meeting_count: u64,
+    /// Items that failed to decode and were skipped.
+    pub skipped_count: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a mailbox's delta round stands (STYLE 11). No cursor means start a
+/// full round.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncCursor {
+    /// Mid-round: the `@odata.nextLink` to fetch next.
+    NextLink(String),
+    /// Round finished: the `@odata.deltaLink` that starts the next one.
+    DeltaLink(String),
+}
+
+impl SyncCursor {
+    pub fn url(&self) -> &str {
+        match self {
+            SyncCursor::NextLink(url) | SyncCursor::DeltaLink(url) => url,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            SyncCursor::NextLink(_) => "next_link",
+            SyncCursor::DeltaLink(_) => "delta_link",
+        }
+    }
+
+    pub(crate) fn from_parts(kind: &str, url: String) -> Option<Self> {
+        match kind {
+            "next_link" => Some(SyncCursor::NextLink(url)),
+            "delta_link" => Some(SyncCursor::DeltaLink(url)),
+            _ => None,
+        }
+    }
+}
+
+/// What a cursor tracks: one mail folder, or the mailbox's calendar view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CursorScope<'a> {
+    /// A mail folder, by Graph folder id.
+    Folder(&'a str),
+    Calendar,
+}
+
+impl CursorScope<'_> {
+    /// The stored key: `calendar` or `folder:<id>`, so no folder id can ever
+    /// collide with the calendar.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            CursorScope::Folder(id) => format!("folder:{id}"),
+            CursorScope::Calendar => "calendar".to_owned(),
+        }
+    }
+}
+
+/// What applying one page did. Replaying a page yields only
+/// `records_existing` and `copies_unchanged`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PageOutcome {
+    /// Emails or meetings new to the workspace.
+    pub records_added: u64,
+    /// Emails or meetings already stored (perhaps from another mailbox).
+    pub records_existing: u64,
+    /// Copies new to this mailbox.
+    pub copies_added: u64,
+    /// Copies whose folder changed (mail only).
+    pub copies_moved: u64,
+    /// Copies that had been marked removed and are back.
+    pub copies_restored: u64,
+    /// Copies whose other fields (read state, response, …) changed.
+    pub copies_updated: u64,
+    pub copies_unchanged: u64,
+    /// Copies marked removed by this page's `@removed` entries.
+    pub copies_removed: u64,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmailHit {
+    pub email_id: EmailId,
+    pub internet_message_id: String,
+    pub subject: String,
+    pub body_preview: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// One mailbox's copy of an email, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmailCopyRow {
+    pub graph_id: String,
+    pub internet_message_id: String,
+    pub folder_id: String,
+    pub direction: Direction,
+    pub is_read: bool,
+    pub removed: bool,
+}
+
+/// One mailbox's copy of a meeting, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MeetingCopyRow {
+    pub graph_id: String,
+    pub ical_uid: String,
+    pub response: String,
+    pub is_organizer: bool,
+    pub removed: bool,
+}

@@ -1,0 +1,280 @@
+use crate::both_backends;
+use crate::common::{TestDb, at, copy, email, participant};
+use tac_core::records::{Direction, EmailCopy, EmailRecord, ParticipantRole};
+use tac_store::{CursorScope, EmailCopyRow, MailboxId, PageOutcome, Store, StoreError, SyncCursor, WorkspaceId};
+
+both_backends!(
+    mail_page_apply_dedupes_across_mailboxes_by_internet_message_id,
+    replaying_a_page_is_a_no_op,
+    a_move_keeps_the_copy_and_updates_its_folder,
+    a_move_seen_as_removal_first_restores_the_copy,
+    removal_marks_the_copy_removed_but_keeps_the_email,
+    cursor_is_saved_in_the_same_transaction_as_the_page,
+    stored_emails_round_trip_and_participants_are_replaced,
+    concurrent_pages_of_two_mailboxes_dedupe_without_deadlock,
+);
+
+fn next(n: u32) -> SyncCursor {
+    SyncCursor::NextLink(format!("https://graph.example/v1.0/users/u/mailFolders/f/messages/delta?$skiptoken={n}"))
+}
+
+async fn setup(store: &Store) -> (WorkspaceId, MailboxId, MailboxId) {
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
+    (ws, ann, bob)
+}
+
+fn page(emails: &[(&str, &str)], folder: &str, direction: Direction) -> Vec<(EmailRecord, EmailCopy)> {
+    emails
+        .iter()
+        .map(|(message_id, graph_id)| {
+            (email(message_id, &format!("About {message_id}"), "<p>Hello</p>"), copy(graph_id, folder, direction))
+        })
+        .collect()
+}
+
+fn folders(copies: &[EmailCopyRow]) -> Vec<(String, String, bool)> {
+    copies.iter().map(|c| (c.graph_id.clone(), c.folder_id.clone(), c.removed)).collect()
+}
+
+fn row(graph_id: &str, folder: &str, removed: bool) -> (String, String, bool) {
+    (graph_id.to_owned(), folder.to_owned(), removed)
+}
+
+async fn mail_page_apply_dedupes_across_mailboxes_by_internet_message_id(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, bob) = setup(store).await;
+    let ann_page =
+        page(&[("<m1@fabrikam.com>", "ann-1"), ("<m2@fabrikam.com>", "ann-2")], "ann-inbox", Direction::Inbound);
+    let outcome = store.apply_mail_page(ws, ann, "ann-inbox", &ann_page, &[], &next(1)).await.unwrap();
+    assert_eq!(outcome, PageOutcome { records_added: 2, copies_added: 2, ..PageOutcome::default() });
+
+    // Bob holds m1 too, under his own immutable id, as a message he sent.
+    let bob_page = page(&[("<m1@fabrikam.com>", "bob-1")], "bob-sent", Direction::Outbound);
+    let outcome = store.apply_mail_page(ws, bob, "bob-sent", &bob_page, &[], &next(1)).await.unwrap();
+    assert_eq!(outcome, PageOutcome { records_existing: 1, copies_added: 1, ..PageOutcome::default() });
+
+    assert_eq!(store.email_count(ws).await.unwrap(), 2, "one email per Message-ID");
+    let bob_copies = store.email_copies(ws, bob).await.unwrap();
+    assert_eq!(bob_copies.len(), 1);
+    assert_eq!(bob_copies[0].internet_message_id, "<m1@fabrikam.com>");
+    assert_eq!(bob_copies[0].direction, Direction::Outbound);
+    assert_eq!(store.email_copies(ws, ann).await.unwrap()[0].direction, Direction::Inbound);
+
+    let counts: Vec<(u64, u64)> =
+        store.mailboxes(ws).await.unwrap().iter().map(|m| (m.email_count, m.meeting_count)).collect();
+    assert_eq!(counts, [(2, 0), (1, 0)]);
+
+    // Another workspace is another world.
+    let other = store.ensure_workspace("other").await.unwrap();
+    let carol = store.upsert_mailbox(other, "u-carol", "carol@northwind.com").await.unwrap();
+    let carol_page = page(&[("<m1@fabrikam.com>", "carol-1")], "carol-inbox", Direction::Inbound);
+    let outcome = store.apply_mail_page(other, carol, "carol-inbox", &carol_page, &[], &next(1)).await.unwrap();
+    assert_eq!(outcome.records_added, 1);
+    assert_eq!(store.email_count(other).await.unwrap(), 1);
+    assert_eq!(store.email_count(ws).await.unwrap(), 2);
+}
+
+async fn replaying_a_page_is_a_no_op(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let upserts = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2"), ("<m3@x>", "g3")], "inbox", Direction::Inbound);
+    let removed = vec!["g-gone".to_owned()];
+    let first = store.apply_mail_page(ws, ann, "inbox", &upserts, &removed, &next(2)).await.unwrap();
+    assert_eq!(first.records_added, 3);
+    let copies = store.email_copies(ws, ann).await.unwrap();
+    let stored = store.email_by_message_id(ws, "<m2@x>").await.unwrap();
+
+    for _ in 0..2 {
+        let again = store.apply_mail_page(ws, ann, "inbox", &upserts, &removed, &next(2)).await.unwrap();
+        assert_eq!(again, PageOutcome { records_existing: 3, copies_unchanged: 3, ..PageOutcome::default() });
+        assert_eq!(store.email_count(ws).await.unwrap(), 3);
+        assert_eq!(store.email_copies(ws, ann).await.unwrap(), copies);
+        assert_eq!(store.email_by_message_id(ws, "<m2@x>").await.unwrap(), stored);
+        assert_eq!(store.cursor(ws, ann, CursorScope::Folder("inbox")).await.unwrap(), Some(next(2)));
+    }
+    // Participants were not duplicated either.
+    assert_eq!(stored.map(|e| e.participants.len()), Some(3));
+}
+
+async fn a_move_keeps_the_copy_and_updates_its_folder(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let in_inbox = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2")], "inbox", Direction::Inbound);
+    store.apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &next(1)).await.unwrap();
+
+    // The archive folder's delta reports g1 (same immutable id) first…
+    let in_archive = page(&[("<m1@x>", "g1")], "archive", Direction::Inbound);
+    let outcome = store.apply_mail_page(ws, ann, "archive", &in_archive, &[], &next(1)).await.unwrap();
+    assert_eq!(outcome, PageOutcome { records_existing: 1, copies_moved: 1, ..PageOutcome::default() });
+    // …then the inbox's delta reports g1 as removed: that is the move, not a delete.
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &next(2)).await.unwrap();
+    assert_eq!(outcome.copies_removed, 0);
+
+    assert_eq!(
+        folders(&store.email_copies(ws, ann).await.unwrap()),
+        [row("g1", "archive", false), row("g2", "inbox", false)]
+    );
+    assert_eq!(store.email_count(ws).await.unwrap(), 2);
+    assert_eq!(store.mailboxes(ws).await.unwrap()[0].email_count, 2);
+}
+
+async fn a_move_seen_as_removal_first_restores_the_copy(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let in_inbox = page(&[("<m1@x>", "g1")], "inbox", Direction::Inbound);
+    store.apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &next(1)).await.unwrap();
+
+    // This time the source folder's `@removed` arrives before the destination's add.
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &next(2)).await.unwrap();
+    assert_eq!(outcome.copies_removed, 1);
+    let in_archive = page(&[("<m1@x>", "g1")], "archive", Direction::Inbound);
+    let outcome = store.apply_mail_page(ws, ann, "archive", &in_archive, &[], &next(1)).await.unwrap();
+    assert_eq!(outcome.copies_restored, 1);
+    assert_eq!(folders(&store.email_copies(ws, ann).await.unwrap()), [row("g1", "archive", false)]);
+}
+
+async fn removal_marks_the_copy_removed_but_keeps_the_email(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, bob) = setup(store).await;
+    store
+        .apply_mail_page(ws, ann, "inbox", &page(&[("<m1@x>", "a1")], "inbox", Direction::Inbound), &[], &next(1))
+        .await
+        .unwrap();
+    store
+        .apply_mail_page(ws, bob, "inbox-b", &page(&[("<m1@x>", "b1")], "inbox-b", Direction::Inbound), &[], &next(1))
+        .await
+        .unwrap();
+
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &[], &["a1".to_owned(), "never-seen".to_owned()], &next(2))
+        .await
+        .unwrap();
+    assert_eq!(outcome, PageOutcome { copies_removed: 1, ..PageOutcome::default() });
+    assert_eq!(folders(&store.email_copies(ws, ann).await.unwrap()), [row("a1", "inbox", true)]);
+    assert_eq!(folders(&store.email_copies(ws, bob).await.unwrap()), [row("b1", "inbox-b", false)], "only ann's copy");
+
+    // Even with no copy left anywhere, the email stays in history.
+    store.apply_mail_page(ws, bob, "inbox-b", &[], &["b1".to_owned()], &next(2)).await.unwrap();
+    assert_eq!(store.email_count(ws).await.unwrap(), 1);
+    assert!(store.email_by_message_id(ws, "<m1@x>").await.unwrap().is_some());
+    let counts: Vec<u64> = store.mailboxes(ws).await.unwrap().iter().map(|m| m.email_count).collect();
+    assert_eq!(counts, [0, 0], "removed copies are not counted");
+
+    // Removing again changes nothing.
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &["a1".to_owned()], &next(3)).await.unwrap();
+    assert_eq!(outcome.copies_removed, 0);
+}
+
+async fn cursor_is_saved_in_the_same_transaction_as_the_page(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let inbox = CursorScope::Folder("inbox");
+    let first = page(&[("<m1@x>", "g1")], "inbox", Direction::Inbound);
+    store.apply_mail_page(ws, ann, "inbox", &first, &[], &next(1)).await.unwrap();
+
+    // The second page has a good email, a removal, and an email the database
+    // refuses (an empty Message-ID violates a check constraint) last.
+    let mut second = page(&[("<m2@x>", "g2"), ("<m3@x>", "g3")], "inbox", Direction::Inbound);
+    second[1].0.internet_message_id = String::new();
+    let err = store.apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &next(2)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
+
+    // Nothing of the second page is there: not its rows, not its cursor.
+    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(1)));
+    assert_eq!(store.email_count(ws).await.unwrap(), 1);
+    assert_eq!(folders(&store.email_copies(ws, ann).await.unwrap()), [row("g1", "inbox", false)]);
+    assert!(store.email_by_message_id(ws, "<m2@x>").await.unwrap().is_none());
+
+    // Retrying the page once fixed commits all of it.
+    second[1].0.internet_message_id = "<m3@x>".to_owned();
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &next(2)).await.unwrap();
+    assert_eq!((outcome.records_added, outcome.copies_removed), (2, 1));
+    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(2)));
+
+    // A copy filed under another folder than the page's is a caller bug.
+    let wrong = page(&[("<m4@x>", "g4")], "archive", Direction::Inbound);
+    let err = store.apply_mail_page(ws, ann, "inbox", &wrong, &[], &next(3)).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
+    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(2)));
+}
+
+async fn stored_emails_round_trip_and_participants_are_replaced(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let mut original = email("<rt@x>", "Quarterly review", "<p>Numbers &amp; plans</p>");
+    original.has_attachments = true;
+    original.importance = "high".to_owned();
+    original.is_private = true;
+    original.meeting_message_type = Some("meetingRequest".to_owned());
+    original.conversation_id = None;
+    original.received_at = at(4, 23) + chrono::Duration::milliseconds(250);
+    original.participants.push(participant(ParticipantRole::To, "ann@contoso.com", "Duplicate Ann"));
+    original.participants.push(participant(ParticipantRole::Bcc, "eve@contoso.com", ""));
+    let upserts = vec![(original.clone(), copy("g1", "inbox", Direction::Inbound))];
+    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &next(1)).await.unwrap();
+
+    let mut expected = original.clone();
+    expected.participants.remove(3); // the second (to, ann) is a duplicate: the first wins
+    assert_eq!(store.email_by_message_id(ws, "<rt@x>").await.unwrap(), Some(expected));
+
+    // An update replaces the participants: bob leaves, carol arrives, zoe is renamed.
+    let mut updated = original.clone();
+    updated.subject = "Quarterly review (moved)".to_owned();
+    updated.participants = vec![
+        participant(ParticipantRole::From, "zoe@fabrikam.com", "Zoe C."),
+        participant(ParticipantRole::To, "ann@contoso.com", "Ann Lee"),
+        participant(ParticipantRole::Cc, "carol@contoso.com", "Carol"),
+    ];
+    let mut read = copy("g1", "inbox", Direction::Inbound);
+    read.is_read = true;
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &[(updated.clone(), read)], &[], &next(2)).await.unwrap();
+    assert_eq!(outcome, PageOutcome { records_existing: 1, copies_updated: 1, ..PageOutcome::default() });
+    let stored = store.email_by_message_id(ws, "<rt@x>").await.unwrap().unwrap();
+    assert_eq!(stored.subject, updated.subject);
+    let mut people: Vec<(ParticipantRole, String, String)> =
+        stored.participants.into_iter().map(|p| (p.role, p.address, p.name)).collect();
+    people.sort();
+    assert_eq!(
+        people,
+        [
+            (ParticipantRole::From, "zoe@fabrikam.com".to_owned(), "Zoe C.".to_owned()),
+            (ParticipantRole::To, "ann@contoso.com".to_owned(), "Ann Lee".to_owned()),
+            (ParticipantRole::Cc, "carol@contoso.com".to_owned(), "Carol".to_owned()),
+        ]
+    );
+    assert!(store.email_copies(ws, ann).await.unwrap()[0].is_read);
+}
+
+async fn concurrent_pages_of_two_mailboxes_dedupe_without_deadlock(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, bob) = setup(store).await;
+    // Both mailboxes hold the same 40 emails; their pages list them in
+    // opposite orders and run at the same time.
+    let ids: Vec<String> = (0..40).map(|n| format!("<shared-{n:02}@x>")).collect();
+    let ingest = |mailbox: MailboxId, prefix: &'static str, reverse: bool| {
+        let store = store.clone();
+        let mut ids = ids.clone();
+        if reverse {
+            ids.reverse();
+        }
+        tokio::spawn(async move {
+            for (n, chunk) in ids.chunks(8).enumerate() {
+                let upserts: Vec<(EmailRecord, EmailCopy)> = chunk
+                    .iter()
+                    .map(|id| {
+                        (email(id, "Shared", "<p>x</p>"), copy(&format!("{prefix}{id}"), "inbox", Direction::Inbound))
+                    })
+                    .collect();
+                store.apply_mail_page(ws, mailbox, "inbox", &upserts, &[], &next(n as u32)).await.unwrap();
+            }
+        })
+    };
+    let (a, b) = tokio::join!(ingest(ann, "a-", false), ingest(bob, "b-", true));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(store.email_count(ws).await.unwrap(), 40);
+    assert_eq!(store.email_copies(ws, ann).await.unwrap().len(), 40);
+    assert_eq!(store.email_copies(ws, bob).await.unwrap().len(), 40);
+}

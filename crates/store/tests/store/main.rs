@@ -1,0 +1,12 @@
+//! Storage tests. Every behaviour runs on SQLite and on PostgreSQL (see
+//! `common`): `scripts/test` provides the PostgreSQL.
+
+mod common;
+
+mod calendar;
+mod connect;
+mod directory;
+mod integration;
+mod mail;
+mod mailbox;
+mod search;
