@@ -2,6 +2,9 @@
 //! hands over to the crates that do the work.
 
 mod emulator;
+mod integration;
+mod settings;
+mod sync;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -10,6 +13,8 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "tac-crm", version, about)]
 struct Cli {
+    #[command(flatten)]
+    config: settings::Config,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,6 +26,13 @@ enum Command {
     /// The quickstart. Until the portal lands, it runs the emulator with the
     /// medium organisation and prints how to connect to it.
     Demo(emulator::DemoArgs),
+    /// The Microsoft 365 connection: Tenant ID, Client ID, Client Secret and toggles.
+    #[command(subcommand)]
+    Integration(integration::IntegrationCommand),
+    /// Sync every enabled mailbox's mail and calendar.
+    Sync(sync::SyncArgs),
+    /// The state of each mailbox.
+    Status(sync::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +58,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         match cli.command {
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo(args) => emulator::demo(args).await,
+            Command::Integration(c) => integration::run(&cli.config, c).await,
+            Command::Sync(args) => sync::run(&cli.config, args).await,
+            Command::Status(args) => sync::status(&cli.config, args).await,
         }
     })
 }

@@ -726,10 +726,10 @@ fn meeting(org: &Organization, anchor: DateTime<Utc>, owner: usize, index: u32) 
     }
     match kind {
         MeetingKind::Internal => {
-            if attendees.is_empty() {
-                if let Some(&c) = team.first() {
-                    attendees.push((Party::Internal(c), "required", "accepted"));
-                }
+            if attendees.is_empty()
+                && let Some(&c) = team.first()
+            {
+                attendees.push((Party::Internal(c), "required", "accepted"));
             }
         }
         MeetingKind::ExternalOrganizer => {
@@ -1124,12 +1124,12 @@ impl<'a> Corpus<'a> {
                     if after.is_some_and(|a| key <= a) {
                         continue;
                     }
-                    if let Some(e) = event_from_spec(self.org, &spec, owner, index, mailbox, response, n) {
-                        if keep(&e) {
-                            out.push(e);
-                            if out.len() >= limit {
-                                return (out, false);
-                            }
+                    if let Some(e) = event_from_spec(self.org, &spec, owner, index, mailbox, response, n)
+                        && keep(&e)
+                    {
+                        out.push(e);
+                        if out.len() >= limit {
+                            return (out, false);
                         }
                     }
                 }

@@ -570,17 +570,18 @@ async fn authorize_page(
             ],
         );
     }
-    if let Some(method) = params.get("code_challenge_method") {
-        if method != "S256" && method != "plain" {
-            return redirect_with(
-                &redirect,
-                &[
-                    ("error", "invalid_request"),
-                    ("error_description", "AADSTS501491: Invalid code_challenge_method."),
-                    ("state", &state_param),
-                ],
-            );
-        }
+    if let Some(method) = params.get("code_challenge_method")
+        && method != "S256"
+        && method != "plain"
+    {
+        return redirect_with(
+            &redirect,
+            &[
+                ("error", "invalid_request"),
+                ("error_description", "AADSTS501491: Invalid code_challenge_method."),
+                ("state", &state_param),
+            ],
+        );
     }
     if params.get("prompt").map(String::as_str) == Some("none") {
         return redirect_with(
@@ -745,10 +746,11 @@ async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) ->
 
 /// `GET /{tenant}/discovery/v2.0/keys`.
 async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
-    if !state.org().is_tenant(&tenant) && !["common", "organizations"].iter().any(|t| t.eq_ignore_ascii_case(&tenant)) {
-        if let Err(e) = check_tenant(&state, &tenant) {
-            return e.into_response();
-        }
+    if !state.org().is_tenant(&tenant)
+        && !["common", "organizations"].iter().any(|t| t.eq_ignore_ascii_case(&tenant))
+        && let Err(e) = check_tenant(&state, &tenant)
+    {
+        return e.into_response();
     }
     let issuer = format!("{}/{}/v2.0", state.base_url, state.org().tenant_id);
     let mut headers = HeaderMap::new();

@@ -382,7 +382,7 @@ pub fn user(org: &Organization, u: &User, select: Option<&[String]>) -> Result<V
     o.insert("mail".into(), json!(u.mail));
     o.insert(
         "mobilePhone".into(),
-        if u.index % 2 == 0 { json!(format!("+1 206 555 {:04}", 200 + u.index)) } else { Value::Null },
+        if u.index.is_multiple_of(2) { json!(format!("+1 206 555 {:04}", 200 + u.index)) } else { Value::Null },
     );
     o.insert("officeLocation".into(), json!(u.office_location));
     o.insert("preferredLanguage".into(), json!("en-US"));

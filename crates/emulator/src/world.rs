@@ -605,10 +605,10 @@ impl World {
 
     /// Changes one calendar copy of an event.
     pub fn update_event(&self, mailbox: usize, key: EventKey, patch: Patch) -> Result<(), WorldError> {
-        if let (Some(s), Some(e)) = (patch.start, patch.end) {
-            if e < s {
-                return Err(WorldError::Invalid("end is before start".into()));
-            }
+        if let (Some(s), Some(e)) = (patch.start, patch.end)
+            && e < s
+        {
+            return Err(WorldError::Invalid("end is before start".into()));
         }
         self.change_event(mailbox, key, |e| {
             if let Some(s) = patch.subject {

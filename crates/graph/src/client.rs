@@ -325,6 +325,81 @@ impl GraphClient {
         Ok(out)
     }
 
+    /// Several GETs in one `$batch` request (at most 20). Each answer is the
+    /// body or the error of that request, in the order asked; inner requests
+    /// that were throttled or failed transiently are retried on their own.
+    pub async fn batch_get(&self, paths: &[String]) -> Result<Vec<Result<Value, GraphError>>, GraphError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        if paths.len() > 20 {
+            return Err(GraphError::Config("a $batch holds at most 20 requests".into()));
+        }
+        let url = self.cloud.resolve("/$batch")?;
+        let body = serde_json::json!({"requests": paths.iter().enumerate().map(|(i, p)| serde_json::json!({"id": i.to_string(), "method": "GET", "url": p})).collect::<Vec<_>>()});
+        let mut attempt = 0;
+        let answer: Value = loop {
+            attempt += 1;
+            let token = self.access_token().await?;
+            let failure =
+                match self.http.post(url.clone()).bearer_auth(token.value.expose_secret()).json(&body).send().await {
+                    Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        let headers = r.headers().clone();
+                        match r.bytes().await {
+                            Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
+                            Ok(b) if (200..300).contains(&status) => {
+                                break serde_json::from_slice(&b)
+                                    .map_err(|e| GraphError::Decode { url: url.to_string(), reason: e.to_string() })?;
+                            }
+                            Ok(b) => GraphError::Api(api_error(status, &headers, &b)),
+                        }
+                    }
+                };
+            if failure.class() != crate::ErrorClass::Transient || attempt >= self.policy.max_attempts {
+                return Err(failure);
+            }
+            tokio::time::sleep(self.policy.backoff(attempt)).await;
+        };
+        let mut out: Vec<Option<Result<Value, GraphError>>> = (0..paths.len()).map(|_| None).collect();
+        for r in answer["responses"].as_array().into_iter().flatten() {
+            let Some(i) = r["id"].as_str().and_then(|id| id.parse::<usize>().ok()).filter(|i| *i < paths.len()) else {
+                continue;
+            };
+            let status = r["status"].as_u64().unwrap_or(0) as u16;
+            out[i] = Some(if (200..300).contains(&status) {
+                Ok(r["body"].clone())
+            } else {
+                let error = &r["body"]["error"];
+                let e = ApiError {
+                    status,
+                    code: error["code"].as_str().unwrap_or("unknown").to_string(),
+                    message: error["message"].as_str().unwrap_or("").to_string(),
+                    request_id: None,
+                    retry_after: r["headers"]["retry-after"]
+                        .as_str()
+                        .and_then(|v| parse_retry_after(v, SystemTime::now())),
+                };
+                if e.class() == crate::ErrorClass::Transient {
+                    // The SDKs don't retry throttled inner requests; we do, one by one.
+                    self.get_value(&paths[i], &Prefer::default()).await
+                } else {
+                    Err(GraphError::Api(e))
+                }
+            });
+        }
+        Ok(out
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
+                    Err(GraphError::Decode { url: paths[i].clone(), reason: "missing from the $batch answer".into() })
+                })
+            })
+            .collect())
+    }
+
     /// A folder by its well-known name (`inbox`, `deleteditems`, …): names
     /// are localised, well-known names are not.
     pub async fn well_known_folder(&self, user_id: &str, name: &str) -> Result<MailFolder, GraphError> {

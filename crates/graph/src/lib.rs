@@ -33,6 +33,7 @@ pub mod resources;
 pub mod retry;
 pub mod timezone;
 pub mod token;
+pub mod validate;
 
 pub use client::{GraphClient, Prefer};
 pub use cloud::Cloud;

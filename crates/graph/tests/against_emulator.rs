@@ -242,3 +242,21 @@ async fn events_arrive_in_utc_and_convert_to_instants() {
     }
     assert!(seen > 0);
 }
+
+#[tokio::test]
+async fn a_batch_answers_each_request_in_order_and_retries_throttled_ones() {
+    let e = emulator().await;
+    let g = client(&e);
+    let (user, upn) = first_mailbox(&e).await;
+    admin(&e, reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 1, "retryAfter": "0.05"})).await;
+    let paths = vec![
+        format!("/users/{user}/mailFolders/inbox"),
+        format!("/users/{user}/mailFolders/sentitems"),
+        "/users/ghost@nowhere.example".to_string(),
+    ];
+    let answers = g.batch_get(&paths).await.unwrap();
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0].as_ref().unwrap()["displayName"], "Inbox", "the throttled one was retried");
+    assert_eq!(answers[1].as_ref().unwrap()["displayName"], "Sent Items");
+    assert_eq!(answers[2].as_ref().unwrap_err().class(), ErrorClass::NotFound);
+}

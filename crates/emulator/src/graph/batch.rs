@@ -99,8 +99,11 @@ pub async fn run(ctx: &Ctx<'_>) -> GraphResult<Answer> {
             }
         }
         out_headers.insert("content-type".into(), json!("application/json"));
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await.unwrap_or_default();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let (status, body) = match axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await {
+            Ok(bytes) => (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)),
+            // A connection dropped inside Graph surfaces in a batch as a gateway timeout of that item.
+            Err(_) => (504, json!({"error": {"code": "UnknownError", "message": "Gateway Timeout"}})),
+        };
         statuses.insert(item.id.clone(), status);
         responses.push(json!({"id": item.id, "status": status, "headers": out_headers, "body": body}));
     }

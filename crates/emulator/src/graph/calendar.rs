@@ -85,10 +85,10 @@ pub fn list_events(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
             "singleInstance" => events.push(e),
             "occurrence" | "exception" => {
                 let master = EventKey { occurrence: EventKey::MASTER, ..e.key };
-                if !events.iter().any(|x| x.key == master) {
-                    if let Some(m) = ctx.state.world.event(mailbox.index, master) {
-                        events.push(m);
-                    }
+                if !events.iter().any(|x| x.key == master)
+                    && let Some(m) = ctx.state.world.event(mailbox.index, master)
+                {
+                    events.push(m);
                 }
             }
             _ => {}

@@ -277,12 +277,12 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
         }
         (None, None) => {
             ctx.query.allow_only(&["$select", "$top", "$expand", "$filter", "$orderby"])?;
-            if let Some(o) = ctx.query.get("$orderby") {
-                if !o.trim().eq_ignore_ascii_case("receivedDateTime desc") {
-                    return Err(GraphError::bad_request(
-                        "$orderby on message delta supports only 'receivedDateTime desc'.",
-                    ));
-                }
+            if let Some(o) = ctx.query.get("$orderby")
+                && !o.trim().eq_ignore_ascii_case("receivedDateTime desc")
+            {
+                return Err(GraphError::bad_request(
+                    "$orderby on message delta supports only 'receivedDateTime desc'.",
+                ));
             }
             let since = match ctx.query.get("$filter") {
                 Some(f) => match parse_time_filter(f, &["ge", "gt"])?.as_slice() {

@@ -369,12 +369,12 @@ pub fn segments(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in path.split('/').filter(|s| !s.is_empty()) {
         let decoded: String = percent_decode(raw);
-        if let Some(open) = decoded.find("('") {
-            if decoded.ends_with("')") {
-                out.push(decoded[..open].to_string());
-                out.push(decoded[open + 2..decoded.len() - 2].to_string());
-                continue;
-            }
+        if let Some(open) = decoded.find("('")
+            && decoded.ends_with("')")
+        {
+            out.push(decoded[..open].to_string());
+            out.push(decoded[open + 2..decoded.len() - 2].to_string());
+            continue;
         }
         out.push(decoded);
     }
@@ -387,12 +387,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

@@ -86,11 +86,11 @@ impl Prefer {
                 let name = name.trim();
                 let value = raw.trim().trim_matches('"');
                 if name.eq_ignore_ascii_case("odata.maxpagesize") {
-                    if let Ok(n) = value.parse::<usize>() {
-                        if n > 0 {
-                            p.max_page_size = Some(n);
-                            p.applied.push(format!("odata.maxpagesize={n}"));
-                        }
+                    if let Ok(n) = value.parse::<usize>()
+                        && n > 0
+                    {
+                        p.max_page_size = Some(n);
+                        p.applied.push(format!("odata.maxpagesize={n}"));
                     }
                 } else if name.eq_ignore_ascii_case("outlook.timezone") {
                     let zone = Zone::parse(value).ok_or_else(|| {

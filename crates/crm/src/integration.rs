@@ -1,0 +1,202 @@
+//! `tac-crm integration set | show | test`: the admin journey of the guide's
+//! step 5 (enter Tenant ID, Client ID and Client Secret, enable Import Emails
+//! and Calendar Synchronization, save), from the command line.
+
+use crate::settings::{Config, Settings, read_secret};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
+use tac_store::{Integration, IntegrationSettings, IntegrationStatus};
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Save the Microsoft 365 connection (the secret is encrypted at rest).
+    Set(SetArgs),
+    /// Show the saved connection; the secret is never shown.
+    Show(JsonFlag),
+    /// Get a token and check the seven application permissions and admin consent.
+    Test(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Directory (tenant) ID: a GUID or a verified domain.
+    #[arg(long)]
+    tenant_id: String,
+    /// Application (client) ID.
+    #[arg(long)]
+    client_id: String,
+    /// Read the client secret's Value from standard input.
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// Read the client secret's Value from a file.
+    #[arg(long)]
+    client_secret_file: Option<PathBuf>,
+    /// Import Emails.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    import_emails: bool,
+    /// Calendar Synchronization.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    calendar_sync: bool,
+    /// The sign-in URL (national clouds, or the emulator).
+    #[arg(long, default_value = tac_graph::cloud::PUBLIC_LOGIN_URL)]
+    login_url: String,
+    /// The Graph URL (national clouds, or the emulator).
+    #[arg(long, default_value = tac_graph::cloud::PUBLIC_GRAPH_URL)]
+    graph_url: String,
+    /// How many days of history the first sync imports.
+    #[arg(long, default_value_t = 365)]
+    backfill_days: u32,
+}
+
+pub async fn run(config: &Config, command: IntegrationCommand) -> anyhow::Result<ExitCode> {
+    let settings = Settings::build(config).await?;
+    match command {
+        IntegrationCommand::Set(args) => set(&settings, args).await,
+        IntegrationCommand::Show(f) => show(&settings, f.json).await,
+        IntegrationCommand::Test(f) => test(&settings, f.json).await,
+    }
+}
+
+async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {
+    let tenant = tac_graph::validate::tenant_id(&args.tenant_id).map_err(anyhow::Error::msg)?;
+    let client = tac_graph::validate::client_id(&args.client_id).map_err(anyhow::Error::msg)?;
+    Cloud::new(&args.login_url, &args.graph_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!((1..=3650).contains(&args.backfill_days), "--backfill-days must be between 1 and 3650");
+    let secret = read_secret(args.client_secret_stdin, args.client_secret_file.as_deref())?;
+    let mut settings = IntegrationSettings::new(tenant, client);
+    settings.login_url = args.login_url;
+    settings.graph_url = args.graph_url;
+    settings.import_emails = args.import_emails;
+    settings.calendar_sync = args.calendar_sync;
+    settings.backfill_days = args.backfill_days;
+    s.store.save_integration(s.workspace, &settings, Some(&secret), &s.key).await?;
+    println!("Saved. The client secret is stored encrypted. Next: tac-crm integration test");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(summary) = s.store.integration_summary(s.workspace).await? else {
+        eprintln!("No integration yet. Run: tac-crm integration set --tenant-id … --client-id … --client-secret-stdin");
+        return Ok(ExitCode::from(2));
+    };
+    let set = &summary.settings;
+    if json {
+        let out = serde_json::json!({
+            "tenant_id": set.tenant_id,
+            "client_id": set.client_id,
+            "client_secret": summary.secret_set_at.map(|t| format!("set on {}", t.format("%Y-%m-%d"))),
+            "login_url": set.login_url,
+            "graph_url": set.graph_url,
+            "import_emails": set.import_emails,
+            "calendar_sync": set.calendar_sync,
+            "mailbox_scope": set.mailbox_scope,
+            "backfill_days": set.backfill_days,
+            "status": set.status.as_str(),
+            "last_error": set.last_error,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("Tenant ID:                 {}", set.tenant_id);
+        println!("Client ID:                 {}", set.client_id);
+        match summary.secret_set_at {
+            Some(t) => println!("Client Secret:             set on {}", t.format("%Y-%m-%d")),
+            None => println!("Client Secret:             not set"),
+        }
+        println!("Import Emails:             {}", on_off(set.import_emails));
+        println!("Calendar Synchronization:  {}", on_off(set.calendar_sync));
+        println!("Login URL:                 {}", set.login_url);
+        println!("Graph URL:                 {}", set.graph_url);
+        println!("Backfill:                  {} days", set.backfill_days);
+        println!("Status:                    {}", set.status.as_str());
+        if let Some(e) = &set.last_error {
+            println!("Last error:                {e}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// Builds the Graph client from the saved integration.
+pub fn client_for(integration: &Integration) -> anyhow::Result<Arc<GraphClient>> {
+    let set = &integration.settings;
+    let secret = integration
+        .client_secret
+        .clone()
+        .context("the client secret is not set: run tac-crm integration set with --client-secret-stdin")?;
+    let cloud = Cloud::new(&set.login_url, &set.graph_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let credentials =
+        AppCredentials { tenant_id: set.tenant_id.clone(), client_id: set.client_id.clone(), client_secret: secret };
+    Ok(Arc::new(GraphClient::new(cloud, credentials, RetryPolicy::default()).map_err(|e| anyhow::anyhow!("{e}"))?))
+}
+
+async fn test(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(integration) = s.store.load_integration(s.workspace, &s.key).await? else {
+        eprintln!("No integration yet. Run: tac-crm integration set --tenant-id … --client-id … --client-secret-stdin");
+        return Ok(ExitCode::from(2));
+    };
+    let client = client_for(&integration)?;
+    let result = client.check_permissions().await;
+    let mut settings = integration.settings.clone();
+    let ok = match &result {
+        Ok(report) => {
+            settings.status =
+                if report.all_granted() { IntegrationStatus::Connected } else { IntegrationStatus::Failed };
+            settings.last_error = (!report.all_granted()).then(|| format!("missing: {}", report.missing().join(", ")));
+            report.all_granted()
+        }
+        Err(e) => {
+            settings.status = IntegrationStatus::Failed;
+            settings.last_error = Some(e.advice());
+            false
+        }
+    };
+    s.store.save_integration(s.workspace, &settings, None, &s.key).await?;
+    if json {
+        let out = match &result {
+            Ok(report) => {
+                serde_json::json!({"token": {"ok": true}, "admin_consent": report.admin_consent, "permissions": report.checks, "ok": ok})
+            }
+            Err(e) => serde_json::json!({"token": {"ok": false, "code": e.code(), "advice": e.advice()}, "ok": false}),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        match &result {
+            Ok(report) => {
+                println!("✓ Token: signed in as the app");
+                println!(
+                    "{} Admin consent{}",
+                    mark(report.admin_consent),
+                    if report.admin_consent { "" } else { ": Grant admin consent on the app's API permissions page." }
+                );
+                for c in &report.checks {
+                    match &c.fix {
+                        None => println!("✓ {}", c.name),
+                        Some(fix) => println!("✗ {}: {fix}", c.name),
+                    }
+                }
+            }
+            Err(e) => {
+                println!("✗ Token: {}", e.advice());
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok { "✓" } else { "✗" }
+}

@@ -1,0 +1,152 @@
+//! The admin's journey on the command line, against the emulator, on SQLite
+//! and PostgreSQL: save the connection (first with a wrong secret), test it,
+//! sync, and read the status. The secret never appears in any output.
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn unique() -> String {
+    format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros())
+}
+
+/// A fresh SQLite file and a fresh PostgreSQL database.
+fn databases(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    let admin = std::env::var("TAC_TEST_POSTGRES_URL")
+        .expect("TAC_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
+    let name = format!("tac_cli_{}", unique());
+    let out = Command::new("psql")
+        .arg(&admin)
+        .args(["-qAtc", &format!("create database {name}")])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "create database: {}", String::from_utf8_lossy(&out.stderr));
+    let pg = format!("{}/{name}", admin.rsplit_once('/').expect("URL ends in /DATABASE").0);
+    vec![("sqlite", format!("sqlite://{}", dir.join("tac.db").display())), ("postgres", pg)]
+}
+
+struct Cli {
+    data_dir: std::path::PathBuf,
+    database_url: String,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
+            .args(args)
+            .env("TAC_DATA_DIR", &self.data_dir)
+            .env("TAC_DATABASE_URL", &self.database_url)
+            .env_remove("TAC_MASTER_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tac-crm starts");
+        if let Some(text) = stdin {
+            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("tac-crm finishes")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() {
+    let emulator = tac_emulator::spawn(tac_emulator::EmulatorConfig::default()).await.expect("emulator");
+    let c = emulator.credentials();
+    let root = std::env::temp_dir().join(format!("tac-cli-{}", unique()));
+    std::fs::create_dir_all(&root).unwrap();
+    for (backend, url) in databases(&root) {
+        let cli = Cli { data_dir: root.join(backend), database_url: url };
+        let set = |secret: &str| {
+            let args = [
+                "integration",
+                "set",
+                "--tenant-id",
+                &c.tenant_id,
+                "--client-id",
+                &c.client_id,
+                "--client-secret-stdin",
+                "--login-url",
+                &c.login_url,
+                "--graph-url",
+                &c.graph_url,
+            ];
+            cli.run(&args, Some(&format!("{secret}\n")))
+        };
+
+        let out = tokio::task::block_in_place(|| set("not-the-secret"));
+        assert!(out.status.success(), "{backend}: {}", text(&out));
+        let out = tokio::task::block_in_place(|| cli.run(&["integration", "test"], None));
+        assert_eq!(out.status.code(), Some(1), "{backend}: {}", text(&out));
+        assert!(
+            text(&out)
+                .contains("AADSTS7000215: the client secret is wrong. Paste the secret's Value, not its Secret ID"),
+            "{}",
+            text(&out)
+        );
+
+        let out = tokio::task::block_in_place(|| set(&c.client_secret));
+        assert!(out.status.success());
+        let out = tokio::task::block_in_place(|| cli.run(&["integration", "test", "--json"], None));
+        assert!(out.status.success(), "{backend}: {}", text(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["ok"], true);
+        assert_eq!(report["permissions"].as_array().unwrap().len(), 7);
+
+        let out = tokio::task::block_in_place(|| cli.run(&["integration", "show", "--json"], None));
+        let shown = text(&out);
+        assert!(!shown.contains(&c.client_secret), "{backend}: the secret is never shown");
+        assert!(shown.contains("set on "), "{shown}");
+        assert!(
+            !std::fs::read_dir(&cli.data_dir).unwrap().any(|f| {
+                std::fs::read(f.unwrap().path())
+                    .map(|b| String::from_utf8_lossy(&b).contains(&c.client_secret))
+                    .unwrap_or(false)
+            }),
+            "{backend}: the secret is not stored in plain text"
+        );
+
+        let out = tokio::task::block_in_place(|| cli.run(&["sync", "--once", "--json"], None));
+        assert_eq!(out.status.code(), Some(0), "{backend}: {}", text(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let states: Vec<&str> =
+            report["mailboxes"].as_array().unwrap().iter().map(|m| m["state"].as_str().unwrap()).collect();
+        assert!(states.iter().all(|s| *s == "ok" || *s == "no_mailbox"), "{states:?}");
+
+        let out = tokio::task::block_in_place(|| cli.run(&["status", "--json"], None));
+        let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), states.len());
+        assert!(rows.as_array().unwrap().iter().any(|r| r["state"] == "ok" && r["emails"].as_u64().unwrap() > 0));
+
+        let out = tokio::task::block_in_place(|| {
+            cli.run(
+                &[
+                    "integration",
+                    "set",
+                    "--tenant-id",
+                    "not a tenant",
+                    "--client-id",
+                    &c.client_id,
+                    "--client-secret-stdin",
+                ],
+                Some("x"),
+            )
+        });
+        assert!(!out.status.success());
+        assert!(text(&out).contains("is not a Tenant ID"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn sync_without_an_integration_exits_2_with_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("tac-cli-empty-{}", unique()));
+    let cli = Cli { database_url: format!("sqlite://{}", dir.join("tac.db").display()), data_dir: dir };
+    let out = cli.run(&["sync", "--once"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("tac-crm integration set"));
+}

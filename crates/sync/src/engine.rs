@@ -1,0 +1,631 @@
+//! One sync pass: the directory, then every mailbox in scope, each on its own
+//! until it is caught up.
+//!
+//! Mailboxes run in parallel; inside a mailbox at most four requests are in
+//! flight (Outlook's MailboxConcurrency limit), one per folder chain. Every
+//! page is written with its cursor in one transaction, so a pass can be
+//! killed at any moment and the next one resumes where it stopped. A mailbox
+//! that fails is recorded as such and never stops the others.
+
+use crate::normalize::{self, DirectoryIndex, MailboxContext};
+use chrono::{Duration, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tac_core::{DirectoryGroup, DirectoryUser, MailboxState, TenantDomain};
+use tac_graph::resources::{Event, MESSAGE_SELECT, MailFolder, Message};
+use tac_graph::{DeltaItem, ErrorClass, GraphClient, GraphError, Prefer};
+use tac_store::{CursorScope, MailboxId, Store, SyncCursor, WorkspaceId};
+
+pub use tac_store::MailboxScope;
+use tokio::sync::Semaphore;
+
+/// Outlook's concurrent-request limit per app and mailbox.
+pub const REQUESTS_PER_MAILBOX: usize = 4;
+
+/// Folders never synced, by well-known name (display names are localised).
+const EXCLUDED_FOLDERS: &[&str] = &[
+    "deleteditems",
+    "junkemail",
+    "drafts",
+    "outbox",
+    "conversationhistory",
+    "syncissues",
+    "conflicts",
+    "localfailures",
+    "serverfailures",
+    "recoverableitemsdeletions",
+];
+
+/// What a pass does.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub import_emails: bool,
+    pub calendar_sync: bool,
+    pub scope: MailboxScope,
+    /// How far back the first round reaches.
+    pub backfill_days: i64,
+    /// `Prefer: odata.maxpagesize` for delta rounds.
+    pub page_size: u32,
+    /// Mailboxes synced at the same time.
+    pub parallel_mailboxes: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            import_emails: true,
+            calendar_sync: true,
+            scope: MailboxScope::All,
+            backfill_days: 365,
+            page_size: 100,
+            parallel_mailboxes: 16,
+        }
+    }
+}
+
+/// How one mailbox ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MailboxReport {
+    pub user_principal_name: String,
+    pub state: MailboxState,
+    pub emails: u64,
+    pub meetings: u64,
+    pub removed: u64,
+    pub skipped: u64,
+    /// The error code and what to do about it.
+    pub error: Option<(String, String)>,
+}
+
+/// How the pass ended.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncReport {
+    pub mailboxes: Vec<MailboxReport>,
+}
+
+impl SyncReport {
+    /// Every mailbox ended `ok` or `no_mailbox`.
+    pub fn all_ok(&self) -> bool {
+        self.mailboxes.iter().all(|m| matches!(m.state, MailboxState::Ok | MailboxState::NoMailbox))
+    }
+}
+
+/// Watches a pass (the CLI shows progress bars; the worker logs).
+pub trait Progress: Send + Sync {
+    fn mailboxes(&self, _count: usize) {}
+    fn started(&self, _mailbox: &str) {}
+    fn items(&self, _mailbox: &str, _count: u64) {}
+    fn finished(&self, _report: &MailboxReport) {}
+}
+
+/// A progress watcher that does nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// Why a pass could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Signing in or reading the directory failed: fix the integration settings.
+    #[error("{}", .0.advice())]
+    Microsoft(GraphError),
+    #[error("storage failed: {0}")]
+    Store(#[from] tac_store::StoreError),
+}
+
+/// Runs one pass to completion.
+pub async fn sync_once(
+    store: &Store,
+    ws: WorkspaceId,
+    graph: Arc<GraphClient>,
+    options: &SyncOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<SyncReport, SyncError> {
+    graph.access_token().await.map_err(SyncError::Microsoft)?;
+    let (users, directory) = sync_directory(store, ws, &graph).await?;
+    let in_scope: Vec<DirectoryUser> = match &options.scope {
+        MailboxScope::All => users,
+        MailboxScope::Groups(groups) => {
+            let mut members = HashSet::new();
+            for g in groups {
+                for m in store.group_members(ws, g).await? {
+                    members.insert(m.id);
+                }
+            }
+            users.into_iter().filter(|u| members.contains(&u.id)).collect()
+        }
+    };
+    progress.mailboxes(in_scope.len());
+    let directory = Arc::new(directory);
+    let limit = Arc::new(Semaphore::new(options.parallel_mailboxes.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for user in in_scope {
+        let (store, graph, directory, options, progress, limit) =
+            (store.clone(), graph.clone(), directory.clone(), options.clone(), progress.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _slot = limit.acquire_owned().await;
+            progress.started(&user.user_principal_name);
+            let report = sync_mailbox(&store, ws, &graph, &directory, &user, &options, progress.as_ref()).await;
+            progress.finished(&report);
+            report
+        });
+    }
+    let mut report = SyncReport::default();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(m) => report.mailboxes.push(m),
+            Err(e) => tracing::error!(error = %e, "a mailbox task panicked"),
+        }
+    }
+    report.mailboxes.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
+    Ok(report)
+}
+
+/// Reads users (with aliases), groups, members and verified domains into the store.
+async fn sync_directory(
+    store: &Store,
+    ws: WorkspaceId,
+    graph: &GraphClient,
+) -> Result<(Vec<DirectoryUser>, DirectoryIndex), SyncError> {
+    let microsoft = SyncError::Microsoft;
+    let org = graph.organization().await.map_err(microsoft)?;
+    let users: Vec<DirectoryUser> = graph
+        .users()
+        .await
+        .map_err(microsoft)?
+        .into_iter()
+        .map(|u| DirectoryUser {
+            display_name: u.display_name.unwrap_or_default(),
+            user_principal_name: u.user_principal_name.unwrap_or_else(|| u.id.clone()),
+            mail: u.mail,
+            proxy_addresses: u.proxy_addresses,
+            account_enabled: u.account_enabled.unwrap_or(true),
+            id: u.id,
+        })
+        .collect();
+    let groups = graph.groups().await.map_err(microsoft)?;
+    let mut memberships = Vec::new();
+    for g in &groups {
+        for m in graph.group_members(&g.id).await.map_err(microsoft)? {
+            if m.is_user() {
+                memberships.push((g.id.clone(), m.id));
+            }
+        }
+    }
+    let groups: Vec<DirectoryGroup> = groups
+        .into_iter()
+        .map(|g| DirectoryGroup { display_name: g.display_name.unwrap_or_default(), mail: g.mail, id: g.id })
+        .collect();
+    let domains: Vec<TenantDomain> = org
+        .verified_domains
+        .into_iter()
+        .map(|d| TenantDomain { name: d.name.to_lowercase(), is_default: d.is_default, is_initial: d.is_initial })
+        .collect();
+    store.replace_directory(ws, &users, &groups, &memberships, &domains).await?;
+    let index = DirectoryIndex::new(&users);
+    Ok((users, index))
+}
+
+#[derive(Default)]
+struct Counts {
+    emails: u64,
+    meetings: u64,
+    removed: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.emails += other.emails;
+        self.meetings += other.meetings;
+        self.removed += other.removed;
+        self.skipped += other.skipped;
+    }
+}
+
+/// A sequential chain of delta pages inside one mailbox.
+enum Chain {
+    Calendar,
+    Folder { id: String, is_sent: bool },
+}
+
+/// What finished, in a mailbox's set of concurrent work.
+enum Step {
+    Chain(Result<Counts, JobError>),
+    Discovered(Result<(Vec<MailFolder>, Option<String>), GraphError>),
+}
+
+/// Syncs one mailbox and records how it went. Never fails: failures become its state.
+async fn sync_mailbox(
+    store: &Store,
+    ws: WorkspaceId,
+    graph: &GraphClient,
+    directory: &DirectoryIndex,
+    user: &DirectoryUser,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> MailboxReport {
+    let address = user.mail.clone().unwrap_or_else(|| user.user_principal_name.clone());
+    let mut report = MailboxReport {
+        user_principal_name: user.user_principal_name.clone(),
+        state: MailboxState::Failed,
+        emails: 0,
+        meetings: 0,
+        removed: 0,
+        skipped: 0,
+        error: None,
+    };
+    let mailbox = match store.upsert_mailbox(ws, &user.id, &address).await {
+        Ok(id) => id,
+        Err(e) => {
+            report.error = Some(("storage".into(), e.to_string()));
+            return report;
+        }
+    };
+    let _ = store.set_mailbox_state(ws, mailbox, MailboxState::Syncing, None).await;
+    let job = MailboxJob {
+        store,
+        ws,
+        graph,
+        mailbox,
+        user,
+        ctx: MailboxContext { user_id: &user.id, directory },
+        options,
+        progress,
+    };
+    let outcome = job.run().await;
+    let counts = match &outcome {
+        Ok(c) => c,
+        Err((c, _)) => c,
+    };
+    report.emails = counts.emails;
+    report.meetings = counts.meetings;
+    report.removed = counts.removed;
+    report.skipped = counts.skipped;
+    let (state, error) = match &outcome {
+        Ok(_) => (MailboxState::Ok, None),
+        Err((_, JobError::Graph(e))) => {
+            let state = match e.class() {
+                ErrorClass::NoMailbox => MailboxState::NoMailbox,
+                ErrorClass::AccessDenied => MailboxState::AccessDenied,
+                ErrorClass::Transient => MailboxState::Backoff,
+                _ => MailboxState::Failed,
+            };
+            (state, Some((e.code(), e.advice())))
+        }
+        Err((_, JobError::Store(e))) => (MailboxState::Failed, Some(("storage".to_string(), e.to_string()))),
+    };
+    let stored_error = error.as_ref().map(|(c, m)| (c.as_str(), m.as_str()));
+    if let Err(e) = store.set_mailbox_state(ws, mailbox, state, stored_error).await {
+        tracing::error!(mailbox = %report.user_principal_name, error = %e, "could not record the mailbox state");
+    }
+    if state == MailboxState::Ok {
+        if let Err(e) = store.record_mailbox_success(ws, mailbox).await {
+            tracing::error!(mailbox = %report.user_principal_name, error = %e, "could not record the mailbox success");
+        }
+    } else if state == MailboxState::Backoff {
+        // Throttled past the retry budget: come back after Microsoft's wait, or five minutes.
+        let wait = match &outcome {
+            Err((_, JobError::Graph(e))) => retry_after(e).unwrap_or(std::time::Duration::from_secs(300)),
+            _ => std::time::Duration::from_secs(300),
+        };
+        let until = Utc::now() + Duration::from_std(wait).unwrap_or(Duration::minutes(5));
+        let _ = store.set_mailbox_backoff(ws, mailbox, until, stored_error).await;
+    }
+    report.state = state;
+    report.error = error;
+    report
+}
+
+/// The `Retry-After` of the error that ended the retries, if any.
+fn retry_after(e: &GraphError) -> Option<std::time::Duration> {
+    match e {
+        GraphError::Api(a) => a.retry_after,
+        GraphError::RetriesExhausted { last, .. } => retry_after(last),
+        _ => None,
+    }
+}
+
+enum JobError {
+    Graph(GraphError),
+    Store(tac_store::StoreError),
+}
+
+impl From<GraphError> for JobError {
+    fn from(e: GraphError) -> Self {
+        JobError::Graph(e)
+    }
+}
+
+impl From<tac_store::StoreError> for JobError {
+    fn from(e: tac_store::StoreError) -> Self {
+        JobError::Store(e)
+    }
+}
+
+struct MailboxJob<'a> {
+    store: &'a Store,
+    ws: WorkspaceId,
+    graph: &'a GraphClient,
+    mailbox: MailboxId,
+    user: &'a DirectoryUser,
+    ctx: MailboxContext<'a>,
+    options: &'a SyncOptions,
+    progress: &'a dyn Progress,
+}
+
+impl MailboxJob<'_> {
+    /// Runs every chain of the mailbox (the calendar, and each mail folder
+    /// once they are discovered) side by side, at most four requests at a
+    /// time: the calendar starts at once, folders longest first, so the
+    /// mailbox takes little longer than its longest chain.
+    async fn run(&self) -> Result<Counts, (Counts, JobError)> {
+        let mut counts = Counts::default();
+        let requests = Semaphore::new(REQUESTS_PER_MAILBOX);
+        let requests = &requests;
+        let mut pending: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Step> + Send + '_>>> = Vec::new();
+        if self.options.calendar_sync {
+            pending.push(Box::pin(async move {
+                let _slot = requests.acquire().await;
+                Step::Chain(self.chain(&Chain::Calendar).await)
+            }));
+        }
+        if self.options.import_emails {
+            pending.push(Box::pin(async move {
+                let _slot = requests.acquire().await;
+                Step::Discovered(self.folders().await)
+            }));
+        }
+        let mut folders: Vec<Chain> = Vec::new();
+        let mut first_error = None;
+        while !pending.is_empty() {
+            let (step, _, rest) = select_all(pending).await;
+            pending = rest;
+            match step {
+                Step::Chain(Ok(c)) => counts.add(&c),
+                // Let the other chains finish their pages: what they fetched is kept.
+                Step::Chain(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Step::Discovered(Err(e)) => {
+                    first_error.get_or_insert(e.into());
+                }
+                Step::Discovered(Ok((mut found, sent))) => {
+                    found.sort_by_key(|f| std::cmp::Reverse(f.total_item_count.unwrap_or(0)));
+                    folders = found
+                        .into_iter()
+                        .map(|f| {
+                            let is_sent = sent.as_deref() == Some(f.id.as_str());
+                            Chain::Folder { id: f.id, is_sent }
+                        })
+                        .collect();
+                    break;
+                }
+            }
+        }
+        pending.extend(folders.into_iter().map(
+            |chain| -> std::pin::Pin<Box<dyn std::future::Future<Output = Step> + Send + '_>> {
+                Box::pin(async move {
+                    let _slot = requests.acquire().await;
+                    Step::Chain(self.chain(&chain).await)
+                })
+            },
+        ));
+        while !pending.is_empty() {
+            let (step, _, rest) = select_all(pending).await;
+            pending = rest;
+            match step {
+                Step::Chain(Ok(c)) => counts.add(&c),
+                Step::Chain(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Step::Discovered(_) => {}
+            }
+        }
+        match first_error {
+            Some(e) => Err((counts, e)),
+            None => Ok(counts),
+        }
+    }
+
+    /// The folders to sync: everything but the excluded well-known folders,
+    /// their subfolders, search folders and hidden folders.
+    async fn folders(&self) -> Result<(Vec<MailFolder>, Option<String>), GraphError> {
+        let uid = &self.user.id;
+        // The excluded folders and Sent Items, by well-known name, in one $batch.
+        let mut names: Vec<&str> = EXCLUDED_FOLDERS.to_vec();
+        names.push("sentitems");
+        let paths: Vec<String> = names.iter().map(|n| format!("/users/{uid}/mailFolders/{n}?$select=id")).collect();
+        let answers = self.graph.batch_get(&paths).await?;
+        let mut excluded: HashSet<String> = HashSet::new();
+        let mut sent = None;
+        for (name, answer) in names.iter().zip(answers) {
+            match answer {
+                Ok(v) => {
+                    // Without the id we cannot tell what to leave out: fail safe, never sync Junk.
+                    let id = v["id"].as_str().ok_or_else(|| GraphError::Decode {
+                        url: format!("/users/{uid}/mailFolders/{name}"),
+                        reason: "the folder came back without an id".into(),
+                    })?;
+                    if *name == "sentitems" {
+                        sent = Some(id.to_string());
+                    } else {
+                        excluded.insert(id.to_string());
+                    }
+                }
+                // A mailbox may lack a well-known folder (no archive, no sync issues).
+                Err(e) if e.class() == ErrorClass::NotFound || matches!(&e, GraphError::Api(a) if a.status == 400) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let all = self.graph.mail_folders(uid).await?;
+        let parent_of: HashMap<&str, Option<&String>> =
+            all.iter().map(|f| (f.id.as_str(), f.parent_folder_id.as_ref())).collect();
+        let under_excluded = |start: &str| -> bool {
+            let mut id = start.to_string();
+            for _ in 0..64 {
+                if excluded.contains(&id) {
+                    return true;
+                }
+                match parent_of.get(id.as_str()).copied().flatten() {
+                    Some(p) => id = p.clone(),
+                    None => return false,
+                }
+            }
+            false
+        };
+        let keep =
+            all.iter().filter(|f| !f.is_search_folder() && !f.is_hidden && !under_excluded(&f.id)).cloned().collect();
+        Ok((keep, sent))
+    }
+
+    /// The first link of a chain's round: a filtered, selected message delta
+    /// for a folder; the calendar view over the backfill window and a year ahead.
+    fn initial_link(&self, chain: &Chain) -> String {
+        let uid = &self.user.id;
+        let now = Utc::now();
+        match chain {
+            Chain::Folder { id, .. } => {
+                let since = (now - Duration::days(self.options.backfill_days)).format("%Y-%m-%dT%H:%M:%SZ");
+                format!(
+                    "/users/{uid}/mailFolders/{id}/messages/delta?$select={MESSAGE_SELECT}&$filter=receivedDateTime%20ge%20{since}"
+                )
+            }
+            Chain::Calendar => {
+                let start = (now - Duration::days(self.options.backfill_days)).format("%Y-%m-%dT00:00:00Z");
+                let end = (now + Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
+                format!("/users/{uid}/calendarView/delta?startDateTime={start}&endDateTime={end}")
+            }
+        }
+    }
+
+    /// Runs one chain until its round ends, resuming from its cursor. The
+    /// next page is fetched while the current one is written, so the
+    /// database never adds to the chain's length; each page still commits
+    /// with the cursor that follows it.
+    async fn chain(&self, chain: &Chain) -> Result<Counts, JobError> {
+        let scope = match chain {
+            Chain::Folder { id, .. } => CursorScope::Folder(id),
+            Chain::Calendar => CursorScope::Calendar,
+        };
+        let prefer = match chain {
+            Chain::Folder { .. } => Prefer::mail(self.options.page_size),
+            Chain::Calendar => Prefer::calendar(self.options.page_size),
+        };
+        let initial = self.initial_link(chain);
+        let mut link = match self.store.cursor(self.ws, self.mailbox, scope).await? {
+            Some(c) => c.url().to_string(),
+            None => initial.clone(),
+        };
+        let mut counts = Counts::default();
+        let mut resets = 0;
+        let mut page = self.graph.page(&link, &prefer).await;
+        loop {
+            let raw = match page {
+                Ok(raw) => raw,
+                Err(e) if e.class() == ErrorClass::SyncReset && resets < 2 => {
+                    // The delta token expired: start this chain's round over.
+                    // Copies are keyed by immutable id, so the full round
+                    // confirms what is stored without duplicating it.
+                    resets += 1;
+                    self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
+                    link = initial.clone();
+                    page = self.graph.page(&link, &prefer).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let cursor = match (&raw.next_link, &raw.delta_link) {
+                (Some(next), _) => SyncCursor::NextLink(next.clone()),
+                (None, Some(delta)) => SyncCursor::DeltaLink(delta.clone()),
+                (None, None) => {
+                    return Err(GraphError::Decode {
+                        url: link,
+                        reason: "a delta page had neither a next nor a delta link".into(),
+                    }
+                    .into());
+                }
+            };
+            let write = self.apply(chain, scope, raw, &cursor);
+            match &cursor {
+                SyncCursor::NextLink(next) => {
+                    let (written, next_page) = tokio::join!(write, self.graph.page(next, &prefer));
+                    counts.add(&written?);
+                    link = next.clone();
+                    page = next_page;
+                }
+                SyncCursor::DeltaLink(_) => {
+                    counts.add(&write.await?);
+                    return Ok(counts);
+                }
+            }
+        }
+    }
+
+    /// Normalises one page and writes it with its cursor.
+    async fn apply(
+        &self,
+        chain: &Chain,
+        scope: CursorScope<'_>,
+        raw: tac_graph::RawPage,
+        cursor: &SyncCursor,
+    ) -> Result<Counts, JobError> {
+        let mut counts = Counts::default();
+        let mut skipped: Vec<(String, String)> = Vec::new();
+        let mut removed = Vec::new();
+        match chain {
+            Chain::Folder { id: folder_id, is_sent } => {
+                let mut upserts = Vec::new();
+                for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Message>) {
+                    match item {
+                        Ok(DeltaItem::Changed(m)) => match normalize::email(&self.ctx, &m, folder_id, *is_sent) {
+                            Ok(pair) => upserts.push(pair),
+                            Err(reason) => skipped.push((m.id, reason.to_string())),
+                        },
+                        Ok(DeltaItem::Removed { id, .. }) => removed.push(id),
+                        Err(bad) => skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
+                    }
+                }
+                self.store.apply_mail_page(self.ws, self.mailbox, folder_id, &upserts, &removed, cursor).await?;
+                counts.emails += upserts.len() as u64;
+            }
+            Chain::Calendar => {
+                let mut upserts = Vec::new();
+                for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Event>) {
+                    match item {
+                        Ok(DeltaItem::Changed(e)) => match normalize::meeting(&self.ctx, &e) {
+                            Ok(pair) => upserts.push(pair),
+                            Err(reason) => skipped.push((e.id, reason.to_string())),
+                        },
+                        Ok(DeltaItem::Removed { id, .. }) => removed.push(id),
+                        Err(bad) => skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
+                    }
+                }
+                self.store.apply_calendar_page(self.ws, self.mailbox, &upserts, &removed, cursor).await?;
+                counts.meetings += upserts.len() as u64;
+            }
+        }
+        for (id, reason) in &skipped {
+            tracing::warn!(mailbox = %self.user.user_principal_name, item = %id, %reason, ?scope, "skipped an item that could not be read");
+            self.store.record_skipped_item(self.ws, self.mailbox, id, reason).await?;
+        }
+        counts.removed += removed.len() as u64;
+        counts.skipped += skipped.len() as u64;
+        self.progress.items(&self.user.user_principal_name, counts.emails + counts.meetings);
+        Ok(counts)
+    }
+}
+
+/// Waits for the first of several futures (a small `select_all`, so the
+/// crate needs no futures dependency).
+async fn select_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> (F::Output, usize, Vec<F>) {
+    std::future::poll_fn(move |cx| {
+        for i in 0..futures.len() {
+            if let std::task::Poll::Ready(out) = std::pin::Pin::new(&mut futures[i]).poll(cx) {
+                let mut rest = std::mem::take(&mut futures);
+                rest.remove(i);
+                return std::task::Poll::Ready((out, i, rest));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,451 @@
+//! End to end: the emulator's small organisation synced into a real database
+//! (SQLite and PostgreSQL), compared with the emulator's ground truth, then
+//! changed, throttled, faulted, expired and interrupted, and compared again.
+
+use chrono::{Duration, Utc};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tac_core::MailboxState;
+use tac_emulator::{EmulatorConfig, RunningEmulator};
+use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
+use tac_store::{Store, WorkspaceId};
+use tac_sync::{Quiet, SyncOptions, SyncReport, sync_once};
+
+/// Folders the ground truth holds that sync must leave alone.
+const EXCLUDED: &[&str] = &[
+    "deleteditems",
+    "junkemail",
+    "drafts",
+    "outbox",
+    "conversationhistory",
+    "syncissues",
+    "conflicts",
+    "localfailures",
+    "serverfailures",
+];
+
+/// A fresh database of each kind.
+async fn stores() -> Vec<(&'static str, Store)> {
+    let dir = std::env::temp_dir().join(format!("tac-sync-test-{}", unique()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("sqlite");
+    let admin = std::env::var("TAC_TEST_POSTGRES_URL")
+        .expect("TAC_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
+    let name = format!("tac_sync_{}", unique());
+    {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("postgres admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+    }
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("TAC_TEST_POSTGRES_URL must end in /DATABASE"),
+    };
+    let pg = Store::connect(&url).await.expect("postgres");
+    vec![("sqlite", sqlite), ("postgres", pg)]
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{}_{}_{}", std::process::id(), Utc::now().timestamp_micros(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+struct World {
+    emulator: RunningEmulator,
+    http: reqwest::Client,
+}
+
+impl World {
+    async fn new() -> Self {
+        World {
+            emulator: tac_emulator::spawn(EmulatorConfig::default()).await.expect("emulator"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn graph(&self) -> Arc<GraphClient> {
+        let c = self.emulator.credentials();
+        Arc::new(
+            GraphClient::new(
+                Cloud::new(&c.login_url, &c.graph_url).unwrap(),
+                AppCredentials {
+                    tenant_id: c.tenant_id,
+                    client_id: c.client_id,
+                    client_secret: SecretString::from(c.client_secret),
+                },
+                RetryPolicy {
+                    max_attempts: 8,
+                    base_delay: std::time::Duration::from_millis(10),
+                    max_delay: std::time::Duration::from_millis(200),
+                },
+            )
+            .unwrap(),
+        )
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .request(method, format!("{}/_emulator{path}", self.emulator.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.admin(reqwest::Method::GET, path, Value::Null).await
+    }
+
+    /// Per mailbox user id: the (immutable id, folder id) pairs sync must hold.
+    async fn expected_mail(&self) -> HashMap<String, HashSet<(String, String)>> {
+        let since = Utc::now() - Duration::days(365);
+        let mut out = HashMap::new();
+        for u in self.get("/truth/mailboxes").await["users"].as_array().unwrap() {
+            if u["hasMailbox"] != true {
+                continue;
+            }
+            let id = u["id"].as_str().unwrap().to_string();
+            let truth = self.get(&format!("/truth/users/{id}/mail")).await;
+            let mut set = HashSet::new();
+            for f in truth["folders"].as_array().unwrap() {
+                if f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)) {
+                    continue;
+                }
+                for m in f["messages"].as_array().unwrap() {
+                    let received =
+                        chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap();
+                    if received >= since {
+                        set.insert((
+                            m["immutableId"].as_str().unwrap().to_string(),
+                            f["id"].as_str().unwrap().to_string(),
+                        ));
+                    }
+                }
+            }
+            out.insert(id, set);
+        }
+        out
+    }
+
+    /// Per mailbox user id: the event ids in the sync window.
+    async fn expected_events(&self) -> HashMap<String, HashSet<String>> {
+        let now = Utc::now();
+        let start = (now - Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
+        let end = (now + Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
+        let mut out = HashMap::new();
+        for u in self.get("/truth/mailboxes").await["users"].as_array().unwrap() {
+            if u["hasMailbox"] != true {
+                continue;
+            }
+            let id = u["id"].as_str().unwrap().to_string();
+            let truth = self.get(&format!("/truth/users/{id}/events?startDateTime={start}&endDateTime={end}")).await;
+            out.insert(
+                id,
+                truth["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect(),
+            );
+        }
+        out
+    }
+}
+
+async fn sync(store: &Store, ws: WorkspaceId, world: &World) -> SyncReport {
+    sync_once(store, ws, world.graph(), &SyncOptions::default(), Arc::new(Quiet)).await.expect("the pass runs")
+}
+
+/// Checks the store against the ground truth, mailbox by mailbox. Emails
+/// deleted in Microsoft 365 stay in history: `deleted` counts them.
+async fn assert_matches_truth(label: &str, store: &Store, ws: WorkspaceId, world: &World) {
+    assert_matches_truth_with_history(label, store, ws, world, 0).await
+}
+
+async fn assert_matches_truth_with_history(label: &str, store: &Store, ws: WorkspaceId, world: &World, deleted: u64) {
+    let mail = world.expected_mail().await;
+    let events = world.expected_events().await;
+    let mailboxes = store.mailboxes(ws).await.unwrap();
+    for (user, expected) in &mail {
+        let mailbox =
+            mailboxes.iter().find(|m| &m.user_id == user).unwrap_or_else(|| panic!("{label}: mailbox {user} missing"));
+        let copies = store.email_copies(ws, mailbox.id).await.unwrap();
+        let live: Vec<(String, String)> =
+            copies.iter().filter(|c| !c.removed).map(|c| (c.graph_id.clone(), c.folder_id.clone())).collect();
+        let live_set: HashSet<_> = live.iter().cloned().collect();
+        assert_eq!(live.len(), live_set.len(), "{label}: duplicate copies in {user}");
+        let extra: Vec<_> = live_set.difference(expected).collect();
+        let missing: Vec<_> = expected.difference(&live_set).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{label}: mail of {user}: stored but not in Microsoft 365 {extra:?}; missing {missing:?}"
+        );
+        let meetings: HashSet<String> = store
+            .meeting_copies(ws, mailbox.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| !c.removed)
+            .map(|c| c.graph_id)
+            .collect();
+        let extra: Vec<_> = meetings.difference(&events[user]).collect();
+        let missing: Vec<_> = events[user].difference(&meetings).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{label}: calendar of {user}: extra {extra:?}; missing {missing:?}"
+        );
+    }
+    let distinct: HashSet<String> = {
+        let mut ids = HashSet::new();
+        for u in mail.keys() {
+            let truth = world.get(&format!("/truth/users/{u}/mail")).await;
+            for f in truth["folders"].as_array().unwrap() {
+                if f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)) {
+                    continue;
+                }
+                for m in f["messages"].as_array().unwrap() {
+                    if chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap()
+                        >= Utc::now() - Duration::days(365)
+                    {
+                        ids.insert(m["internetMessageId"].as_str().unwrap().to_string());
+                    }
+                }
+            }
+        }
+        ids
+    };
+    assert_eq!(
+        store.email_count(ws).await.unwrap(),
+        distinct.len() as u64 + deleted,
+        "{label}: one email per internetMessageId"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_equals_the_ground_truth_and_a_second_fetches_only_deltas() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let report = sync(&store, ws, &world).await;
+        assert!(report.all_ok(), "{backend}: {report:?}");
+        assert!(report.mailboxes.iter().any(|m| m.state == MailboxState::NoMailbox), "unlicensed users are no_mailbox");
+        assert_matches_truth(backend, &store, ws, &world).await;
+
+        let before =
+            world.get("/requests").await["requests"].as_array().unwrap().last().unwrap()["n"].as_u64().unwrap();
+        let again = sync(&store, ws, &world).await;
+        assert!(again.all_ok());
+        let requests = world.get(&format!("/requests?since={before}")).await;
+        let deltas: Vec<&Value> = requests["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            // Users without an Exchange mailbox answer 404 and are probed again each pass.
+            .filter(|r| r["path"].as_str().unwrap().ends_with("/delta") && r["status"] != 404)
+            .collect();
+        assert!(!deltas.is_empty());
+        for r in deltas {
+            assert!(
+                r["query"].as_str().unwrap().contains("$deltatoken="),
+                "{backend}: the second pass started a round over: {r}"
+            );
+        }
+        assert_matches_truth(backend, &store, ws, &world).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_in_microsoft_365_show_up_after_the_next_pass() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        assert!(sync(&store, ws, &world).await.all_ok());
+        let users = world.get("/truth/mailboxes").await;
+        let user = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap().clone();
+        let (uid, upn) =
+            (user["id"].as_str().unwrap().to_string(), user["userPrincipalName"].as_str().unwrap().to_string());
+        let truth = world.get(&format!("/truth/users/{uid}/mail")).await;
+        let inbox =
+            truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap().clone();
+        let recent: Vec<&Value> = inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| {
+                chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap()
+                    >= Utc::now() - Duration::days(300)
+            })
+            .collect();
+        let (moved, deleted) = (recent[0]["immutableId"].as_str().unwrap(), recent[1]["immutableId"].as_str().unwrap());
+        world
+            .admin(
+                reqwest::Method::POST,
+                &format!("/users/{uid}/messages/{moved}/move"),
+                json!({"destinationId": "archive"}),
+            )
+            .await;
+        world.admin(reqwest::Method::DELETE, &format!("/users/{uid}/messages/{deleted}"), Value::Null).await;
+        world
+            .admin(
+                reqwest::Method::POST,
+                &format!("/users/{uid}/messages"),
+                json!({"folder": "inbox", "subject": "Brand new", "from": {"name": "Ann", "address": "ann@fourthcoffee.com"}, "to": [{"name": "Me", "address": upn}], "internetMessageId": "<brand-new@fourthcoffee.com>"}),
+            )
+            .await;
+        let now = Utc::now();
+        let window = format!(
+            "startDateTime={}&endDateTime={}",
+            (now - Duration::days(365)).format("%Y-%m-%dT00:00:00Z"),
+            (now + Duration::days(365)).format("%Y-%m-%dT00:00:00Z")
+        );
+        let events = world.get(&format!("/truth/users/{uid}/events?{window}")).await;
+        let events = events["events"].as_array().unwrap();
+        let single = events.iter().find(|e| e["type"] == "singleInstance").unwrap()["id"].as_str().unwrap();
+        world
+            .admin(
+                reqwest::Method::PATCH,
+                &format!("/users/{uid}/events/{single}"),
+                json!({"subject": "Moved to Thursday"}),
+            )
+            .await;
+        if let Some(occurrence) = events.iter().find(|e| e["type"] == "occurrence" && e["isCancelled"] == false) {
+            world
+                .admin(
+                    reqwest::Method::POST,
+                    &format!("/users/{uid}/events/{}/cancel", occurrence["id"].as_str().unwrap()),
+                    json!({}),
+                )
+                .await;
+        }
+        let hired = world.admin(reqwest::Method::POST, "/users", json!({})).await;
+
+        let report = sync(&store, ws, &world).await;
+        assert!(report.all_ok(), "{backend}: {report:?}");
+        assert!(
+            report.mailboxes.iter().any(|m| m.user_principal_name == hired["userPrincipalName"]),
+            "{backend}: the new hire was synced"
+        );
+        // The deleted message stays in history unless no other mailbox holds it.
+        let deleted_elsewhere = {
+            let id = recent[1]["internetMessageId"].as_str().unwrap();
+            let mut held = false;
+            for u in world.get("/truth/mailboxes").await["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|u| u["hasMailbox"] == true)
+            {
+                let t = world.get(&format!("/truth/users/{}/mail", u["id"].as_str().unwrap())).await;
+                held |= t["folders"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| !f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)))
+                    .any(|f| f["messages"].as_array().unwrap().iter().any(|m| m["internetMessageId"] == id));
+            }
+            u64::from(!held)
+        };
+        assert_matches_truth_with_history(backend, &store, ws, &world, deleted_elsewhere).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_faults_expired_tokens_and_interruptions_still_end_equal_to_the_truth() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        // Interrupt the first pass part-way, as a crash would.
+        let (s2, w2) = (store.clone(), world.graph());
+        let first = tokio::spawn(async move {
+            sync_once(&s2, ws, w2, &SyncOptions { page_size: 5, ..SyncOptions::default() }, Arc::new(Quiet)).await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        first.abort();
+        let _ = first.await;
+
+        world
+            .admin(reqwest::Method::PUT, "/faults", json!({"rate_503": 0.1, "rate_504": 0.05, "drop_rate": 0.05}))
+            .await;
+        let upn = world.get("/truth/mailboxes").await["users"][0]["userPrincipalName"].as_str().unwrap().to_string();
+        world
+            .admin(reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 3, "retryAfter": "0.05"}))
+            .await;
+        let report = sync_once(
+            &store,
+            ws,
+            world.graph(),
+            &SyncOptions { page_size: 7, ..SyncOptions::default() },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+        assert!(report.all_ok(), "{backend}: {report:?}");
+
+        world.admin(reqwest::Method::PUT, "/faults", json!({})).await;
+        world.admin(reqwest::Method::POST, "/delta-tokens/expire", json!({})).await;
+        world.admin(reqwest::Method::POST, "/tokens/expire", json!({})).await;
+        let report = sync(&store, ws, &world).await;
+        assert!(report.all_ok(), "{backend}: {report:?}");
+        assert_matches_truth(backend, &store, ws, &world).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_item_is_skipped_and_recorded_and_the_rest_lands() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let users = world.get("/truth/mailboxes").await;
+        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        world
+            .admin(
+                reqwest::Method::POST,
+                &format!("/users/{uid}/messages"),
+                json!({"folder": "inbox", "subject": "x", "from": {"name": "x", "address": "x@example.com"},
+                       "raw": {"id": "AAkALgBNbroken", "receivedDateTime": "not a date", "subject": "\u{0000}\u{202e}odd"}}),
+            )
+            .await;
+        let report = sync(&store, ws, &world).await;
+        let mine = report
+            .mailboxes
+            .iter()
+            .find(|m| m.state == MailboxState::Ok && m.skipped > 0)
+            .unwrap_or_else(|| panic!("{backend}: {report:?}"));
+        assert_eq!(mine.skipped, 1);
+        assert!(report.all_ok());
+        let rows = store.mailboxes(ws).await.unwrap();
+        assert!(rows.iter().any(|m| m.skipped_count == 1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_stops_the_pass_before_anything_is_written() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let c = world.emulator.credentials();
+        let graph = Arc::new(
+            GraphClient::new(
+                Cloud::new(&c.login_url, &c.graph_url).unwrap(),
+                AppCredentials {
+                    tenant_id: c.tenant_id,
+                    client_id: c.client_id,
+                    client_secret: SecretString::from("wrong".to_string()),
+                },
+                RetryPolicy::default(),
+            )
+            .unwrap(),
+        );
+        let err = sync_once(&store, ws, graph, &SyncOptions::default(), Arc::new(Quiet)).await.unwrap_err();
+        assert!(err.to_string().contains("AADSTS7000215"), "{backend}: {err}");
+        assert!(store.mailboxes(ws).await.unwrap().is_empty(), "{backend}: nothing half-written");
+        assert_eq!(store.email_count(ws).await.unwrap(), 0);
+    }
+}
