@@ -593,8 +593,7 @@ async fn id_token(h: &Harness, upn: &str) -> (Value, Value) {
     ];
     let r = h.http.post(&url).form(&form).send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap().to_string();
-    let code = location.split("code=").nth(1).unwrap().split('&').next().unwrap();
-    let code: String = form_decode(code);
+    let code = common::url_query(&location)["code"].clone();
     let body: Value = h
         .http
         .post(format!("{}/{}/oauth2/v2.0/token", h.creds.login_url, h.creds.tenant_id))
@@ -615,26 +614,6 @@ async fn id_token(h: &Harness, upn: &str) -> (Value, Value) {
     let jwt = body["id_token"].as_str().expect("id_token");
     let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap();
     (serde_json::from_slice(&header).unwrap(), claims(jwt))
-}
-
-fn form_decode(v: &str) -> String {
-    form_urlencoded_decode(v)
-}
-
-fn form_urlencoded_decode(v: &str) -> String {
-    let mut out = Vec::new();
-    let b = v.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap_or(b'?'));
-            i += 3;
-        } else {
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, claims};
+use common::{Harness, claims, url_query};
 use serde_json::{Value, json};
 
 async fn error_of(r: reqwest::Response) -> (u16, Value) {
@@ -354,30 +354,6 @@ async fn authorization_code_with_pkce_yields_id_access_and_refresh_tokens() {
         .unwrap();
     assert!(refreshed["access_token"].is_string());
     assert_ne!(refreshed["refresh_token"], refresh, "a new refresh token each time");
-}
-
-fn url_query(url: &str) -> std::collections::HashMap<String, String> {
-    let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
-}
-
-fn percent_decode(v: &str) -> String {
-    let bytes = v.replace('+', " ").into_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test]

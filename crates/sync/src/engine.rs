@@ -374,7 +374,6 @@ impl MailboxJob<'_> {
                 Step::Discovered(self.folders().await)
             }));
         }
-        let mut folders: Vec<Chain> = Vec::new();
         let mut first_error = None;
         while !pending.is_empty() {
             let (step, _, rest) = select_all(pending).await;
@@ -390,34 +389,14 @@ impl MailboxJob<'_> {
                 }
                 Step::Discovered(Ok((mut found, sent))) => {
                     found.sort_by_key(|f| std::cmp::Reverse(f.total_item_count.unwrap_or(0)));
-                    folders = found
-                        .into_iter()
-                        .map(|f| {
-                            let is_sent = sent.as_deref() == Some(f.id.as_str());
-                            Chain::Folder { id: f.id, is_sent }
-                        })
-                        .collect();
-                    break;
+                    for f in found {
+                        let chain = Chain::Folder { is_sent: sent.as_deref() == Some(f.id.as_str()), id: f.id };
+                        pending.push(Box::pin(async move {
+                            let _slot = requests.acquire().await;
+                            Step::Chain(self.chain(&chain).await)
+                        }));
+                    }
                 }
-            }
-        }
-        pending.extend(folders.into_iter().map(
-            |chain| -> std::pin::Pin<Box<dyn std::future::Future<Output = Step> + Send + '_>> {
-                Box::pin(async move {
-                    let _slot = requests.acquire().await;
-                    Step::Chain(self.chain(&chain).await)
-                })
-            },
-        ));
-        while !pending.is_empty() {
-            let (step, _, rest) = select_all(pending).await;
-            pending = rest;
-            match step {
-                Step::Chain(Ok(c)) => counts.add(&c),
-                Step::Chain(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Step::Discovered(_) => {}
             }
         }
         match first_error {
