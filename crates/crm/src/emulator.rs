@@ -1,5 +1,5 @@
-//! `tac-crm emulator` and, for now, `tac-crm demo`: start the Microsoft cloud
-//! emulator and print the connection details as `key=value` lines.
+//! `tac-crm emulator`: start the Microsoft cloud emulator and print the
+//! connection details as `key=value` lines.
 
 use anyhow::Context;
 use clap::Args;
@@ -49,18 +49,6 @@ pub struct EmulatorArgs {
     /// Another redirect URI to register on the app (loopback ones with any port are already accepted).
     #[arg(long)]
     redirect_uri: Vec<String>,
-}
-
-/// Flags of `tac-crm demo`.
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Address the emulator listens on.
-    #[arg(long, default_value = "127.0.0.1:5880")]
-    listen: String,
-    #[arg(long, default_value = "medium")]
-    size: OrgSize,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
 }
 
 impl EmulatorArgs {
@@ -133,20 +121,5 @@ async fn axum_serve(listener: tokio::net::TcpListener, emulator: tac_emulator::E
 
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     start(args.config()?, &args.listen).await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "TAC demo: the portal and sync are not built yet, so this runs the Microsoft cloud emulator \
-         with the {} organisation. Point a Graph client at the graph_url below.",
-        match args.size {
-            OrgSize::Small => "small",
-            OrgSize::Medium => "medium",
-            OrgSize::Large { .. } => "large",
-        }
-    );
-    let config = EmulatorConfig { seed: args.seed, size: args.size, ..EmulatorConfig::default() };
-    start(config, &args.listen).await?;
     Ok(ExitCode::SUCCESS)
 }

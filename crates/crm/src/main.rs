@@ -1,10 +1,12 @@
 //! `tac-crm`: the command line. Glue only: it parses flags, starts logging and
 //! hands over to the crates that do the work.
 
+mod demo;
 mod emulator;
 mod integration;
 mod settings;
 mod sync;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,9 +25,8 @@ struct Cli {
 enum Command {
     /// Run the Microsoft cloud emulator (Entra ID + Graph) with a synthetic organisation.
     Emulator(emulator::EmulatorArgs),
-    /// The quickstart. Until the portal lands, it runs the emulator with the
-    /// medium organisation and prints how to connect to it.
-    Demo(emulator::DemoArgs),
+    /// The quickstart: the emulator's medium organisation, connected and synced into SQLite.
+    Demo(demo::DemoArgs),
     /// The Microsoft 365 connection: Tenant ID, Client ID, Client Secret and toggles.
     #[command(subcommand)]
     Integration(integration::IntegrationCommand),
@@ -33,6 +34,8 @@ enum Command {
     Sync(sync::SyncArgs),
     /// The state of each mailbox.
     Status(sync::StatusArgs),
+    /// Sync continuously: a pass every interval (5 minutes by default).
+    Worker(worker::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,10 +60,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         match cli.command {
             Command::Emulator(args) => emulator::run(args).await,
-            Command::Demo(args) => emulator::demo(args).await,
+            Command::Demo(args) => demo::run(&cli.config, args).await,
             Command::Integration(c) => integration::run(&cli.config, c).await,
             Command::Sync(args) => sync::run(&cli.config, args).await,
             Command::Status(args) => sync::status(&cli.config, args).await,
+            Command::Worker(args) => worker::run(&cli.config, args).await,
         }
     })
 }

@@ -83,11 +83,17 @@ impl Progress for Lines {
     }
 }
 
+/// Progress bars on a terminal (unless JSON goes to stdout), log lines otherwise.
+pub fn progress(json: bool) -> Arc<dyn Progress> {
+    if std::io::stderr().is_terminal() && !json {
+        Arc::new(Bars { multi: MultiProgress::new(), bars: Mutex::default() })
+    } else {
+        Arc::new(Lines)
+    }
+}
+
 pub async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.once,
-        "continuous sync runs in `tac-crm worker` or `tac-crm serve`; use `sync --once` for a single pass"
-    );
+    anyhow::ensure!(args.once, "continuous sync runs in `tac-crm worker`; use `sync --once` for a single pass");
     let settings = Settings::build(config).await?;
     let Some(integration) = settings.store.load_integration(settings.workspace, &settings.key).await? else {
         eprintln!("No integration yet. Run: tac-crm integration set --tenant-id … --client-id … --client-secret-stdin");
@@ -106,11 +112,7 @@ pub async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
         backfill_days: set.backfill_days.into(),
         ..SyncOptions::default()
     };
-    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() && !args.json {
-        Arc::new(Bars { multi: MultiProgress::new(), bars: Mutex::default() })
-    } else {
-        Arc::new(Lines)
-    };
+    let progress = progress(args.json);
     let report = match tac_sync::sync_once(&settings.store, settings.workspace, client, &options, progress).await {
         Ok(r) => r,
         Err(tac_sync::SyncError::Microsoft(e)) => {

@@ -150,3 +150,85 @@ fn sync_without_an_integration_exits_2_with_what_to_do() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("tac-crm integration set"));
 }
+
+/// Per mailbox: (state, emails, meetings), from `status --json`.
+fn status_counts(cli: &Cli) -> std::collections::BTreeMap<String, (String, u64, u64)> {
+    let out = cli.run(&["status", "--json"], None);
+    let rows: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    rows.as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_string(),
+                (
+                    r["state"].as_str().unwrap().to_string(),
+                    r["emails"].as_u64().unwrap(),
+                    r["meetings"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
+    // A little latency spreads the pass out, so the kills land mid-round.
+    let config = tac_emulator::EmulatorConfig {
+        faults: tac_emulator::Faults { latency_ms: 4, ..Default::default() },
+        ..Default::default()
+    };
+    let emulator = tac_emulator::spawn(config).await.expect("emulator");
+    let c = emulator.credentials();
+    let root = std::env::temp_dir().join(format!("tac-kill-{}", unique()));
+    std::fs::create_dir_all(&root).unwrap();
+    let connect = |cli: &Cli| {
+        let args = [
+            "integration",
+            "set",
+            "--tenant-id",
+            &c.tenant_id,
+            "--client-id",
+            &c.client_id,
+            "--client-secret-stdin",
+            "--login-url",
+            &c.login_url,
+            "--graph-url",
+            &c.graph_url,
+        ];
+        assert!(cli.run(&args, Some(&c.client_secret)).status.success());
+    };
+    let reference = Cli {
+        data_dir: root.join("reference"),
+        database_url: format!("sqlite://{}", root.join("reference.db").display()),
+    };
+    tokio::task::block_in_place(|| {
+        connect(&reference);
+        assert!(reference.run(&["sync", "--once"], None).status.success());
+    });
+    let expected = tokio::task::block_in_place(|| status_counts(&reference));
+    assert!(expected.values().any(|(_, emails, _)| *emails > 0));
+
+    for (backend, url) in databases(&root) {
+        let cli = Cli { data_dir: root.join(format!("victim-{backend}")), database_url: url };
+        tokio::task::block_in_place(|| connect(&cli));
+        for delay_ms in [150u64, 500, 1100] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
+                .args(["sync", "--once"])
+                .env("TAC_DATA_DIR", &cli.data_dir)
+                .env("TAC_DATABASE_URL", &cli.database_url)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tac-crm starts");
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            // SIGKILL: no destructor, no flush, no goodbye.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let out = tokio::task::block_in_place(|| cli.run(&["sync", "--once"], None));
+        assert!(out.status.success(), "{backend}: {}", text(&out));
+        let got = tokio::task::block_in_place(|| status_counts(&cli));
+        assert_eq!(got, expected, "{backend}: a killed and resumed sync ends where an uninterrupted one does");
+    }
+}

@@ -133,6 +133,36 @@ pub async fn sync_once(
             users.into_iter().filter(|u| members.contains(&u.id)).collect()
         }
     };
+    // Mailboxes Microsoft throttled past the retry budget wait out their backoff.
+    let now = Utc::now();
+    let waiting: HashMap<String, chrono::DateTime<Utc>> = store
+        .mailboxes(ws)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.backoff_until.filter(|until| *until > now).map(|until| (m.user_id, until)))
+        .collect();
+    let mut report = SyncReport::default();
+    let in_scope: Vec<DirectoryUser> = in_scope
+        .into_iter()
+        .filter(|u| match waiting.get(&u.id) {
+            Some(until) => {
+                report.mailboxes.push(MailboxReport {
+                    user_principal_name: u.user_principal_name.clone(),
+                    state: MailboxState::Backoff,
+                    emails: 0,
+                    meetings: 0,
+                    removed: 0,
+                    skipped: 0,
+                    error: Some((
+                        "backoff".into(),
+                        format!("Microsoft asked TAC to wait; the next attempt is after {until}."),
+                    )),
+                });
+                false
+            }
+            None => true,
+        })
+        .collect();
     progress.mailboxes(in_scope.len());
     let directory = Arc::new(directory);
     let limit = Arc::new(Semaphore::new(options.parallel_mailboxes.max(1)));
@@ -148,7 +178,6 @@ pub async fn sync_once(
             report
         });
     }
-    let mut report = SyncReport::default();
     while let Some(done) = tasks.join_next().await {
         match done {
             Ok(m) => report.mailboxes.push(m),

@@ -1,0 +1,201 @@
+//! Sync benchmarks (issue: storage and sync engine).
+//!
+//! 1. Ingest with emulator latency off: a full sync of a large organisation
+//!    into SQLite (and PostgreSQL when `TAC_TEST_POSTGRES_URL` is set), with
+//!    dedupe and full-text indexing. Prints messages per second and the peak
+//!    memory of this process; the emulator runs as a separate process so its
+//!    memory is not counted.
+//! 2. Latency-bound sync: 100 ms per Graph request and Outlook's concurrency
+//!    rules. Prints the wall time and the lower bound that the emulator's
+//!    request schedule allows: for each mailbox, the longer of its longest
+//!    sequential page chain and its total pages divided by four.
+//!
+//! Run with `cargo bench -p tac-crm --bench sync`.
+
+use secrecy::SecretString;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
+use tac_store::Store;
+use tac_sync::{Quiet, SyncOptions, sync_once};
+
+/// Twenty CRM publishes about 400 messages per minute for its Microsoft sync.
+const TWENTY_MESSAGES_PER_SECOND: f64 = 400.0 / 60.0;
+
+struct Emulator {
+    child: Child,
+    settings: HashMap<String, String>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_emulator(args: &[&str]) -> Emulator {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the emulator starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let settings = BufReader::new(stdout)
+        .lines()
+        .take(5)
+        .map(|l| l.expect("a line"))
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    Emulator { child, settings }
+}
+
+impl Emulator {
+    fn graph(&self) -> Arc<GraphClient> {
+        let s = &self.settings;
+        Arc::new(
+            GraphClient::new(
+                Cloud::new(&s["login_url"], &s["graph_url"]).expect("URLs"),
+                AppCredentials {
+                    tenant_id: s["tenant_id"].clone(),
+                    client_id: s["client_id"].clone(),
+                    client_secret: SecretString::from(s["client_secret"].clone()),
+                },
+                RetryPolicy::default(),
+            )
+            .expect("client"),
+        )
+    }
+
+    fn admin(&self, path: &str) -> Value {
+        let base = &self.settings["login_url"];
+        let rt = tokio::runtime::Handle::current();
+        let url = format!("{base}/_emulator{path}");
+        tokio::task::block_in_place(|| {
+            rt.block_on(async { reqwest::get(url).await.expect("admin").json().await.expect("json") })
+        })
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn fresh_postgres() -> Option<String> {
+    let admin = std::env::var("TAC_TEST_POSTGRES_URL").ok()?;
+    let name = format!("tac_bench_{}", std::process::id());
+    let _ = Command::new("psql").arg(&admin).args(["-qAtc", &format!("drop database if exists {name}")]).output();
+    let out = Command::new("psql").arg(&admin).args(["-qAtc", &format!("create database {name}")]).output().ok()?;
+    out.status.success().then(|| format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)))
+}
+
+async fn ingest(label: &str, url: &str, emulator: &Emulator) {
+    let store = Store::connect(url).await.expect("store");
+    let ws = store.ensure_workspace("bench").await.expect("workspace");
+    let options = SyncOptions { page_size: 250, parallel_mailboxes: 8, ..SyncOptions::default() };
+    let started = Instant::now();
+    let report = sync_once(&store, ws, emulator.graph(), &options, Arc::new(Quiet)).await.expect("sync");
+    let elapsed = started.elapsed().as_secs_f64();
+    let messages: u64 = report.mailboxes.iter().map(|m| m.emails).sum();
+    let events: u64 = report.mailboxes.iter().map(|m| m.meetings).sum();
+    let mailboxes = report.mailboxes.iter().filter(|m| m.emails > 0).count();
+    let distinct = store.email_count(ws).await.expect("count");
+    println!(
+        "{label:<10} {mailboxes:>4} mailboxes {messages:>8} messages ({distinct} distinct) {events:>7} events in {elapsed:>6.1} s = {:>7.0} messages/s, {:>6.0} items/s; peak RSS {:.0} MiB",
+        messages as f64 / elapsed,
+        (messages + events) as f64 / elapsed,
+        peak_rss_mib()
+    );
+    assert!(report.all_ok(), "{label}: every mailbox synced");
+}
+
+/// The lower bound of a latency-bound pass, from the requests the emulator saw.
+fn lower_bound(requests: &[Value], latency: Duration) -> (Duration, usize, usize) {
+    let mut chains: HashMap<(String, String), usize> = HashMap::new();
+    for r in requests {
+        let path = r["path"].as_str().unwrap_or("");
+        let Some(mailbox) = r["mailbox"].as_str() else { continue };
+        let chain = if path.ends_with("/calendarView/delta") {
+            "calendar".to_string()
+        } else if path.ends_with("/messages/delta") {
+            path.split("mailFolders")
+                .nth(1)
+                .unwrap_or("")
+                .trim_start_matches(['/', '(', '\''])
+                .split(['/', '\''])
+                .next()
+                .unwrap_or("")
+                .to_string()
+        } else {
+            continue;
+        };
+        *chains.entry((mailbox.to_string(), chain)).or_default() += 1;
+    }
+    let mut per_mailbox: HashMap<&str, (usize, usize)> = HashMap::new();
+    for ((mailbox, _), pages) in &chains {
+        let e = per_mailbox.entry(mailbox).or_default();
+        e.0 = e.0.max(*pages);
+        e.1 += pages;
+    }
+    let bound_pages = per_mailbox.values().map(|(longest, total)| (*longest).max(total.div_ceil(4))).max().unwrap_or(0);
+    let total_pages = per_mailbox.values().map(|(_, t)| t).sum();
+    (latency * bound_pages as u32, bound_pages, total_pages)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        println!("sync benchmark on {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        println!("peer anchor: Twenty CRM publishes about 400 messages/minute ({TWENTY_MESSAGES_PER_SECOND:.1} messages/s) for its Microsoft sync");
+
+        // 1. Ingest, latency off.
+        // `TAC_BENCH_SIZE` shrinks the organisation for quick experiments.
+        let size = std::env::var("TAC_BENCH_SIZE").unwrap_or_else(|_| "large:66:1150".into());
+        let emulator = start_emulator(&["--size", &size, "--seed", "7"]);
+        let dir = std::env::temp_dir().join(format!("tac-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        ingest("sqlite", &format!("sqlite://{}", dir.join("tac.db").display()), &emulator).await;
+        match fresh_postgres().filter(|_| std::env::var_os("TAC_BENCH_ONLY_SQLITE").is_none()) {
+            Some(url) => {
+                let emulator = start_emulator(&["--size", &size, "--seed", "7"]);
+                ingest("postgres", &url, &emulator).await;
+            }
+            None => println!("postgres   skipped: set TAC_TEST_POSTGRES_URL (scripts/test does) to measure PostgreSQL too"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // 2. Latency-bound: 100 ms a request, Outlook's 4 concurrent requests per mailbox.
+        let latency = Duration::from_millis(100);
+        let emulator = start_emulator(&["--size", "large:16:900", "--seed", "11", "--latency-ms", "100"]);
+        let dir = std::env::temp_dir().join(format!("tac-bench-latency-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("store");
+        let ws = store.ensure_workspace("bench").await.expect("workspace");
+        let options = SyncOptions { page_size: 100, parallel_mailboxes: 64, ..SyncOptions::default() };
+        let started = Instant::now();
+        let report = sync_once(&store, ws, emulator.graph(), &options, Arc::new(Quiet)).await.expect("sync");
+        let wall = started.elapsed();
+        assert!(report.all_ok());
+        let log = emulator.admin("/requests");
+        let (bound, bound_pages, total_pages) = lower_bound(log["requests"].as_array().expect("requests"), latency);
+        println!(
+            "latency   {} mailboxes, {total_pages} delta pages; wall {:.2} s; lower bound {:.2} s ({bound_pages} pages × 100 ms); ratio {:.2} (target ≤ 1.25)",
+            report.mailboxes.iter().filter(|m| m.emails > 0).count(),
+            wall.as_secs_f64(),
+            bound.as_secs_f64(),
+            wall.as_secs_f64() / bound.as_secs_f64()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
