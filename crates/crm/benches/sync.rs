@@ -175,14 +175,16 @@ fn main() {
         }
         let _ = std::fs::remove_dir_all(&dir);
 
-        // 2. Latency-bound: 100 ms a request, Outlook's 4 concurrent requests per mailbox.
+        // 2. Latency-bound: 100 ms a request, Outlook's 4 concurrent requests
+        // per mailbox, and Graph's default page of 10 messages, so that the
+        // wait for Microsoft, not the database, sets the pace.
         let latency = Duration::from_millis(100);
-        let emulator = start_emulator(&["--size", "large:16:900", "--seed", "11", "--latency-ms", "100"]);
+        let emulator = start_emulator(&["--size", "large:10:160", "--seed", "11", "--latency-ms", "100"]);
         let dir = std::env::temp_dir().join(format!("tac-bench-latency-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("store");
         let ws = store.ensure_workspace("bench").await.expect("workspace");
-        let options = SyncOptions { page_size: 100, parallel_mailboxes: 64, ..SyncOptions::default() };
+        let options = SyncOptions { page_size: 10, parallel_mailboxes: 64, ..SyncOptions::default() };
         let started = Instant::now();
         let report = sync_once(&store, ws, emulator.graph(), &options, Arc::new(Quiet)).await.expect("sync");
         let wall = started.elapsed();

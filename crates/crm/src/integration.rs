@@ -57,6 +57,9 @@ pub struct SetArgs {
     /// How many days of history the first sync imports.
     #[arg(long, default_value_t = 365)]
     backfill_days: u32,
+    /// Sync only the members of this group (its object id); repeat for several. Default: every mailbox.
+    #[arg(long = "scope-group")]
+    scope_groups: Vec<String>,
 }
 
 pub async fn run(config: &Config, command: IntegrationCommand) -> anyhow::Result<ExitCode> {
@@ -80,6 +83,13 @@ async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {
     settings.import_emails = args.import_emails;
     settings.calendar_sync = args.calendar_sync;
     settings.backfill_days = args.backfill_days;
+    if !args.scope_groups.is_empty() {
+        for g in &args.scope_groups {
+            anyhow::ensure!(tac_graph::validate::is_guid(g), "--scope-group {g:?} is not a group object id (a GUID)");
+        }
+        settings.mailbox_scope =
+            tac_store::MailboxScope::Groups(args.scope_groups.iter().map(|g| g.to_ascii_lowercase()).collect());
+    }
     s.store.save_integration(s.workspace, &settings, Some(&secret), &s.key).await?;
     println!("Saved. The client secret is stored encrypted. Next: tac-crm integration test");
     Ok(ExitCode::SUCCESS)
@@ -118,6 +128,10 @@ async fn show(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         println!("Login URL:                 {}", set.login_url);
         println!("Graph URL:                 {}", set.graph_url);
         println!("Backfill:                  {} days", set.backfill_days);
+        match &set.mailbox_scope {
+            tac_store::MailboxScope::All => println!("Mailboxes:                 all"),
+            tac_store::MailboxScope::Groups(g) => println!("Mailboxes:                 members of {}", g.join(", ")),
+        }
         println!("Status:                    {}", set.status.as_str());
         if let Some(e) = &set.last_error {
             println!("Last error:                {e}");

@@ -308,18 +308,22 @@ impl GraphClient {
         self.list(&format!("/groups/{group_id}/members?$select=id"), &Prefer::default()).await
     }
 
-    /// Every mail folder of a mailbox, depth first, including search folders
-    /// (the caller decides what to sync).
+    /// Every mail folder of a mailbox, including search folders (the caller
+    /// decides what to sync). Each level's child lists are fetched at once.
     pub async fn mail_folders(&self, user_id: &str) -> Result<Vec<MailFolder>, GraphError> {
         let mut out = Vec::new();
-        let mut pending = vec![format!("/users/{user_id}/mailFolders?$top=100")];
-        while let Some(path) = pending.pop() {
-            let folders: Vec<MailFolder> = self.list(&path, &Prefer::default()).await?;
-            for f in folders {
-                if f.child_folder_count > 0 {
-                    pending.push(format!("/users/{user_id}/mailFolders/{}/childFolders?$top=100", f.id));
+        let mut level = vec![format!("/users/{user_id}/mailFolders?$top=100")];
+        let prefer = Prefer::default();
+        while !level.is_empty() {
+            let lists = join_all(level.iter().map(|path| self.list::<MailFolder>(path, &prefer)).collect()).await;
+            level = Vec::new();
+            for folders in lists {
+                for f in folders? {
+                    if f.child_folder_count > 0 {
+                        level.push(format!("/users/{user_id}/mailFolders/{}/childFolders?$top=100", f.id));
+                    }
+                    out.push(f);
                 }
-                out.push(f);
             }
         }
         Ok(out)
@@ -405,6 +409,26 @@ impl GraphClient {
     pub async fn well_known_folder(&self, user_id: &str, name: &str) -> Result<MailFolder, GraphError> {
         self.get(&format!("/users/{user_id}/mailFolders/{name}"), &Prefer::default()).await
     }
+}
+
+/// Runs futures side by side and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }
 
 fn api_error(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> ApiError {

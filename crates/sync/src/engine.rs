@@ -195,11 +195,10 @@ async fn sync_directory(
     graph: &GraphClient,
 ) -> Result<(Vec<DirectoryUser>, DirectoryIndex), SyncError> {
     let microsoft = SyncError::Microsoft;
-    let org = graph.organization().await.map_err(microsoft)?;
-    let users: Vec<DirectoryUser> = graph
-        .users()
-        .await
-        .map_err(microsoft)?
+    // The three lists, then every group's members, each set fetched at once.
+    let (org, users, groups) = tokio::join!(graph.organization(), graph.users(), graph.groups());
+    let (org, users, groups) = (org.map_err(microsoft)?, users.map_err(microsoft)?, groups.map_err(microsoft)?);
+    let users: Vec<DirectoryUser> = users
         .into_iter()
         .map(|u| DirectoryUser {
             display_name: u.display_name.unwrap_or_default(),
@@ -210,12 +209,17 @@ async fn sync_directory(
             id: u.id,
         })
         .collect();
-    let groups = graph.groups().await.map_err(microsoft)?;
     let mut memberships = Vec::new();
-    for g in &groups {
-        for m in graph.group_members(&g.id).await.map_err(microsoft)? {
-            if m.is_user() {
-                memberships.push((g.id.clone(), m.id));
+    {
+        let mut pending: Vec<_> =
+            groups.iter().map(|g| Box::pin(async move { (g.id.clone(), graph.group_members(&g.id).await) })).collect();
+        while !pending.is_empty() {
+            let ((group, members), _, rest) = select_all(pending).await;
+            pending = rest;
+            for m in members.map_err(microsoft)? {
+                if m.is_user() {
+                    memberships.push((group.clone(), m.id));
+                }
             }
         }
     }

@@ -449,3 +449,22 @@ async fn a_wrong_secret_stops_the_pass_before_anything_is_written() {
         assert_eq!(store.email_count(ws).await.unwrap(), 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_scope_syncs_only_its_members() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let graph = world.graph();
+        let groups = graph.groups().await.unwrap();
+        let sales = groups.iter().find(|g| g.display_name.as_deref() == Some("Sales")).unwrap();
+        let members: HashSet<String> =
+            graph.group_members(&sales.id).await.unwrap().into_iter().map(|m| m.id).collect();
+        let options =
+            SyncOptions { scope: tac_sync::MailboxScope::Groups(vec![sales.id.clone()]), ..SyncOptions::default() };
+        let report = sync_once(&store, ws, graph, &options, Arc::new(Quiet)).await.unwrap();
+        assert!(report.all_ok());
+        let synced: HashSet<String> = store.mailboxes(ws).await.unwrap().into_iter().map(|m| m.user_id).collect();
+        assert_eq!(synced, members, "{backend}");
+    }
+}
