@@ -260,6 +260,9 @@ enum Chain {
     Folder { id: String, is_sent: bool },
 }
 
+/// A chain's live copies: (graph id, internetMessageId or iCalUId).
+type StoredIds = Vec<(String, String)>;
+
 /// What finished, in a mailbox's set of concurrent work.
 enum Step {
     Chain(Result<Counts, JobError>),
@@ -529,6 +532,8 @@ impl MailboxJob<'_> {
         };
         let mut counts = Counts::default();
         let mut resets = 0;
+        // After a reset: what was stored before, and what the new round has confirmed.
+        let mut reconcile: Option<(StoredIds, HashSet<String>)> = None;
         let mut page = self.graph.page(&link, &prefer).await;
         loop {
             let raw = match page {
@@ -536,8 +541,12 @@ impl MailboxJob<'_> {
                 Err(e) if e.class() == ErrorClass::SyncReset && resets < 2 => {
                     // The delta token expired: start this chain's round over.
                     // Copies are keyed by immutable id, so the full round
-                    // confirms what is stored without duplicating it.
+                    // confirms what is stored without duplicating it; what it
+                    // no longer holds is reconciled when it ends.
                     resets += 1;
+                    if reconcile.is_none() {
+                        reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
+                    }
                     self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
                     link = initial.clone();
                     page = self.graph.page(&link, &prefer).await;
@@ -545,6 +554,9 @@ impl MailboxJob<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            if let Some((_, seen)) = reconcile.as_mut() {
+                seen.extend(raw.value.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string)));
+            }
             let cursor = match (&raw.next_link, &raw.delta_link) {
                 (Some(next), _) => SyncCursor::NextLink(next.clone()),
                 (None, Some(delta)) => SyncCursor::DeltaLink(delta.clone()),
@@ -566,10 +578,80 @@ impl MailboxJob<'_> {
                 }
                 SyncCursor::DeltaLink(_) => {
                     counts.add(&write.await?);
+                    if let Some((stored, seen)) = reconcile {
+                        counts.removed += self.reconcile(chain, stored, &seen, &cursor).await?;
+                    }
                     return Ok(counts);
                 }
             }
         }
+    }
+
+    /// The live copies of a chain: (graph id, internetMessageId or iCalUId).
+    async fn stored_ids(&self, chain: &Chain) -> Result<StoredIds, JobError> {
+        Ok(match chain {
+            Chain::Folder { id, .. } => self
+                .store
+                .email_copies(self.ws, self.mailbox)
+                .await?
+                .into_iter()
+                .filter(|c| !c.removed && &c.folder_id == id)
+                .map(|c| (c.graph_id, c.internet_message_id))
+                .collect(),
+            Chain::Calendar => self
+                .store
+                .meeting_copies(self.ws, self.mailbox)
+                .await?
+                .into_iter()
+                .filter(|c| !c.removed)
+                .map(|c| (c.graph_id, c.ical_uid))
+                .collect(),
+        })
+    }
+
+    /// After a full resync, marks removed what the new round should have
+    /// returned but did not: copies inside the round's window (mail received
+    /// since the backfill cut-off; meetings overlapping the calendar window)
+    /// that it never mentioned. Older history outside the window stays.
+    async fn reconcile(
+        &self,
+        chain: &Chain,
+        stored: Vec<(String, String)>,
+        seen: &HashSet<String>,
+        cursor: &SyncCursor,
+    ) -> Result<u64, JobError> {
+        let now = Utc::now();
+        let window_start = now - Duration::days(self.options.backfill_days);
+        let window_end = now + Duration::days(365);
+        let mut gone = Vec::new();
+        for (graph_id, key) in stored.into_iter().filter(|(g, _)| !seen.contains(g)) {
+            let in_window = match chain {
+                Chain::Folder { .. } => {
+                    self.store.email_by_message_id(self.ws, &key).await?.is_some_and(|e| e.received_at >= window_start)
+                }
+                Chain::Calendar => self
+                    .store
+                    .meeting_by_ical_uid(self.ws, &key)
+                    .await?
+                    .is_some_and(|m| m.start < window_end && m.end > window_start),
+            };
+            if in_window {
+                gone.push(graph_id);
+            }
+        }
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        tracing::info!(mailbox = %self.user.user_principal_name, count = gone.len(), "reconciled items deleted while the sync state was lost");
+        match chain {
+            Chain::Folder { id, .. } => {
+                self.store.apply_mail_page(self.ws, self.mailbox, id, &[], &gone, cursor).await?;
+            }
+            Chain::Calendar => {
+                self.store.apply_calendar_page(self.ws, self.mailbox, &[], &gone, cursor).await?;
+            }
+        }
+        Ok(gone.len() as u64)
     }
 
     /// Normalises one page and writes it with its cursor.

@@ -387,10 +387,64 @@ async fn throttling_faults_expired_tokens_and_interruptions_still_end_equal_to_t
 
         world.admin(reqwest::Method::PUT, "/faults", json!({})).await;
         world.admin(reqwest::Method::POST, "/delta-tokens/expire", json!({})).await;
+        // Deleted while the sync state is lost: the resync must notice.
+        let users = world.get("/truth/mailboxes").await;
+        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let truth = world.get(&format!("/truth/users/{uid}/mail")).await;
+        let inbox =
+            truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap().clone();
+        let victim = inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap()
+                    >= Utc::now() - Duration::days(300)
+            })
+            .unwrap()["immutableId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        world.admin(reqwest::Method::DELETE, &format!("/users/{uid}/messages/{victim}"), Value::Null).await;
+        let events = world
+            .get(&format!(
+                "/truth/users/{uid}/events?startDateTime={}&endDateTime={}",
+                (Utc::now() - Duration::days(300)).format("%Y-%m-%dT00:00:00Z"),
+                (Utc::now() + Duration::days(300)).format("%Y-%m-%dT00:00:00Z")
+            ))
+            .await;
+        let gone_event = events["events"][0]["id"].as_str().unwrap().to_string();
+        world.admin(reqwest::Method::DELETE, &format!("/users/{uid}/events/{gone_event}"), Value::Null).await;
         world.admin(reqwest::Method::POST, "/tokens/expire", json!({})).await;
         let report = sync(&store, ws, &world).await;
         assert!(report.all_ok(), "{backend}: {report:?}");
-        assert_matches_truth(backend, &store, ws, &world).await;
+        let history =
+            {
+                let id =
+                    inbox["messages"].as_array().unwrap().iter().find(|m| m["immutableId"] == victim.as_str()).unwrap()
+                        ["internetMessageId"]
+                        .clone();
+                let mut held = false;
+                for u in world.get("/truth/mailboxes").await["users"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|u| u["hasMailbox"] == true)
+                {
+                    let t = world.get(&format!("/truth/users/{}/mail", u["id"].as_str().unwrap())).await;
+                    held |= t["folders"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|f| !f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)))
+                        .any(|f| f["messages"].as_array().unwrap().iter().any(|m| m["internetMessageId"] == id));
+                }
+                u64::from(!held)
+            };
+        assert_matches_truth_with_history(backend, &store, ws, &world, history).await;
     }
 }
 
