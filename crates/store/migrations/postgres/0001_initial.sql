@@ -172,6 +172,9 @@ create table email (
     importance text not null,
     is_private boolean not null,
     meeting_message_type text,
+    -- Hex SHA-256 of the record as ingested, participants included: a page
+    -- that brings the same record again skips the row and its participants.
+    fingerprint text not null,
     created_at timestamptz not null,
     updated_at timestamptz not null,
     search_tsv tsvector generated always as (
@@ -236,6 +239,8 @@ create table meeting (
     online_meeting_url text,
     organizer_address text not null,
     organizer_name text not null,
+    -- Hex SHA-256 of the stored record, attendees included (see email).
+    fingerprint text not null,
     created_at timestamptz not null,
     updated_at timestamptz not null,
     unique (workspace_id, ical_uid),

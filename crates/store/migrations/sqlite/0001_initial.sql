@@ -171,6 +171,9 @@ create table email (
     importance text not null,
     is_private integer not null,
     meeting_message_type text,
+    -- Hex SHA-256 of the record as ingested, participants included: a page
+    -- that brings the same record again skips the row and its participants.
+    fingerprint text not null,
     created_at text not null,
     updated_at text not null,
     unique (workspace_id, internet_message_id),
@@ -230,7 +233,10 @@ create trigger email_fts_after_delete after delete on email begin
     values ('delete', old.id, old.subject, old.body_text);
 end;
 
-create trigger email_fts_after_update after update of subject, body_text on email begin
+-- Only when the indexed text changed: ingest rewrites an email whose other
+-- fields differ (received time, participants) without re-indexing it.
+create trigger email_fts_after_update after update of subject, body_text on email
+when old.subject <> new.subject or old.body_text <> new.body_text begin
     insert into email_fts (email_fts, rowid, subject, body_text)
     values ('delete', old.id, old.subject, old.body_text);
     insert into email_fts (rowid, subject, body_text) values (new.id, new.subject, new.body_text);
@@ -255,6 +261,8 @@ create table meeting (
     online_meeting_url text,
     organizer_address text not null,
     organizer_name text not null,
+    -- Hex SHA-256 of the stored record, attendees included (see email).
+    fingerprint text not null,
     created_at text not null,
     updated_at text not null,
     unique (workspace_id, ical_uid),

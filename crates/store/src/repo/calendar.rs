@@ -2,13 +2,25 @@
 Calendar ingest: one `calendarView/delta` page per transaction, cursor
 included. A meeting occurrence is stored once per workspace (by iCalUId);
 each mailbox's event is a copy carrying that mailbox's own response.
+
+Like mail ingest (see `mail.rs`), a page costs a handful of statements: one
+look-up per table, then multi-row inserts for what is new and multi-row
+updates for what changed, with the rows and counts of applying the items one
+by one in iCalUId order. Cancellation sticks: an attendee's copy that has not
+caught up yet cannot un-cancel a meeting, and the stored fingerprint is that
+of the row as stored, cancellation included.
 */
 
-use super::{Conn, Pool, begin_write, count, ensure_mailbox, now, write_cursor};
-use crate::error::Result;
+use super::{
+    Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
+};
+use crate::error::{Result, StoreError};
+use crate::fingerprint;
 use crate::types::{CursorScope, MailboxId, MeetingCopyRow, PageOutcome, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use sqlx::QueryBuilder;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use tac_core::records::{AttendeeRecord, MeetingCopy, MeetingRecord, Participant, ParticipantRole};
 
 pub(crate) async fn apply_calendar_page(
@@ -19,254 +31,623 @@ pub(crate) async fn apply_calendar_page(
     removed_graph_ids: &[String],
     cursor: &SyncCursor,
 ) -> Result<PageOutcome> {
+    // Meetings are written in iCalUId order, so concurrent pages cannot
+    // deadlock (PostgreSQL). The sort is stable: the last item of an
+    // iCalUId wins.
+    let mut ordered: Vec<&(MeetingRecord, MeetingCopy)> = upserts.iter().collect();
+    ordered.sort_by(|a, b| a.0.ical_uid.cmp(&b.0.ical_uid));
+    let meetings = page_meetings(&ordered);
+
     let now = now();
     let mut outcome = PageOutcome::default();
     let mut tx = begin_write(pool).await?;
     ensure_mailbox(&mut tx, ws, mailbox).await?;
-    // Rows are locked in iCalUId order, so concurrent pages cannot deadlock.
-    let mut ordered: Vec<&(MeetingRecord, MeetingCopy)> = upserts.iter().collect();
-    ordered.sort_by(|a, b| a.0.ical_uid.cmp(&b.0.ical_uid));
-    for (meeting, copy) in ordered {
-        let (meeting_id, added) = upsert_meeting(&mut tx, ws, meeting, now).await?;
-        if added {
-            outcome.records_added += 1;
-        } else {
-            outcome.records_existing += 1;
-        }
-        replace_attendees(&mut tx, ws, meeting_id, &meeting.attendees).await?;
-        upsert_copy(&mut tx, ws, mailbox, meeting_id, copy, now, &mut outcome).await?;
-    }
-    for graph_id in removed_graph_ids {
-        // The meeting itself stays, cancelled or not: history is kept.
-        let removed = sqlx::query(
-            "update meeting_copy set removed_at = $1, updated_at = $1
-             where workspace_id = $2 and mailbox_id = $3 and graph_id = $4 and removed_at is null",
-        )
-        .bind(now)
-        .bind(ws.0)
-        .bind(mailbox.0)
-        .bind(graph_id)
-        .execute(&mut *tx)
-        .await?;
-        outcome.copies_removed += removed.rows_affected();
-    }
+    let meeting_ids = write_meetings(&mut tx, ws, &meetings, now, &mut outcome).await?;
+    write_copies(&mut tx, ws, mailbox, &ordered, &meeting_ids, now, &mut outcome).await?;
+    outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, CursorScope::Calendar, cursor, now).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
-/// Inserts the meeting or updates it where it differs. Cancellation sticks:
-/// an attendee's copy that has not caught up yet cannot un-cancel it.
-async fn upsert_meeting(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    meeting: &MeetingRecord,
-    now: DateTime<Utc>,
-) -> Result<(i64, bool)> {
-    let existing: Option<(i64, bool)> =
-        sqlx::query_as("select id, is_cancelled from meeting where workspace_id = $1 and ical_uid = $2")
-            .bind(ws.0)
-            .bind(&meeting.ical_uid)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some((id, was_cancelled)) = existing {
-        sqlx::query(
-            "update meeting set
-                 series_master_id = $1, event_type = $2, subject = $3, body_html = $4, start_at = $5,
-                 end_at = $6, is_all_day = $7, is_cancelled = $8, sensitivity = $9, original_time_zone = $10,
-                 location = $11, online_meeting_url = $12, organizer_address = $13, organizer_name = $14,
-                 updated_at = $15
-             where workspace_id = $16 and id = $17
-               and (series_master_id is distinct from $1 or event_type <> $2 or subject <> $3
-                    or body_html <> $4 or start_at <> $5 or end_at <> $6 or is_all_day <> $7
-                    or is_cancelled <> $8 or sensitivity <> $9 or original_time_zone is distinct from $10
-                    or location is distinct from $11 or online_meeting_url is distinct from $12
-                    or organizer_address <> $13 or organizer_name <> $14)",
-        )
-        .bind(meeting.series_master_id.as_deref())
-        .bind(&meeting.event_type)
-        .bind(&meeting.subject)
-        .bind(&meeting.body_html)
-        .bind(meeting.start)
-        .bind(meeting.end)
-        .bind(meeting.is_all_day)
-        .bind(was_cancelled || meeting.is_cancelled)
-        .bind(&meeting.sensitivity)
-        .bind(meeting.original_time_zone.as_deref())
-        .bind(meeting.location.as_deref())
-        .bind(meeting.online_meeting_url.as_deref())
-        .bind(&meeting.organizer.address)
-        .bind(&meeting.organizer.name)
-        .bind(now)
-        .bind(ws.0)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-        return Ok((id, false));
-    }
-    let id: i64 = sqlx::query_scalar(
-        "insert into meeting (
-             workspace_id, ical_uid, series_master_id, event_type, subject, body_html, start_at, end_at,
-             is_all_day, is_cancelled, sensitivity, original_time_zone, location, online_meeting_url,
-             organizer_address, organizer_name, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
-         on conflict (workspace_id, ical_uid) do update set
-             series_master_id = excluded.series_master_id,
-             event_type = excluded.event_type,
-             subject = excluded.subject,
-             body_html = excluded.body_html,
-             start_at = excluded.start_at,
-             end_at = excluded.end_at,
-             is_all_day = excluded.is_all_day,
-             is_cancelled = meeting.is_cancelled or excluded.is_cancelled,
-             sensitivity = excluded.sensitivity,
-             original_time_zone = excluded.original_time_zone,
-             location = excluded.location,
-             online_meeting_url = excluded.online_meeting_url,
-             organizer_address = excluded.organizer_address,
-             organizer_name = excluded.organizer_name,
-             updated_at = excluded.updated_at
-         returning id",
-    )
-    .bind(ws.0)
-    .bind(&meeting.ical_uid)
-    .bind(meeting.series_master_id.as_deref())
-    .bind(&meeting.event_type)
-    .bind(&meeting.subject)
-    .bind(&meeting.body_html)
-    .bind(meeting.start)
-    .bind(meeting.end)
-    .bind(meeting.is_all_day)
-    .bind(meeting.is_cancelled)
-    .bind(&meeting.sensitivity)
-    .bind(meeting.original_time_zone.as_deref())
-    .bind(meeting.location.as_deref())
-    .bind(meeting.online_meeting_url.as_deref())
-    .bind(&meeting.organizer.address)
-    .bind(&meeting.organizer.name)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((id, true))
+/// The page's items for one iCalUId.
+struct PageMeeting<'a> {
+    /// The last record given: what applying the items one by one leaves,
+    /// but for the cancellation.
+    record: &'a MeetingRecord,
+    items: u64,
+    /// Whether any item says the meeting is cancelled.
+    cancelled: bool,
+    /// The fingerprint with `cancelled` as the stored flag.
+    fingerprint: String,
 }
 
-/// Makes the meeting's attendees exactly `attendees` (one per address; the
-/// first entry wins), touching only rows that differ.
-async fn replace_attendees(
+impl PageMeeting<'_> {
+    fn ical_uid(&self) -> &str {
+        &self.record.ical_uid
+    }
+
+    /// The fingerprint once applied over a row whose flag is `was_cancelled`.
+    fn fingerprint_over(&self, was_cancelled: bool) -> String {
+        if was_cancelled && !self.cancelled {
+            fingerprint::meeting(self.record, true)
+        } else {
+            self.fingerprint.clone()
+        }
+    }
+}
+
+/// Groups the items (sorted by iCalUId) by iCalUId.
+fn page_meetings<'a>(ordered: &[&'a (MeetingRecord, MeetingCopy)]) -> Vec<PageMeeting<'a>> {
+    let mut meetings: Vec<PageMeeting<'a>> = Vec::with_capacity(ordered.len());
+    for (record, _) in ordered.iter().copied() {
+        match meetings.last_mut() {
+            Some(last) if last.record.ical_uid == record.ical_uid => {
+                last.record = record;
+                last.items += 1;
+                last.cancelled |= record.is_cancelled;
+            }
+            _ => meetings.push(PageMeeting {
+                record,
+                items: 1,
+                cancelled: record.is_cancelled,
+                fingerprint: String::new(),
+            }),
+        }
+    }
+    for meeting in &mut meetings {
+        meeting.fingerprint = fingerprint::meeting(meeting.record, meeting.cancelled);
+    }
+    meetings
+}
+
+/// A meeting that exists and differs from the page's: its id, whether the
+/// stored one is cancelled, and the fingerprint it gets.
+struct ChangedMeeting<'m, 'a> {
+    id: i64,
+    is_cancelled: bool,
+    fingerprint: String,
+    meeting: &'m PageMeeting<'a>,
+}
+
+/// Inserts the new meetings, updates the changed ones, and brings their
+/// attendees in line. Returns the meeting id of every iCalUId.
+async fn write_meetings<'a>(
     conn: &mut Conn,
     ws: WorkspaceId,
-    meeting_id: i64,
-    attendees: &[AttendeeRecord],
-) -> Result<()> {
-    let mut wanted: Vec<&AttendeeRecord> = Vec::with_capacity(attendees.len());
-    for a in attendees {
-        if !wanted.iter().any(|w| w.address == a.address) {
-            wanted.push(a);
+    meetings: &[PageMeeting<'a>],
+    now: DateTime<Utc>,
+    outcome: &mut PageOutcome,
+) -> Result<HashMap<&'a str, i64>> {
+    let mut ids: HashMap<&'a str, i64> = HashMap::with_capacity(meetings.len());
+    let mut changed: Vec<ChangedMeeting<'_, 'a>> = Vec::new();
+    let mut new: Vec<&PageMeeting<'a>> = Vec::new();
+    let stored = stored_meetings(conn, ws, meetings.iter()).await?;
+    for meeting in meetings {
+        match stored.get(meeting.ical_uid()) {
+            Some(row) => {
+                ids.insert(&meeting.record.ical_uid, row.id);
+                outcome.records_existing += meeting.items;
+                if let Some(change) = row.change(meeting) {
+                    changed.push(change);
+                }
+            }
+            None => new.push(meeting),
         }
     }
-    let existing: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-        "select id, address, name, kind, response from meeting_attendee where meeting_id = $1 order by id",
-    )
-    .bind(meeting_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut by_address: HashMap<String, (i64, String, String, String)> =
-        existing.into_iter().map(|(id, address, name, kind, response)| (address, (id, name, kind, response))).collect();
 
-    for a in wanted {
-        match by_address.remove(&a.address) {
-            Some((_, name, kind, response)) if name == a.name && kind == a.kind && response == a.response => {}
-            Some((id, ..)) => {
-                sqlx::query("update meeting_attendee set name = $1, kind = $2, response = $3 where id = $4")
-                    .bind(&a.name)
-                    .bind(&a.kind)
-                    .bind(&a.response)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
+    let inserted = insert_meetings(conn, ws, &new, now).await?;
+    let mut new_attendees: Vec<(i64, &'a AttendeeRecord)> = Vec::new();
+    let mut raced: Vec<&PageMeeting<'a>> = Vec::new();
+    for meeting in new {
+        match inserted.get(meeting.ical_uid()) {
+            Some(&id) => {
+                ids.insert(&meeting.record.ical_uid, id);
+                outcome.records_added += 1;
+                outcome.records_existing += meeting.items - 1;
+                new_attendees.extend(distinct_attendees(&meeting.record.attendees).map(|a| (id, a)));
             }
-            None => {
-                sqlx::query(
-                    "insert into meeting_attendee (workspace_id, meeting_id, address, name, kind, response)
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(ws.0)
-                .bind(meeting_id)
-                .bind(&a.address)
-                .bind(&a.name)
-                .bind(&a.kind)
-                .bind(&a.response)
-                .execute(&mut *conn)
-                .await?;
-            }
+            None => raced.push(meeting),
         }
     }
-    for (_, (id, ..)) in by_address {
-        sqlx::query("delete from meeting_attendee where id = $1").bind(id).execute(&mut *conn).await?;
+    if !raced.is_empty() {
+        // Another transaction stored these since the look-up (PostgreSQL).
+        let stored = stored_meetings(conn, ws, raced.iter().copied()).await?;
+        for meeting in raced {
+            let row = stored.get(meeting.ical_uid()).ok_or(StoreError::NotFound("meeting"))?;
+            ids.insert(&meeting.record.ical_uid, row.id);
+            outcome.records_existing += meeting.items;
+            if let Some(change) = row.change(meeting) {
+                changed.push(change);
+            }
+        }
+        changed.sort_by(|a, b| a.meeting.ical_uid().cmp(b.meeting.ical_uid()));
+    }
+
+    update_meetings(conn, ws, &changed, now).await?;
+    rewrite_attendees(conn, &changed, &mut new_attendees).await?;
+    insert_attendees(conn, ws, &new_attendees).await?;
+    Ok(ids)
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredMeeting {
+    id: i64,
+    ical_uid: String,
+    fingerprint: String,
+    is_cancelled: bool,
+}
+
+impl StoredMeeting {
+    /// What to write over this row for `meeting`, or `None` if it would stay the same.
+    fn change<'m, 'a>(&self, meeting: &'m PageMeeting<'a>) -> Option<ChangedMeeting<'m, 'a>> {
+        let fingerprint = meeting.fingerprint_over(self.is_cancelled);
+        (fingerprint != self.fingerprint).then_some(ChangedMeeting {
+            id: self.id,
+            is_cancelled: self.is_cancelled || meeting.cancelled,
+            fingerprint,
+            meeting,
+        })
+    }
+}
+
+/// The stored meetings among those of the page, by iCalUId.
+async fn stored_meetings<'m, 'a: 'm>(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    meetings: impl Iterator<Item = &'m PageMeeting<'a>>,
+) -> Result<HashMap<String, StoredMeeting>> {
+    let ical_uids: Vec<&str> = meetings.map(PageMeeting::ical_uid).collect();
+    let mut found = HashMap::with_capacity(ical_uids.len());
+    for chunk in ical_uids.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "select id, ical_uid, fingerprint, is_cancelled from meeting where workspace_id = ",
+        );
+        query.push_bind(ws.0).push(" and ical_uid in ");
+        push_list(&mut query, chunk.iter().copied());
+        let rows: Vec<StoredMeeting> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        found.extend(rows.into_iter().map(|row| (row.ical_uid.clone(), row)));
+    }
+    Ok(found)
+}
+
+const MEETING_INSERT_BINDS: usize = 19;
+
+/// Inserts the meetings, skipping any that another transaction inserted
+/// meanwhile. Returns the ids of those inserted, by iCalUId.
+async fn insert_meetings(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    meetings: &[&PageMeeting<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, i64>> {
+    let mut inserted = HashMap::with_capacity(meetings.len());
+    for chunk in meetings.chunks(rows_per_statement(MEETING_INSERT_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "insert into meeting (
+                 workspace_id, ical_uid, series_master_id, event_type, subject, body_html, start_at, end_at,
+                 is_all_day, is_cancelled, sensitivity, original_time_zone, location, online_meeting_url,
+                 organizer_address, organizer_name, fingerprint, created_at, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, meeting| {
+            let m = meeting.record;
+            row.push_bind(ws.0)
+                .push_bind(m.ical_uid.as_str())
+                .push_bind(m.series_master_id.as_deref())
+                .push_bind(m.event_type.as_str())
+                .push_bind(m.subject.as_str())
+                .push_bind(m.body_html.as_str())
+                .push_bind(m.start)
+                .push_bind(m.end)
+                .push_bind(m.is_all_day)
+                .push_bind(meeting.cancelled)
+                .push_bind(m.sensitivity.as_str())
+                .push_bind(m.original_time_zone.as_deref())
+                .push_bind(m.location.as_deref())
+                .push_bind(m.online_meeting_url.as_deref())
+                .push_bind(m.organizer.address.as_str())
+                .push_bind(m.organizer.name.as_str())
+                .push_bind(meeting.fingerprint.as_str())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        query.push(" on conflict (workspace_id, ical_uid) do nothing returning id, ical_uid");
+        let rows: Vec<(i64, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        inserted.extend(rows.into_iter().map(|(id, ical_uid)| (ical_uid, id)));
+    }
+    Ok(inserted)
+}
+
+const MEETING_UPDATE_BINDS: usize = 16;
+
+/// Rewrites the changed meetings (in iCalUId order), a batch per statement.
+async fn update_meetings(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    changed: &[ChangedMeeting<'_, '_>],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = changed.iter().map(|change| change.id).collect();
+    lock_in_order(conn, "meeting", "ical_uid", &ids).await?;
+    for chunk in changed.chunks(rows_per_statement(MEETING_UPDATE_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "with page (
+                 id, series_master_id, event_type, subject, body_html, start_at, end_at, is_all_day, is_cancelled,
+                 sensitivity, original_time_zone, location, online_meeting_url, organizer_address, organizer_name,
+                 fingerprint) as (",
+        );
+        query.push_values(chunk, |mut row, change| {
+            let m = change.meeting.record;
+            row.push_bind(change.id)
+                .push_bind(m.series_master_id.as_deref())
+                .push_bind(m.event_type.as_str())
+                .push_bind(m.subject.as_str())
+                .push_bind(m.body_html.as_str())
+                .push_bind(m.start)
+                .push_bind(m.end)
+                .push_bind(m.is_all_day)
+                .push_bind(change.is_cancelled)
+                .push_bind(m.sensitivity.as_str())
+                .push_bind(m.original_time_zone.as_deref())
+                .push_bind(m.location.as_deref())
+                .push_bind(m.online_meeting_url.as_deref())
+                .push_bind(m.organizer.address.as_str())
+                .push_bind(m.organizer.name.as_str())
+                .push_bind(change.fingerprint.as_str());
+        });
+        // `meeting.is_cancelled or …`: a cancellation committed since the
+        // look-up sticks too.
+        query
+            .push(
+                ")
+                 update meeting set
+                     series_master_id = page.series_master_id, event_type = page.event_type,
+                     subject = page.subject, body_html = page.body_html, start_at = page.start_at,
+                     end_at = page.end_at, is_all_day = page.is_all_day,
+                     is_cancelled = (meeting.is_cancelled or page.is_cancelled), sensitivity = page.sensitivity,
+                     original_time_zone = page.original_time_zone, location = page.location,
+                     online_meeting_url = page.online_meeting_url, organizer_address = page.organizer_address,
+                     organizer_name = page.organizer_name, fingerprint = page.fingerprint, updated_at = ",
+            )
+            .push_bind(now)
+            .push(" from page where meeting.workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and meeting.id = page.id");
+        query.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-async fn upsert_copy(
+/// The attendees a meeting stores: one per address, the first entry wins,
+/// in the order given.
+fn distinct_attendees(attendees: &[AttendeeRecord]) -> impl Iterator<Item = &AttendeeRecord> {
+    attendees
+        .iter()
+        .enumerate()
+        .filter(|(n, a)| !attendees[..*n].iter().any(|w| w.address == a.address))
+        .map(|(_, a)| a)
+}
+
+/// Makes the changed meetings' attendees exactly their records' ones,
+/// touching only rows that differ. Rows to insert are added to `inserts`.
+async fn rewrite_attendees<'a>(
+    conn: &mut Conn,
+    changed: &[ChangedMeeting<'_, 'a>],
+    inserts: &mut Vec<(i64, &'a AttendeeRecord)>,
+) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    type Stored = HashMap<String, (i64, String, String, String)>;
+    let mut stored: HashMap<i64, Stored> = HashMap::with_capacity(changed.len());
+    for chunk in changed.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "select id, meeting_id, address, name, kind, response from meeting_attendee where meeting_id in ",
+        );
+        push_list(&mut query, chunk.iter().map(|change| change.id));
+        let rows: Vec<(i64, i64, String, String, String, String)> =
+            query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        for (id, meeting_id, address, name, kind, response) in rows {
+            stored.entry(meeting_id).or_default().insert(address, (id, name, kind, response));
+        }
+    }
+    let mut rewrites: Vec<(i64, &AttendeeRecord)> = Vec::new();
+    let mut deletes: Vec<i64> = Vec::new();
+    for change in changed {
+        let mut by_address = stored.remove(&change.id).unwrap_or_default();
+        for a in distinct_attendees(&change.meeting.record.attendees) {
+            match by_address.remove(&a.address) {
+                Some((_, name, kind, response)) if name == a.name && kind == a.kind && response == a.response => {}
+                Some((id, ..)) => rewrites.push((id, a)),
+                None => inserts.push((change.id, a)),
+            }
+        }
+        deletes.extend(by_address.into_values().map(|(id, ..)| id));
+    }
+    for (id, a) in rewrites {
+        sqlx::query("update meeting_attendee set name = $1, kind = $2, response = $3 where id = $4")
+            .bind(&a.name)
+            .bind(&a.kind)
+            .bind(&a.response)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for chunk in deletes.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new("delete from meeting_attendee where id in ");
+        push_list(&mut query, chunk.iter().copied());
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+const ATTENDEE_INSERT_BINDS: usize = 6;
+
+/// Inserts attendees; each meeting's in the order given, so that ids keep
+/// that order.
+async fn insert_attendees(conn: &mut Conn, ws: WorkspaceId, attendees: &[(i64, &AttendeeRecord)]) -> Result<()> {
+    for chunk in attendees.chunks(rows_per_statement(ATTENDEE_INSERT_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "insert into meeting_attendee (workspace_id, meeting_id, address, name, kind, response) ",
+        );
+        query.push_values(chunk, |mut row, (meeting_id, a)| {
+            row.push_bind(ws.0)
+                .push_bind(*meeting_id)
+                .push_bind(a.address.as_str())
+                .push_bind(a.name.as_str())
+                .push_bind(a.kind.as_str())
+                .push_bind(a.response.as_str());
+        });
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredCopy {
+    id: i64,
+    graph_id: String,
+    meeting_id: i64,
+    response: String,
+    is_organizer: bool,
+    removed: bool,
+}
+
+/// A copy as the page leaves it, before it is written.
+struct PlannedCopy<'a> {
+    /// The stored row, or `None` for a copy new to the mailbox.
+    id: Option<i64>,
+    meeting_id: i64,
+    copy: &'a MeetingCopy,
+    /// Whether the stored row must be rewritten.
+    dirty: bool,
+}
+
+/// What an item does to a copy that exists.
+enum CopyChange {
+    Unchanged,
+    Restored,
+    Updated,
+}
+
+impl CopyChange {
+    /// Compares the copy as it is (meeting, response, organizer, removed)
+    /// with the incoming one.
+    fn of(current: (i64, &str, bool, bool), meeting_id: i64, copy: &MeetingCopy) -> CopyChange {
+        let (current_meeting_id, response, is_organizer, removed) = current;
+        if removed {
+            CopyChange::Restored
+        } else if current_meeting_id != meeting_id || response != copy.response || is_organizer != copy.is_organizer {
+            CopyChange::Updated
+        } else {
+            CopyChange::Unchanged
+        }
+    }
+
+    fn count(&self, outcome: &mut PageOutcome) {
+        match self {
+            CopyChange::Unchanged => outcome.copies_unchanged += 1,
+            CopyChange::Restored => outcome.copies_restored += 1,
+            CopyChange::Updated => outcome.copies_updated += 1,
+        }
+    }
+}
+
+impl StoredCopy {
+    fn current(&self) -> (i64, &str, bool, bool) {
+        (self.meeting_id, &self.response, self.is_organizer, self.removed)
+    }
+}
+
+/// Inserts, restores and updates the mailbox's meeting copies.
+async fn write_copies(
     conn: &mut Conn,
     ws: WorkspaceId,
     mailbox: MailboxId,
-    meeting_id: i64,
-    copy: &MeetingCopy,
+    ordered: &[&(MeetingRecord, MeetingCopy)],
+    meeting_ids: &HashMap<&str, i64>,
     now: DateTime<Utc>,
     outcome: &mut PageOutcome,
 ) -> Result<()> {
-    let stored: Option<(i64, i64, String, bool, bool)> = sqlx::query_as(
-        "select id, meeting_id, response, is_organizer, removed_at is not null as removed
-         from meeting_copy
-         where workspace_id = $1 and mailbox_id = $2 and graph_id = $3",
-    )
-    .bind(ws.0)
-    .bind(mailbox.0)
-    .bind(&copy.graph_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((id, stored_meeting_id, response, is_organizer, removed)) = stored else {
-        sqlx::query(
-            "insert into meeting_copy (
-                 workspace_id, mailbox_id, meeting_id, graph_id, response, is_organizer, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(ws.0)
-        .bind(mailbox.0)
-        .bind(meeting_id)
-        .bind(&copy.graph_id)
-        .bind(&copy.response)
-        .bind(copy.is_organizer)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        outcome.copies_added += 1;
-        return Ok(());
-    };
-    let changed = stored_meeting_id != meeting_id || response != copy.response || is_organizer != copy.is_organizer;
-    if !(changed || removed) {
-        outcome.copies_unchanged += 1;
+    if ordered.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "update meeting_copy
-         set meeting_id = $1, response = $2, is_organizer = $3, removed_at = null, updated_at = $4
-         where id = $5",
-    )
-    .bind(meeting_id)
-    .bind(&copy.response)
-    .bind(copy.is_organizer)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    if removed {
-        outcome.copies_restored += 1;
-    } else {
-        outcome.copies_updated += 1;
+    let stored = stored_copies(conn, ws, mailbox, ordered.iter().map(|(_, copy)| copy.graph_id.as_str())).await?;
+    let mut planned: HashMap<&str, PlannedCopy<'_>> = HashMap::with_capacity(ordered.len());
+    for (meeting, copy) in ordered.iter().map(|pair| (&pair.0, &pair.1)) {
+        let meeting_id = *meeting_ids
+            .get(meeting.ical_uid.as_str())
+            .expect("BUG: write_meetings returns an id for every iCalUId of the page");
+        match planned.entry(copy.graph_id.as_str()) {
+            // The page lists the event twice: compare with the first.
+            Entry::Occupied(mut entry) => {
+                let plan = entry.get_mut();
+                let change = CopyChange::of(
+                    (plan.meeting_id, &plan.copy.response, plan.copy.is_organizer, false),
+                    meeting_id,
+                    copy,
+                );
+                change.count(outcome);
+                if !matches!(change, CopyChange::Unchanged) {
+                    *plan = PlannedCopy { id: plan.id, meeting_id, copy, dirty: plan.id.is_some() };
+                }
+            }
+            Entry::Vacant(entry) => match stored.get(copy.graph_id.as_str()) {
+                None => {
+                    outcome.copies_added += 1;
+                    entry.insert(PlannedCopy { id: None, meeting_id, copy, dirty: false });
+                }
+                Some(row) => {
+                    let change = CopyChange::of(row.current(), meeting_id, copy);
+                    change.count(outcome);
+                    let dirty = !matches!(change, CopyChange::Unchanged);
+                    entry.insert(PlannedCopy { id: Some(row.id), meeting_id, copy, dirty });
+                }
+            },
+        }
+    }
+
+    let mut new: Vec<&PlannedCopy<'_>> = planned.values().filter(|plan| plan.id.is_none()).collect();
+    new.sort_by(|a, b| a.copy.graph_id.cmp(&b.copy.graph_id));
+    let inserted = insert_copies(conn, ws, mailbox, &new, now).await?;
+    let mut updates: Vec<(i64, &PlannedCopy<'_>)> =
+        planned.values().filter(|plan| plan.dirty).filter_map(|plan| Some((plan.id?, plan))).collect();
+    if inserted.len() < new.len() {
+        // Another transaction of this mailbox inserted some of these since
+        // the look-up: they are existing copies after all.
+        let raced: Vec<&PlannedCopy<'_>> =
+            new.into_iter().filter(|plan| !inserted.contains(plan.copy.graph_id.as_str())).collect();
+        let stored = stored_copies(conn, ws, mailbox, raced.iter().map(|plan| plan.copy.graph_id.as_str())).await?;
+        for plan in raced {
+            let row = stored.get(plan.copy.graph_id.as_str()).ok_or(StoreError::NotFound("meeting copy"))?;
+            outcome.copies_added -= 1;
+            let change = CopyChange::of(row.current(), plan.meeting_id, plan.copy);
+            change.count(outcome);
+            if !matches!(change, CopyChange::Unchanged) {
+                updates.push((row.id, plan));
+            }
+        }
+    }
+    updates.sort_by(|a, b| a.1.copy.graph_id.cmp(&b.1.copy.graph_id));
+    update_copies(conn, &updates, now).await
+}
+
+const COPY_UPDATE_BINDS: usize = 4;
+
+/// Rewrites copies (in graph id order), a batch per statement.
+async fn update_copies(conn: &mut Conn, updates: &[(i64, &PlannedCopy<'_>)], now: DateTime<Utc>) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = updates.iter().map(|(id, _)| *id).collect();
+    lock_in_order(conn, "meeting_copy", "graph_id", &ids).await?;
+    for chunk in updates.chunks(rows_per_statement(COPY_UPDATE_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new("with page (id, meeting_id, response, is_organizer) as (");
+        query.push_values(chunk, |mut row, (id, plan)| {
+            row.push_bind(*id)
+                .push_bind(plan.meeting_id)
+                .push_bind(plan.copy.response.as_str())
+                .push_bind(plan.copy.is_organizer);
+        });
+        query
+            .push(
+                ")
+                 update meeting_copy set
+                     meeting_id = page.meeting_id, response = page.response, is_organizer = page.is_organizer,
+                     removed_at = null, updated_at = ",
+            )
+            .push_bind(now)
+            .push(" from page where meeting_copy.id = page.id");
+        query.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The mailbox's stored meeting copies among `graph_ids`, by graph id.
+async fn stored_copies<'g>(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    graph_ids: impl Iterator<Item = &'g str>,
+) -> Result<HashMap<String, StoredCopy>> {
+    let graph_ids: Vec<&str> = graph_ids.collect();
+    let mut found = HashMap::with_capacity(graph_ids.len());
+    for chunk in graph_ids.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "select id, graph_id, meeting_id, response, is_organizer, removed_at is not null as removed
+             from meeting_copy
+             where workspace_id = ",
+        );
+        query.push_bind(ws.0).push(" and mailbox_id = ").push_bind(mailbox.0).push(" and graph_id in ");
+        push_list(&mut query, chunk.iter().copied());
+        let rows: Vec<StoredCopy> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        found.extend(rows.into_iter().map(|row| (row.graph_id.clone(), row)));
+    }
+    Ok(found)
+}
+
+const COPY_INSERT_BINDS: usize = 8;
+
+/// Inserts the copies, skipping any that another transaction inserted
+/// meanwhile. Returns the graph ids of those inserted.
+async fn insert_copies(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    copies: &[&PlannedCopy<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    let mut inserted = HashSet::with_capacity(copies.len());
+    for chunk in copies.chunks(rows_per_statement(COPY_INSERT_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "insert into meeting_copy (
+                 workspace_id, mailbox_id, meeting_id, graph_id, response, is_organizer, created_at, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, plan| {
+            row.push_bind(ws.0)
+                .push_bind(mailbox.0)
+                .push_bind(plan.meeting_id)
+                .push_bind(plan.copy.graph_id.as_str())
+                .push_bind(plan.copy.response.as_str())
+                .push_bind(plan.copy.is_organizer)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        query.push(" on conflict (workspace_id, mailbox_id, graph_id) do nothing returning graph_id");
+        let rows: Vec<String> = query.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?;
+        inserted.extend(rows);
+    }
+    Ok(inserted)
+}
+
+/// Marks the copies removed; returns how many were. The meeting itself
+/// stays, cancelled or not: history is kept.
+async fn remove_copies(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    graph_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut removed = 0;
+    for chunk in graph_ids.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new("update meeting_copy set removed_at = ");
+        query
+            .push_bind(now)
+            .push(", updated_at = ")
+            .push_bind(now)
+            .push(" where workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and mailbox_id = ")
+            .push_bind(mailbox.0)
+            .push(" and removed_at is null and graph_id in ");
+        push_list(&mut query, chunk.iter().map(String::as_str));
+        removed += query.build().persistent(false).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(removed)
 }
 
 pub(crate) async fn meeting_count(pool: &Pool, ws: WorkspaceId) -> Result<u64> {

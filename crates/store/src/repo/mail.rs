@@ -2,16 +2,34 @@
 Mail ingest: one Graph delta page per transaction, cursor included.
 
 An email is stored once per workspace (by Message-ID); each mailbox holding
-it has one copy per immutable id. Every write below is conditional on a
-difference, so replaying a page (after a crash between commit and the next
-fetch, or a delta round that repeats items) changes no row at all.
+it has one copy per immutable id. A page costs a handful of statements
+whatever its size (bind-parameter limits aside): one look-up per table for
+what is already stored, then multi-row inserts for what is new and multi-row
+updates for what changed. The rows and counts are those that applying the
+page's items one by one, in Message-ID order, would give; the work in
+between is done in memory.
+
+Every write is conditional on a difference: an email whose stored
+fingerprint (see `crate::fingerprint`) equals the incoming one is left alone
+with its participants, so replaying a page, or meeting the same message in
+another mailbox, changes no row at all.
+
+On PostgreSQL two transactions may bring the same email or copy at once;
+inserts skip rows that appeared since the look-up (`on conflict do
+nothing`), which are then handled as existing ones, and updates lock their
+rows in key order first.
 */
 
-use super::{Conn, Pool, begin_write, count, ensure_mailbox, now, write_cursor};
+use super::{
+    Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
+};
 use crate::error::{Result, StoreError};
+use crate::fingerprint;
 use crate::types::{CursorScope, EmailCopyRow, MailboxId, PageOutcome, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use sqlx::QueryBuilder;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use tac_core::records::{EmailCopy, EmailRecord, Participant, ParticipantRole};
 
 pub(crate) async fn apply_mail_page(
@@ -29,186 +47,321 @@ pub(crate) async fn apply_mail_page(
             copy.graph_id, copy.folder_id
         )));
     }
+    // Emails are written in Message-ID order, so two mailboxes ingesting
+    // overlapping pages at once (PostgreSQL) wait for each other instead of
+    // deadlocking. The sort is stable: items of one Message-ID keep their
+    // order, and the last one wins. Fingerprints are computed before the
+    // transaction takes the write lock.
+    let mut ordered: Vec<&(EmailRecord, EmailCopy)> = upserts.iter().collect();
+    ordered.sort_by(|a, b| a.0.internet_message_id.cmp(&b.0.internet_message_id));
+    let emails = page_emails(&ordered);
+
     let now = now();
     let mut outcome = PageOutcome::default();
     let mut tx = begin_write(pool).await?;
     ensure_mailbox(&mut tx, ws, mailbox).await?;
-    // Rows are locked in Message-ID order, so two mailboxes ingesting
-    // overlapping pages at once (PostgreSQL) wait for each other instead of
-    // deadlocking.
-    let mut ordered: Vec<&(EmailRecord, EmailCopy)> = upserts.iter().collect();
-    ordered.sort_by(|a, b| a.0.internet_message_id.cmp(&b.0.internet_message_id));
-    for (email, copy) in ordered {
-        let (email_id, added) = upsert_email(&mut tx, ws, email, now).await?;
-        if added {
-            outcome.records_added += 1;
-        } else {
-            outcome.records_existing += 1;
-        }
-        replace_participants(&mut tx, ws, email_id, &email.participants).await?;
-        upsert_copy(&mut tx, ws, mailbox, email_id, copy, now, &mut outcome).await?;
-    }
-    for graph_id in removed_graph_ids {
-        // Only a copy still in this folder: when a move was already applied
-        // from the destination folder's delta, the source folder's
-        // `@removed` for the same immutable id must not undo it.
-        let removed = sqlx::query(
-            "update email_copy set removed_at = $1, updated_at = $1
-             where workspace_id = $2 and mailbox_id = $3 and graph_id = $4 and folder_id = $5
-               and removed_at is null",
-        )
-        .bind(now)
-        .bind(ws.0)
-        .bind(mailbox.0)
-        .bind(graph_id)
-        .bind(folder_id)
-        .execute(&mut *tx)
-        .await?;
-        outcome.copies_removed += removed.rows_affected();
-    }
+    let email_ids = write_emails(&mut tx, ws, &emails, now, &mut outcome).await?;
+    write_copies(&mut tx, ws, mailbox, &ordered, &email_ids, now, &mut outcome).await?;
+    outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, folder_id, removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, CursorScope::Folder(folder_id), cursor, now).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
-/// Inserts the email or updates it where it differs. Returns its id and
-/// whether it was new.
-async fn upsert_email(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    email: &EmailRecord,
-    now: DateTime<Utc>,
-) -> Result<(i64, bool)> {
-    let body_text = tac_core::text::html_to_text(&email.body_html);
-    let existing: Option<i64> =
-        sqlx::query_scalar("select id from email where workspace_id = $1 and internet_message_id = $2")
-            .bind(ws.0)
-            .bind(&email.internet_message_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some(id) = existing {
-        sqlx::query(
-            "update email set
-                 conversation_id = $1, subject = $2, body_html = $3, body_preview = $4, body_text = $5,
-                 sent_at = $6, received_at = $7, has_attachments = $8, importance = $9, is_private = $10,
-                 meeting_message_type = $11, updated_at = $12
-             where workspace_id = $13 and id = $14
-               and (conversation_id is distinct from $1 or subject <> $2 or body_html <> $3
-                    or body_preview <> $4 or body_text <> $5 or sent_at <> $6 or received_at <> $7
-                    or has_attachments <> $8 or importance <> $9 or is_private <> $10
-                    or meeting_message_type is distinct from $11)",
-        )
-        .bind(email.conversation_id.as_deref())
-        .bind(&email.subject)
-        .bind(&email.body_html)
-        .bind(&email.body_preview)
-        .bind(&body_text)
-        .bind(email.sent_at)
-        .bind(email.received_at)
-        .bind(email.has_attachments)
-        .bind(&email.importance)
-        .bind(email.is_private)
-        .bind(email.meeting_message_type.as_deref())
-        .bind(now)
-        .bind(ws.0)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-        return Ok((id, false));
-    }
-    // `on conflict` covers another transaction inserting the same email
-    // between the select and here (PostgreSQL, two mailboxes at once).
-    let id: i64 = sqlx::query_scalar(
-        "insert into email (
-             workspace_id, internet_message_id, conversation_id, subject, body_html, body_preview, body_text,
-             sent_at, received_at, has_attachments, importance, is_private, meeting_message_type,
-             created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-         on conflict (workspace_id, internet_message_id) do update set
-             conversation_id = excluded.conversation_id,
-             subject = excluded.subject,
-             body_html = excluded.body_html,
-             body_preview = excluded.body_preview,
-             body_text = excluded.body_text,
-             sent_at = excluded.sent_at,
-             received_at = excluded.received_at,
-             has_attachments = excluded.has_attachments,
-             importance = excluded.importance,
-             is_private = excluded.is_private,
-             meeting_message_type = excluded.meeting_message_type,
-             updated_at = excluded.updated_at
-         returning id",
-    )
-    .bind(ws.0)
-    .bind(&email.internet_message_id)
-    .bind(email.conversation_id.as_deref())
-    .bind(&email.subject)
-    .bind(&email.body_html)
-    .bind(&email.body_preview)
-    .bind(&body_text)
-    .bind(email.sent_at)
-    .bind(email.received_at)
-    .bind(email.has_attachments)
-    .bind(&email.importance)
-    .bind(email.is_private)
-    .bind(email.meeting_message_type.as_deref())
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((id, true))
+/// The page's items for one Message-ID.
+struct PageEmail<'a> {
+    /// The last record given: what applying the items one by one leaves.
+    record: &'a EmailRecord,
+    /// How many items carry this Message-ID (a mailbox may hold a message
+    /// twice, under two immutable ids).
+    items: u64,
+    fingerprint: String,
 }
 
-/// Makes the email's participants exactly `participants` (one per role and
-/// address; the first name given wins), touching only rows that differ so
-/// that ids and contact links of unchanged participants survive.
-async fn replace_participants(
+impl PageEmail<'_> {
+    fn message_id(&self) -> &str {
+        &self.record.internet_message_id
+    }
+}
+
+/// Groups the items (sorted by Message-ID) by Message-ID.
+fn page_emails<'a>(ordered: &[&'a (EmailRecord, EmailCopy)]) -> Vec<PageEmail<'a>> {
+    let mut emails: Vec<PageEmail<'a>> = Vec::with_capacity(ordered.len());
+    for (record, _) in ordered.iter().copied() {
+        match emails.last_mut() {
+            Some(last) if last.record.internet_message_id == record.internet_message_id => {
+                last.record = record;
+                last.items += 1;
+            }
+            _ => emails.push(PageEmail { record, items: 1, fingerprint: String::new() }),
+        }
+    }
+    for email in &mut emails {
+        email.fingerprint = fingerprint::email(email.record);
+    }
+    emails
+}
+
+/// Inserts the new emails, updates the changed ones, and brings their
+/// participants in line. Returns the email id of every Message-ID.
+async fn write_emails<'a>(
     conn: &mut Conn,
     ws: WorkspaceId,
-    email_id: i64,
-    participants: &[Participant],
-) -> Result<()> {
-    let mut wanted: Vec<&Participant> = Vec::with_capacity(participants.len());
-    for p in participants {
-        if !wanted.iter().any(|w| w.role == p.role && w.address == p.address) {
-            wanted.push(p);
+    emails: &[PageEmail<'a>],
+    now: DateTime<Utc>,
+    outcome: &mut PageOutcome,
+) -> Result<HashMap<&'a str, i64>> {
+    let mut ids: HashMap<&'a str, i64> = HashMap::with_capacity(emails.len());
+    let mut changed: Vec<(i64, &PageEmail<'a>)> = Vec::new();
+    let mut new: Vec<&PageEmail<'a>> = Vec::new();
+    let stored = stored_emails(conn, ws, emails.iter()).await?;
+    for email in emails {
+        match stored.get(email.message_id()) {
+            Some((id, stored_fingerprint)) => {
+                ids.insert(&email.record.internet_message_id, *id);
+                outcome.records_existing += email.items;
+                if *stored_fingerprint != email.fingerprint {
+                    changed.push((*id, email));
+                }
+            }
+            None => new.push(email),
         }
     }
-    let existing: Vec<(i64, String, String, String)> =
-        sqlx::query_as("select id, role, address, name from email_participant where email_id = $1 order by id")
-            .bind(email_id)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut by_key: HashMap<(String, String), (i64, String)> =
-        existing.into_iter().map(|(id, role, address, name)| ((role, address), (id, name))).collect();
 
-    for p in wanted {
-        let key = (p.role.as_str().to_owned(), p.address.clone());
-        match by_key.remove(&key) {
-            Some((_, name)) if name == p.name => {}
-            Some((id, _)) => {
-                sqlx::query("update email_participant set name = $1 where id = $2")
-                    .bind(&p.name)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
+    let inserted = insert_emails(conn, ws, &new, now).await?;
+    let mut new_participants: Vec<(i64, &'a Participant)> = Vec::new();
+    let mut raced: Vec<&PageEmail<'a>> = Vec::new();
+    for email in new {
+        match inserted.get(email.message_id()) {
+            Some(&id) => {
+                ids.insert(&email.record.internet_message_id, id);
+                outcome.records_added += 1;
+                outcome.records_existing += email.items - 1;
+                new_participants.extend(distinct_participants(&email.record.participants).map(|p| (id, p)));
             }
-            None => {
-                sqlx::query(
-                    "insert into email_participant (workspace_id, email_id, role, address, name)
-                     values ($1, $2, $3, $4, $5)",
-                )
-                .bind(ws.0)
-                .bind(email_id)
-                .bind(p.role.as_str())
-                .bind(&p.address)
-                .bind(&p.name)
-                .execute(&mut *conn)
-                .await?;
-            }
+            None => raced.push(email),
         }
     }
-    for (_, (id, _)) in by_key {
-        sqlx::query("delete from email_participant where id = $1").bind(id).execute(&mut *conn).await?;
+    if !raced.is_empty() {
+        // Another transaction stored these since the look-up (PostgreSQL,
+        // two mailboxes at once): they are existing emails after all.
+        let stored = stored_emails(conn, ws, raced.iter().copied()).await?;
+        for email in raced {
+            let (id, stored_fingerprint) = stored.get(email.message_id()).ok_or(StoreError::NotFound("email"))?;
+            ids.insert(&email.record.internet_message_id, *id);
+            outcome.records_existing += email.items;
+            if *stored_fingerprint != email.fingerprint {
+                changed.push((*id, email));
+            }
+        }
+        changed.sort_by(|a, b| a.1.message_id().cmp(b.1.message_id()));
+    }
+
+    // The rows are updated (locked) first, then their participants are read
+    // and rewritten under that lock.
+    update_emails(conn, ws, &changed, now).await?;
+    rewrite_participants(conn, &changed, &mut new_participants).await?;
+    insert_participants(conn, ws, &new_participants).await?;
+    Ok(ids)
+}
+
+/// The stored id and fingerprint of each of the emails found, by Message-ID.
+async fn stored_emails<'e, 'a: 'e>(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    emails: impl Iterator<Item = &'e PageEmail<'a>>,
+) -> Result<HashMap<String, (i64, String)>> {
+    let message_ids: Vec<&str> = emails.map(PageEmail::message_id).collect();
+    let mut found = HashMap::with_capacity(message_ids.len());
+    for chunk in message_ids.chunks(rows_per_statement(1)) {
+        let mut query =
+            QueryBuilder::<Db>::new("select id, internet_message_id, fingerprint from email where workspace_id = ");
+        query.push_bind(ws.0).push(" and internet_message_id in ");
+        push_list(&mut query, chunk.iter().copied());
+        let rows: Vec<(i64, String, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        found.extend(rows.into_iter().map(|(id, message_id, fingerprint)| (message_id, (id, fingerprint))));
+    }
+    Ok(found)
+}
+
+const EMAIL_INSERT_BINDS: usize = 16;
+
+/// Inserts the emails, skipping any that another transaction inserted
+/// meanwhile. Returns the ids of those inserted, by Message-ID.
+async fn insert_emails(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    emails: &[&PageEmail<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, i64>> {
+    let mut inserted = HashMap::with_capacity(emails.len());
+    for chunk in emails.chunks(rows_per_statement(EMAIL_INSERT_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "insert into email (
+                 workspace_id, internet_message_id, conversation_id, subject, body_html, body_preview, body_text,
+                 sent_at, received_at, has_attachments, importance, is_private, meeting_message_type, fingerprint,
+                 created_at, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, email| {
+            let e = email.record;
+            row.push_bind(ws.0)
+                .push_bind(e.internet_message_id.as_str())
+                .push_bind(e.conversation_id.as_deref())
+                .push_bind(e.subject.as_str())
+                .push_bind(e.body_html.as_str())
+                .push_bind(e.body_preview.as_str())
+                .push_bind(tac_core::text::html_to_text(&e.body_html))
+                .push_bind(e.sent_at)
+                .push_bind(e.received_at)
+                .push_bind(e.has_attachments)
+                .push_bind(e.importance.as_str())
+                .push_bind(e.is_private)
+                .push_bind(e.meeting_message_type.as_deref())
+                .push_bind(email.fingerprint.as_str())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        query.push(" on conflict (workspace_id, internet_message_id) do nothing returning id, internet_message_id");
+        let rows: Vec<(i64, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        inserted.extend(rows.into_iter().map(|(id, message_id)| (message_id, id)));
+    }
+    Ok(inserted)
+}
+
+const EMAIL_UPDATE_BINDS: usize = 13;
+
+/// Rewrites the changed emails (in Message-ID order), a batch per statement.
+async fn update_emails(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    changed: &[(i64, &PageEmail<'_>)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
+    lock_in_order(conn, "email", "internet_message_id", &ids).await?;
+    for chunk in changed.chunks(rows_per_statement(EMAIL_UPDATE_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "with page (
+                 id, conversation_id, subject, body_html, body_preview, body_text, sent_at, received_at,
+                 has_attachments, importance, is_private, meeting_message_type, fingerprint) as (",
+        );
+        query.push_values(chunk, |mut row, (id, email)| {
+            let e = email.record;
+            row.push_bind(*id)
+                .push_bind(e.conversation_id.as_deref())
+                .push_bind(e.subject.as_str())
+                .push_bind(e.body_html.as_str())
+                .push_bind(e.body_preview.as_str())
+                .push_bind(tac_core::text::html_to_text(&e.body_html))
+                .push_bind(e.sent_at)
+                .push_bind(e.received_at)
+                .push_bind(e.has_attachments)
+                .push_bind(e.importance.as_str())
+                .push_bind(e.is_private)
+                .push_bind(e.meeting_message_type.as_deref())
+                .push_bind(email.fingerprint.as_str());
+        });
+        query
+            .push(
+                ")
+                 update email set
+                     conversation_id = page.conversation_id, subject = page.subject, body_html = page.body_html,
+                     body_preview = page.body_preview, body_text = page.body_text, sent_at = page.sent_at,
+                     received_at = page.received_at, has_attachments = page.has_attachments,
+                     importance = page.importance, is_private = page.is_private,
+                     meeting_message_type = page.meeting_message_type, fingerprint = page.fingerprint,
+                     updated_at = ",
+            )
+            .push_bind(now)
+            .push(" from page where email.workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and email.id = page.id");
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The participants an email stores: one per role and address, the first
+/// name given wins, in the order given.
+fn distinct_participants(participants: &[Participant]) -> impl Iterator<Item = &Participant> {
+    participants
+        .iter()
+        .enumerate()
+        .filter(|(n, p)| !participants[..*n].iter().any(|w| w.role == p.role && w.address == p.address))
+        .map(|(_, p)| p)
+}
+
+/// Makes the changed emails' participants exactly their records' ones,
+/// touching only rows that differ so that ids and contact links of
+/// unchanged participants survive. Rows to insert are added to `inserts`.
+async fn rewrite_participants<'a>(
+    conn: &mut Conn,
+    changed: &[(i64, &PageEmail<'a>)],
+    inserts: &mut Vec<(i64, &'a Participant)>,
+) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    type Stored = HashMap<(String, String), (i64, String)>;
+    let mut stored: HashMap<i64, Stored> = HashMap::with_capacity(changed.len());
+    for chunk in changed.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "select id, email_id, role, address, name from email_participant where email_id in ",
+        );
+        push_list(&mut query, chunk.iter().map(|(id, _)| *id));
+        let rows: Vec<(i64, i64, String, String, String)> =
+            query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        for (id, email_id, role, address, name) in rows {
+            stored.entry(email_id).or_default().insert((role, address), (id, name));
+        }
+    }
+    let mut renames: Vec<(i64, &str)> = Vec::new();
+    let mut deletes: Vec<i64> = Vec::new();
+    for (email_id, email) in changed {
+        let mut by_key = stored.remove(email_id).unwrap_or_default();
+        for p in distinct_participants(&email.record.participants) {
+            match by_key.remove(&(p.role.as_str().to_owned(), p.address.clone())) {
+                Some((_, name)) if name == p.name => {}
+                Some((id, _)) => renames.push((id, &p.name)),
+                None => inserts.push((*email_id, p)),
+            }
+        }
+        deletes.extend(by_key.into_values().map(|(id, _)| id));
+    }
+    for (id, name) in renames {
+        sqlx::query("update email_participant set name = $1 where id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for chunk in deletes.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new("delete from email_participant where id in ");
+        push_list(&mut query, chunk.iter().copied());
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+const PARTICIPANT_INSERT_BINDS: usize = 5;
+
+/// Inserts participants; each email's in the order given, so that ids
+/// keep that order.
+async fn insert_participants(conn: &mut Conn, ws: WorkspaceId, participants: &[(i64, &Participant)]) -> Result<()> {
+    for chunk in participants.chunks(rows_per_statement(PARTICIPANT_INSERT_BINDS)) {
+        let mut query =
+            QueryBuilder::<Db>::new("insert into email_participant (workspace_id, email_id, role, address, name) ");
+        query.push_values(chunk, |mut row, (email_id, p)| {
+            row.push_bind(ws.0)
+                .push_bind(*email_id)
+                .push_bind(p.role.as_str())
+                .push_bind(p.address.as_str())
+                .push_bind(p.name.as_str());
+        });
+        query.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -216,6 +369,7 @@ async fn replace_participants(
 #[derive(sqlx::FromRow)]
 struct StoredCopy {
     id: i64,
+    graph_id: String,
     email_id: i64,
     folder_id: String,
     direction: String,
@@ -223,74 +377,256 @@ struct StoredCopy {
     removed: bool,
 }
 
-async fn upsert_copy(
+/// A copy as the page leaves it, before it is written.
+struct PlannedCopy<'a> {
+    /// The stored row, or `None` for a copy new to the mailbox.
+    id: Option<i64>,
+    email_id: i64,
+    copy: &'a EmailCopy,
+    /// Whether the stored row must be rewritten.
+    dirty: bool,
+}
+
+/// What an item does to a copy that exists.
+enum CopyChange {
+    Unchanged,
+    Moved,
+    Restored,
+    Updated,
+}
+
+impl CopyChange {
+    /// Compares the copy as it is (folder, email, direction, read, removed)
+    /// with the incoming one. A move keeps the row (same immutable id) and
+    /// only changes its folder.
+    fn of(current: (&str, i64, &str, bool, bool), email_id: i64, copy: &EmailCopy) -> CopyChange {
+        let (folder_id, current_email_id, direction, is_read, removed) = current;
+        let moved = folder_id != copy.folder_id;
+        let changed = current_email_id != email_id || direction != copy.direction.as_str() || is_read != copy.is_read;
+        if removed {
+            CopyChange::Restored
+        } else if moved {
+            CopyChange::Moved
+        } else if changed {
+            CopyChange::Updated
+        } else {
+            CopyChange::Unchanged
+        }
+    }
+
+    fn count(&self, outcome: &mut PageOutcome) {
+        match self {
+            CopyChange::Unchanged => outcome.copies_unchanged += 1,
+            CopyChange::Moved => outcome.copies_moved += 1,
+            CopyChange::Restored => outcome.copies_restored += 1,
+            CopyChange::Updated => outcome.copies_updated += 1,
+        }
+    }
+}
+
+impl StoredCopy {
+    fn current(&self) -> (&str, i64, &str, bool, bool) {
+        (&self.folder_id, self.email_id, &self.direction, self.is_read, self.removed)
+    }
+}
+
+/// Inserts, moves, restores and updates the mailbox's copies.
+async fn write_copies(
     conn: &mut Conn,
     ws: WorkspaceId,
     mailbox: MailboxId,
-    email_id: i64,
-    copy: &EmailCopy,
+    ordered: &[&(EmailRecord, EmailCopy)],
+    email_ids: &HashMap<&str, i64>,
     now: DateTime<Utc>,
     outcome: &mut PageOutcome,
 ) -> Result<()> {
-    let stored: Option<StoredCopy> = sqlx::query_as(
-        "select id, email_id, folder_id, direction, is_read, removed_at is not null as removed
-         from email_copy
-         where workspace_id = $1 and mailbox_id = $2 and graph_id = $3",
-    )
-    .bind(ws.0)
-    .bind(mailbox.0)
-    .bind(&copy.graph_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(stored) = stored else {
-        sqlx::query(
-            "insert into email_copy (
-                 workspace_id, mailbox_id, email_id, graph_id, folder_id, direction, is_read,
-                 created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(ws.0)
-        .bind(mailbox.0)
-        .bind(email_id)
-        .bind(&copy.graph_id)
-        .bind(&copy.folder_id)
-        .bind(copy.direction.as_str())
-        .bind(copy.is_read)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        outcome.copies_added += 1;
-        return Ok(());
-    };
-    let moved = stored.folder_id != copy.folder_id;
-    let changed =
-        stored.email_id != email_id || stored.direction != copy.direction.as_str() || stored.is_read != copy.is_read;
-    if !(moved || changed || stored.removed) {
-        outcome.copies_unchanged += 1;
+    if ordered.is_empty() {
         return Ok(());
     }
-    // A move keeps the row (same immutable id) and only changes its folder.
-    sqlx::query(
-        "update email_copy
-         set email_id = $1, folder_id = $2, direction = $3, is_read = $4, removed_at = null, updated_at = $5
-         where id = $6",
-    )
-    .bind(email_id)
-    .bind(&copy.folder_id)
-    .bind(copy.direction.as_str())
-    .bind(copy.is_read)
-    .bind(now)
-    .bind(stored.id)
-    .execute(&mut *conn)
-    .await?;
-    if stored.removed {
-        outcome.copies_restored += 1;
-    } else if moved {
-        outcome.copies_moved += 1;
-    } else {
-        outcome.copies_updated += 1;
+    let stored = stored_copies(conn, ws, mailbox, ordered.iter().map(|(_, copy)| copy.graph_id.as_str())).await?;
+    let mut planned: HashMap<&str, PlannedCopy<'_>> = HashMap::with_capacity(ordered.len());
+    for (email, copy) in ordered.iter().map(|pair| (&pair.0, &pair.1)) {
+        let email_id = *email_ids
+            .get(email.internet_message_id.as_str())
+            .expect("BUG: write_emails returns an id for every Message-ID of the page");
+        match planned.entry(copy.graph_id.as_str()) {
+            // The page lists the immutable id twice: compare with the first.
+            Entry::Occupied(mut entry) => {
+                let plan = entry.get_mut();
+                let change = CopyChange::of(
+                    (&plan.copy.folder_id, plan.email_id, plan.copy.direction.as_str(), plan.copy.is_read, false),
+                    email_id,
+                    copy,
+                );
+                change.count(outcome);
+                if !matches!(change, CopyChange::Unchanged) {
+                    *plan = PlannedCopy { id: plan.id, email_id, copy, dirty: plan.id.is_some() };
+                }
+            }
+            Entry::Vacant(entry) => match stored.get(copy.graph_id.as_str()) {
+                None => {
+                    outcome.copies_added += 1;
+                    entry.insert(PlannedCopy { id: None, email_id, copy, dirty: false });
+                }
+                Some(row) => {
+                    let change = CopyChange::of(row.current(), email_id, copy);
+                    change.count(outcome);
+                    let dirty = !matches!(change, CopyChange::Unchanged);
+                    entry.insert(PlannedCopy { id: Some(row.id), email_id, copy, dirty });
+                }
+            },
+        }
+    }
+
+    // Graph id order, for the same reason as Message-ID order for emails:
+    // two folders of one mailbox may both write a moved copy.
+    let mut new: Vec<&PlannedCopy<'_>> = planned.values().filter(|plan| plan.id.is_none()).collect();
+    new.sort_by(|a, b| a.copy.graph_id.cmp(&b.copy.graph_id));
+    let inserted = insert_copies(conn, ws, mailbox, &new, now).await?;
+    let mut updates: Vec<(i64, &PlannedCopy<'_>)> =
+        planned.values().filter(|plan| plan.dirty).filter_map(|plan| Some((plan.id?, plan))).collect();
+    if inserted.len() < new.len() {
+        // Another transaction of this mailbox (another folder's page, on
+        // PostgreSQL) inserted some of these since the look-up: they are
+        // existing copies after all.
+        let raced: Vec<&PlannedCopy<'_>> =
+            new.into_iter().filter(|plan| !inserted.contains(plan.copy.graph_id.as_str())).collect();
+        let stored = stored_copies(conn, ws, mailbox, raced.iter().map(|plan| plan.copy.graph_id.as_str())).await?;
+        for plan in raced {
+            let row = stored.get(plan.copy.graph_id.as_str()).ok_or(StoreError::NotFound("email copy"))?;
+            outcome.copies_added -= 1;
+            let change = CopyChange::of(row.current(), plan.email_id, plan.copy);
+            change.count(outcome);
+            if !matches!(change, CopyChange::Unchanged) {
+                updates.push((row.id, plan));
+            }
+        }
+    }
+    updates.sort_by(|a, b| a.1.copy.graph_id.cmp(&b.1.copy.graph_id));
+    update_copies(conn, &updates, now).await
+}
+
+const COPY_UPDATE_BINDS: usize = 5;
+
+/// Rewrites copies (in graph id order), a batch per statement. A move
+/// keeps the row (same immutable id) and only changes its folder.
+async fn update_copies(conn: &mut Conn, updates: &[(i64, &PlannedCopy<'_>)], now: DateTime<Utc>) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = updates.iter().map(|(id, _)| *id).collect();
+    lock_in_order(conn, "email_copy", "graph_id", &ids).await?;
+    for chunk in updates.chunks(rows_per_statement(COPY_UPDATE_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new("with page (id, email_id, folder_id, direction, is_read) as (");
+        query.push_values(chunk, |mut row, (id, plan)| {
+            row.push_bind(*id)
+                .push_bind(plan.email_id)
+                .push_bind(plan.copy.folder_id.as_str())
+                .push_bind(plan.copy.direction.as_str())
+                .push_bind(plan.copy.is_read);
+        });
+        query
+            .push(
+                ")
+                 update email_copy set
+                     email_id = page.email_id, folder_id = page.folder_id, direction = page.direction,
+                     is_read = page.is_read, removed_at = null, updated_at = ",
+            )
+            .push_bind(now)
+            .push(" from page where email_copy.id = page.id");
+        query.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The mailbox's stored copies among `graph_ids`, by graph id.
+async fn stored_copies<'g>(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    graph_ids: impl Iterator<Item = &'g str>,
+) -> Result<HashMap<String, StoredCopy>> {
+    let graph_ids: Vec<&str> = graph_ids.collect();
+    let mut found = HashMap::with_capacity(graph_ids.len());
+    for chunk in graph_ids.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "select id, graph_id, email_id, folder_id, direction, is_read, removed_at is not null as removed
+             from email_copy
+             where workspace_id = ",
+        );
+        query.push_bind(ws.0).push(" and mailbox_id = ").push_bind(mailbox.0).push(" and graph_id in ");
+        push_list(&mut query, chunk.iter().copied());
+        let rows: Vec<StoredCopy> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        found.extend(rows.into_iter().map(|row| (row.graph_id.clone(), row)));
+    }
+    Ok(found)
+}
+
+const COPY_INSERT_BINDS: usize = 9;
+
+/// Inserts the copies, skipping any that another transaction inserted
+/// meanwhile. Returns the graph ids of those inserted.
+async fn insert_copies(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    copies: &[&PlannedCopy<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    let mut inserted = HashSet::with_capacity(copies.len());
+    for chunk in copies.chunks(rows_per_statement(COPY_INSERT_BINDS)) {
+        let mut query = QueryBuilder::<Db>::new(
+            "insert into email_copy (
+                 workspace_id, mailbox_id, email_id, graph_id, folder_id, direction, is_read, created_at, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, plan| {
+            row.push_bind(ws.0)
+                .push_bind(mailbox.0)
+                .push_bind(plan.email_id)
+                .push_bind(plan.copy.graph_id.as_str())
+                .push_bind(plan.copy.folder_id.as_str())
+                .push_bind(plan.copy.direction.as_str())
+                .push_bind(plan.copy.is_read)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        query.push(" on conflict (workspace_id, mailbox_id, graph_id) do nothing returning graph_id");
+        let rows: Vec<String> = query.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?;
+        inserted.extend(rows);
+    }
+    Ok(inserted)
+}
+
+/// Marks the copies removed; returns how many were.
+async fn remove_copies(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    folder_id: &str,
+    graph_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut removed = 0;
+    for chunk in graph_ids.chunks(rows_per_statement(1)) {
+        // Only a copy still in this folder: when a move was already applied
+        // from the destination folder's delta, the source folder's
+        // `@removed` for the same immutable id must not undo it.
+        let mut query = QueryBuilder::<Db>::new("update email_copy set removed_at = ");
+        query
+            .push_bind(now)
+            .push(", updated_at = ")
+            .push_bind(now)
+            .push(" where workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and mailbox_id = ")
+            .push_bind(mailbox.0)
+            .push(" and folder_id = ")
+            .push_bind(folder_id)
+            .push(" and removed_at is null and graph_id in ");
+        push_list(&mut query, chunk.iter().map(String::as_str));
+        removed += query.build().persistent(false).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(removed)
 }
 
 pub(crate) async fn email_count(pool: &Pool, ws: WorkspaceId) -> Result<u64> {

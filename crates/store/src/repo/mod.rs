@@ -27,11 +27,56 @@ pub(crate) use workspace::*;
 
 use super::{BACKEND, Db, begin_write};
 use crate::error::{Result, StoreError};
-use crate::types::{CursorScope, MailboxId, SyncCursor, WorkspaceId};
+use crate::types::{Backend, CursorScope, MailboxId, SyncCursor, WorkspaceId};
 use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::QueryBuilder;
 
 pub(crate) type Pool = sqlx::Pool<Db>;
 pub(crate) type Conn = <Db as sqlx::Database>::Connection;
+
+/// The most bind parameters one statement carries: under SQLite's limit
+/// (32766) and PostgreSQL's (65535), with room for a few fixed ones.
+const MAX_BINDS: usize = 32_000;
+
+/// How many rows of `binds_per_row` parameters one batched statement takes.
+fn rows_per_statement(binds_per_row: usize) -> usize {
+    MAX_BINDS / binds_per_row
+}
+
+/// Appends `(?, ?, …)` with one bind per value, for `… in (…)`; `values`
+/// must not be empty (`in ()` is a syntax error on PostgreSQL).
+fn push_list<'v, T>(query: &mut QueryBuilder<Db>, values: impl IntoIterator<Item = T>)
+where
+    T: sqlx::Encode<'v, Db> + sqlx::Type<Db>,
+{
+    query.push("(");
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    list.push_unseparated(")");
+}
+
+/// Before a batched update, locks its rows (by id) in `order_by` order.
+/// The update's join locks rows in no particular order, and two
+/// transactions locking overlapping rows in different orders deadlock
+/// (PostgreSQL); `ids` must already be in that order, so that chunks follow
+/// it too. The lock is the one the update takes anyway (`no key update`:
+/// no key column changes), so other transactions' foreign-key checks on
+/// these rows (copies being inserted) still pass. SQLite has one writer at
+/// a time: nothing to do there.
+async fn lock_in_order(conn: &mut Conn, table: &'static str, order_by: &'static str, ids: &[i64]) -> Result<()> {
+    if BACKEND != Backend::Postgres {
+        return Ok(());
+    }
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new(format!("select id from {table} where id in "));
+        push_list(&mut query, chunk.iter().copied());
+        query.push(format_args!(" order by {order_by} for no key update"));
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
 
 /// Now, at the precision both backends store (PostgreSQL keeps microseconds).
 fn now() -> DateTime<Utc> {

@@ -6,6 +6,7 @@ both_backends!(
     calendar_dedupes_by_ical_uid_with_per_mailbox_responses,
     a_removed_event_copy_is_marked_removed_and_a_cancelled_meeting_stays_cancelled,
     replaying_a_calendar_page_is_a_no_op,
+    a_page_listing_a_meeting_twice_keeps_its_cancellation,
 );
 
 fn delta(n: u32) -> SyncCursor {
@@ -141,4 +142,44 @@ async fn replaying_a_calendar_page_is_a_no_op(db: TestDb) {
     assert_eq!(again, PageOutcome { records_existing: 2, copies_unchanged: 2, ..PageOutcome::default() });
     assert_eq!(store.meeting_by_ical_uid(ws, "uid-1").await.unwrap(), Some(before));
     assert_eq!(store.meeting_count(ws).await.unwrap(), 2);
+}
+
+async fn a_page_listing_a_meeting_twice_keeps_its_cancellation(db: TestDb) {
+    let store = &db.store;
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    // Two events of one mailbox share an iCalUId; the first says cancelled.
+    let cancelled = tac_core::records::MeetingRecord {
+        is_cancelled: true,
+        subject: "Canceled: Review".to_owned(),
+        ..meeting("uid-1", "Review")
+    };
+    let mut planned = meeting("uid-1", "Review");
+    planned.attendees.push(attendee("carol@contoso.com", "Carol", "optional", "none"));
+    let upserts = vec![
+        (cancelled, meeting_copy("a1", "organizer", true)),
+        (planned.clone(), meeting_copy("a2", "organizer", true)),
+    ];
+    let outcome = store.apply_calendar_page(ws, ann, &upserts, &[], &delta(1)).await.unwrap();
+    assert_eq!(
+        outcome,
+        PageOutcome { records_added: 1, records_existing: 1, copies_added: 2, ..PageOutcome::default() }
+    );
+    let stored = store.meeting_by_ical_uid(ws, "uid-1").await.unwrap().unwrap();
+    assert_eq!(stored, tac_core::records::MeetingRecord { is_cancelled: true, ..planned.clone() });
+
+    let again = store.apply_calendar_page(ws, ann, &upserts, &[], &delta(2)).await.unwrap();
+    assert_eq!(again, PageOutcome { records_existing: 2, copies_unchanged: 2, ..PageOutcome::default() });
+    assert_eq!(store.meeting_by_ical_uid(ws, "uid-1").await.unwrap(), Some(stored));
+
+    // The attendee list follows the latest record, cancellation still sticks.
+    let mut fewer = planned.clone();
+    fewer.attendees.truncate(1);
+    fewer.attendees[0].response = "declined".to_owned();
+    store
+        .apply_calendar_page(ws, ann, &[(fewer.clone(), meeting_copy("a2", "organizer", true))], &[], &delta(3))
+        .await
+        .unwrap();
+    let stored = store.meeting_by_ical_uid(ws, "uid-1").await.unwrap().unwrap();
+    assert_eq!(stored, tac_core::records::MeetingRecord { is_cancelled: true, ..fewer });
 }

@@ -1,7 +1,9 @@
 use crate::both_backends;
 use crate::common::{TestDb, at, copy, email, participant};
 use tac_core::records::{Direction, EmailCopy, EmailRecord, ParticipantRole};
-use tac_store::{CursorScope, EmailCopyRow, MailboxId, PageOutcome, Store, StoreError, SyncCursor, WorkspaceId};
+use tac_store::{
+    Backend, CursorScope, EmailCopyRow, MailboxId, PageOutcome, Store, StoreError, SyncCursor, WorkspaceId,
+};
 
 both_backends!(
     mail_page_apply_dedupes_across_mailboxes_by_internet_message_id,
@@ -12,6 +14,11 @@ both_backends!(
     cursor_is_saved_in_the_same_transaction_as_the_page,
     stored_emails_round_trip_and_participants_are_replaced,
     concurrent_pages_of_two_mailboxes_dedupe_without_deadlock,
+    a_page_listing_an_email_twice_counts_like_items_applied_one_by_one,
+    an_email_seen_again_unchanged_is_not_rewritten,
+    a_page_larger_than_one_statement_is_written_in_batches,
+    concurrent_pages_of_two_folders_of_one_mailbox_share_copies,
+    rows_inserted_by_another_writer_during_a_page_count_as_existing,
 );
 
 fn next(n: u32) -> SyncCursor {
@@ -277,4 +284,243 @@ async fn concurrent_pages_of_two_mailboxes_dedupe_without_deadlock(db: TestDb) {
     assert_eq!(store.email_count(ws).await.unwrap(), 40);
     assert_eq!(store.email_copies(ws, ann).await.unwrap().len(), 40);
     assert_eq!(store.email_copies(ws, bob).await.unwrap().len(), 40);
+}
+
+async fn a_page_listing_an_email_twice_counts_like_items_applied_one_by_one(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    // m1 is in the inbox twice (two immutable ids), g2 is listed twice (the
+    // second time read), and the last record of m1 wins.
+    let mut second = email("<m1@x>", "About m1 (edited)", "<p>Hello again</p>");
+    second.participants.pop();
+    let mut read = copy("g2", "inbox", Direction::Inbound);
+    read.is_read = true;
+    let upserts = vec![
+        (email("<m1@x>", "About m1", "<p>Hello</p>"), copy("g1a", "inbox", Direction::Inbound)),
+        (email("<m2@x>", "About m2", "<p>Hello</p>"), copy("g2", "inbox", Direction::Inbound)),
+        (second.clone(), copy("g1b", "inbox", Direction::Inbound)),
+        (email("<m2@x>", "About m2", "<p>Hello</p>"), read),
+    ];
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &next(1)).await.unwrap();
+    assert_eq!(
+        outcome,
+        PageOutcome {
+            records_added: 2,
+            records_existing: 2,
+            copies_added: 3,
+            copies_updated: 1,
+            ..PageOutcome::default()
+        }
+    );
+    assert_eq!(store.email_by_message_id(ws, "<m1@x>").await.unwrap(), Some(second));
+    let copies = store.email_copies(ws, ann).await.unwrap();
+    let read: Vec<(&str, &str, bool)> =
+        copies.iter().map(|c| (c.graph_id.as_str(), c.internet_message_id.as_str(), c.is_read)).collect();
+    assert_eq!(read, [("g1a", "<m1@x>", false), ("g1b", "<m1@x>", false), ("g2", "<m2@x>", true)]);
+
+    let again = store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &next(1)).await.unwrap();
+    // Item by item: m1's first record differs from the stored (second) one,
+    // and g2 flips to unread and back.
+    assert_eq!(
+        again,
+        PageOutcome { records_existing: 4, copies_unchanged: 2, copies_updated: 2, ..PageOutcome::default() }
+    );
+}
+
+async fn an_email_seen_again_unchanged_is_not_rewritten(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, bob) = setup(store).await;
+    let shared = email("<m1@x>", "Shared", "<p>Hello</p>");
+    store
+        .apply_mail_page(ws, ann, "inbox", &[(shared.clone(), copy("a1", "inbox", Direction::Inbound))], &[], &next(1))
+        .await
+        .unwrap();
+    let before = stamps(&db).await;
+
+    // Bob's copy of the same message: only a copy is written.
+    let outcome = store
+        .apply_mail_page(
+            ws,
+            bob,
+            "inbox-b",
+            &[(shared.clone(), copy("b1", "inbox-b", Direction::Inbound))],
+            &[],
+            &next(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, PageOutcome { records_existing: 1, copies_added: 1, ..PageOutcome::default() });
+    assert_eq!(stamps(&db).await, before);
+
+    // A changed record rewrites the row, and only the participants that differ.
+    let mut changed = shared.clone();
+    changed.received_at += chrono::Duration::seconds(5);
+    changed.participants[2].name = "Robert Roe".to_owned();
+    store
+        .apply_mail_page(
+            ws,
+            bob,
+            "inbox-b",
+            &[(changed.clone(), copy("b1", "inbox-b", Direction::Inbound))],
+            &[],
+            &next(2),
+        )
+        .await
+        .unwrap();
+    let after = stamps(&db).await;
+    assert_ne!(after.0, before.0);
+    assert_eq!(after.1, before.1, "participants are renamed in place");
+    assert_eq!(store.email_by_message_id(ws, "<m1@x>").await.unwrap(), Some(changed));
+}
+
+/// Enough items that every batched statement is split in several.
+async fn a_page_larger_than_one_statement_is_written_in_batches(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let ids: Vec<(String, String)> = (0..3_700).map(|n| (format!("<bulk-{n:05}@x>"), format!("g{n:05}"))).collect();
+    let refs: Vec<(&str, &str)> = ids.iter().map(|(m, g)| (m.as_str(), g.as_str())).collect();
+    let upserts = page(&refs, "inbox", Direction::Inbound);
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &next(1)).await.unwrap();
+    assert_eq!(outcome, PageOutcome { records_added: 3_700, copies_added: 3_700, ..PageOutcome::default() });
+    assert_eq!(store.email_count(ws).await.unwrap(), 3_700);
+
+    // Every email and copy changes, and every copy is removed.
+    let changed: Vec<(EmailRecord, EmailCopy)> = upserts
+        .iter()
+        .map(|(email, copy)| {
+            let mut email = email.clone();
+            email.subject.push_str(" (edited)");
+            email.participants.push(participant(ParticipantRole::Bcc, "eve@contoso.com", "Eve"));
+            (email, EmailCopy { is_read: true, ..copy.clone() })
+        })
+        .collect();
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &changed, &[], &next(2)).await.unwrap();
+    assert_eq!(outcome, PageOutcome { records_existing: 3_700, copies_updated: 3_700, ..PageOutcome::default() });
+    let last = store.email_by_message_id(ws, "<bulk-03699@x>").await.unwrap().unwrap();
+    assert_eq!((last.subject.as_str(), last.participants.len()), ("About <bulk-03699@x> (edited)", 4));
+    assert!(store.email_copies(ws, ann).await.unwrap().iter().all(|c| c.is_read));
+
+    let gone: Vec<String> = ids.iter().map(|(_, g)| g.clone()).collect();
+    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &gone, &next(3)).await.unwrap();
+    assert_eq!(outcome, PageOutcome { copies_removed: 3_700, ..PageOutcome::default() });
+}
+
+/// The `updated_at` of the workspace's one email and its participants' ids,
+/// read from the raw rows.
+async fn stamps(db: &TestDb) -> (String, Vec<i64>) {
+    use sqlx::Connection as _;
+    const EMAIL: &str = "select cast(updated_at as text) from email";
+    const PARTICIPANTS: &str = "select id from email_participant order by id";
+    match db.store.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            let email = sqlx::query_scalar(EMAIL).fetch_one(&mut conn).await.unwrap();
+            (email, sqlx::query_scalar(PARTICIPANTS).fetch_all(&mut conn).await.unwrap())
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let email = sqlx::query_scalar(EMAIL).fetch_one(&mut conn).await.unwrap();
+            (email, sqlx::query_scalar(PARTICIPANTS).fetch_all(&mut conn).await.unwrap())
+        }
+    }
+}
+
+async fn concurrent_pages_of_two_folders_of_one_mailbox_share_copies(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    // The same messages (same immutable ids) reported by two folders at
+    // once, as during a move: each copy ends up once, in either folder.
+    let ids: Vec<String> = (0..40).map(|n| format!("<moved-{n:02}@x>")).collect();
+    let ingest = |folder: &'static str, reverse: bool| {
+        let store = store.clone();
+        let mut ids = ids.clone();
+        if reverse {
+            ids.reverse();
+        }
+        tokio::spawn(async move {
+            for (n, chunk) in ids.chunks(8).enumerate() {
+                let upserts: Vec<(EmailRecord, EmailCopy)> = chunk
+                    .iter()
+                    .map(|id| (email(id, "Moved", "<p>x</p>"), copy(&format!("g-{id}"), folder, Direction::Inbound)))
+                    .collect();
+                store.apply_mail_page(ws, ann, folder, &upserts, &[], &next(n as u32)).await.unwrap();
+            }
+        })
+    };
+    let (a, b) = tokio::join!(ingest("inbox", false), ingest("archive", true));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(store.email_count(ws).await.unwrap(), 40);
+    let copies = store.email_copies(ws, ann).await.unwrap();
+    assert_eq!(copies.len(), 40);
+    assert!(copies.iter().all(|c| !c.removed && (c.folder_id == "inbox" || c.folder_id == "archive")));
+}
+
+/// Another writer inserts an email, then a copy, that the page also brings,
+/// and commits while the page waits on it: on PostgreSQL the page's insert
+/// finds the row after its look-up did not, and takes it as existing.
+async fn rows_inserted_by_another_writer_during_a_page_count_as_existing(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let stale = format!(
+        "insert into email (
+             workspace_id, internet_message_id, conversation_id, subject, body_html, body_preview, body_text,
+             sent_at, received_at, has_attachments, importance, is_private, meeting_message_type, fingerprint,
+             created_at, updated_at)
+         values ({ws}, '<m1@x>', null, 'Old', '', '', '', '{T}', '{T}', false, 'normal', false, null, 'stale',
+                 '{T}', '{T}')",
+        T = "2025-03-01T00:00:00+00:00"
+    );
+    let upserts = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2")], "inbox", Direction::Inbound);
+    let outcome =
+        with_uncommitted(&db, &stale, store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &next(1))).await.unwrap();
+    assert_eq!(
+        outcome,
+        PageOutcome { records_added: 1, records_existing: 1, copies_added: 2, ..PageOutcome::default() }
+    );
+    assert_eq!(store.email_by_message_id(ws, "<m1@x>").await.unwrap().as_ref(), Some(&upserts[0].0));
+
+    let other_folder = format!(
+        "insert into email_copy (
+             workspace_id, mailbox_id, email_id, graph_id, folder_id, direction, is_read, created_at, updated_at)
+         select workspace_id, {ann}, id, 'g3', 'elsewhere', 'inbound', false, created_at, created_at
+         from email where internet_message_id = '<m1@x>'"
+    );
+    let moved = page(&[("<m1@x>", "g3")], "inbox", Direction::Inbound);
+    let outcome = with_uncommitted(&db, &other_folder, store.apply_mail_page(ws, ann, "inbox", &moved, &[], &next(2)))
+        .await
+        .unwrap();
+    assert_eq!(outcome, PageOutcome { records_existing: 1, copies_moved: 1, ..PageOutcome::default() });
+    let copies = folders(&store.email_copies(ws, ann).await.unwrap());
+    assert_eq!(copies, [row("g1", "inbox", false), row("g2", "inbox", false), row("g3", "inbox", false)]);
+}
+
+/// Runs `sql` in a transaction of another connection, starts `during`, and
+/// commits a moment later, while `during` waits for that transaction.
+async fn with_uncommitted<T>(db: &TestDb, sql: &str, during: impl std::future::Future<Output = T>) -> T {
+    use sqlx::Connection as _;
+    let pause = std::time::Duration::from_millis(300);
+    let statement = || sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
+    match db.store.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql("begin immediate").execute(&mut conn).await.unwrap();
+            statement().execute(&mut conn).await.unwrap();
+            let commit = async {
+                tokio::time::sleep(pause).await;
+                sqlx::raw_sql("commit").execute(&mut conn).await.unwrap();
+            };
+            tokio::join!(during, commit).0
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql("begin").execute(&mut conn).await.unwrap();
+            statement().execute(&mut conn).await.unwrap();
+            let commit = async {
+                tokio::time::sleep(pause).await;
+                sqlx::raw_sql("commit").execute(&mut conn).await.unwrap();
+            };
+            tokio::join!(during, commit).0
+        }
+    }
 }
