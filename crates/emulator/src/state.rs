@@ -22,6 +22,10 @@ pub struct LoggedRequest {
     pub client_id: Option<String>,
     /// The mailbox's user principal name, for mailbox requests.
     pub mailbox: Option<String>,
+    /// When the request arrived and when its answer was ready, in
+    /// milliseconds since the emulator started (for schedule analysis).
+    pub started_ms: f64,
+    pub finished_ms: f64,
 }
 
 const LOG_CAPACITY: usize = 200_000;
@@ -40,6 +44,7 @@ pub struct Shared {
     pub base_url: String,
     pub token_lifetime: chrono::Duration,
     log: Mutex<(u64, VecDeque<LoggedRequest>)>,
+    started: std::time::Instant,
 }
 
 /// The handlers' state type.
@@ -58,6 +63,7 @@ impl Shared {
             base_url: base_url.trim_end_matches('/').to_string(),
             token_lifetime: config.token_lifetime,
             log: Mutex::new((0, VecDeque::new())),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -72,6 +78,11 @@ impl Shared {
 
     pub fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Milliseconds since the emulator started.
+    pub fn clock_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
     }
 
     /// Records a request in the log.

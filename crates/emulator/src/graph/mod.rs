@@ -157,6 +157,7 @@ pub async fn entry(State(state): State<AppState>, request: Request) -> Response 
         .unwrap_or_else(|| request_id.clone());
     REQUEST_ID
         .scope((request_id.clone(), client_request_id.clone()), async move {
+            let started_ms = state.clock_ms();
             let caller = verify(&state, &request.headers);
             let (mut response, mailbox) = match &caller {
                 Ok(caller) => process(&state, caller, &request).await,
@@ -177,6 +178,8 @@ pub async fn entry(State(state): State<AppState>, request: Request) -> Response 
                 status: response.status().as_u16(),
                 client_id: caller.ok().map(|c| c.client_id),
                 mailbox,
+                started_ms,
+                finished_ms: state.clock_ms(),
             });
             response
         })
@@ -199,6 +202,16 @@ impl axum::body::HttpBody for DroppedBody {
             "fault injection: dropped",
         ))))
     }
+}
+
+/// [`process`] as a boxed `Send` future. A `$batch` item runs `process`,
+/// which can run a batch; the named type closes that cycle for the compiler.
+pub fn process_boxed<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+    request: &'a GraphRequest,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Response, Option<String>)> + Send + 'a>> {
+    Box::pin(process(state, caller, request))
 }
 
 /// Runs one Graph request for a verified caller: faults, throttling, dispatch.
