@@ -100,6 +100,15 @@ fn fresh_postgres() -> Option<String> {
     out.status.success().then(|| format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)))
 }
 
+/// Drops the database `fresh_postgres` made, so runs leave nothing behind.
+fn drop_postgres() {
+    if let Ok(admin) = std::env::var("TAC_TEST_POSTGRES_URL") {
+        let name = format!("tac_bench_{}", std::process::id());
+        let sql = format!("drop database if exists {name} with (force)");
+        let _ = Command::new("psql").arg(&admin).args(["-qAtc", &sql]).output();
+    }
+}
+
 async fn ingest(label: &str, url: &str, emulator: &Emulator) {
     let store = Store::connect(url).await.expect("store");
     let ws = store.ensure_workspace("bench").await.expect("workspace");
@@ -159,45 +168,63 @@ fn main() {
         println!("sync benchmark on {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
         println!("peer anchor: Twenty CRM publishes about 400 messages/minute ({TWENTY_MESSAGES_PER_SECOND:.1} messages/s) for its Microsoft sync");
 
-        // 1. Ingest, latency off.
-        // `TAC_BENCH_SIZE` shrinks the organisation for quick experiments.
-        let size = std::env::var("TAC_BENCH_SIZE").unwrap_or_else(|_| "large:66:1150".into());
-        let emulator = start_emulator(&["--size", &size, "--seed", "7"]);
-        let dir = std::env::temp_dir().join(format!("tac-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        ingest("sqlite", &format!("sqlite://{}", dir.join("tac.db").display()), &emulator).await;
-        match fresh_postgres().filter(|_| std::env::var_os("TAC_BENCH_ONLY_SQLITE").is_none()) {
-            Some(url) => {
-                let emulator = start_emulator(&["--size", &size, "--seed", "7"]);
-                ingest("postgres", &url, &emulator).await;
-            }
-            None => println!("postgres   skipped: set TAC_TEST_POSTGRES_URL (scripts/test does) to measure PostgreSQL too"),
+        // `TAC_BENCH_ONLY=ingest|latency` runs one part, for quick experiments.
+        let only = std::env::var("TAC_BENCH_ONLY").unwrap_or_default();
+        if only != "latency" {
+            ingest_cases().await;
         }
-        let _ = std::fs::remove_dir_all(&dir);
-
-        // 2. Latency-bound: 100 ms a request, Outlook's 4 concurrent requests
-        // per mailbox, and Graph's default page of 10 messages, so that the
-        // wait for Microsoft, not the database, sets the pace.
-        let latency = Duration::from_millis(100);
-        let emulator = start_emulator(&["--size", "large:10:160", "--seed", "11", "--latency-ms", "100"]);
-        let dir = std::env::temp_dir().join(format!("tac-bench-latency-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("store");
-        let ws = store.ensure_workspace("bench").await.expect("workspace");
-        let options = SyncOptions { page_size: 10, parallel_mailboxes: 64, ..SyncOptions::default() };
-        let started = Instant::now();
-        let report = sync_once(&store, ws, emulator.graph(), &options, Arc::new(Quiet)).await.expect("sync");
-        let wall = started.elapsed();
-        assert!(report.all_ok());
-        let log = emulator.admin("/requests");
-        let (bound, bound_pages, total_pages) = lower_bound(log["requests"].as_array().expect("requests"), latency);
-        println!(
-            "latency   {} mailboxes, {total_pages} delta pages; wall {:.2} s; lower bound {:.2} s ({bound_pages} pages × 100 ms); ratio {:.2} (target ≤ 1.25)",
-            report.mailboxes.iter().filter(|m| m.emails > 0).count(),
-            wall.as_secs_f64(),
-            bound.as_secs_f64(),
-            wall.as_secs_f64() / bound.as_secs_f64()
-        );
-        let _ = std::fs::remove_dir_all(&dir);
+        if only != "ingest" {
+            latency_case().await;
+        }
     });
+}
+
+/// Ingest with latency off, on SQLite then PostgreSQL.
+async fn ingest_cases() {
+    // `TAC_BENCH_SIZE` shrinks the organisation for quick experiments.
+    let size = std::env::var("TAC_BENCH_SIZE").unwrap_or_else(|_| "large:66:1150".into());
+    let emulator = start_emulator(&["--size", &size, "--seed", "7"]);
+    let dir = std::env::temp_dir().join(format!("tac-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    ingest("sqlite", &format!("sqlite://{}", dir.join("tac.db").display()), &emulator).await;
+    match fresh_postgres().filter(|_| std::env::var_os("TAC_BENCH_ONLY_SQLITE").is_none()) {
+        Some(url) => {
+            let emulator = start_emulator(&["--size", &size, "--seed", "7"]);
+            ingest("postgres", &url, &emulator).await;
+            drop_postgres();
+        }
+        None => println!("postgres   skipped: set TAC_TEST_POSTGRES_URL (scripts/test does) to measure PostgreSQL too"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Latency-bound: 100 ms a request, Outlook's 4 concurrent requests per
+/// mailbox, and Graph's default page of 10 messages, so that the wait for
+/// Microsoft, not the database, sets the pace.
+async fn latency_case() {
+    let latency = Duration::from_millis(100);
+    let emulator = start_emulator(&["--size", "large:10:160", "--seed", "11", "--latency-ms", "100"]);
+    let dir = std::env::temp_dir().join(format!("tac-bench-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("store");
+    let ws = store.ensure_workspace("bench").await.expect("workspace");
+    let options = SyncOptions { page_size: 10, parallel_mailboxes: 64, ..SyncOptions::default() };
+    let started = Instant::now();
+    let report = sync_once(&store, ws, emulator.graph(), &options, Arc::new(Quiet)).await.expect("sync");
+    let wall = started.elapsed();
+    assert!(report.all_ok());
+    let log = emulator.admin("/requests");
+    // `TAC_BENCH_SCHEDULE=FILE` keeps the request log, with its timings, for study.
+    if let Some(file) = std::env::var_os("TAC_BENCH_SCHEDULE") {
+        std::fs::write(file, log.to_string()).expect("schedule file");
+    }
+    let (bound, bound_pages, total_pages) = lower_bound(log["requests"].as_array().expect("requests"), latency);
+    println!(
+        "latency   {} mailboxes, {total_pages} delta pages; wall {:.2} s; lower bound {:.2} s ({bound_pages} pages × 100 ms); ratio {:.2} (target ≤ 1.25)",
+        report.mailboxes.iter().filter(|m| m.emails > 0).count(),
+        wall.as_secs_f64(),
+        bound.as_secs_f64(),
+        wall.as_secs_f64() / bound.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

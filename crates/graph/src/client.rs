@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 /// Tokens are renewed when they have less than this left.
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
@@ -308,14 +308,25 @@ impl GraphClient {
         self.list(&format!("/groups/{group_id}/members?$select=id"), &Prefer::default()).await
     }
 
-    /// Every mail folder of a mailbox, including search folders (the caller
-    /// decides what to sync). Each level's child lists are fetched at once.
-    pub async fn mail_folders(&self, user_id: &str) -> Result<Vec<MailFolder>, GraphError> {
+    /// Every mail folder of a mailbox, subfolders and search folders included
+    /// (the caller decides what to sync), one level of the
+    /// tree at a time. Each request takes a permit from `limit`, so the caller
+    /// decides how much of the mailbox's concurrency discovery may use.
+    pub async fn mail_folders(&self, user_id: &str, limit: &Semaphore) -> Result<Vec<MailFolder>, GraphError> {
         let mut out = Vec::new();
         let mut level = vec![format!("/users/{user_id}/mailFolders?$top=100")];
         let prefer = Prefer::default();
         while !level.is_empty() {
-            let lists = join_all(level.iter().map(|path| self.list::<MailFolder>(path, &prefer)).collect()).await;
+            let lists = join_all(
+                level
+                    .iter()
+                    .map(|path| async {
+                        let _permit = limit.acquire().await;
+                        self.list::<MailFolder>(path, &prefer).await
+                    })
+                    .collect(),
+            )
+            .await;
             level = Vec::new();
             for folders in lists {
                 for f in folders? {
@@ -327,6 +338,42 @@ impl GraphClient {
             }
         }
         Ok(out)
+    }
+
+    /// The ids of well-known folders (`deleteditems`, `sentitems`, …), in
+    /// the order asked; `None` where the mailbox lacks one (no archive, no
+    /// sync issues). Each request takes a permit from `limit`.
+    pub async fn well_known_folder_ids(
+        &self,
+        user_id: &str,
+        names: &[&str],
+        limit: &Semaphore,
+    ) -> Result<Vec<Option<String>>, GraphError> {
+        let prefer = &Prefer::default();
+        let answers = join_all(
+            names
+                .iter()
+                .map(|name| async move {
+                    let _permit = limit.acquire().await;
+                    let path = format!("/users/{user_id}/mailFolders/{name}?$select=id");
+                    (path.clone(), self.get_value(&path, prefer).await)
+                })
+                .collect(),
+        )
+        .await;
+        answers
+            .into_iter()
+            .map(|(path, answer)| match answer {
+                // Without the id nobody can tell what to leave out: fail rather than guess.
+                Ok(v) => v["id"].as_str().map(|id| Some(id.to_string())).ok_or_else(|| GraphError::Decode {
+                    url: path,
+                    reason: "the folder came back without an id".into(),
+                }),
+                Err(e) if e.class() == crate::ErrorClass::NotFound => Ok(None),
+                Err(GraphError::Api(a)) if a.status == 400 => Ok(None),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 
     /// Several GETs in one `$batch` request (at most 20). Each answer is the

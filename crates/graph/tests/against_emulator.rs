@@ -122,12 +122,19 @@ async fn folders_are_discovered_recursively_and_by_well_known_name() {
     let e = emulator().await;
     let g = client(&e);
     let (user, _) = first_mailbox(&e).await;
-    let folders = g.mail_folders(&user).await.unwrap();
+    let limit = tokio::sync::Semaphore::new(2);
+    let folders = g.mail_folders(&user, &limit).await.unwrap();
     let names: HashSet<_> = folders.iter().filter_map(|f| f.display_name.clone()).collect();
     assert!(names.contains("Key Accounts"), "two levels deep: {names:?}");
     assert!(folders.iter().any(|f| f.is_search_folder()));
     let inbox = g.well_known_folder(&user, "inbox").await.unwrap();
     assert_eq!(inbox.display_name.as_deref(), Some("Inbox"));
+    // Well-known names resolve to the listed folders; a name the mailbox lacks is None.
+    let ids = g.well_known_folder_ids(&user, &["inbox", "sentitems", "nosuchfolder"], &limit).await.unwrap();
+    assert_eq!(ids[0].as_deref(), Some(inbox.id.as_str()));
+    let sent = ids[1].as_deref().expect("sent items");
+    assert_eq!(folders.iter().find(|f| f.id == sent).and_then(|f| f.display_name.as_deref()), Some("Sent Items"));
+    assert_eq!(ids[2], None);
 }
 
 #[tokio::test]

@@ -23,18 +23,15 @@ use tokio::sync::Semaphore;
 pub const REQUESTS_PER_MAILBOX: usize = 4;
 
 /// Folders never synced, by well-known name (display names are localised).
-const EXCLUDED_FOLDERS: &[&str] = &[
-    "deleteditems",
-    "junkemail",
-    "drafts",
-    "outbox",
-    "conversationhistory",
-    "syncissues",
-    "conflicts",
-    "localfailures",
-    "serverfailures",
-    "recoverableitemsdeletions",
-];
+/// Conflicts, Local Failures and Server Failures live under Sync Issues, and
+/// the recoverable-items folders are not in the folder tree Graph lists, so
+/// naming them would cost requests and exclude nothing more.
+const EXCLUDED_FOLDERS: &[&str] =
+    &["deleteditems", "junkemail", "drafts", "outbox", "conversationhistory", "syncissues"];
+
+/// How many of a mailbox's four concurrent requests folder discovery uses
+/// while the calendar and the Inbox chains hold the other two.
+const DISCOVERY_REQUESTS: usize = 2;
 
 /// What a pass does.
 #[derive(Debug, Clone)]
@@ -389,9 +386,10 @@ struct MailboxJob<'a> {
 }
 
 impl MailboxJob<'_> {
-    /// Runs every chain of the mailbox (the calendar, and each mail folder
-    /// once they are discovered) side by side, at most four requests at a
-    /// time: the calendar starts at once, folders longest first, so the
+    /// Runs every chain of the mailbox side by side, never more than four
+    /// requests at a time. The calendar and the Inbox (in nearly every
+    /// mailbox the longest chain) start at once; folder discovery uses the
+    /// other two slots, and the folders it finds follow, longest first. So a
     /// mailbox takes little longer than its longest chain.
     async fn run(&self) -> Result<Counts, (Counts, JobError)> {
         let mut counts = Counts::default();
@@ -405,9 +403,27 @@ impl MailboxJob<'_> {
             }));
         }
         if self.options.import_emails {
+            let (inbox_found, inbox_known) = tokio::sync::oneshot::channel();
             pending.push(Box::pin(async move {
                 let _slot = requests.acquire().await;
-                Step::Discovered(self.folders().await)
+                match self.graph.well_known_folder(&self.user.id, "inbox").await {
+                    Ok(inbox) => {
+                        let _ = inbox_found.send(inbox.id.clone());
+                        Step::Chain(self.chain(&Chain::Folder { id: inbox.id, is_sent: false }).await)
+                    }
+                    Err(e) => Step::Chain(Err(e.into())),
+                }
+            }));
+            pending.push(Box::pin(async move {
+                let _slots = requests.acquire_many(DISCOVERY_REQUESTS as u32).await;
+                let found = self.folders().await;
+                // Discovery lists the Inbox too; its chain already runs. If
+                // the Inbox lookup failed, the folder is synced from here.
+                let inbox = inbox_known.await.ok();
+                Step::Discovered(found.map(|mut f| {
+                    f.0.retain(|folder| Some(&folder.id) != inbox.as_ref());
+                    f
+                }))
             }));
         }
         let mut first_error = None;
@@ -442,36 +458,20 @@ impl MailboxJob<'_> {
     }
 
     /// The folders to sync: everything but the excluded well-known folders,
-    /// their subfolders, search folders and hidden folders.
+    /// their subfolders, search folders and hidden folders; and which one is
+    /// Sent Items. The folder tree and the well-known names are read side by
+    /// side, `DISCOVERY_REQUESTS` at a time.
     async fn folders(&self) -> Result<(Vec<MailFolder>, Option<String>), GraphError> {
         let uid = &self.user.id;
-        // The excluded folders and Sent Items, by well-known name, in one $batch.
+        let limit = Semaphore::new(DISCOVERY_REQUESTS);
         let mut names: Vec<&str> = EXCLUDED_FOLDERS.to_vec();
         names.push("sentitems");
-        let paths: Vec<String> = names.iter().map(|n| format!("/users/{uid}/mailFolders/{n}?$select=id")).collect();
-        let answers = self.graph.batch_get(&paths).await?;
-        let mut excluded: HashSet<String> = HashSet::new();
-        let mut sent = None;
-        for (name, answer) in names.iter().zip(answers) {
-            match answer {
-                Ok(v) => {
-                    // Without the id we cannot tell what to leave out: fail safe, never sync Junk.
-                    let id = v["id"].as_str().ok_or_else(|| GraphError::Decode {
-                        url: format!("/users/{uid}/mailFolders/{name}"),
-                        reason: "the folder came back without an id".into(),
-                    })?;
-                    if *name == "sentitems" {
-                        sent = Some(id.to_string());
-                    } else {
-                        excluded.insert(id.to_string());
-                    }
-                }
-                // A mailbox may lack a well-known folder (no archive, no sync issues).
-                Err(e) if e.class() == ErrorClass::NotFound || matches!(&e, GraphError::Api(a) if a.status == 400) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let all = self.graph.mail_folders(uid).await?;
+        // The tree first: its levels are sequential, the names are not.
+        let (all, ids) =
+            tokio::join!(self.graph.mail_folders(uid, &limit), self.graph.well_known_folder_ids(uid, &names, &limit));
+        let (all, mut ids) = (all?, ids?);
+        let sent = ids.pop().flatten();
+        let excluded: HashSet<String> = ids.into_iter().flatten().collect();
         let parent_of: HashMap<&str, Option<&String>> =
             all.iter().map(|f| (f.id.as_str(), f.parent_folder_id.as_ref())).collect();
         let under_excluded = |start: &str| -> bool {
