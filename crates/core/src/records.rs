@@ -15,8 +15,6 @@ id, the folder, read state, direction or the mailbox's own response.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// A value that is not one of an enum's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,19 +41,19 @@ macro_rules! named_enum {
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $ty {
-            type Err = UnknownVariant;
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::records::UnknownVariant;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($name => Ok($ty::$variant),)+
-                    _ => Err(UnknownVariant {
+                    _ => Err($crate::records::UnknownVariant {
                         kind: $kind,
                         value: s.to_owned(),
                         expected: concat!($($name, ", "),+).trim_end_matches(", "),
@@ -65,6 +63,7 @@ macro_rules! named_enum {
         }
     };
 }
+pub(crate) use named_enum;
 
 /// An internal person, from Entra ID `/users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
