@@ -39,6 +39,21 @@ pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
 
+    /// The privacy policy hides what was asked for.
+    #[error("{0}")]
+    Hidden(&'static str),
+
+    /// A contact address that another contact already has.
+    #[error("{address} already belongs to contact {contact_id}: add it to that contact, or remove it there first")]
+    AddressInUse { address: String, contact_id: i64 },
+
+    /// Contacts are external people; this address is one of the tenant's.
+    #[error(
+        "{0} belongs to your organisation (a directory user or a verified domain); contacts are external people, \
+         and mail among colleagues never appears on a timeline"
+    )]
+    InternalAddress(String),
+
     /// The client secret was sealed with another master key, or the stored
     /// bytes were altered. Nothing but re-entering the secret can fix it.
     #[error(

@@ -48,10 +48,13 @@ mod types;
 pub use crypto::MasterKey;
 pub use error::{Result, StoreError};
 pub use secrecy::{ExposeSecret, SecretString};
+use types::TimelineOf;
 pub use types::{
-    Backend, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailCopyRow, EmailHit, EmailId,
-    Integration, IntegrationId, IntegrationSettings, IntegrationStatus, IntegrationSummary, MailboxId, MailboxRow,
-    MailboxScope, MeetingCopyRow, PageOutcome, SyncCursor, WorkspaceId,
+    AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
+    ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
+    EmailHit, EmailId, ImportOutcome, Integration, IntegrationId, IntegrationSettings, IntegrationStatus,
+    IntegrationSummary, MailboxId, MailboxRow, MailboxScope, MeetingCopyRow, NewContact, PageOutcome, PrivacySettings,
+    PurgeCounts, SyncCursor, TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
 };
 
 use chrono::{DateTime, Utc};
@@ -60,6 +63,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
+use tac_core::NormalizedAddress;
+use tac_core::contacts::AutoCreateCandidate;
+use tac_core::privacy::{BlockEntry, PrivacyPolicy};
 use tac_core::records::{
     DirectoryGroup, DirectoryUser, EmailCopy, EmailRecord, MailboxState, MeetingCopy, MeetingRecord, TenantDomain,
 };
@@ -326,7 +332,11 @@ impl Store {
     // ---- ingest -----------------------------------------------------------
 
     /// Applies one `messages/delta` page of `folder_id` and saves `cursor`,
-    /// all in one transaction. Every copy must be in `folder_id`.
+    /// all in one transaction. Every copy must be in `folder_id`. The
+    /// contacts the auto-creation policy chose are created (when new) in the
+    /// same transaction, and the page's emails join the timelines of every
+    /// contact among their participants.
+    #[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts and cursor")]
     pub async fn apply_mail_page(
         &self,
         ws: WorkspaceId,
@@ -334,22 +344,24 @@ impl Store {
         folder_id: &str,
         upserts: &[(EmailRecord, EmailCopy)],
         removed_graph_ids: &[String],
+        new_contacts: &[AutoCreateCandidate],
         cursor: &SyncCursor,
     ) -> Result<PageOutcome> {
-        dispatch!(self, apply_mail_page(ws, mailbox, folder_id, upserts, removed_graph_ids, cursor))
+        dispatch!(self, apply_mail_page(ws, mailbox, folder_id, upserts, removed_graph_ids, new_contacts, cursor))
     }
 
     /// Applies one `calendarView/delta` page and saves `cursor`, all in one
-    /// transaction.
+    /// transaction (contacts and timelines as for mail).
     pub async fn apply_calendar_page(
         &self,
         ws: WorkspaceId,
         mailbox: MailboxId,
         upserts: &[(MeetingRecord, MeetingCopy)],
         removed_graph_ids: &[String],
+        new_contacts: &[AutoCreateCandidate],
         cursor: &SyncCursor,
     ) -> Result<PageOutcome> {
-        dispatch!(self, apply_calendar_page(ws, mailbox, upserts, removed_graph_ids, cursor))
+        dispatch!(self, apply_calendar_page(ws, mailbox, upserts, removed_graph_ids, new_contacts, cursor))
     }
 
     // ---- reading ----------------------------------------------------------
@@ -386,5 +398,177 @@ impl Store {
     /// The mailbox's meeting copies, removed ones included, by Graph id.
     pub async fn meeting_copies(&self, ws: WorkspaceId, mailbox: MailboxId) -> Result<Vec<MeetingCopyRow>> {
         dispatch!(self, meeting_copies(ws, mailbox))
+    }
+
+    // ---- contacts ---------------------------------------------------------
+
+    /// Creates a contact and links its whole history. Refuses addresses of
+    /// the tenant ([`StoreError::InternalAddress`]) and addresses another
+    /// contact has ([`StoreError::AddressInUse`]).
+    pub async fn create_contact(&self, ws: WorkspaceId, new: &NewContact) -> Result<ContactId> {
+        dispatch!(self, create_contact(ws, new))
+    }
+
+    /// Renames a contact and/or sets its company by name (`Some(None)` clears it).
+    pub async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        name: Option<&str>,
+        company: Option<Option<&str>>,
+    ) -> Result<()> {
+        dispatch!(self, update_contact(ws, id, name, company))
+    }
+
+    pub async fn delete_contact(&self, ws: WorkspaceId, id: ContactId) -> Result<()> {
+        dispatch!(self, delete_contact(ws, id))
+    }
+
+    /// Adds an address; everything it was on joins the timeline at once.
+    pub async fn add_contact_email(&self, ws: WorkspaceId, id: ContactId, address: &NormalizedAddress) -> Result<()> {
+        dispatch!(self, add_contact_email(ws, id, address))
+    }
+
+    pub async fn remove_contact_email(
+        &self,
+        ws: WorkspaceId,
+        id: ContactId,
+        address: &NormalizedAddress,
+    ) -> Result<()> {
+        dispatch!(self, remove_contact_email(ws, id, address))
+    }
+
+    pub async fn contact(&self, ws: WorkspaceId, id: ContactId) -> Result<ContactRow> {
+        dispatch!(self, contact(ws, id))
+    }
+
+    pub async fn contact_by_email(&self, ws: WorkspaceId, address: &NormalizedAddress) -> Result<Option<ContactRow>> {
+        dispatch!(self, contact_by_email(ws, address))
+    }
+
+    pub async fn contacts(&self, ws: WorkspaceId, query: &ContactListQuery) -> Result<Vec<ContactRow>> {
+        dispatch!(self, contacts(ws, query))
+    }
+
+    pub async fn company(&self, ws: WorkspaceId, id: CompanyId) -> Result<CompanyRow> {
+        dispatch!(self, company(ws, id))
+    }
+
+    pub async fn companies(&self, ws: WorkspaceId) -> Result<Vec<CompanyRow>> {
+        dispatch!(self, companies(ws))
+    }
+
+    /// Imports parsed CSV lines, each in its own transaction: a bad line is
+    /// reported and the others still import; a rerun creates nothing twice.
+    pub async fn import_contacts(
+        &self,
+        ws: WorkspaceId,
+        lines: &[tac_core::contact_csv::ContactLine],
+    ) -> Result<Vec<Result<ImportOutcome>>> {
+        let internal = match self {
+            Store::Sqlite(pool) => sqlite::repo::load_internal(&mut *pool.acquire().await?, ws).await?,
+            Store::Postgres(pool) => postgres::repo::load_internal(&mut *pool.acquire().await?, ws).await?,
+        };
+        let mut out = Vec::with_capacity(lines.len());
+        for line in lines {
+            out.push(dispatch!(self, import_contact(ws, &internal, line)));
+        }
+        Ok(out)
+    }
+
+    // ---- timelines --------------------------------------------------------
+
+    /// A contact's timeline page, newest first, redacted by the privacy policy.
+    pub async fn timeline(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        query: &TimelineQuery,
+        now: DateTime<Utc>,
+    ) -> Result<TimelinePage> {
+        dispatch!(self, timeline(ws, TimelineOf::Contact(contact), query, now))
+    }
+
+    /// A company's timeline: its contacts' items, each once.
+    pub async fn company_timeline(
+        &self,
+        ws: WorkspaceId,
+        company: CompanyId,
+        query: &TimelineQuery,
+        now: DateTime<Utc>,
+    ) -> Result<TimelinePage> {
+        dispatch!(self, timeline(ws, TimelineOf::Company(company), query, now))
+    }
+
+    /// Full-text search over every email and meeting (`query.search` is
+    /// required), newest first, as far as visibility allows.
+    pub async fn search(&self, ws: WorkspaceId, query: &TimelineQuery, now: DateTime<Utc>) -> Result<TimelinePage> {
+        dispatch!(self, timeline(ws, TimelineOf::Everything, query, now))
+    }
+
+    /// The summary above a contact's timeline.
+    pub async fn contact_summary(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        now: DateTime<Utc>,
+    ) -> Result<ContactSummary> {
+        dispatch!(self, contact_summary(ws, contact, now))
+    }
+
+    /// An email's sanitised body; [`StoreError::Hidden`] when the policy hides it.
+    pub async fn email_body(&self, ws: WorkspaceId, email: EmailId, allow_remote_images: bool) -> Result<EmailBody> {
+        dispatch!(self, email_body(ws, email.0, allow_remote_images))
+    }
+
+    // ---- privacy ----------------------------------------------------------
+
+    /// The workspace's privacy policy (defaults when never set).
+    pub async fn privacy_policy(&self, ws: WorkspaceId) -> Result<PrivacyPolicy> {
+        dispatch!(self, privacy_policy(ws))
+    }
+
+    /// Changes visibility, auto-creation and retention; applies the change
+    /// to stored data and writes the audit log. Returns what retention purged.
+    pub async fn set_privacy_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: PrivacySettings,
+        actor: &str,
+    ) -> Result<PurgeCounts> {
+        dispatch!(self, set_privacy_settings(ws, settings, actor))
+    }
+
+    /// Blocks an address or `@domain` and purges what was stored because of it.
+    pub async fn add_block(&self, ws: WorkspaceId, entry: &BlockEntry, actor: &str) -> Result<PurgeCounts> {
+        dispatch!(self, add_block(ws, entry, actor))
+    }
+
+    pub async fn remove_block(&self, ws: WorkspaceId, entry: &BlockEntry, actor: &str) -> Result<()> {
+        dispatch!(self, remove_block(ws, entry, actor))
+    }
+
+    /// Stops syncing a directory user's mailbox and purges what only it held.
+    pub async fn exclude_mailbox(&self, ws: WorkspaceId, user_id: &str, actor: &str) -> Result<PurgeCounts> {
+        dispatch!(self, exclude_mailbox(ws, user_id, actor))
+    }
+
+    pub async fn include_mailbox(&self, ws: WorkspaceId, user_id: &str, actor: &str) -> Result<()> {
+        dispatch!(self, include_mailbox(ws, user_id, actor))
+    }
+
+    /// Deletes what is older than the retention period, if one is set.
+    pub async fn purge_retention(&self, ws: WorkspaceId, now: DateTime<Utc>) -> Result<PurgeCounts> {
+        dispatch!(self, purge_retention(ws, now))
+    }
+
+    /// Removes the integration and everything synced through it.
+    pub async fn disconnect(&self, ws: WorkspaceId, actor: &str) -> Result<PurgeCounts> {
+        dispatch!(self, disconnect(ws, actor))
+    }
+
+    /// The newest audit entries first.
+    pub async fn audit_log(&self, ws: WorkspaceId, limit: u32) -> Result<Vec<AuditEntry>> {
+        dispatch!(self, audit_log(ws, limit))
     }
 }

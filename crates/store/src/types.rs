@@ -290,3 +290,218 @@ pub struct MeetingCopyRow {
     pub is_organizer: bool,
     pub removed: bool,
 }
+
+id_type!(
+    /// A contact: an external person.
+    ContactId
+);
+id_type!(
+    /// A company, keyed by its domain.
+    CompanyId
+);
+
+/// Where a contact came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactSource {
+    /// Typed in by a person.
+    Manual,
+    /// From a CSV import.
+    Import,
+    /// Created by the auto-creation policy from synced mail or meetings.
+    Auto,
+}
+
+impl ContactSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactSource::Manual => "manual",
+            ContactSource::Import => "import",
+            ContactSource::Auto => "auto",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        [ContactSource::Manual, ContactSource::Import, ContactSource::Auto].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// A contact to create. Addresses are normalised by the type; the name is
+/// validated by [`tac_core::contacts::validate_name`] on the way in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContact {
+    pub name: String,
+    pub emails: Vec<tac_core::NormalizedAddress>,
+    /// A company name; without one, the company comes from the first work
+    /// (not free-mail) domain among the addresses.
+    pub company: Option<String>,
+    pub source: ContactSource,
+}
+
+/// A company as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompanyRow {
+    pub id: CompanyId,
+    pub name: String,
+    pub domain: Option<String>,
+}
+
+/// A contact as stored, with its addresses (oldest first) and company.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactRow {
+    pub id: ContactId,
+    pub name: String,
+    pub emails: Vec<String>,
+    pub company: Option<CompanyRow>,
+    pub source: ContactSource,
+    pub created_at: DateTime<Utc>,
+    /// The newest activity up to now (upcoming meetings excluded).
+    pub last_interaction_at: Option<DateTime<Utc>>,
+}
+
+/// How a contact list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactSort {
+    #[default]
+    Name,
+    /// Most recent interaction first; contacts without one last.
+    LastInteraction,
+}
+
+/// Which contacts to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactListQuery {
+    /// Words matched against names and addresses (case-insensitive substring).
+    pub search: Option<String>,
+    pub company: Option<CompanyId>,
+    pub sort: ContactSort,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for ContactListQuery {
+    fn default() -> Self {
+        ContactListQuery { search: None, company: None, sort: ContactSort::Name, limit: 100, offset: 0 }
+    }
+}
+
+/// What importing one CSV line did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "contact_id", rename_all = "snake_case")]
+pub enum ImportOutcome {
+    Created(ContactId),
+    /// An existing contact (found by one of the addresses) got new addresses or a name.
+    Updated(ContactId),
+    /// Everything on the line was already there: a rerun imports nothing twice.
+    Unchanged(ContactId),
+}
+
+/// Which part of a timeline to read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TimelineQuery {
+    pub kind: Option<tac_core::timeline::ActivityKind>,
+    /// From this time on (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    /// Only items a team member's mailbox holds (their address, any case).
+    pub team_member: Option<String>,
+    /// Emails seen from the contact: inbound when they sent it.
+    pub direction: Option<Direction>,
+    /// Plain words over subjects and bodies, as far as visibility allows.
+    pub search: Option<String>,
+    /// Page size; 0 means the default (50), and at most 500.
+    pub limit: u32,
+    /// Where the previous page ended.
+    pub cursor: Option<tac_core::timeline::TimelineCursor>,
+}
+
+impl TimelineQuery {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 500;
+
+    pub(crate) fn page_size(&self) -> u32 {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// One page of a timeline, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelinePage {
+    pub items: Vec<tac_core::timeline::TimelineItem>,
+    /// Pass back as [`TimelineQuery::cursor`] for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// A team member who deals with a contact, and how often (past year).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeamMember {
+    pub name: String,
+    pub address: String,
+    pub interactions: u64,
+}
+
+/// What a contact's profile shows above the timeline (DESIGN §6 `summary`),
+/// computed from the activity index; rules in `tac_core::insights`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactSummary {
+    pub last_interaction_at: Option<DateTime<Utc>>,
+    pub next_meeting_at: Option<DateTime<Utc>>,
+    pub emails_last_30_days: u64,
+    pub emails_last_90_days: u64,
+    pub meetings_last_30_days: u64,
+    pub meetings_last_90_days: u64,
+    /// Up to three, most interactions first.
+    pub top_team_members: Vec<TeamMember>,
+    pub follow_up: tac_core::insights::FollowUp,
+    /// 0–100; see `tac_core::insights::relationship_strength`.
+    pub relationship_strength: u8,
+}
+
+/// An email body, ready to show: sanitised HTML and plain text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmailBody {
+    pub html: String,
+    pub text: String,
+    /// Remote images removed; the viewer may choose to load them.
+    pub blocked_images: usize,
+}
+
+/// What a purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeCounts {
+    pub emails: u64,
+    pub meetings: u64,
+    pub contacts: u64,
+}
+
+/// One audit-log entry, newest first when listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// The settings an admin changes together (the blocklist and exclusions
+/// have their own calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PrivacySettings {
+    pub visibility: tac_core::privacy::Visibility,
+    pub auto_create: tac_core::privacy::AutoCreate,
+    pub retention_days: Option<u32>,
+}
+
+/// Whose timeline to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimelineOf {
+    Contact(ContactId),
+    Company(CompanyId),
+    /// Everything in the workspace (search over all mail and meetings).
+    Everything,
+}

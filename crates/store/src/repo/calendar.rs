@@ -11,6 +11,7 @@ caught up yet cannot un-cancel a meeting, and the stored fingerprint is that
 of the row as stored, cancellation included.
 */
 
+use super::contacts::{auto_create_contacts, link_meetings};
 use super::{
     Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
 };
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{AttendeeRecord, MeetingCopy, MeetingRecord, Participant, ParticipantRole};
 
 pub(crate) async fn apply_calendar_page(
@@ -29,6 +31,7 @@ pub(crate) async fn apply_calendar_page(
     mailbox: MailboxId,
     upserts: &[(MeetingRecord, MeetingCopy)],
     removed_graph_ids: &[String],
+    new_contacts: &[AutoCreateCandidate],
     cursor: &SyncCursor,
 ) -> Result<PageOutcome> {
     // Meetings are written in iCalUId order, so concurrent pages cannot
@@ -42,8 +45,13 @@ pub(crate) async fn apply_calendar_page(
     let mut outcome = PageOutcome::default();
     let mut tx = begin_write(pool).await?;
     ensure_mailbox(&mut tx, ws, mailbox).await?;
-    let meeting_ids = write_meetings(&mut tx, ws, &meetings, now, &mut outcome).await?;
+    let mut touched = Vec::new();
+    let meeting_ids = write_meetings(&mut tx, ws, &meetings, now, &mut outcome, &mut touched).await?;
     write_copies(&mut tx, ws, mailbox, &ordered, &meeting_ids, now, &mut outcome).await?;
+    // Timelines, as for mail: changed meetings relinked, new contacts linked.
+    unlink_meetings(&mut tx, &touched).await?;
+    auto_create_contacts(&mut tx, ws, new_contacts).await?;
+    link_meetings(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, CursorScope::Calendar, cursor, now).await?;
     tx.commit().await?;
@@ -118,6 +126,7 @@ async fn write_meetings<'a>(
     meetings: &[PageMeeting<'a>],
     now: DateTime<Utc>,
     outcome: &mut PageOutcome,
+    touched: &mut Vec<i64>,
 ) -> Result<HashMap<&'a str, i64>> {
     let mut ids: HashMap<&'a str, i64> = HashMap::with_capacity(meetings.len());
     let mut changed: Vec<ChangedMeeting<'_, 'a>> = Vec::new();
@@ -167,6 +176,8 @@ async fn write_meetings<'a>(
     update_meetings(conn, ws, &changed, now).await?;
     rewrite_attendees(conn, &changed, &mut new_attendees).await?;
     insert_attendees(conn, ws, &new_attendees).await?;
+    touched.extend(changed.iter().map(|c| c.id));
+    touched.extend(inserted.values().copied());
     Ok(ids)
 }
 
@@ -745,4 +756,17 @@ pub(crate) async fn meeting_by_ical_uid(pool: &Pool, ws: WorkspaceId, ical_uid: 
             .map(|(address, name, kind, response)| AttendeeRecord { address, name, kind, response })
             .collect(),
     }))
+}
+
+/// Drops the timeline entries of these meetings, before they are relinked.
+async fn unlink_meetings(conn: &mut Conn, meeting_ids: &[i64]) -> Result<()> {
+    for chunk in meeting_ids.chunks(rows_per_statement(1)) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut query = QueryBuilder::<Db>::new("delete from activity where meeting_id in ");
+        push_list(&mut query, chunk.iter().copied());
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }

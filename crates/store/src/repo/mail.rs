@@ -20,6 +20,7 @@ nothing`), which are then handled as existing ones, and updates lock their
 rows in key order first.
 */
 
+use super::contacts::{auto_create_contacts, link_emails};
 use super::{
     Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
 };
@@ -30,8 +31,10 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{EmailCopy, EmailRecord, Participant, ParticipantRole};
 
+#[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts and cursor")]
 pub(crate) async fn apply_mail_page(
     pool: &Pool,
     ws: WorkspaceId,
@@ -39,6 +42,7 @@ pub(crate) async fn apply_mail_page(
     folder_id: &str,
     upserts: &[(EmailRecord, EmailCopy)],
     removed_graph_ids: &[String],
+    new_contacts: &[AutoCreateCandidate],
     cursor: &SyncCursor,
 ) -> Result<PageOutcome> {
     if let Some((_, copy)) = upserts.iter().find(|(_, copy)| copy.folder_id != folder_id) {
@@ -60,8 +64,14 @@ pub(crate) async fn apply_mail_page(
     let mut outcome = PageOutcome::default();
     let mut tx = begin_write(pool).await?;
     ensure_mailbox(&mut tx, ws, mailbox).await?;
-    let email_ids = write_emails(&mut tx, ws, &emails, now, &mut outcome).await?;
+    let mut touched = Vec::new();
+    let email_ids = write_emails(&mut tx, ws, &emails, now, &mut outcome, &mut touched).await?;
     write_copies(&mut tx, ws, mailbox, &ordered, &email_ids, now, &mut outcome).await?;
+    // Timelines: changed emails are relinked from scratch (their people or
+    // time may differ); new contacts bring their whole history.
+    unlink_emails(&mut tx, &touched).await?;
+    auto_create_contacts(&mut tx, ws, new_contacts).await?;
+    link_emails(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, folder_id, removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, CursorScope::Folder(folder_id), cursor, now).await?;
     tx.commit().await?;
@@ -110,6 +120,7 @@ async fn write_emails<'a>(
     emails: &[PageEmail<'a>],
     now: DateTime<Utc>,
     outcome: &mut PageOutcome,
+    touched: &mut Vec<i64>,
 ) -> Result<HashMap<&'a str, i64>> {
     let mut ids: HashMap<&'a str, i64> = HashMap::with_capacity(emails.len());
     let mut changed: Vec<(i64, &PageEmail<'a>)> = Vec::new();
@@ -162,6 +173,8 @@ async fn write_emails<'a>(
     update_emails(conn, ws, &changed, now).await?;
     rewrite_participants(conn, &changed, &mut new_participants).await?;
     insert_participants(conn, ws, &new_participants).await?;
+    touched.extend(changed.iter().map(|(id, _)| *id));
+    touched.extend(inserted.values().copied());
     Ok(ids)
 }
 
@@ -723,4 +736,17 @@ pub(crate) async fn email_by_message_id(
         meeting_message_type: row.meeting_message_type,
         participants,
     }))
+}
+
+/// Drops the timeline entries of these emails, before they are relinked.
+async fn unlink_emails(conn: &mut Conn, email_ids: &[i64]) -> Result<()> {
+    for chunk in email_ids.chunks(rows_per_statement(1)) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut query = QueryBuilder::<Db>::new("delete from activity where email_id in ");
+        push_list(&mut query, chunk.iter().copied());
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -10,19 +10,25 @@ chosen by `BACKEND` where it is not (full-text search).
 */
 
 mod calendar;
+mod contacts;
 mod directory;
 mod integration;
 mod mail;
 mod mailbox;
+pub(crate) mod privacy;
 mod search;
+mod timeline;
 mod workspace;
 
 pub(crate) use calendar::*;
+pub(crate) use contacts::*;
 pub(crate) use directory::*;
 pub(crate) use integration::*;
 pub(crate) use mail::*;
 pub(crate) use mailbox::*;
+pub(crate) use privacy::*;
 pub(crate) use search::*;
+pub(crate) use timeline::*;
 pub(crate) use workspace::*;
 
 use super::{BACKEND, Db, begin_write};

@@ -42,14 +42,14 @@ async fn calendar_dedupes_by_ical_uid_with_per_mailbox_responses(db: TestDb) {
         (first.clone(), meeting_copy("ann-ev-1", "organizer", true)),
         (second.clone(), meeting_copy("ann-ev-2", "organizer", true)),
     ];
-    let outcome = store.apply_calendar_page(ws, ann, &ann_page, &[], &delta(1)).await.unwrap();
+    let outcome = store.apply_calendar_page(ws, ann, &ann_page, &[], &[], &delta(1)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_added: 2, copies_added: 2, ..PageOutcome::default() });
 
     let bob_page = vec![
         (first.clone(), meeting_copy("bob-ev-1", "accepted", false)),
         (second.clone(), meeting_copy("bob-ev-2", "tentativelyAccepted", false)),
     ];
-    let outcome = store.apply_calendar_page(ws, bob, &bob_page, &[], &delta(1)).await.unwrap();
+    let outcome = store.apply_calendar_page(ws, bob, &bob_page, &[], &[], &delta(1)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 2, copies_added: 2, ..PageOutcome::default() });
 
     assert_eq!(store.meeting_count(ws).await.unwrap(), 2);
@@ -74,7 +74,7 @@ async fn calendar_dedupes_by_ical_uid_with_per_mailbox_responses(db: TestDb) {
 
     // Bob changes his mind: only his copy's response changes.
     let bob_declines = vec![(first.clone(), meeting_copy("bob-ev-1", "declined", false))];
-    let outcome = store.apply_calendar_page(ws, bob, &bob_declines, &[], &delta(2)).await.unwrap();
+    let outcome = store.apply_calendar_page(ws, bob, &bob_declines, &[], &[], &delta(2)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_updated: 1, ..PageOutcome::default() });
     assert_eq!(store.meeting_copies(ws, bob).await.unwrap()[0].response, "declined");
     assert_eq!(store.meeting_copies(ws, ann).await.unwrap()[0].response, "organizer");
@@ -87,11 +87,11 @@ async fn a_removed_event_copy_is_marked_removed_and_a_cancelled_meeting_stays_ca
     let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
     let planned = meeting("uid-1", "Kick-off");
     store
-        .apply_calendar_page(ws, ann, &[(planned.clone(), meeting_copy("a1", "organizer", true))], &[], &delta(1))
+        .apply_calendar_page(ws, ann, &[(planned.clone(), meeting_copy("a1", "organizer", true))], &[], &[], &delta(1))
         .await
         .unwrap();
     store
-        .apply_calendar_page(ws, bob, &[(planned.clone(), meeting_copy("b1", "accepted", false))], &[], &delta(1))
+        .apply_calendar_page(ws, bob, &[(planned.clone(), meeting_copy("b1", "accepted", false))], &[], &[], &delta(1))
         .await
         .unwrap();
 
@@ -102,15 +102,15 @@ async fn a_removed_event_copy_is_marked_removed_and_a_cancelled_meeting_stays_ca
         ..planned.clone()
     };
     store
-        .apply_calendar_page(ws, ann, &[(cancelled, meeting_copy("a1", "organizer", true))], &[], &delta(2))
+        .apply_calendar_page(ws, ann, &[(cancelled, meeting_copy("a1", "organizer", true))], &[], &[], &delta(2))
         .await
         .unwrap();
-    let outcome = store.apply_calendar_page(ws, ann, &[], &["a1".to_owned()], &delta(3)).await.unwrap();
+    let outcome = store.apply_calendar_page(ws, ann, &[], &["a1".to_owned()], &[], &delta(3)).await.unwrap();
     assert_eq!(outcome, PageOutcome { copies_removed: 1, ..PageOutcome::default() });
 
     // Bob's calendar has not caught up and still reports it as planned.
     store
-        .apply_calendar_page(ws, bob, &[(planned.clone(), meeting_copy("b1", "accepted", false))], &[], &delta(2))
+        .apply_calendar_page(ws, bob, &[(planned.clone(), meeting_copy("b1", "accepted", false))], &[], &[], &delta(2))
         .await
         .unwrap();
 
@@ -133,12 +133,12 @@ async fn replaying_a_calendar_page_is_a_no_op(db: TestDb) {
         (m.clone(), meeting_copy("a1", "organizer", true)),
         (meeting("uid-2", "Retro"), meeting_copy("a2", "accepted", false)),
     ];
-    store.apply_calendar_page(ws, ann, &upserts, &[], &delta(1)).await.unwrap();
+    store.apply_calendar_page(ws, ann, &upserts, &[], &[], &delta(1)).await.unwrap();
     let before = store.meeting_by_ical_uid(ws, "uid-1").await.unwrap().unwrap();
     assert_eq!(before.attendees.len(), 2, "one attendee per address; the first entry wins");
     assert_eq!(before.attendees[0].response, "accepted");
 
-    let again = store.apply_calendar_page(ws, ann, &upserts, &[], &delta(1)).await.unwrap();
+    let again = store.apply_calendar_page(ws, ann, &upserts, &[], &[], &delta(1)).await.unwrap();
     assert_eq!(again, PageOutcome { records_existing: 2, copies_unchanged: 2, ..PageOutcome::default() });
     assert_eq!(store.meeting_by_ical_uid(ws, "uid-1").await.unwrap(), Some(before));
     assert_eq!(store.meeting_count(ws).await.unwrap(), 2);
@@ -160,7 +160,7 @@ async fn a_page_listing_a_meeting_twice_keeps_its_cancellation(db: TestDb) {
         (cancelled, meeting_copy("a1", "organizer", true)),
         (planned.clone(), meeting_copy("a2", "organizer", true)),
     ];
-    let outcome = store.apply_calendar_page(ws, ann, &upserts, &[], &delta(1)).await.unwrap();
+    let outcome = store.apply_calendar_page(ws, ann, &upserts, &[], &[], &delta(1)).await.unwrap();
     assert_eq!(
         outcome,
         PageOutcome { records_added: 1, records_existing: 1, copies_added: 2, ..PageOutcome::default() }
@@ -168,7 +168,7 @@ async fn a_page_listing_a_meeting_twice_keeps_its_cancellation(db: TestDb) {
     let stored = store.meeting_by_ical_uid(ws, "uid-1").await.unwrap().unwrap();
     assert_eq!(stored, tac_core::records::MeetingRecord { is_cancelled: true, ..planned.clone() });
 
-    let again = store.apply_calendar_page(ws, ann, &upserts, &[], &delta(2)).await.unwrap();
+    let again = store.apply_calendar_page(ws, ann, &upserts, &[], &[], &delta(2)).await.unwrap();
     assert_eq!(again, PageOutcome { records_existing: 2, copies_unchanged: 2, ..PageOutcome::default() });
     assert_eq!(store.meeting_by_ical_uid(ws, "uid-1").await.unwrap(), Some(stored));
 
@@ -177,7 +177,7 @@ async fn a_page_listing_a_meeting_twice_keeps_its_cancellation(db: TestDb) {
     fewer.attendees.truncate(1);
     fewer.attendees[0].response = "declined".to_owned();
     store
-        .apply_calendar_page(ws, ann, &[(fewer.clone(), meeting_copy("a2", "organizer", true))], &[], &delta(3))
+        .apply_calendar_page(ws, ann, &[(fewer.clone(), meeting_copy("a2", "organizer", true))], &[], &[], &delta(3))
         .await
         .unwrap();
     let stored = store.meeting_by_ical_uid(ws, "uid-1").await.unwrap().unwrap();

@@ -88,7 +88,8 @@ async fn mailboxes_of_another_workspace_are_not_found(db: TestDb) {
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
     let err = store.record_mailbox_success(two, MailboxId(ann.0 + 1000)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
-    let err = store.apply_mail_page(two, ann, "inbox", &[], &[], &SyncCursor::NextLink("x".into())).await.unwrap_err();
+    let err =
+        store.apply_mail_page(two, ann, "inbox", &[], &[], &[], &SyncCursor::NextLink("x".into())).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
     assert!(store.mailboxes(two).await.unwrap().is_empty());
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod calendar;
 mod connect;
+mod contacts;
 mod directory;
 mod integration;
 mod mail;

@@ -20,7 +20,7 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
         ),
         (email("<c@x>", "Unrelated", "<p>Nothing to see</p>"), copy("g3", "inbox", Direction::Inbound)),
     ];
-    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &SyncCursor::NextLink("n".into())).await.unwrap();
+    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &SyncCursor::NextLink("n".into())).await.unwrap();
 
     let ids = |hits: Vec<tac_store::EmailHit>| hits.into_iter().map(|h| h.internet_message_id).collect::<Vec<_>>();
     let mut budget = ids(store.search_emails(ws, "budget", 10).await.unwrap());
@@ -36,7 +36,7 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
     // The index follows updates.
     let renamed =
         vec![(email("<c@x>", "Budget summit", "<p>Nothing to see</p>"), copy("g3", "inbox", Direction::Inbound))];
-    store.apply_mail_page(ws, ann, "inbox", &renamed, &[], &SyncCursor::NextLink("n2".into())).await.unwrap();
+    store.apply_mail_page(ws, ann, "inbox", &renamed, &[], &[], &SyncCursor::NextLink("n2".into())).await.unwrap();
     assert_eq!(store.search_emails(ws, "budget", 10).await.unwrap().len(), 3);
     assert!(store.search_emails(ws, "unrelated", 10).await.unwrap().is_empty());
 
@@ -53,7 +53,7 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
         email("<a@x>", "Say \"hi\" to NEAR partners", "<p>a*b (draft) 1=1</p>"),
         copy("g1", "inbox", Direction::Inbound),
     )];
-    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &SyncCursor::NextLink("n".into())).await.unwrap();
+    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &SyncCursor::NextLink("n".into())).await.unwrap();
 
     let hostile = [
         "\"",

@@ -1,0 +1,420 @@
+/*!
+The privacy policy's storage and its effect on what is already stored
+(DESIGN §5): every change applies to existing data, in the same
+transaction as the change and its audit-log entry.
+
+- Lowering visibility strips the stored subjects and bodies it now hides;
+  raising it clears the sync cursors so the next pass reads the content
+  again (TAC never kept what it was not allowed to show).
+- A blocklist entry deletes every email and meeting with a matching
+  participant, and the contacts auto-created for matching addresses.
+- Excluding a mailbox deletes its copies, then the items no other mailbox
+  holds.
+- Retention deletes items older than the period.
+- Disconnecting deletes everything synced.
+
+Deleting an email or meeting cascades to its copies, participants,
+attendees, search entries and timeline entries.
+*/
+
+use super::{Conn, Pool, begin_write, now};
+use crate::error::{Result, StoreError};
+use crate::types::{AuditEntry, PrivacySettings, PurgeCounts, WorkspaceId};
+use chrono::{DateTime, Duration, Utc};
+use tac_core::privacy::{BlockEntry, Blocklist, PrivacyPolicy, Visibility};
+
+pub(crate) async fn visibility(pool: &Pool, ws: WorkspaceId) -> Result<Visibility> {
+    let row: Option<String> = sqlx::query_scalar("select visibility from privacy_policy where workspace_id = $1")
+        .bind(ws.0)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some(v) => v.parse().map_err(|_| StoreError::corrupt("privacy_policy.visibility", v)),
+        None => Ok(Visibility::default()),
+    }
+}
+
+pub(crate) async fn privacy_policy(pool: &Pool, ws: WorkspaceId) -> Result<PrivacyPolicy> {
+    let mut conn = pool.acquire().await?;
+    read_policy(&mut conn, ws).await
+}
+
+async fn read_settings(conn: &mut Conn, ws: WorkspaceId) -> Result<PrivacySettings> {
+    let row: Option<(String, String, Option<i64>)> =
+        sqlx::query_as("select visibility, auto_create, retention_days from privacy_policy where workspace_id = $1")
+            .bind(ws.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(match row {
+        Some((v, a, r)) => PrivacySettings {
+            visibility: v.parse().map_err(|_| StoreError::corrupt("privacy_policy.visibility", &v))?,
+            auto_create: a.parse().map_err(|_| StoreError::corrupt("privacy_policy.auto_create", &a))?,
+            retention_days: r.and_then(|r| u32::try_from(r).ok()),
+        },
+        None => {
+            let d = PrivacyPolicy::default();
+            PrivacySettings { visibility: d.visibility, auto_create: d.auto_create, retention_days: d.retention_days }
+        }
+    })
+}
+
+async fn read_policy(conn: &mut Conn, ws: WorkspaceId) -> Result<PrivacyPolicy> {
+    let settings = read_settings(conn, ws).await?;
+    let entries: Vec<String> = sqlx::query_scalar("select entry from blocklist where workspace_id = $1 order by entry")
+        .bind(ws.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    let entries = entries
+        .into_iter()
+        .map(|e| BlockEntry::parse(&e).map_err(|err| StoreError::corrupt("blocklist.entry", err)))
+        .collect::<Result<Vec<_>>>()?;
+    let excluded: Vec<String> =
+        sqlx::query_scalar("select user_id from excluded_mailbox where workspace_id = $1 order by user_id")
+            .bind(ws.0)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(PrivacyPolicy {
+        visibility: settings.visibility,
+        auto_create: settings.auto_create,
+        retention_days: settings.retention_days,
+        blocklist: Blocklist::new(entries),
+        excluded_mailboxes: excluded,
+    })
+}
+
+pub(crate) async fn set_privacy_settings(
+    pool: &Pool,
+    ws: WorkspaceId,
+    settings: PrivacySettings,
+    actor: &str,
+) -> Result<PurgeCounts> {
+    if let Some(days) = settings.retention_days.filter(|d| !(1..=MAX_RETENTION_DAYS).contains(d)) {
+        return Err(StoreError::InvalidInput(format!(
+            "a retention period of {days} days is not possible: give 1 to {MAX_RETENTION_DAYS} days, \
+             or leave it unset to keep everything"
+        )));
+    }
+    let mut tx = begin_write(pool).await?;
+    let before = read_settings(&mut tx, ws).await?;
+    let now = now();
+    sqlx::query(
+        "insert into privacy_policy (workspace_id, visibility, auto_create, retention_days, updated_at)
+         values ($1, $2, $3, $4, $5)
+         on conflict (workspace_id) do update set visibility = excluded.visibility,
+             auto_create = excluded.auto_create, retention_days = excluded.retention_days,
+             updated_at = excluded.updated_at",
+    )
+    .bind(ws.0)
+    .bind(settings.visibility.as_str())
+    .bind(settings.auto_create.as_str())
+    .bind(settings.retention_days.map(i64::from))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let rank = |v: Visibility| match v {
+        Visibility::Metadata => 0,
+        Visibility::Subject => 1,
+        Visibility::Full => 2,
+    };
+    let mut effect = serde_json::Map::new();
+    if rank(settings.visibility) < rank(before.visibility) {
+        strip_content(&mut tx, ws, settings.visibility).await?;
+        effect.insert("stripped".into(), "stored content the new level hides".into());
+    } else if rank(settings.visibility) > rank(before.visibility) {
+        sqlx::query("delete from sync_cursor where workspace_id = $1").bind(ws.0).execute(&mut *tx).await?;
+        effect.insert("resync".into(), "content is read again on the next sync".into());
+    }
+    let purged = match cutoff(now, settings.retention_days) {
+        Some(cutoff) => purge_before(&mut tx, ws, cutoff).await?,
+        None => PurgeCounts::default(),
+    };
+    audit(
+        &mut tx,
+        ws,
+        actor,
+        "privacy.settings",
+        serde_json::json!({"before": before, "after": settings, "effect": effect, "purged": purged}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(purged)
+}
+
+/// Blanks what `level` hides in every stored email and meeting. The
+/// fingerprints are cleared so a later full read rewrites the rows.
+async fn strip_content(conn: &mut Conn, ws: WorkspaceId, level: Visibility) -> Result<()> {
+    let (email_sql, meeting_sql) = match level {
+        Visibility::Full => return Ok(()),
+        Visibility::Subject => (
+            "update email set body_html = '', body_preview = '', body_text = '', fingerprint = '' where workspace_id = $1",
+            "update meeting set body_html = '', fingerprint = '' where workspace_id = $1",
+        ),
+        Visibility::Metadata => (
+            "update email set subject = '', body_html = '', body_preview = '', body_text = '', fingerprint = ''
+             where workspace_id = $1",
+            "update meeting set subject = '', body_html = '', location = null, fingerprint = '' where workspace_id = $1",
+        ),
+    };
+    sqlx::query(email_sql).bind(ws.0).execute(&mut *conn).await?;
+    sqlx::query(meeting_sql).bind(ws.0).execute(&mut *conn).await?;
+    Ok(())
+}
+
+pub(crate) async fn add_block(pool: &Pool, ws: WorkspaceId, entry: &BlockEntry, actor: &str) -> Result<PurgeCounts> {
+    let mut tx = begin_write(pool).await?;
+    sqlx::query(
+        "insert into blocklist (workspace_id, entry, created_at) values ($1, $2, $3)
+         on conflict (workspace_id, entry) do nothing",
+    )
+    .bind(ws.0)
+    .bind(entry.as_str())
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    let (exact, under) = patterns(entry);
+    let matches =
+        |column: &str| format!("({column} = $2 or {column} like $3 escape '\\' or {column} like $4 escape '\\')");
+    let emails = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "delete from email where workspace_id = $1 and id in
+             (select email_id from email_participant where workspace_id = $1 and {})",
+        matches("address")
+    )))
+    .bind(ws.0)
+    .bind(&exact)
+    .bind(&under.0)
+    .bind(&under.1)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let meetings = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "delete from meeting where workspace_id = $1 and ({} or id in
+             (select meeting_id from meeting_attendee where workspace_id = $1 and {}))",
+        matches("organizer_address"),
+        matches("address")
+    )))
+    .bind(ws.0)
+    .bind(&exact)
+    .bind(&under.0)
+    .bind(&under.1)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let contacts = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "delete from contact where workspace_id = $1 and source = 'auto' and id in
+             (select contact_id from contact_email where workspace_id = $1 and {})",
+        matches("address")
+    )))
+    .bind(ws.0)
+    .bind(&exact)
+    .bind(&under.0)
+    .bind(&under.1)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let purged = PurgeCounts { emails, meetings, contacts };
+    audit(&mut tx, ws, actor, "privacy.block", serde_json::json!({"entry": entry.as_str(), "purged": purged})).await?;
+    tx.commit().await?;
+    Ok(purged)
+}
+
+/// `(exact, (like for the domain, like for its subdomains))`; an address
+/// entry's patterns match nothing else.
+fn patterns(entry: &BlockEntry) -> (String, (String, String)) {
+    let e = entry.as_str();
+    match e.strip_prefix('@') {
+        Some(domain) => {
+            let d = super::contacts::like_escape(domain);
+            (String::new(), (format!("%@{d}"), format!("%.{d}")))
+        }
+        None => (e.to_owned(), (String::new(), String::new())),
+    }
+}
+
+pub(crate) async fn remove_block(pool: &Pool, ws: WorkspaceId, entry: &BlockEntry, actor: &str) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    let gone = sqlx::query("delete from blocklist where workspace_id = $1 and entry = $2")
+        .bind(ws.0)
+        .bind(entry.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Err(StoreError::NotFound("blocklist entry"));
+    }
+    audit(&mut tx, ws, actor, "privacy.unblock", serde_json::json!({"entry": entry.as_str()})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stops syncing a directory user's mailbox and deletes what only it held.
+pub(crate) async fn exclude_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, actor: &str) -> Result<PurgeCounts> {
+    let mut tx = begin_write(pool).await?;
+    let known: Option<String> = sqlx::query_scalar("select id from directory_user where workspace_id = $1 and id = $2")
+        .bind(ws.0)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if known.is_none() {
+        return Err(StoreError::NotFound("directory user"));
+    }
+    sqlx::query(
+        "insert into excluded_mailbox (workspace_id, user_id, created_at) values ($1, $2, $3)
+         on conflict (workspace_id, user_id) do nothing",
+    )
+    .bind(ws.0)
+    .bind(user_id)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    let mailbox: Option<i64> = sqlx::query_scalar("select id from mailbox where workspace_id = $1 and user_id = $2")
+        .bind(ws.0)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let mut purged = PurgeCounts::default();
+    if let Some(mailbox) = mailbox {
+        purged.emails = sqlx::query(
+            "delete from email where workspace_id = $1
+               and id in (select email_id from email_copy where workspace_id = $1 and mailbox_id = $2)
+               and not exists (select 1 from email_copy c where c.email_id = email.id and c.mailbox_id <> $2)",
+        )
+        .bind(ws.0)
+        .bind(mailbox)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        purged.meetings = sqlx::query(
+            "delete from meeting where workspace_id = $1
+               and id in (select meeting_id from meeting_copy where workspace_id = $1 and mailbox_id = $2)
+               and not exists (select 1 from meeting_copy c where c.meeting_id = meeting.id and c.mailbox_id <> $2)",
+        )
+        .bind(ws.0)
+        .bind(mailbox)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Its copies, cursors and skipped items go with it.
+        sqlx::query("delete from mailbox where workspace_id = $1 and id = $2")
+            .bind(ws.0)
+            .bind(mailbox)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit(&mut tx, ws, actor, "privacy.exclude_mailbox", serde_json::json!({"user_id": user_id, "purged": purged}))
+        .await?;
+    tx.commit().await?;
+    Ok(purged)
+}
+
+pub(crate) async fn include_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, actor: &str) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    let gone = sqlx::query("delete from excluded_mailbox where workspace_id = $1 and user_id = $2")
+        .bind(ws.0)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Err(StoreError::NotFound("excluded mailbox"));
+    }
+    audit(&mut tx, ws, actor, "privacy.include_mailbox", serde_json::json!({"user_id": user_id})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Applies the retention period, if any (sync calls this after each pass).
+pub(crate) async fn purge_retention(pool: &Pool, ws: WorkspaceId, now: DateTime<Utc>) -> Result<PurgeCounts> {
+    let mut tx = begin_write(pool).await?;
+    let settings = read_settings(&mut tx, ws).await?;
+    let purged = match cutoff(now, settings.retention_days) {
+        Some(cutoff) => purge_before(&mut tx, ws, cutoff).await?,
+        None => PurgeCounts::default(),
+    };
+    if purged != PurgeCounts::default() {
+        audit(&mut tx, ws, "sync", "privacy.retention", serde_json::json!({"purged": purged})).await?;
+    }
+    tx.commit().await?;
+    Ok(purged)
+}
+
+/// The longest retention period: a century.
+const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// What is older than this goes; `None` keeps everything.
+fn cutoff(now: DateTime<Utc>, retention_days: Option<u32>) -> Option<DateTime<Utc>> {
+    now.checked_sub_signed(Duration::try_days(i64::from(retention_days?))?)
+}
+
+async fn purge_before(conn: &mut Conn, ws: WorkspaceId, cutoff: DateTime<Utc>) -> Result<PurgeCounts> {
+    let emails = sqlx::query("delete from email where workspace_id = $1 and sent_at < $2")
+        .bind(ws.0)
+        .bind(cutoff)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let meetings = sqlx::query("delete from meeting where workspace_id = $1 and end_at < $2")
+        .bind(ws.0)
+        .bind(cutoff)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(PurgeCounts { emails, meetings, contacts: 0 })
+}
+
+/// Removes the integration and everything synced through it: mail,
+/// meetings, mailboxes and cursors, the directory, and the contacts that
+/// sync created. People's own contacts and the privacy policy stay.
+pub(crate) async fn disconnect(pool: &Pool, ws: WorkspaceId, actor: &str) -> Result<PurgeCounts> {
+    let mut tx = begin_write(pool).await?;
+    let emails =
+        sqlx::query("delete from email where workspace_id = $1").bind(ws.0).execute(&mut *tx).await?.rows_affected();
+    let meetings =
+        sqlx::query("delete from meeting where workspace_id = $1").bind(ws.0).execute(&mut *tx).await?.rows_affected();
+    let contacts = sqlx::query("delete from contact where workspace_id = $1 and source = 'auto'")
+        .bind(ws.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let purged = PurgeCounts { emails, meetings, contacts };
+    for table in ["mailbox", "group_member", "directory_group", "directory_user", "tenant_domain", "integration"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("delete from {table} where workspace_id = $1")))
+            .bind(ws.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit(&mut tx, ws, actor, "integration.disconnect", serde_json::json!({"purged": purged})).await?;
+    tx.commit().await?;
+    Ok(purged)
+}
+
+pub(crate) async fn audit_log(pool: &Pool, ws: WorkspaceId, limit: u32) -> Result<Vec<AuditEntry>> {
+    type AuditRow = (DateTime<Utc>, String, String, Option<sqlx::types::Json<serde_json::Value>>);
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "select at, actor, action, detail from audit_log where workspace_id = $1 order by at desc, id desc limit $2",
+    )
+    .bind(ws.0)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, actor, action, detail)| AuditEntry { at, actor, action, detail: detail.map(|d| d.0) })
+        .collect())
+}
+
+/// Writes an audit entry inside the caller's transaction.
+pub(crate) async fn audit(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    actor: &str,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    sqlx::query("insert into audit_log (workspace_id, at, actor, action, detail) values ($1, $2, $3, $4, $5)")
+        .bind(ws.0)
+        .bind(now())
+        .bind(actor)
+        .bind(action)
+        .bind(sqlx::types::Json(detail))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,612 @@
+/*!
+Reading the activity index: contact and company timelines, full-text
+search, email bodies and contact summaries.
+
+Every read loads the workspace's visibility level and passes each row
+through `tac_core::timeline`'s redaction before it leaves the store, so no
+caller (CLI, portal, API) can forget it. Search looks only where the viewer
+may look: nothing at `metadata`, subjects at `subject`, subjects and bodies
+at `full`, never private items.
+
+A page is keyset-paginated on (time, kind, id) descending, which the
+`activity_timeline` index serves: the first page of a contact with tens of
+thousands of activities reads a few dozen index entries, then the page's
+items by id.
+*/
+
+use super::privacy::visibility;
+use super::{BACKEND, Db, Pool, count, push_list, rows_per_statement};
+use crate::error::{Result, StoreError};
+use crate::query_text::{fts5_query, words};
+use crate::types::{
+    Backend, ContactId, ContactSummary, EmailBody, TeamMember, TimelineOf, TimelinePage, TimelineQuery, WorkspaceId,
+};
+use chrono::{DateTime, Duration, Utc};
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
+use tac_core::insights::{ActivityCounts, age_bucket, follow_up, relationship_strength};
+use tac_core::privacy::Visibility;
+use tac_core::records::Direction;
+use tac_core::timeline::{ActivityKind, AttendeeView, EmailFacts, MeetingFacts, Person, TimelineCursor, TimelineItem};
+
+/// One row of the index as a page lists it.
+struct Entry {
+    kind: ActivityKind,
+    ref_id: i64,
+    occurred_at: DateTime<Utc>,
+    direction: Option<Direction>,
+}
+
+pub(crate) async fn timeline(
+    pool: &Pool,
+    ws: WorkspaceId,
+    subject: TimelineOf,
+    query: &TimelineQuery,
+    now: DateTime<Utc>,
+) -> Result<TimelinePage> {
+    match subject {
+        TimelineOf::Contact(id) => ensure_exists(pool, ws, "contact", id.0).await?,
+        TimelineOf::Company(id) => ensure_exists(pool, ws, "company", id.0).await?,
+        TimelineOf::Everything => {}
+    }
+    let visibility = visibility(pool, ws).await?;
+    let limit = query.page_size();
+    let search = query.search.as_deref().map(words).unwrap_or_default();
+    if !search.is_empty() && visibility == Visibility::Metadata {
+        // Nothing the viewer may read is searchable.
+        return Ok(TimelinePage { items: Vec::new(), next_cursor: None });
+    }
+    let mailbox = match &query.team_member {
+        Some(address) => Some(mailbox_by_address(pool, ws, address).await?),
+        None => None,
+    };
+    let mut entries = match subject {
+        TimelineOf::Everything => everything_entries(pool, ws, query, &search, visibility, limit).await?,
+        _ => activity_entries(pool, ws, subject, query, mailbox, &search, visibility, limit).await?,
+    };
+    let next_cursor = if entries.len() > limit as usize {
+        entries.truncate(limit as usize);
+        entries.last().map(|e| TimelineCursor { occurred_at: e.occurred_at, kind: e.kind, ref_id: e.ref_id }.encode())
+    } else {
+        None
+    };
+    let items = items(pool, &entries, visibility, now).await?;
+    Ok(TimelinePage { items, next_cursor })
+}
+
+/// The page's entries from the activity index (one extra, to know whether
+/// another page follows).
+#[allow(clippy::too_many_arguments)]
+async fn activity_entries(
+    pool: &Pool,
+    ws: WorkspaceId,
+    subject: TimelineOf,
+    query: &TimelineQuery,
+    mailbox: Option<i64>,
+    search: &[String],
+    visibility: Visibility,
+    limit: u32,
+) -> Result<Vec<Entry>> {
+    // A company's contacts may share an item: it is listed once, inbound
+    // when any of them sent it ('inbound' sorts before 'outbound'). A
+    // contact's rows are unique per item, so its page needs no grouping and
+    // is read straight off the index in order.
+    let company = matches!(subject, TimelineOf::Company(_));
+    let mut q = QueryBuilder::<Db>::new(if company {
+        "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, min(a.direction)
+         from activity a where a.workspace_id = "
+    } else {
+        "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, a.direction
+         from activity a where a.workspace_id = "
+    });
+    q.push_bind(ws.0);
+    match subject {
+        TimelineOf::Contact(id) => {
+            q.push(" and a.contact_id = ").push_bind(id.0);
+        }
+        TimelineOf::Company(id) => {
+            q.push(" and a.contact_id in (select id from contact where workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and company_id = ")
+                .push_bind(id.0)
+                .push(")");
+        }
+        TimelineOf::Everything => unreachable!("BUG: the everything timeline reads items, not the activity index"),
+    }
+    if let Some(kind) = query.kind {
+        q.push(" and a.kind = ").push_bind(kind.as_str());
+    }
+    if let Some(from) = query.from {
+        q.push(" and a.occurred_at >= ").push_bind(from);
+    }
+    if let Some(to) = query.to {
+        q.push(" and a.occurred_at < ").push_bind(to);
+    }
+    if let Some(direction) = query.direction {
+        q.push(" and a.direction = ").push_bind(direction.as_str());
+    }
+    if let Some(mailbox) = mailbox {
+        q.push(" and (exists (select 1 from email_copy ec where ec.email_id = a.email_id and ec.removed_at is null and ec.mailbox_id = ")
+            .push_bind(mailbox)
+            .push(") or exists (select 1 from meeting_copy mc where mc.meeting_id = a.meeting_id and mc.removed_at is null and mc.mailbox_id = ")
+            .push_bind(mailbox)
+            .push("))");
+    }
+    if !search.is_empty() {
+        q.push(" and (a.email_id in (");
+        push_email_search(&mut q, ws, search, visibility);
+        q.push(") or a.meeting_id in (");
+        push_meeting_search(&mut q, ws, search, visibility);
+        q.push("))");
+    }
+    if let Some(c) = query.cursor {
+        push_cursor(&mut q, "a.occurred_at", "a.kind", "coalesce(a.email_id, a.meeting_id)", c);
+    }
+    if company {
+        q.push(" group by a.kind, a.email_id, a.meeting_id, a.occurred_at");
+    }
+    q.push(" order by a.occurred_at desc, a.kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
+    let rows: Vec<(String, i64, DateTime<Utc>, Option<String>)> = q.build_query_as().fetch_all(pool).await?;
+    rows.into_iter()
+        .map(|(kind, ref_id, occurred_at, direction)| {
+            Ok(Entry {
+                kind: kind.parse().map_err(|_| StoreError::corrupt("activity.kind", &kind))?,
+                ref_id,
+                occurred_at,
+                direction: direction.as_deref().and_then(|d| d.parse().ok()),
+            })
+        })
+        .collect()
+}
+
+/// Search over every email and meeting of the workspace, newest first.
+async fn everything_entries(
+    pool: &Pool,
+    ws: WorkspaceId,
+    query: &TimelineQuery,
+    search: &[String],
+    visibility: Visibility,
+    limit: u32,
+) -> Result<Vec<Entry>> {
+    if query.search.is_none() {
+        return Err(StoreError::InvalidInput("searching everything needs at least one word".into()));
+    }
+    if search.is_empty() {
+        // Punctuation only: nothing any index holds.
+        return Ok(Vec::new());
+    }
+    let mut q = QueryBuilder::<Db>::new("select kind, ref_id, occurred_at from (");
+    let want_email = query.kind != Some(ActivityKind::Meeting);
+    let want_meeting = query.kind != Some(ActivityKind::Email);
+    if want_email {
+        q.push("select 'email' as kind, e.id as ref_id, e.sent_at as occurred_at from email e where e.id in (");
+        push_email_search(&mut q, ws, search, visibility);
+        q.push(")");
+    }
+    if want_email && want_meeting {
+        q.push(" union all ");
+    }
+    if want_meeting {
+        q.push("select 'meeting', m.id, m.start_at from meeting m where m.id in (");
+        push_meeting_search(&mut q, ws, search, visibility);
+        q.push(")");
+    }
+    q.push(") hits where 1 = 1");
+    if let Some(from) = query.from {
+        q.push(" and occurred_at >= ").push_bind(from);
+    }
+    if let Some(to) = query.to {
+        q.push(" and occurred_at < ").push_bind(to);
+    }
+    if let Some(c) = query.cursor {
+        push_cursor(&mut q, "occurred_at", "kind", "ref_id", c);
+    }
+    q.push(" order by occurred_at desc, kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
+    let rows: Vec<(String, i64, DateTime<Utc>)> = q.build_query_as().fetch_all(pool).await?;
+    rows.into_iter()
+        .map(|(kind, ref_id, occurred_at)| {
+            Ok(Entry {
+                kind: kind.parse().map_err(|_| StoreError::corrupt("kind", &kind))?,
+                ref_id,
+                occurred_at,
+                direction: None,
+            })
+        })
+        .collect()
+}
+
+/// `… < cursor` in (time, kind, id) descending order.
+fn push_cursor(q: &mut QueryBuilder<Db>, at: &str, kind: &str, id: &str, c: TimelineCursor) {
+    q.push(format_args!(" and ({at} < "))
+        .push_bind(c.occurred_at)
+        .push(format_args!(" or ({at} = "))
+        .push_bind(c.occurred_at)
+        .push(format_args!(" and ({kind} < "))
+        .push_bind(c.kind.as_str())
+        .push(format_args!(" or ({kind} = "))
+        .push_bind(c.kind.as_str())
+        .push(format_args!(" and {id} < "))
+        .push_bind(c.ref_id)
+        .push("))))");
+}
+
+/// `select id …` of the workspace's emails matching every word, in what
+/// the visibility level lets a viewer read; private emails never match.
+fn push_email_search(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], visibility: Visibility) {
+    match BACKEND {
+        Backend::Sqlite => {
+            let text = match visibility {
+                Visibility::Full => fts5_query(search),
+                _ => format!("subject : ({})", fts5_query(search)),
+            };
+            q.push("select f.rowid from email_fts f join email s on s.id = f.rowid where email_fts match ")
+                .push_bind(text)
+                .push(" and s.workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and s.is_private = ")
+                .push_bind(false);
+        }
+        Backend::Postgres => {
+            let text = search.join(" ");
+            q.push("select s.id from email s where s.workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and s.is_private = false and s.search_tsv @@ plainto_tsquery('simple', ")
+                .push_bind(text.clone())
+                .push(")");
+            if visibility != Visibility::Full {
+                q.push(" and to_tsvector('simple', s.subject) @@ plainto_tsquery('simple', ").push_bind(text).push(")");
+            }
+        }
+    }
+}
+
+/// As [`push_email_search`], over meeting subjects and locations.
+fn push_meeting_search(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], _visibility: Visibility) {
+    match BACKEND {
+        Backend::Sqlite => {
+            q.push("select f.rowid from meeting_fts f join meeting s on s.id = f.rowid where meeting_fts match ")
+                .push_bind(fts5_query(search))
+                .push(" and s.workspace_id = ")
+                .push_bind(ws.0);
+        }
+        Backend::Postgres => {
+            q.push("select s.id from meeting s where s.workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and s.search_tsv @@ plainto_tsquery('simple', ")
+                .push_bind(search.join(" "))
+                .push(")");
+        }
+    }
+    q.push(" and s.sensitivity not in ('private', 'confidential')");
+}
+
+/// The items of a page, in the page's order, each redacted.
+async fn items(
+    pool: &Pool,
+    entries: &[Entry],
+    visibility: Visibility,
+    now: DateTime<Utc>,
+) -> Result<Vec<TimelineItem>> {
+    let email_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Email).map(|e| e.ref_id).collect();
+    let meeting_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Meeting).map(|e| e.ref_id).collect();
+    let mut emails = email_facts(pool, &email_ids).await?;
+    let mut meetings = meeting_facts(pool, &meeting_ids).await?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e.kind {
+            ActivityKind::Email => {
+                if let Some(mut f) = emails.remove(&e.ref_id) {
+                    if let Some(d) = e.direction {
+                        f.direction = d;
+                    }
+                    out.push(TimelineItem::Email(f.into_item(visibility)));
+                }
+            }
+            ActivityKind::Meeting => {
+                if let Some(f) = meetings.remove(&e.ref_id) {
+                    out.push(TimelineItem::Meeting(f.into_item(visibility, now)));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+type EmailSqlRow = (i64, DateTime<Utc>, String, String, String, Option<String>, bool, bool);
+
+async fn email_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, EmailFacts>> {
+    let mut facts = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "select id, sent_at, subject, body_preview, internet_message_id, conversation_id, has_attachments, is_private
+             from email where id in ",
+        );
+        push_list(&mut q, chunk.iter().copied());
+        let rows: Vec<EmailSqlRow> = q.build_query_as().persistent(false).fetch_all(pool).await?;
+        for (id, sent_at, subject, preview, internet_message_id, conversation_id, has_attachments, is_private) in rows {
+            facts.insert(
+                id,
+                EmailFacts {
+                    id,
+                    sent_at,
+                    subject,
+                    preview,
+                    direction: Direction::Inbound,
+                    internet_message_id,
+                    conversation_id,
+                    from: None,
+                    to: Vec::new(),
+                    cc: Vec::new(),
+                    mailboxes: Vec::new(),
+                    has_attachments,
+                    is_private,
+                },
+            );
+        }
+        let mut q =
+            QueryBuilder::<Db>::new("select email_id, role, address, name from email_participant where email_id in ");
+        push_list(&mut q, chunk.iter().copied());
+        q.push(" order by id");
+        let people: Vec<(i64, String, String, String)> = q.build_query_as().persistent(false).fetch_all(pool).await?;
+        for (email_id, role, address, name) in people {
+            let Some(f) = facts.get_mut(&email_id) else { continue };
+            let person = Person { name, address };
+            match role.as_str() {
+                "from" => f.from = Some(person),
+                "to" => f.to.push(person),
+                "cc" => f.cc.push(person),
+                // Bcc recipients stay private to the sender's mailbox.
+                _ => {}
+            }
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "select distinct ec.email_id, m.address from email_copy ec join mailbox m on m.id = ec.mailbox_id
+             where ec.removed_at is null and ec.email_id in ",
+        );
+        push_list(&mut q, chunk.iter().copied());
+        q.push(" order by m.address");
+        let copies: Vec<(i64, String)> = q.build_query_as().persistent(false).fetch_all(pool).await?;
+        for (email_id, address) in copies {
+            if let Some(f) = facts.get_mut(&email_id) {
+                f.mailboxes.push(address);
+            }
+        }
+    }
+    Ok(facts)
+}
+
+type MeetingSqlRow =
+    (i64, DateTime<Utc>, DateTime<Utc>, bool, String, bool, String, String, String, Option<String>, Option<String>);
+
+async fn meeting_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, MeetingFacts>> {
+    let mut facts = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "select id, start_at, end_at, is_all_day, subject, is_cancelled, sensitivity, organizer_address,
+                    organizer_name, location, online_meeting_url
+             from meeting where id in ",
+        );
+        push_list(&mut q, chunk.iter().copied());
+        let rows: Vec<MeetingSqlRow> = q.build_query_as().persistent(false).fetch_all(pool).await?;
+        for (id, start, end, is_all_day, subject, is_cancelled, sensitivity, org_address, org_name, location, url) in
+            rows
+        {
+            facts.insert(
+                id,
+                MeetingFacts {
+                    id,
+                    start,
+                    end,
+                    is_all_day,
+                    subject,
+                    is_cancelled,
+                    sensitivity,
+                    organizer: Person { name: org_name, address: org_address },
+                    attendees: Vec::new(),
+                    location,
+                    online_meeting_url: url,
+                    mailboxes: Vec::new(),
+                },
+            );
+        }
+        // Each team member's own calendar has the authoritative answer for
+        // them; other attendees' answers come from the stored event.
+        let mut q = QueryBuilder::<Db>::new(
+            "select mc.meeting_id, m.address, mc.response from meeting_copy mc join mailbox m on m.id = mc.mailbox_id
+             where mc.removed_at is null and mc.meeting_id in ",
+        );
+        push_list(&mut q, chunk.iter().copied());
+        q.push(" order by m.address");
+        let copies: Vec<(i64, String, String)> = q.build_query_as().persistent(false).fetch_all(pool).await?;
+        let mut own: HashMap<(i64, String), String> = HashMap::new();
+        for (meeting_id, address, response) in copies {
+            if let Some(f) = facts.get_mut(&meeting_id) {
+                f.mailboxes.push(address.clone());
+            }
+            own.insert((meeting_id, address), response);
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "select meeting_id, address, name, kind, response from meeting_attendee where meeting_id in ",
+        );
+        push_list(&mut q, chunk.iter().copied());
+        q.push(" order by id");
+        let people: Vec<(i64, String, String, String, String)> =
+            q.build_query_as().persistent(false).fetch_all(pool).await?;
+        for (meeting_id, address, name, kind, response) in people {
+            let Some(f) = facts.get_mut(&meeting_id) else { continue };
+            let response = own.get(&(meeting_id, address.clone())).cloned().unwrap_or(response);
+            f.attendees.push(AttendeeView { name, address, response, kind });
+        }
+    }
+    Ok(facts)
+}
+
+/// An email's body for display: sanitised HTML and text, or `NotFound`
+/// when the email is not in the workspace, or hidden by the policy.
+pub(crate) async fn email_body(
+    pool: &Pool,
+    ws: WorkspaceId,
+    email_id: i64,
+    allow_remote_images: bool,
+) -> Result<EmailBody> {
+    let row: Option<(String, String, bool)> =
+        sqlx::query_as("select body_html, body_text, is_private from email where workspace_id = $1 and id = $2")
+            .bind(ws.0)
+            .bind(email_id)
+            .fetch_optional(pool)
+            .await?;
+    let (html, text, is_private) = row.ok_or(StoreError::NotFound("email"))?;
+    let visibility = visibility(pool, ws).await?;
+    if !tac_core::privacy::shown(visibility, is_private).body {
+        return Err(StoreError::Hidden(if is_private {
+            "this email is private: only who and when are shown"
+        } else {
+            "the workspace's privacy settings hide email bodies"
+        }));
+    }
+    let clean =
+        tac_core::sanitize::sanitize_email_html(&html, tac_core::sanitize::SanitizeOptions { allow_remote_images });
+    Ok(EmailBody { html: clean.html, text, blocked_images: clean.blocked_images })
+}
+
+/// The summary above a contact's timeline, from the activity index.
+pub(crate) async fn contact_summary(
+    pool: &Pool,
+    ws: WorkspaceId,
+    contact: ContactId,
+    now: DateTime<Utc>,
+) -> Result<ContactSummary> {
+    ensure_exists(pool, ws, "contact", contact.0).await?;
+    let last_interaction_at: Option<DateTime<Utc>> = latest(pool, ws, contact, now, None).await?;
+    let last_inbound = latest(pool, ws, contact, now, Some(Direction::Inbound)).await?;
+    let last_outbound = latest(pool, ws, contact, now, Some(Direction::Outbound)).await?;
+    let next_meeting_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "select a.occurred_at from activity a join meeting m on m.id = a.meeting_id
+         where a.workspace_id = $1 and a.contact_id = $2 and a.kind = 'meeting' and a.occurred_at > $3
+           and m.is_cancelled = $4
+         order by a.occurred_at limit 1",
+    )
+    .bind(ws.0)
+    .bind(contact.0)
+    .bind(now)
+    .bind(false)
+    .fetch_optional(pool)
+    .await?;
+
+    let year_ago = now - Duration::days(365);
+    let rows: Vec<(String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+        "select kind, direction, occurred_at from activity
+         where workspace_id = $1 and contact_id = $2 and occurred_at >= $3 and occurred_at <= $4",
+    )
+    .bind(ws.0)
+    .bind(contact.0)
+    .bind(year_ago)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    let mut counts = ActivityCounts::default();
+    let (mut emails_30, mut emails_90, mut meetings_30, mut meetings_90) = (0u64, 0u64, 0u64, 0u64);
+    for (kind, direction, at) in &rows {
+        let age = (now - *at).num_days();
+        let Some(bucket) = age_bucket(age) else { continue };
+        match (kind.as_str(), direction.as_deref()) {
+            ("meeting", _) => {
+                counts.meetings[bucket] += 1;
+                meetings_30 += u64::from(age < 30);
+                meetings_90 += u64::from(age < 90);
+            }
+            (_, Some("inbound")) => {
+                counts.emails_inbound[bucket] += 1;
+                emails_30 += u64::from(age < 30);
+                emails_90 += u64::from(age < 90);
+            }
+            _ => {
+                counts.emails_outbound[bucket] += 1;
+                emails_30 += u64::from(age < 30);
+                emails_90 += u64::from(age < 90);
+            }
+        }
+    }
+
+    // Who on the team holds the most of this contact's past year.
+    let members: Vec<(String, String, i64)> = sqlx::query_as(
+        "select mb.address, coalesce(du.display_name, mb.address), count(*) from (
+             select ec.mailbox_id from activity a join email_copy ec on ec.email_id = a.email_id
+             where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
+               and ec.removed_at is null
+             union all
+             select mc.mailbox_id from activity a join meeting_copy mc on mc.meeting_id = a.meeting_id
+             where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
+               and mc.removed_at is null
+         ) held
+         join mailbox mb on mb.id = held.mailbox_id
+         left join directory_user du on du.workspace_id = mb.workspace_id and du.id = mb.user_id
+         group by mb.address, du.display_name
+         order by count(*) desc, mb.address
+         limit 3",
+    )
+    .bind(ws.0)
+    .bind(contact.0)
+    .bind(year_ago)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+
+    Ok(ContactSummary {
+        last_interaction_at,
+        next_meeting_at,
+        emails_last_30_days: emails_30,
+        emails_last_90_days: emails_90,
+        meetings_last_30_days: meetings_30,
+        meetings_last_90_days: meetings_90,
+        top_team_members: members
+            .into_iter()
+            .map(|(address, name, n)| TeamMember { name, address, interactions: count(n) })
+            .collect(),
+        follow_up: follow_up(last_inbound, last_outbound, now),
+        relationship_strength: relationship_strength(&counts),
+    })
+}
+
+/// The newest activity up to `now`, of emails in `direction` when given.
+async fn latest(
+    pool: &Pool,
+    ws: WorkspaceId,
+    contact: ContactId,
+    now: DateTime<Utc>,
+    direction: Option<Direction>,
+) -> Result<Option<DateTime<Utc>>> {
+    let mut q = QueryBuilder::<Db>::new("select occurred_at from activity where workspace_id = ");
+    q.push_bind(ws.0).push(" and contact_id = ").push_bind(contact.0).push(" and occurred_at <= ").push_bind(now);
+    if let Some(d) = direction {
+        q.push(" and kind = 'email' and direction = ").push_bind(d.as_str());
+    }
+    q.push(" order by occurred_at desc limit 1");
+    Ok(q.build_query_scalar().fetch_optional(pool).await?)
+}
+
+async fn mailbox_by_address(pool: &Pool, ws: WorkspaceId, address: &str) -> Result<i64> {
+    let address = address.trim().to_lowercase();
+    let found: Option<i64> =
+        sqlx::query_scalar("select id from mailbox where workspace_id = $1 and lower(address) = $2")
+            .bind(ws.0)
+            .bind(&address)
+            .fetch_optional(pool)
+            .await?;
+    found.ok_or(StoreError::NotFound("team member's mailbox"))
+}
+
+async fn ensure_exists(pool: &Pool, ws: WorkspaceId, table: &'static str, id: i64) -> Result<()> {
+    let sql = match table {
+        "contact" => "select id from contact where workspace_id = $1 and id = $2",
+        _ => "select id from company where workspace_id = $1 and id = $2",
+    };
+    let found: Option<i64> = sqlx::query_scalar(sql).bind(ws.0).bind(id).fetch_optional(pool).await?;
+    found.map(|_| ()).ok_or(StoreError::NotFound(table))
+}
