@@ -11,7 +11,8 @@ use crate::normalize::{self, DirectoryIndex, MailboxContext};
 use chrono::{Duration, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use tac_core::{DirectoryGroup, DirectoryUser, MailboxState, TenantDomain};
+use tac_core::privacy::PrivacyPolicy;
+use tac_core::{DirectoryGroup, DirectoryUser, MailboxState, Participant, ParticipantRole, TenantDomain};
 use tac_graph::resources::{Event, MESSAGE_SELECT, MailFolder, Message};
 use tac_graph::{DeltaItem, ErrorClass, GraphClient, GraphError, Prefer};
 use tac_store::{CursorScope, MailboxId, Store, SyncCursor, WorkspaceId};
@@ -69,6 +70,8 @@ pub struct MailboxReport {
     pub meetings: u64,
     pub removed: u64,
     pub skipped: u64,
+    /// Items the privacy policy kept out (blocklisted people, past retention).
+    pub withheld: u64,
     /// The error code and what to do about it.
     pub error: Option<(String, String)>,
 }
@@ -117,7 +120,15 @@ pub async fn sync_once(
     progress: Arc<dyn Progress>,
 ) -> Result<SyncReport, SyncError> {
     graph.access_token().await.map_err(SyncError::Microsoft)?;
+    let policy = Arc::new(store.privacy_policy(ws).await?);
+    // Nothing older than the retention period is read, let alone kept.
+    let mut options = options.clone();
+    if let Some(days) = policy.retention_days {
+        options.backfill_days = options.backfill_days.min(i64::from(days));
+    }
+    let options = &options;
     let (users, directory) = sync_directory(store, ws, &graph).await?;
+    let users: Vec<DirectoryUser> = users.into_iter().filter(|u| !policy.excluded_mailboxes.contains(&u.id)).collect();
     let in_scope: Vec<DirectoryUser> = match &options.scope {
         MailboxScope::All => users,
         MailboxScope::Groups(groups) => {
@@ -150,6 +161,7 @@ pub async fn sync_once(
                     meetings: 0,
                     removed: 0,
                     skipped: 0,
+                    withheld: 0,
                     error: Some((
                         "backoff".into(),
                         format!("Microsoft asked TAC to wait; the next attempt is after {until}."),
@@ -165,12 +177,20 @@ pub async fn sync_once(
     let limit = Arc::new(Semaphore::new(options.parallel_mailboxes.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for user in in_scope {
-        let (store, graph, directory, options, progress, limit) =
-            (store.clone(), graph.clone(), directory.clone(), options.clone(), progress.clone(), limit.clone());
+        let (store, graph, directory, options, progress, limit, policy) = (
+            store.clone(),
+            graph.clone(),
+            directory.clone(),
+            options.clone(),
+            progress.clone(),
+            limit.clone(),
+            policy.clone(),
+        );
         tasks.spawn(async move {
             let _slot = limit.acquire_owned().await;
             progress.started(&user.user_principal_name);
-            let report = sync_mailbox(&store, ws, &graph, &directory, &user, &options, progress.as_ref()).await;
+            let job = (&*directory, &*policy, &options);
+            let report = sync_mailbox(&store, ws, &graph, job, &user, progress.as_ref()).await;
             progress.finished(&report);
             report
         });
@@ -182,6 +202,10 @@ pub async fn sync_once(
         }
     }
     report.mailboxes.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
+    let purged = store.purge_retention(ws, Utc::now()).await?;
+    if purged != tac_store::PurgeCounts::default() {
+        tracing::info!(emails = purged.emails, meetings = purged.meetings, "retention period applied");
+    }
     Ok(report)
 }
 
@@ -230,7 +254,7 @@ async fn sync_directory(
         .map(|d| TenantDomain { name: d.name.to_lowercase(), is_default: d.is_default, is_initial: d.is_initial })
         .collect();
     store.replace_directory(ws, &users, &groups, &memberships, &domains).await?;
-    let index = DirectoryIndex::new(&users);
+    let index = DirectoryIndex::new(&users, &domains);
     Ok((users, index))
 }
 
@@ -240,6 +264,8 @@ struct Counts {
     meetings: u64,
     removed: u64,
     skipped: u64,
+    /// Items the privacy policy kept out (blocklist, retention).
+    withheld: u64,
 }
 
 impl Counts {
@@ -248,6 +274,7 @@ impl Counts {
         self.meetings += other.meetings;
         self.removed += other.removed;
         self.skipped += other.skipped;
+        self.withheld += other.withheld;
     }
 }
 
@@ -271,9 +298,8 @@ async fn sync_mailbox(
     store: &Store,
     ws: WorkspaceId,
     graph: &GraphClient,
-    directory: &DirectoryIndex,
+    (directory, policy, options): (&DirectoryIndex, &PrivacyPolicy, &SyncOptions),
     user: &DirectoryUser,
-    options: &SyncOptions,
     progress: &dyn Progress,
 ) -> MailboxReport {
     let address = user.mail.clone().unwrap_or_else(|| user.user_principal_name.clone());
@@ -284,6 +310,7 @@ async fn sync_mailbox(
         meetings: 0,
         removed: 0,
         skipped: 0,
+        withheld: 0,
         error: None,
     };
     let mailbox = match store.upsert_mailbox(ws, &user.id, &address).await {
@@ -301,6 +328,7 @@ async fn sync_mailbox(
         mailbox,
         user,
         ctx: MailboxContext { user_id: &user.id, directory },
+        policy,
         options,
         progress,
     };
@@ -313,6 +341,7 @@ async fn sync_mailbox(
     report.meetings = counts.meetings;
     report.removed = counts.removed;
     report.skipped = counts.skipped;
+    report.withheld = counts.withheld;
     let (state, error) = match &outcome {
         Ok(_) => (MailboxState::Ok, None),
         Err((_, JobError::Graph(e))) => {
@@ -381,6 +410,7 @@ struct MailboxJob<'a> {
     mailbox: MailboxId,
     user: &'a DirectoryUser,
     ctx: MailboxContext<'a>,
+    policy: &'a PrivacyPolicy,
     options: &'a SyncOptions,
     progress: &'a dyn Progress,
 }
@@ -645,13 +675,31 @@ impl MailboxJob<'_> {
         tracing::info!(mailbox = %self.user.user_principal_name, count = gone.len(), "reconciled items deleted while the sync state was lost");
         match chain {
             Chain::Folder { id, .. } => {
-                self.store.apply_mail_page(self.ws, self.mailbox, id, &[], &gone, cursor).await?;
+                self.store.apply_mail_page(self.ws, self.mailbox, id, &[], &gone, &[], cursor).await?;
             }
             Chain::Calendar => {
-                self.store.apply_calendar_page(self.ws, self.mailbox, &[], &gone, cursor).await?;
+                self.store.apply_calendar_page(self.ws, self.mailbox, &[], &gone, &[], cursor).await?;
             }
         }
         Ok(gone.len() as u64)
+    }
+
+    /// Whether the privacy policy lets an item be stored at all: no
+    /// participant on the blocklist, and not older than the retention period.
+    fn keeps<'p>(&self, mut people: impl Iterator<Item = &'p str>, at: chrono::DateTime<Utc>) -> bool {
+        let too_old = self.policy.retention_cutoff(Utc::now()).is_some_and(|cutoff| at < cutoff);
+        !too_old && !people.any(|p| self.policy.blocklist.blocks(p))
+    }
+
+    /// The contacts the auto-creation policy wants for an item's people.
+    fn candidates(&self, people: &[Participant], we_sent: bool) -> Vec<tac_core::contacts::AutoCreateCandidate> {
+        tac_core::contacts::auto_create_candidates(
+            self.policy.auto_create,
+            people,
+            we_sent,
+            |a| self.ctx.directory.is_internal(a),
+            &self.policy.blocklist,
+        )
     }
 
     /// Normalises one page and writes it with its cursor.
@@ -668,32 +716,67 @@ impl MailboxJob<'_> {
         match chain {
             Chain::Folder { id: folder_id, is_sent } => {
                 let mut upserts = Vec::new();
+                let mut new_contacts = Vec::new();
                 for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Message>) {
                     match item {
                         Ok(DeltaItem::Changed(m)) => match normalize::email(&self.ctx, &m, folder_id, *is_sent) {
-                            Ok(pair) => upserts.push(pair),
+                            Ok((mut record, copy)) => {
+                                if !self.keeps(record.participants.iter().map(|p| p.address.as_str()), record.sent_at) {
+                                    counts.withheld += 1;
+                                    continue;
+                                }
+                                tac_core::privacy::minimise_email(&mut record, self.policy.visibility);
+                                new_contacts.extend(
+                                    self.candidates(
+                                        &record.participants,
+                                        copy.direction == tac_core::Direction::Outbound,
+                                    ),
+                                );
+                                upserts.push((record, copy));
+                            }
                             Err(reason) => skipped.push((m.id, reason.to_string())),
                         },
                         Ok(DeltaItem::Removed { id, .. }) => removed.push(id),
                         Err(bad) => skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
                     }
                 }
-                self.store.apply_mail_page(self.ws, self.mailbox, folder_id, &upserts, &removed, cursor).await?;
+                self.store
+                    .apply_mail_page(self.ws, self.mailbox, folder_id, &upserts, &removed, &new_contacts, cursor)
+                    .await?;
                 counts.emails += upserts.len() as u64;
             }
             Chain::Calendar => {
                 let mut upserts = Vec::new();
+                let mut new_contacts = Vec::new();
                 for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Event>) {
                     match item {
                         Ok(DeltaItem::Changed(e)) => match normalize::meeting(&self.ctx, &e) {
-                            Ok(pair) => upserts.push(pair),
+                            Ok((mut record, copy)) => {
+                                let people: Vec<Participant> = std::iter::once(record.organizer.clone())
+                                    .chain(record.attendees.iter().map(|a| Participant {
+                                        role: ParticipantRole::Attendee,
+                                        address: a.address.clone(),
+                                        name: a.name.clone(),
+                                    }))
+                                    .collect();
+                                if !self.keeps(people.iter().map(|p| p.address.as_str()), record.end) {
+                                    counts.withheld += 1;
+                                    continue;
+                                }
+                                tac_core::privacy::minimise_meeting(&mut record, self.policy.visibility);
+                                let organised_here = self.ctx.directory.is_internal(&record.organizer.address);
+                                new_contacts.extend(self.candidates(&people, organised_here));
+                                upserts.push((record, copy));
+                            }
                             Err(reason) => skipped.push((e.id, reason.to_string())),
                         },
                         Ok(DeltaItem::Removed { id, .. }) => removed.push(id),
                         Err(bad) => skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
                     }
                 }
-                self.store.apply_calendar_page(self.ws, self.mailbox, &upserts, &removed, cursor).await?;
+                self.store
+                    .apply_calendar_page(self.ws, self.mailbox, &upserts, &removed, &new_contacts, cursor)
+                    .await?;
                 counts.meetings += upserts.len() as u64;
             }
         }

@@ -32,11 +32,14 @@ pub struct DirectoryIndex {
     legacy_dns: HashMap<String, String>,
     /// Every SMTP address of each user id (normalised), primary first.
     addresses: HashMap<String, Vec<String>>,
+    /// Who and what is ours: the directory's addresses and verified domains.
+    internal: tac_core::internal::Internal,
 }
 
 impl DirectoryIndex {
-    pub fn new(users: &[DirectoryUser]) -> Self {
-        let mut index = DirectoryIndex::default();
+    pub fn new(users: &[DirectoryUser], domains: &[tac_core::TenantDomain]) -> Self {
+        let mut index =
+            DirectoryIndex { internal: tac_core::internal::Internal::new(users, domains), ..DirectoryIndex::default() };
         for u in users {
             let mut smtp = Vec::new();
             let mut dns = Vec::new();
@@ -60,6 +63,11 @@ impl DirectoryIndex {
             index.addresses.insert(u.id.clone(), smtp);
         }
         index
+    }
+
+    /// Whether a (normalised) address belongs to the tenant.
+    pub fn is_internal(&self, address: &str) -> bool {
+        self.internal.is_internal(address)
     }
 
     /// A user's addresses, primary first.
@@ -210,19 +218,22 @@ mod tests {
     use serde_json::json;
 
     fn directory() -> DirectoryIndex {
-        DirectoryIndex::new(&[DirectoryUser {
-            id: "u1".into(),
-            display_name: "Adele Vance".into(),
-            user_principal_name: "adele@contoso.com".into(),
-            mail: Some("Adele@Contoso.com".into()),
-            proxy_addresses: vec![
+        DirectoryIndex::new(
+            &[DirectoryUser {
+                id: "u1".into(),
+                display_name: "Adele Vance".into(),
+                user_principal_name: "adele@contoso.com".into(),
+                mail: Some("Adele@Contoso.com".into()),
+                proxy_addresses: vec![
                 "SMTP:Adele@Contoso.com".into(),
                 "smtp:adele.vance@contoso-group.co.uk".into(),
                 "X500:/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=abc-adele"
                     .into(),
             ],
-            account_enabled: true,
-        }])
+                account_enabled: true,
+            }],
+            &[],
+        )
     }
 
     fn message(v: serde_json::Value) -> Message {
