@@ -740,9 +740,18 @@ impl MailboxJob<'_> {
                         Err(bad) => skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
                     }
                 }
-                self.store
-                    .apply_mail_page(self.ws, self.mailbox, folder_id, &upserts, &removed, &new_contacts, cursor)
-                    .await?;
+                retry_store(|| {
+                    self.store.apply_mail_page(
+                        self.ws,
+                        self.mailbox,
+                        folder_id,
+                        &upserts,
+                        &removed,
+                        &new_contacts,
+                        cursor,
+                    )
+                })
+                .await?;
                 counts.emails += upserts.len() as u64;
             }
             Chain::Calendar => {
@@ -788,6 +797,33 @@ impl MailboxJob<'_> {
         counts.skipped += skipped.len() as u64;
         self.progress.items(&self.user.user_principal_name, counts.emails + counts.meetings);
         Ok(counts)
+    }
+}
+
+/// How often a page write is tried when the database reports a deadlock
+/// or a busy lock: page writes are idempotent, so trying again is safe.
+const STORE_RETRY: tac_graph::RetryPolicy = tac_graph::RetryPolicy {
+    max_attempts: 5,
+    base_delay: std::time::Duration::from_millis(50),
+    max_delay: std::time::Duration::from_secs(2),
+};
+
+/// Runs a page write, again after a transient database failure.
+async fn retry_store<T, F, Fut>(mut write: F) -> Result<T, tac_store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tac_store::StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Err(e) if e.is_transient() && attempt < STORE_RETRY.max_attempts => {
+                tracing::debug!(error = %e, attempt, "retrying a page write");
+                tokio::time::sleep(STORE_RETRY.backoff(attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -24,7 +24,9 @@ use crate::types::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
-use tac_core::contacts::{AutoCreateCandidate, company_domain, company_name_from_domain, is_free_mail_domain};
+use tac_core::contacts::{
+    AutoCreateCandidate, CompanySeed, company_domain, company_name_from_domain, is_free_mail_domain,
+};
 use tac_core::internal::Internal;
 use tac_core::{DirectoryUser, NormalizedAddress, TenantDomain};
 
@@ -353,12 +355,18 @@ pub(crate) async fn auto_create_contacts(
         let rows: Vec<(String,)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
         known.extend(rows.into_iter().map(|(a,)| a));
     }
+    let fresh: Vec<&AutoCreateCandidate> = sorted.into_iter().filter(|c| !known.contains(c.address.as_str())).collect();
+    // Companies first, in domain order, for the same reason.
+    let mut seeds: Vec<&CompanySeed> = fresh.iter().filter_map(|c| c.company.as_ref()).collect();
+    seeds.sort_by(|a, b| a.domain.cmp(&b.domain));
+    seeds.dedup_by(|a, b| a.domain == b.domain);
+    let mut companies = std::collections::HashMap::new();
+    for seed in seeds {
+        companies.insert(seed.domain.as_str(), company_by_domain(conn, ws, &seed.domain, &seed.name).await?);
+    }
     let mut created = Vec::new();
-    for c in sorted.into_iter().filter(|c| !known.contains(c.address.as_str())) {
-        let company = match &c.company {
-            Some(seed) => Some(company_by_domain(conn, ws, &seed.domain, &seed.name).await?),
-            None => None,
-        };
+    for c in fresh {
+        let company = c.company.as_ref().and_then(|seed| companies.get(seed.domain.as_str()).copied());
         let id = insert_contact(conn, ws, &c.name, company, ContactSource::Auto).await?;
         let inserted: Option<(i64,)> = sqlx::query_as(
             "insert into contact_email (workspace_id, contact_id, address, created_at) values ($1, $2, $3, $4)

@@ -1,0 +1,91 @@
+//! What the end-to-end tests share: a fresh database of each kind, and the
+//! emulator with a Graph client and its admin API.
+
+#![allow(dead_code, reason = "each test crate uses a different part")]
+
+use chrono::Utc;
+use secrecy::SecretString;
+use serde_json::Value;
+use std::sync::Arc;
+use tac_emulator::{EmulatorConfig, RunningEmulator};
+use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
+use tac_store::Store;
+
+/// A fresh database of each kind.
+pub async fn stores() -> Vec<(&'static str, Store)> {
+    let dir = std::env::temp_dir().join(format!("tac-sync-test-{}", unique()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("sqlite");
+    let admin = std::env::var("TAC_TEST_POSTGRES_URL")
+        .expect("TAC_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
+    let name = format!("tac_sync_{}", unique());
+    {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("postgres admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+    }
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("TAC_TEST_POSTGRES_URL must end in /DATABASE"),
+    };
+    let pg = Store::connect(&url).await.expect("postgres");
+    vec![("sqlite", sqlite), ("postgres", pg)]
+}
+
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{}_{}_{}", std::process::id(), Utc::now().timestamp_micros(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub struct World {
+    pub emulator: RunningEmulator,
+    pub http: reqwest::Client,
+}
+
+impl World {
+    pub async fn new() -> Self {
+        World {
+            emulator: tac_emulator::spawn(EmulatorConfig::default()).await.expect("emulator"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn graph(&self) -> Arc<GraphClient> {
+        let c = self.emulator.credentials();
+        Arc::new(
+            GraphClient::new(
+                Cloud::new(&c.login_url, &c.graph_url).unwrap(),
+                AppCredentials {
+                    tenant_id: c.tenant_id,
+                    client_id: c.client_id,
+                    client_secret: SecretString::from(c.client_secret),
+                },
+                RetryPolicy {
+                    max_attempts: 8,
+                    base_delay: std::time::Duration::from_millis(10),
+                    max_delay: std::time::Duration::from_millis(200),
+                },
+            )
+            .unwrap(),
+        )
+    }
+
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .request(method, format!("{}/_emulator{path}", self.emulator.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.admin(reqwest::Method::GET, path, Value::Null).await
+    }
+}

@@ -1,0 +1,289 @@
+//! End to end from the emulator's organisation through sync to contacts and
+//! timelines, on SQLite and PostgreSQL: matching across aliases and case,
+//! contacts created after the sync, dedupe across mailboxes, internal-only
+//! mail, auto-creation under each policy, and privacy rules changed later.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use tac_core::address::normalize;
+use tac_core::privacy::{AutoCreate, BlockEntry, Visibility};
+use tac_core::timeline::TimelineItem;
+use tac_store::{ContactListQuery, ContactSource, NewContact, PrivacySettings, Store, TimelineQuery, WorkspaceId};
+use tac_sync::{Quiet, SyncOptions, SyncReport, sync_once};
+
+mod common;
+
+use common::{World, stores};
+
+async fn sync(store: &Store, ws: WorkspaceId, world: &World) -> SyncReport {
+    let report =
+        sync_once(store, ws, world.graph(), &SyncOptions::default(), Arc::new(Quiet)).await.expect("the pass runs");
+    assert!(report.all_ok(), "{report:?}");
+    report
+}
+
+/// Two mailbox users of the emulator's organisation: (id, address).
+async fn two_users(world: &World) -> [(String, String); 2] {
+    let users = world.get("/truth/mailboxes").await;
+    let mut with_mailbox = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["hasMailbox"] == true && u["accountEnabled"] == true && u["denied"] != true)
+        .map(|u| (u["id"].as_str().unwrap().to_string(), u["userPrincipalName"].as_str().unwrap().to_lowercase()));
+    [with_mailbox.next().unwrap(), with_mailbox.next().unwrap()]
+}
+
+async fn add_message(world: &World, user: &str, message: Value) {
+    world.admin(reqwest::Method::POST, &format!("/users/{user}/messages"), message).await;
+}
+
+async fn timeline(store: &Store, ws: WorkspaceId, address: &str) -> Vec<TimelineItem> {
+    let contact = store
+        .contact_by_email(ws, &normalize(address).unwrap())
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no contact for {address}"));
+    let mut items = Vec::new();
+    let mut query = TimelineQuery { limit: 200, ..TimelineQuery::default() };
+    loop {
+        let page = store.timeline(ws, contact.id, &query, Utc::now()).await.unwrap();
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(tac_core::timeline::TimelineCursor::decode(&c).unwrap()),
+            None => return items,
+        }
+    }
+}
+
+fn subjects(items: &[TimelineItem]) -> BTreeSet<String> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Email(e) => e.subject.clone(),
+            TimelineItem::Meeting(m) => m.subject.clone(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn synced_mail_reaches_the_right_timelines_and_privacy_changes_apply() {
+    for (label, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let [(a_id, a), (b_id, b)] = two_users(&world).await;
+        let day = |n: i64| (Utc::now() - Duration::days(n)).to_rfc3339();
+        // Pat writes to A in odd case; A answers; an email to A and B lands in
+        // both mailboxes; A and B talk among themselves; A invites Pat.
+        add_message(&world, &a_id, json!({"folder": "inbox", "subject": "Pat asks", "from": {"name": "Pat Client", "address": "Pat.Client@GLOBEX.example"}, "to": [{"name": "A", "address": a}], "receivedDateTime": day(5), "internetMessageId": "<pat-asks@globex.example>"})).await;
+        add_message(&world, &a_id, json!({"folder": "sentitems", "subject": "Re: Pat asks", "from": {"name": "A", "address": a}, "to": [{"name": "Pat", "address": "pat.client@globex.example"}], "receivedDateTime": day(4), "internetMessageId": "<a-answers@contoso>"})).await;
+        for user in [&a_id, &b_id] {
+            add_message(&world, user, json!({"folder": "inbox", "subject": "Pat to both", "from": {"name": "Pat", "address": "pat.client@globex.example"}, "to": [{"name": "A", "address": a}, {"name": "B", "address": b}], "receivedDateTime": day(3), "internetMessageId": "<pat-both@globex.example>"})).await;
+        }
+        add_message(&world, &a_id, json!({"folder": "inbox", "subject": "Internal only", "from": {"name": "B", "address": b}, "to": [{"name": "A", "address": a}], "receivedDateTime": day(2), "internetMessageId": "<internal@contoso>"})).await;
+        let start = Utc::now() + Duration::days(2);
+        world
+            .admin(
+                reqwest::Method::POST,
+                &format!("/users/{a_id}/events"),
+                json!({"subject": "Globex review", "start": start, "end": start + Duration::hours(1), "attendees": [{"name": "Pat", "address": "pat.client@globex.example"}]}),
+            )
+            .await;
+
+        let report = sync(&store, ws, &world).await;
+        assert!(report.mailboxes.iter().all(|m| m.withheld == 0), "{label}: nothing blocked yet");
+
+        // Auto-created (A wrote to Pat): the whole history, in any case, every role.
+        let pat = store.contact_by_email(ws, &normalize("PAT.client@globex.example").unwrap()).await.unwrap();
+        let pat = pat.unwrap_or_else(|| panic!("{label}: the default policy creates people our users write to"));
+        assert_eq!(pat.source, ContactSource::Auto);
+        assert_eq!(pat.company.as_ref().map(|c| c.domain.as_deref()), Some(Some("globex.example")));
+        let items = timeline(&store, ws, "pat.client@globex.example").await;
+        assert_eq!(
+            subjects(&items),
+            ["Globex review", "Pat asks", "Pat to both", "Re: Pat asks"].into_iter().map(String::from).collect(),
+            "{label}"
+        );
+        assert!(matches!(&items[0], TimelineItem::Meeting(m) if m.is_upcoming), "{label}: upcoming meeting first");
+        let both = items
+            .iter()
+            .find_map(|i| match i {
+                TimelineItem::Email(e) if e.internet_message_id == "<pat-both@globex.example>" => Some(e),
+                _ => None,
+            })
+            .expect("the shared email");
+        assert_eq!(both.mailboxes, BTreeSet::from([a.clone(), b.clone()]).into_iter().collect::<Vec<_>>(), "{label}");
+
+        // Internal-only mail is on no timeline, and no colleague is a contact.
+        let contacts =
+            store.contacts(ws, &ContactListQuery { limit: 1000, ..ContactListQuery::default() }).await.unwrap();
+        let domains: HashSet<String> =
+            store.tenant_domains(ws).await.unwrap().into_iter().map(|d| d.name.to_lowercase()).collect();
+        for c in &contacts {
+            for e in &c.emails {
+                let domain = e.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+                assert!(!domains.contains(&domain), "{label}: colleague {e} became a contact");
+            }
+            let items = store
+                .timeline(ws, c.id, &TimelineQuery { limit: 500, ..TimelineQuery::default() }, Utc::now())
+                .await
+                .unwrap();
+            assert!(
+                !items
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, TimelineItem::Email(e) if e.internet_message_id == "<internal@contoso>")),
+                "{label}: internal-only mail on {}'s timeline",
+                c.name
+            );
+        }
+
+        // A contact created after the sync: everything the truth says they sent is there at once.
+        let truth = world.get(&format!("/truth/users/{a_id}/mail")).await;
+        let external_sender = truth["folders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["wellKnownName"] == "inbox")
+            .flat_map(|f| f["messages"].as_array().unwrap().iter())
+            .filter_map(|m| normalize(m["from"].as_str()?).ok())
+            .find(|addr| {
+                !domains.contains(addr.domain())
+                    && !addr.as_str().starts_with("pat.client")
+                    && !tac_core::contacts::is_role_address(addr)
+            });
+        if let Some(sender) = external_sender {
+            if store.contact_by_email(ws, &sender).await.unwrap().is_none() {
+                store
+                    .create_contact(
+                        ws,
+                        &NewContact {
+                            name: String::new(),
+                            emails: vec![sender.clone()],
+                            company: None,
+                            source: ContactSource::Manual,
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            let items = timeline(&store, ws, sender.as_str()).await;
+            let on_timeline: HashSet<String> = items
+                .iter()
+                .filter_map(|i| match i {
+                    TimelineItem::Email(e) => Some(e.internet_message_id.clone()),
+                    _ => None,
+                })
+                .collect();
+            let in_inbox: HashSet<String> = truth["folders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["wellKnownName"] == "inbox")
+                .flat_map(|f| f["messages"].as_array().unwrap().iter())
+                .filter(|m| m["from"].as_str().and_then(|f| normalize(f).ok()).as_ref() == Some(&sender))
+                .filter(|m| {
+                    let at = m["receivedDateTime"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                    at.is_some_and(|at| at > Utc::now() - Duration::days(364))
+                })
+                .map(|m| m["internetMessageId"].as_str().unwrap().to_string())
+                .collect();
+            let missing: Vec<_> = in_inbox.iter().filter(|id| !on_timeline.contains(*id)).collect();
+            assert!(missing.is_empty(), "{label}: {sender} sent {missing:?} but the new contact's timeline lacks them");
+            for pair in items.windows(2) {
+                assert!(pair[0].occurred_at() >= pair[1].occurred_at(), "{label}: newest first");
+            }
+        }
+
+        // Visibility lowered later: stored subjects go, and the timeline says null.
+        store
+            .set_privacy_settings(
+                ws,
+                PrivacySettings {
+                    visibility: Visibility::Metadata,
+                    auto_create: AutoCreate::Sent,
+                    retention_days: None,
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let items = timeline(&store, ws, "pat.client@globex.example").await;
+        assert!(items.iter().all(|i| match i {
+            TimelineItem::Email(e) => e.subject.is_none() && e.preview.is_none(),
+            TimelineItem::Meeting(m) => m.subject.is_none(),
+        }));
+        // The next pass keeps to the level: nothing readable comes back.
+        sync(&store, ws, &world).await;
+        let stored = store.email_by_message_id(ws, "<pat-asks@globex.example>").await.unwrap().unwrap();
+        assert_eq!((stored.subject.as_str(), stored.body_html.as_str()), ("", ""), "{label}");
+
+        // A blocklist entry purges Pat, and later mail from Globex is never stored.
+        let purged = store.add_block(ws, &BlockEntry::parse("@globex.example").unwrap(), "test").await.unwrap();
+        assert_eq!((purged.emails, purged.meetings, purged.contacts), (3, 1, 1), "{label}");
+        add_message(&world, &a_id, json!({"folder": "inbox", "subject": "Pat again", "from": {"name": "Pat", "address": "pat.client@eu.globex.example"}, "to": [{"name": "A", "address": a}], "receivedDateTime": day(1), "internetMessageId": "<pat-again@globex.example>"})).await;
+        let report = sync(&store, ws, &world).await;
+        assert_eq!(report.mailboxes.iter().map(|m| m.withheld).sum::<u64>(), 1, "{label}");
+        assert!(store.email_by_message_id(ws, "<pat-again@globex.example>").await.unwrap().is_none());
+        assert!(store.contact_by_email(ws, &normalize("pat.client@globex.example").unwrap()).await.unwrap().is_none());
+
+        // Excluding B: B's mailbox goes, with what only B held.
+        store.exclude_mailbox(ws, &b_id, "test").await.unwrap();
+        sync(&store, ws, &world).await;
+        let mailboxes = store.mailboxes(ws).await.unwrap();
+        assert!(mailboxes.iter().all(|m| m.user_id != b_id), "{label}: B is not synced again");
+    }
+}
+
+#[tokio::test]
+async fn auto_creation_follows_each_policy() {
+    let mut found: Vec<(AutoCreate, BTreeSet<String>)> = Vec::new();
+    for policy in [AutoCreate::None, AutoCreate::Sent, AutoCreate::SentAndReceived] {
+        let mut per_backend = Vec::new();
+        for (label, store) in stores().await {
+            let world = World::new().await;
+            let ws = store.ensure_workspace("default").await.unwrap();
+            store
+                .set_privacy_settings(
+                    ws,
+                    PrivacySettings { visibility: Visibility::Full, auto_create: policy, retention_days: None },
+                    "test",
+                )
+                .await
+                .unwrap();
+            sync(&store, ws, &world).await;
+            let contacts =
+                store.contacts(ws, &ContactListQuery { limit: 1000, ..ContactListQuery::default() }).await.unwrap();
+            let domains: HashSet<String> =
+                store.tenant_domains(ws).await.unwrap().into_iter().map(|d| d.name.to_lowercase()).collect();
+            let mut addresses = BTreeSet::new();
+            for c in &contacts {
+                assert_eq!(c.source, ContactSource::Auto);
+                assert!(!c.name.trim().is_empty(), "{label}: a guessed name");
+                for e in &c.emails {
+                    let a = normalize(e).unwrap();
+                    assert!(!tac_core::contacts::is_role_address(&a), "{label}: role address {e} auto-created");
+                    assert!(
+                        !domains.iter().any(|d| a.domain() == d || a.domain().ends_with(&format!(".{d}"))),
+                        "{label}: internal {e}"
+                    );
+                    if !tac_core::contacts::is_free_mail_domain(a.domain()) {
+                        assert!(c.company.is_some(), "{label}: {e} has a work domain but no company");
+                    }
+                    addresses.insert(e.clone());
+                }
+                let items = store.timeline(ws, c.id, &TimelineQuery::default(), Utc::now()).await.unwrap();
+                assert!(!items.items.is_empty(), "{label}: {} was created from mail, so it has history", c.name);
+            }
+            per_backend.push(addresses);
+        }
+        assert_eq!(per_backend[0], per_backend[1], "{policy:?}: both backends create the same contacts");
+        found.push((policy, per_backend.remove(0)));
+    }
+    let (none, sent, both) = (&found[0].1, &found[1].1, &found[2].1);
+    assert!(none.is_empty(), "policy none creates nobody");
+    assert!(!sent.is_empty(), "the organisation writes to external people");
+    assert!(sent.is_subset(both) && both.len() > sent.len(), "sent_and_received adds the people who wrote to us");
+}
