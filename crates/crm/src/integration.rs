@@ -1,6 +1,7 @@
-//! `tac-crm integration set | show | test`: the admin journey of the guide's
-//! step 5 (enter Tenant ID, Client ID and Client Secret, enable Import Emails
-//! and Calendar Synchronization, save), from the command line.
+//! `tac-crm integration set | show | test | disconnect`: the admin journey of
+//! the guide's step 5 (enter Tenant ID, Client ID and Client Secret, enable
+//! Import Emails and Calendar Synchronization, save), from the command line,
+//! and its end: disconnecting purges what was synced, once the admin confirms.
 
 use crate::settings::{Config, Settings, read_secret};
 use anyhow::Context;
@@ -19,6 +20,15 @@ pub enum IntegrationCommand {
     Show(JsonFlag),
     /// Get a token and check the seven application permissions and admin consent.
     Test(JsonFlag),
+    /// Remove the connection and purge everything synced through it (asks for --yes).
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// Confirm: without it, only what would be deleted is shown.
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +78,33 @@ pub async fn run(config: &Config, command: IntegrationCommand) -> anyhow::Result
         IntegrationCommand::Set(args) => set(&settings, args).await,
         IntegrationCommand::Show(f) => show(&settings, f.json).await,
         IntegrationCommand::Test(f) => test(&settings, f.json).await,
+        IntegrationCommand::Disconnect(args) => disconnect(&settings, args.yes).await,
     }
+}
+
+/// Without `yes`, says what would go and exits 1; with it, purges.
+async fn disconnect(s: &Settings, yes: bool) -> anyhow::Result<ExitCode> {
+    if !yes {
+        let emails = s.store.email_count(s.workspace).await?;
+        let meetings = s.store.meeting_count(s.workspace).await?;
+        let mailboxes = s.store.mailboxes(s.workspace).await?.len();
+        let users = s.store.directory_users(s.workspace).await?.len();
+        println!("Disconnecting deletes the Microsoft 365 connection and everything synced through it:");
+        println!("  {emails} emails and {meetings} meetings, with their timelines and search entries;");
+        println!("  {mailboxes} mailboxes and their sync state;");
+        println!("  the directory ({users} people, groups and verified domains);");
+        println!("  the contacts that sync created on its own.");
+        println!("Contacts people added or imported, and the privacy policy, stay.");
+        eprintln!("Nothing was deleted. To disconnect, run again with --yes: tac-crm integration disconnect --yes");
+        return Ok(ExitCode::from(1));
+    }
+    let purged = s.store.disconnect(s.workspace, "cli").await?;
+    println!(
+        "Disconnected. Deleted {} emails, {} meetings and {} auto-created contacts, with the mailboxes and the directory.",
+        purged.emails, purged.meetings, purged.contacts
+    );
+    println!("To connect again: tac-crm integration set --tenant-id … --client-id … --client-secret-stdin");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {

@@ -1,11 +1,14 @@
 //! `tac-crm`: the command line. Glue only: it parses flags, starts logging and
 //! hands over to the crates that do the work.
 
+mod contacts;
 mod demo;
 mod emulator;
 mod integration;
+mod privacy;
 mod settings;
 mod sync;
+mod timeline;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +39,19 @@ enum Command {
     Status(sync::StatusArgs),
     /// Sync continuously: a pass every interval (5 minutes by default).
     Worker(worker::WorkerArgs),
+    /// Contacts: the external people whose history TAC keeps.
+    #[command(subcommand)]
+    Contacts(contacts::ContactsCommand),
+    /// A contact's (or with --company, a company's) emails and meetings, newest first.
+    Timeline(timeline::TimelineArgs),
+    /// Search every synced email and meeting, as far as the visibility level allows.
+    Search(timeline::SearchArgs),
+    /// Read an email's body.
+    #[command(subcommand)]
+    Email(timeline::EmailCommand),
+    /// Privacy: visibility level, contact auto-creation, retention, blocklist, excluded mailboxes, audit log.
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +81,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Sync(args) => sync::run(&cli.config, args).await,
             Command::Status(args) => sync::status(&cli.config, args).await,
             Command::Worker(args) => worker::run(&cli.config, args).await,
+            Command::Contacts(c) => contacts::run(&cli.config, c).await,
+            Command::Timeline(args) => timeline::run(&cli.config, args).await,
+            Command::Search(args) => timeline::search(&cli.config, args).await,
+            Command::Email(c) => timeline::email(&cli.config, c).await,
+            Command::Privacy(c) => privacy::run(&cli.config, c).await,
         }
     })
 }

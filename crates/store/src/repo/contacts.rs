@@ -97,6 +97,9 @@ pub(crate) async fn update_contact(
     ensure_contact(&mut tx, ws, id).await?;
     if let Some(name) = name {
         let name = tac_core::contacts::validate_name(name).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        if name.is_empty() {
+            return Err(StoreError::InvalidInput("a contact's name cannot be empty".into()));
+        }
         sqlx::query("update contact set name = $3, updated_at = $4 where workspace_id = $1 and id = $2")
             .bind(ws.0)
             .bind(id.0)

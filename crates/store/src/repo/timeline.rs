@@ -187,7 +187,7 @@ async fn everything_entries(
         q.push(" union all ");
     }
     if want_meeting {
-        q.push("select 'meeting', m.id, m.start_at from meeting m where m.id in (");
+        q.push("select 'meeting' as kind, m.id as ref_id, m.start_at as occurred_at from meeting m where m.id in (");
         push_meeting_search(&mut q, ws, search, visibility);
         q.push(")");
     }

@@ -331,6 +331,8 @@ async fn adding_an_address_links_its_history_and_removing_it_unlinks(db: TestDb)
     assert_eq!(ids(&page(store, ws, zoe, TimelineQuery::default()).await), ["<alias@f>", "<1@f>"]);
     store.remove_contact_email(ws, zoe, &addr("z.client@fabrikam-mail.com")).await.unwrap();
     assert_eq!(ids(&page(store, ws, zoe, TimelineQuery::default()).await), ["<1@f>"]);
+    let err = store.update_contact(ws, zoe, Some("  "), None).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "an empty name is refused: {err}");
     let err = store.remove_contact_email(ws, zoe, &addr("zoe@fabrikam.com")).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "the last address stays: {err}");
     assert_eq!(store.contact(ws, zoe).await.unwrap().emails, ["zoe@fabrikam.com"]);
@@ -428,6 +430,10 @@ async fn filters_narrow_the_timeline(db: TestDb) {
     };
     let meetings = page(store, ws, zoe, q(|q| q.kind = Some(ActivityKind::Meeting))).await;
     assert_eq!(ids(&meetings), ["meeting-1"]);
+    let everything = |kind| TimelineQuery { search: Some("kick off".into()), kind, ..TimelineQuery::default() };
+    let found = store.search(ws, &everything(Some(ActivityKind::Meeting)), now()).await.unwrap();
+    assert_eq!(ids(&found.items), ["meeting-1"], "search over meetings alone");
+    assert!(store.search(ws, &everything(Some(ActivityKind::Email)), now()).await.unwrap().items.is_empty());
     let outbound = page(store, ws, zoe, q(|q| q.direction = Some(Direction::Outbound))).await;
     assert_eq!(ids(&outbound), ["<out@f>"]);
     let bobs = page(store, ws, zoe, q(|q| q.team_member = Some("BOB@contoso.com".into()))).await;

@@ -1,0 +1,367 @@
+//! Contacts, timelines, search and privacy on the command line, against the
+//! emulator's small organisation synced into SQLite and PostgreSQL: the
+//! commands and the timeline JSON that scripts depend on (DESIGN §6), and
+//! the privacy rules seen from outside (DESIGN §5).
+//!
+//! PostgreSQL runs when `TAC_TEST_POSTGRES_URL` is set (`scripts/test` sets
+//! it); without it only SQLite runs, and the test says so.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::process::{Command, Output, Stdio};
+
+fn unique() -> String {
+    format!("{}_{}", std::process::id(), Utc::now().timestamp_micros())
+}
+
+/// A fresh SQLite file, and a fresh PostgreSQL database when a server is configured.
+fn databases(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    let mut out = vec![("sqlite", format!("sqlite://{}", dir.join("tac.db").display()))];
+    let Ok(admin) = std::env::var("TAC_TEST_POSTGRES_URL") else {
+        eprintln!("TAC_TEST_POSTGRES_URL is not set: skipping PostgreSQL (scripts/test sets it)");
+        return out;
+    };
+    let name = format!("tac_contacts_{}", unique());
+    let done = Command::new("psql")
+        .arg(&admin)
+        .args(["-qAtc", &format!("create database {name}")])
+        .output()
+        .expect("psql runs");
+    assert!(done.status.success(), "create database: {}", String::from_utf8_lossy(&done.stderr));
+    out.push(("postgres", format!("{}/{name}", admin.rsplit_once('/').expect("URL ends in /DATABASE").0)));
+    out
+}
+
+/// Drops a database [`databases`] made (best effort: the CLI runs have exited).
+fn drop_database(url: &str) {
+    let (Ok(admin), Some((_, name))) = (std::env::var("TAC_TEST_POSTGRES_URL"), url.rsplit_once('/')) else {
+        return;
+    };
+    let _ = Command::new("psql").arg(&admin).args(["-qAtc", &format!("drop database if exists {name}")]).output();
+}
+
+struct Cli {
+    data_dir: std::path::PathBuf,
+    database_url: String,
+    label: &'static str,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
+            .args(args)
+            .env("TAC_DATA_DIR", &self.data_dir)
+            .env("TAC_DATABASE_URL", &self.database_url)
+            .env_remove("TAC_MASTER_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tac-crm starts");
+        if let Some(text) = stdin {
+            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("tac-crm finishes")
+    }
+
+    /// Runs a command that must exit 0.
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args, None);
+        assert_eq!(out.status.code(), Some(0), "{}: tac-crm {}: {}", self.label, args.join(" "), text(&out));
+        out
+    }
+
+    /// Runs a command that must exit 0 and print JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: tac-crm {}: not JSON ({e}): {}", self.label, args.join(" "), text(&out)))
+    }
+
+    /// Runs a command that must exit with `code`; returns stdout and stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args, None);
+        assert_eq!(out.status.code(), Some(code), "{}: tac-crm {}: {}", self.label, args.join(" "), text(&out));
+        text(&out)
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn items(page: &Value) -> &Vec<Value> {
+    page["items"].as_array().expect("items is an array")
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    items(page).iter().map(|i| i["id"].as_str().expect("string id").to_string()).collect()
+}
+
+fn keys(v: &Value) -> HashSet<&str> {
+    v.as_object().expect("an object").keys().map(String::as_str).collect()
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    let s = v.as_str().expect("a time string");
+    assert!(s.ends_with('Z'), "times are RFC 3339 UTC with Z: {s}");
+    DateTime::parse_from_rfc3339(s).expect("RFC 3339").with_timezone(&Utc)
+}
+
+/// An auto-created contact with past emails and meetings, and its address.
+fn contact_with_history(cli: &Cli) -> String {
+    let contacts = cli.json(&["contacts", "list", "--json", "--sort", "last-interaction", "--limit", "50"]);
+    let now = Utc::now();
+    for c in contacts.as_array().expect("a list") {
+        let address = c["emails"][0].as_str().expect("an address");
+        let page = cli.json(&["timeline", address, "--json", "--limit", "500"]);
+        let past: Vec<&Value> = items(&page).iter().filter(|i| time(&i["occurred_at"]) < now).collect();
+        let emails = past.iter().filter(|i| i["kind"] == "email").count();
+        let meetings = past.iter().filter(|i| i["kind"] == "meeting").count();
+        if emails >= 3 && meetings >= 1 {
+            return address.to_string();
+        }
+    }
+    panic!("{}: no synced contact has both emails and meetings", cli.label);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_timelines_search_and_privacy_work_from_the_command_line() {
+    let emulator = tac_emulator::spawn(tac_emulator::EmulatorConfig::default()).await.expect("emulator");
+    let c = emulator.credentials();
+    let root = std::env::temp_dir().join(format!("tac-contacts-{}", unique()));
+    std::fs::create_dir_all(&root).unwrap();
+    for (backend, url) in databases(&root) {
+        let cli = Cli { data_dir: root.join(backend), database_url: url.clone(), label: backend };
+        tokio::task::block_in_place(|| journey(&cli, &c, &root));
+        drop_database(&url);
+    }
+}
+
+fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
+    let backend = cli.label;
+    let set = [
+        "integration",
+        "set",
+        "--tenant-id",
+        &c.tenant_id,
+        "--client-id",
+        &c.client_id,
+        "--client-secret-stdin",
+        "--login-url",
+        &c.login_url,
+        "--graph-url",
+        &c.graph_url,
+    ];
+    let out = cli.run(&set, Some(&c.client_secret));
+    assert!(out.status.success(), "{backend}: {}", text(&out));
+    cli.ok(&["sync", "--once"]);
+
+    // A contact sync created, deleted and added again by hand: its whole
+    // history links at once, whatever case the address is typed in.
+    let address = contact_with_history(cli);
+    let domain = address.rsplit_once('@').expect("an address").1.to_string();
+    let out = cli.ok(&["contacts", "delete", &address]);
+    assert!(text(&out).contains("Deleted contact"), "{}", text(&out));
+    cli.fails(&["timeline", &address], 2);
+    let out = cli.ok(&["contacts", "add", "--email", &address.to_uppercase(), "--name", "Test Person"]);
+    let said = text(&out);
+    assert!(said.contains("Created contact") && said.contains("Linked "), "{said}");
+    assert!(!said.contains("Linked 0 emails"), "history is linked at once: {said}");
+
+    // The timeline JSON of DESIGN §6.
+    let page = cli.json(&["timeline", &address, "--json"]);
+    assert_eq!(keys(&page), HashSet::from(["contact", "summary", "items", "next_cursor"]), "{backend}");
+    let contact = &page["contact"];
+    assert!(["id", "name", "emails", "company"].iter().all(|k| keys(contact).contains(k)), "{contact}");
+    assert!(contact["id"].is_string(), "{contact}");
+    assert_eq!(contact["name"], "Test Person");
+    assert_eq!(contact["emails"], serde_json::json!([address]));
+    assert!(contact["company"].is_null() || contact["company"]["name"].is_string(), "{contact}");
+    let summary = &page["summary"];
+    assert!(keys(summary).contains("last_interaction_at") && keys(summary).contains("next_meeting_at"), "{summary}");
+    time(&summary["last_interaction_at"]);
+    let all = items(&page);
+    assert!(all.len() >= 4, "{backend}: {all:?}");
+    let times: Vec<DateTime<Utc>> = all.iter().map(|i| time(&i["occurred_at"])).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{backend}: newest first: {times:?}");
+    for item in all {
+        let expected: &[&str] = match item["kind"].as_str() {
+            Some("email") => &[
+                "id",
+                "occurred_at",
+                "subject",
+                "direction",
+                "internet_message_id",
+                "conversation_id",
+                "from",
+                "to",
+                "cc",
+                "preview",
+                "mailboxes",
+            ],
+            Some("meeting") => &[
+                "id",
+                "occurred_at",
+                "start",
+                "end",
+                "is_all_day",
+                "subject",
+                "is_cancelled",
+                "is_private",
+                "organizer",
+                "attendees",
+                "online_meeting_url",
+            ],
+            other => panic!("{backend}: unknown kind {other:?}"),
+        };
+        let have = keys(item);
+        assert!(expected.iter().all(|k| have.contains(k)), "{backend}: {item}");
+        if item["kind"] == "meeting" {
+            time(&item["start"]);
+            time(&item["end"]);
+        }
+    }
+
+    // Filters and paging.
+    let meetings = cli.json(&["timeline", &address, "--json", "--kind", "meeting"]);
+    assert!(!items(&meetings).is_empty(), "{backend}");
+    assert!(items(&meetings).iter().all(|i| i["kind"] == "meeting"), "{backend}: {meetings}");
+    let first = cli.json(&["timeline", &address, "--json", "--limit", "2"]);
+    assert_eq!(items(&first).len(), 2);
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_string();
+    let second = cli.json(&["timeline", &address, "--json", "--limit", "2", "--cursor", &cursor]);
+    assert!(!items(&second).is_empty());
+    let (a, b) = (ids(&first), ids(&second));
+    assert!(a.iter().all(|id| !b.contains(id)), "{backend}: pages overlap: {a:?} {b:?}");
+    let four = cli.json(&["timeline", &address, "--json", "--limit", "4"]);
+    assert_eq!(ids(&four), [a, b].concat(), "{backend}: two pages of 2 are the first 4");
+    let out = cli.ok(&["timeline", &address, "--limit", "1"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("more: --cursor "), "{}", text(&out));
+    assert!(cli.fails(&["timeline", &address, "--cursor", "not-a-cursor"], 2).contains("is not valid"));
+
+    // The company timeline, found by domain and by name in any case.
+    if let (Some(company_domain), Some(name)) =
+        (contact["company"]["domain"].as_str(), contact["company"]["name"].as_str())
+    {
+        let company = cli.json(&["timeline", "--company", company_domain, "--json"]);
+        assert_eq!(keys(&company), HashSet::from(["company", "items", "next_cursor"]), "{backend}");
+        assert!(!items(&company).is_empty());
+        let by_name = cli.json(&["timeline", "--company", &name.to_uppercase(), "--json"]);
+        assert_eq!(by_name["company"], company["company"]);
+    }
+
+    // An email body, while the policy shows bodies.
+    let email_id = all.iter().find(|i| i["kind"] == "email" && i["is_private"] == false).expect("an email")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cli.ok(&["email", "show", &email_id]);
+
+    // Colleagues are not contacts.
+    let status = cli.json(&["status", "--json"]);
+    let colleague = status[0]["address"].as_str().expect("a mailbox address").to_string();
+    let said = cli.fails(&["contacts", "add", "--email", &colleague], 2);
+    assert!(said.contains("organisation"), "{backend}: {said}");
+    assert!(cli.fails(&["contacts", "add", "--email", "not an address"], 2).contains("not an email address"));
+
+    // A CSV import: one good line, one bad address, one duplicate.
+    let csv = root.join(format!("{backend}-contacts.csv"));
+    std::fs::write(
+        &csv,
+        "Name,Email,Company\nCsv Person,csv.person@example.org,Example\nBad Line,not-an-address,\nCsv Person,CSV.Person@example.org,Example\n",
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+    let said = cli.fails(&["contacts", "import", csv], 1);
+    assert!(said.contains("line 3: "), "{backend}: {said}");
+    assert!(said.contains("created 1, updated 0, unchanged 1, failed 1"), "{backend}: {said}");
+    let shown = cli.json(&["contacts", "show", "csv.person@example.org", "--json"]);
+    assert_eq!(shown["contact"]["name"], "Csv Person");
+    assert_eq!(shown["contact"]["source"], "import");
+    let said = cli.fails(&["contacts", "import", csv], 1);
+    assert!(
+        said.contains("created 0, updated 0, unchanged 2, failed 1"),
+        "{backend}: a rerun imports nothing twice: {said}"
+    );
+    let listed = cli.json(&["contacts", "list", "--json", "--search", "csv.person"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{backend}: {listed}");
+
+    // Search: a word of a subject finds it; query syntax is just text.
+    let subject = all
+        .iter()
+        .find_map(|i| (i["kind"] == "email" && i["is_private"] == false).then(|| i["subject"].as_str()).flatten())
+        .expect("an email subject");
+    let word = subject.split_whitespace().find(|w| w.len() > 3 && w.chars().all(char::is_alphanumeric));
+    if let Some(word) = word {
+        let found = cli.json(&["search", word, "--json"]);
+        assert!(!items(&found).is_empty(), "{backend}: searching {word:?} of {subject:?}");
+    }
+    let out = cli.ok(&["search", "\" OR 1=1 -- NEAR(* ) {subject}:x", "--json"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("error"), "{backend}: {}", text(&out));
+    let out = cli.ok(&["search", "' ; drop table email; --"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("error"), "{backend}: {}", text(&out));
+
+    // Metadata visibility: subjects are null, never left out; bodies are hidden.
+    cli.ok(&["privacy", "set", "--visibility", "metadata"]);
+    let page = cli.json(&["timeline", &address, "--json", "--limit", "500"]);
+    for item in items(&page) {
+        assert!(item.as_object().unwrap().contains_key("subject"), "{item}");
+        if item["is_private"] == false {
+            assert!(item["subject"].is_null(), "{backend}: {item}");
+        }
+    }
+    let said = cli.fails(&["email", "show", &email_id], 1);
+    assert!(said.contains("hide"), "{backend}: {said}");
+    let policy = cli.json(&["privacy", "show", "--json"]);
+    assert_eq!(policy["visibility"], "metadata");
+
+    // Blocking the contact's domain purges its items; the contact stays.
+    let said = text(&cli.ok(&["privacy", "block", &format!("@{}", domain.to_uppercase())]));
+    assert!(said.contains("Purged"), "{said}");
+    let page = cli.json(&["timeline", &address, "--json"]);
+    assert!(items(&page).is_empty(), "{backend}: blocked items are gone: {page}");
+    let policy = cli.json(&["privacy", "show", "--json"]);
+    assert_eq!(policy["blocklist"], serde_json::json!([format!("@{domain}")]));
+
+    // Every change is in the audit log.
+    let audit = cli.json(&["privacy", "audit", "--json"]);
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"privacy.settings") && actions.contains(&"privacy.block"), "{backend}: {actions:?}");
+    assert!(audit.as_array().unwrap().iter().all(|e| e["actor"] == "cli"));
+
+    // Disconnecting asks first, then purges what was synced.
+    let said = cli.fails(&["integration", "disconnect"], 1);
+    assert!(said.contains("--yes"), "{said}");
+    assert!(!cli.json(&["status", "--json"]).as_array().unwrap().is_empty(), "{backend}: nothing purged yet");
+    let said = text(&cli.ok(&["integration", "disconnect", "--yes"]));
+    assert!(said.contains("Disconnected"), "{said}");
+    assert_eq!(cli.json(&["status", "--json"]), serde_json::json!([]), "{backend}: no mailboxes left");
+    cli.json(&["contacts", "show", &address, "--json"]);
+    cli.json(&["contacts", "show", "csv.person@example.org", "--json"]);
+}
+
+#[test]
+fn bad_input_is_refused_with_exit_2_and_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("tac-contacts-bad-{}", unique()));
+    let cli = Cli {
+        database_url: format!("sqlite://{}", dir.join("tac.db").display()),
+        data_dir: dir.clone(),
+        label: "sqlite",
+    };
+    let said = cli.fails(&["timeline", "nobody@fabrikam.com"], 2);
+    assert!(said.contains("tac-crm contacts add --email nobody@fabrikam.com"), "{said}");
+    assert!(cli.fails(&["timeline", "nobody@fabrikam.com", "--since", "yesterday"], 2).contains("RFC 3339"));
+    assert!(cli.fails(&["contacts", "show", "@@"], 2).contains("not an email address"));
+    assert!(cli.fails(&["contacts", "import", &dir.join("missing.csv").to_string_lossy()], 2).contains("cannot read"));
+    assert!(cli.fails(&["privacy", "block", "not a domain"], 2).contains("blocklist"));
+    assert!(cli.fails(&["privacy", "set"], 2).contains("nothing to change"));
+    assert!(cli.fails(&["privacy", "exclude-mailbox", "ann@contoso.com"], 2).contains("tac-crm sync --once"));
+    assert!(cli.fails(&["email", "show", "meeting-4"], 2).contains("meeting"));
+    assert!(cli.fails(&["timeline", "--company", "fabrikam.com"], 2).contains("no company"));
+    let said = cli.fails(&["integration", "disconnect"], 1);
+    assert!(said.contains("--yes"), "{said}");
+}
