@@ -2,96 +2,14 @@
 //! emulator's small organisation synced into SQLite and PostgreSQL: the
 //! commands and the timeline JSON that scripts depend on (DESIGN §6), and
 //! the privacy rules seen from outside (DESIGN §5).
-//!
-//! PostgreSQL runs when `TAC_TEST_POSTGRES_URL` is set (`scripts/test` sets
-//! it); without it only SQLite runs, and the test says so.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::process::{Command, Output, Stdio};
 
-fn unique() -> String {
-    format!("{}_{}", std::process::id(), Utc::now().timestamp_micros())
-}
+mod common;
 
-/// A fresh SQLite file, and a fresh PostgreSQL database when a server is configured.
-fn databases(dir: &std::path::Path) -> Vec<(&'static str, String)> {
-    let mut out = vec![("sqlite", format!("sqlite://{}", dir.join("tac.db").display()))];
-    let Ok(admin) = std::env::var("TAC_TEST_POSTGRES_URL") else {
-        eprintln!("TAC_TEST_POSTGRES_URL is not set: skipping PostgreSQL (scripts/test sets it)");
-        return out;
-    };
-    let name = format!("tac_contacts_{}", unique());
-    let done = Command::new("psql")
-        .arg(&admin)
-        .args(["-qAtc", &format!("create database {name}")])
-        .output()
-        .expect("psql runs");
-    assert!(done.status.success(), "create database: {}", String::from_utf8_lossy(&done.stderr));
-    out.push(("postgres", format!("{}/{name}", admin.rsplit_once('/').expect("URL ends in /DATABASE").0)));
-    out
-}
-
-/// Drops a database [`databases`] made (best effort: the CLI runs have exited).
-fn drop_database(url: &str) {
-    let (Ok(admin), Some((_, name))) = (std::env::var("TAC_TEST_POSTGRES_URL"), url.rsplit_once('/')) else {
-        return;
-    };
-    let _ = Command::new("psql").arg(&admin).args(["-qAtc", &format!("drop database if exists {name}")]).output();
-}
-
-struct Cli {
-    data_dir: std::path::PathBuf,
-    database_url: String,
-    label: &'static str,
-}
-
-impl Cli {
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
-            .args(args)
-            .env("TAC_DATA_DIR", &self.data_dir)
-            .env("TAC_DATABASE_URL", &self.database_url)
-            .env_remove("TAC_MASTER_KEY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tac-crm starts");
-        if let Some(text) = stdin {
-            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().expect("tac-crm finishes")
-    }
-
-    /// Runs a command that must exit 0.
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args, None);
-        assert_eq!(out.status.code(), Some(0), "{}: tac-crm {}: {}", self.label, args.join(" "), text(&out));
-        out
-    }
-
-    /// Runs a command that must exit 0 and print JSON.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{}: tac-crm {}: not JSON ({e}): {}", self.label, args.join(" "), text(&out)))
-    }
-
-    /// Runs a command that must exit with `code`; returns stdout and stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args, None);
-        assert_eq!(out.status.code(), Some(code), "{}: tac-crm {}: {}", self.label, args.join(" "), text(&out));
-        text(&out)
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use common::{Cli, databases, drop_database, text, unique};
 
 fn items(page: &Value) -> &Vec<Value> {
     page["items"].as_array().expect("items is an array")
@@ -134,8 +52,8 @@ async fn contacts_timelines_search_and_privacy_work_from_the_command_line() {
     let c = emulator.credentials();
     let root = std::env::temp_dir().join(format!("tac-contacts-{}", unique()));
     std::fs::create_dir_all(&root).unwrap();
-    for (backend, url) in databases(&root) {
-        let cli = Cli { data_dir: root.join(backend), database_url: url.clone(), label: backend };
+    for (backend, url) in databases(&root, "contacts") {
+        let cli = Cli::new(root.join(backend), url.clone(), backend);
         tokio::task::block_in_place(|| journey(&cli, &c, &root));
         drop_database(&url);
     }
@@ -347,11 +265,7 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
 #[test]
 fn bad_input_is_refused_with_exit_2_and_what_to_do() {
     let dir = std::env::temp_dir().join(format!("tac-contacts-bad-{}", unique()));
-    let cli = Cli {
-        database_url: format!("sqlite://{}", dir.join("tac.db").display()),
-        data_dir: dir.clone(),
-        label: "sqlite",
-    };
+    let cli = Cli::new(dir.clone(), format!("sqlite://{}", dir.join("tac.db").display()), "sqlite");
     let said = cli.fails(&["timeline", "nobody@fabrikam.com"], 2);
     assert!(said.contains("tac-crm contacts add --email nobody@fabrikam.com"), "{said}");
     assert!(cli.fails(&["timeline", "nobody@fabrikam.com", "--since", "yesterday"], 2).contains("RFC 3339"));

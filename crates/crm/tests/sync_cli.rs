@@ -3,56 +3,12 @@
 //! sync, and read the status. The secret never appears in any output.
 
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
 
-fn unique() -> String {
-    format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros())
-}
+use std::process::{Command, Stdio};
 
-/// A fresh SQLite file and a fresh PostgreSQL database.
-fn databases(dir: &std::path::Path) -> Vec<(&'static str, String)> {
-    let admin = std::env::var("TAC_TEST_POSTGRES_URL")
-        .expect("TAC_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
-    let name = format!("tac_cli_{}", unique());
-    let out = Command::new("psql")
-        .arg(&admin)
-        .args(["-qAtc", &format!("create database {name}")])
-        .output()
-        .expect("psql runs");
-    assert!(out.status.success(), "create database: {}", String::from_utf8_lossy(&out.stderr));
-    let pg = format!("{}/{name}", admin.rsplit_once('/').expect("URL ends in /DATABASE").0);
-    vec![("sqlite", format!("sqlite://{}", dir.join("tac.db").display())), ("postgres", pg)]
-}
+mod common;
 
-struct Cli {
-    data_dir: std::path::PathBuf,
-    database_url: String,
-}
-
-impl Cli {
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
-            .args(args)
-            .env("TAC_DATA_DIR", &self.data_dir)
-            .env("TAC_DATABASE_URL", &self.database_url)
-            .env_remove("TAC_MASTER_KEY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tac-crm starts");
-        if let Some(text) = stdin {
-            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().expect("tac-crm finishes")
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use common::{Cli, databases, text, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() {
@@ -60,8 +16,8 @@ async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() 
     let c = emulator.credentials();
     let root = std::env::temp_dir().join(format!("tac-cli-{}", unique()));
     std::fs::create_dir_all(&root).unwrap();
-    for (backend, url) in databases(&root) {
-        let cli = Cli { data_dir: root.join(backend), database_url: url };
+    for (backend, url) in databases(&root, "cli") {
+        let cli = Cli::new(root.join(backend), url, backend);
         let set = |secret: &str| {
             let args = [
                 "integration",
@@ -145,7 +101,7 @@ async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() 
 #[test]
 fn sync_without_an_integration_exits_2_with_what_to_do() {
     let dir = std::env::temp_dir().join(format!("tac-cli-empty-{}", unique()));
-    let cli = Cli { database_url: format!("sqlite://{}", dir.join("tac.db").display()), data_dir: dir };
+    let cli = Cli::new(dir.clone(), format!("sqlite://{}", dir.join("tac.db").display()), "sqlite");
     let out = cli.run(&["sync", "--once"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("tac-crm integration set"));
@@ -198,10 +154,8 @@ async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
         ];
         assert!(cli.run(&args, Some(&c.client_secret)).status.success());
     };
-    let reference = Cli {
-        data_dir: root.join("reference"),
-        database_url: format!("sqlite://{}", root.join("reference.db").display()),
-    };
+    let reference =
+        Cli::new(root.join("reference"), format!("sqlite://{}", root.join("reference.db").display()), "reference");
     tokio::task::block_in_place(|| {
         connect(&reference);
         assert!(reference.run(&["sync", "--once"], None).status.success());
@@ -209,8 +163,8 @@ async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
     let expected = tokio::task::block_in_place(|| status_counts(&reference));
     assert!(expected.values().any(|(_, emails, _)| *emails > 0));
 
-    for (backend, url) in databases(&root) {
-        let cli = Cli { data_dir: root.join(format!("victim-{backend}")), database_url: url };
+    for (backend, url) in databases(&root, "cli") {
+        let cli = Cli::new(root.join(format!("victim-{backend}")), url, backend);
         tokio::task::block_in_place(|| connect(&cli));
         for delay_ms in [150u64, 500, 1100] {
             let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))

@@ -11,7 +11,7 @@ caught up yet cannot un-cancel a meeting, and the stored fingerprint is that
 of the row as stored, cancellation included.
 */
 
-use super::contacts::{auto_create_contacts, link_meetings};
+use super::contacts::{Link, auto_create_contacts, link_meetings, unlink};
 use super::{
     Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
 };
@@ -49,7 +49,7 @@ pub(crate) async fn apply_calendar_page(
     let meeting_ids = write_meetings(&mut tx, ws, &meetings, now, &mut outcome, &mut touched).await?;
     write_copies(&mut tx, ws, mailbox, &ordered, &meeting_ids, now, &mut outcome).await?;
     // Timelines, as for mail: changed meetings relinked, new contacts linked.
-    unlink_meetings(&mut tx, &touched).await?;
+    unlink(&mut tx, Link::Meetings, &touched).await?;
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_meetings(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, removed_graph_ids, now).await?;
@@ -756,17 +756,4 @@ pub(crate) async fn meeting_by_ical_uid(pool: &Pool, ws: WorkspaceId, ical_uid: 
             .map(|(address, name, kind, response)| AttendeeRecord { address, name, kind, response })
             .collect(),
     }))
-}
-
-/// Drops the timeline entries of these meetings, before they are relinked.
-async fn unlink_meetings(conn: &mut Conn, meeting_ids: &[i64]) -> Result<()> {
-    for chunk in meeting_ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut query = QueryBuilder::<Db>::new("delete from activity where meeting_id in ");
-        push_list(&mut query, chunk.iter().copied());
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
 }

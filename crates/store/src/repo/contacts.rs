@@ -398,93 +398,83 @@ pub(crate) async fn auto_create_contacts(
 
 /// Links every email and meeting of these contacts' addresses.
 pub(crate) async fn link_contacts(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]) -> Result<()> {
-    for chunk in contact_ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut emails = email_link_query(ws);
-        emails.push(" and ce.contact_id in ");
-        push_list(&mut emails, chunk.iter().copied());
-        finish_email_link(&mut emails);
-        emails.build().persistent(false).execute(&mut *conn).await?;
-
-        let mut meetings = meeting_link_query(ws);
-        meetings.push(" and ce.contact_id in ");
-        push_list(&mut meetings, chunk.iter().copied());
-        finish_meeting_link(&mut meetings);
-        meetings.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
+    by_chunks(conn, contact_ids, |chunk| link_query(ws, Link::Emails, " and ce.contact_id in ", chunk)).await?;
+    by_chunks(conn, contact_ids, |chunk| link_query(ws, Link::Meetings, " and ce.contact_id in ", chunk)).await
 }
 
 /// Links these emails to every contact among their participants.
 pub(crate) async fn link_emails(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64]) -> Result<()> {
-    for chunk in email_ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut query = email_link_query(ws);
-        query.push(" and p.email_id in ");
-        push_list(&mut query, chunk.iter().copied());
-        finish_email_link(&mut query);
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
+    by_chunks(conn, email_ids, |chunk| link_query(ws, Link::Emails, " and p.email_id in ", chunk)).await
 }
 
 /// Links these meetings to every contact among their organizer and attendees.
 pub(crate) async fn link_meetings(conn: &mut Conn, ws: WorkspaceId, meeting_ids: &[i64]) -> Result<()> {
-    for chunk in meeting_ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut query = meeting_link_query(ws);
-        query.push(" and m.id in ");
+    by_chunks(conn, meeting_ids, |chunk| link_query(ws, Link::Meetings, " and m.id in ", chunk)).await
+}
+
+/// Drops the timeline entries of these emails or meetings (before they are relinked).
+pub(crate) async fn unlink(conn: &mut Conn, kind: Link, ids: &[i64]) -> Result<()> {
+    let sql = match kind {
+        Link::Emails => "delete from activity where email_id in ",
+        Link::Meetings => "delete from activity where meeting_id in ",
+    };
+    by_chunks(conn, ids, |chunk| {
+        let mut query = QueryBuilder::<Db>::new(sql);
         push_list(&mut query, chunk.iter().copied());
-        finish_meeting_link(&mut query);
-        query.build().persistent(false).execute(&mut *conn).await?;
+        query
+    })
+    .await
+}
+
+/// Which side of the activity index a statement fills.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Link {
+    Emails,
+    Meetings,
+}
+
+/// Runs the statement `build` makes for each bind-sized chunk of `ids`.
+async fn by_chunks(conn: &mut Conn, ids: &[i64], build: impl Fn(&[i64]) -> QueryBuilder<Db>) -> Result<()> {
+    for chunk in ids.chunks(rows_per_statement(1)).filter(|c| !c.is_empty()) {
+        build(chunk).build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// An email is inbound for a contact who sent it, outbound otherwise.
-fn email_link_query(ws: WorkspaceId) -> QueryBuilder<Db> {
-    let mut query = QueryBuilder::<Db>::new(
-        "insert into activity (workspace_id, contact_id, occurred_at, kind, email_id, direction)
-         select ce.workspace_id, ce.contact_id, e.sent_at, 'email', e.id,
-                case when max(case when p.role = 'from' then 1 else 0 end) = 1 then 'inbound' else 'outbound' end
-         from contact_email ce
-         join email_participant p on p.workspace_id = ce.workspace_id and p.address = ce.address
-         join email e on e.id = p.email_id
-         where ce.workspace_id = ",
-    );
-    query.push_bind(ws.0);
+/// The insert…select that links items to contacts, restricted by `filter`
+/// (a column `in` the chunk). An email is inbound for a contact who sent
+/// it, outbound otherwise; a meeting is on the timeline of its organizer
+/// and of every attendee.
+fn link_query(ws: WorkspaceId, kind: Link, filter: &str, chunk: &[i64]) -> QueryBuilder<Db> {
+    let mut query = QueryBuilder::<Db>::new(match kind {
+        Link::Emails => {
+            "insert into activity (workspace_id, contact_id, occurred_at, kind, email_id, direction)
+             select ce.workspace_id, ce.contact_id, e.sent_at, 'email', e.id,
+                    case when max(case when p.role = 'from' then 1 else 0 end) = 1 then 'inbound' else 'outbound' end
+             from contact_email ce
+             join email_participant p on p.workspace_id = ce.workspace_id and p.address = ce.address
+             join email e on e.id = p.email_id
+             where ce.workspace_id = "
+        }
+        Link::Meetings => {
+            "insert into activity (workspace_id, contact_id, occurred_at, kind, meeting_id)
+             select distinct ce.workspace_id, ce.contact_id, m.start_at, 'meeting', m.id
+             from contact_email ce
+             join (select workspace_id, meeting_id, address from meeting_attendee
+                   union all
+                   select workspace_id, id, organizer_address from meeting) people
+               on people.workspace_id = ce.workspace_id and people.address = ce.address
+             join meeting m on m.id = people.meeting_id
+             where ce.workspace_id = "
+        }
+    });
+    query.push_bind(ws.0).push(filter);
+    push_list(&mut query, chunk.iter().copied());
+    query.push(match kind {
+        Link::Emails => " group by ce.workspace_id, ce.contact_id, e.id, e.sent_at on conflict do nothing",
+        Link::Meetings => " on conflict do nothing",
+    });
     query
-}
-
-fn finish_email_link(query: &mut QueryBuilder<Db>) {
-    query.push(" group by ce.workspace_id, ce.contact_id, e.id, e.sent_at on conflict do nothing");
-}
-
-/// A meeting is on the timeline of its organizer and of every attendee.
-fn meeting_link_query(ws: WorkspaceId) -> QueryBuilder<Db> {
-    let mut query = QueryBuilder::<Db>::new(
-        "insert into activity (workspace_id, contact_id, occurred_at, kind, meeting_id)
-         select distinct ce.workspace_id, ce.contact_id, m.start_at, 'meeting', m.id
-         from contact_email ce
-         join (select workspace_id, meeting_id, address from meeting_attendee
-               union all
-               select workspace_id, id, organizer_address from meeting) people
-           on people.workspace_id = ce.workspace_id and people.address = ce.address
-         join meeting m on m.id = people.meeting_id
-         where ce.workspace_id = ",
-    );
-    query.push_bind(ws.0);
-    query
-}
-
-fn finish_meeting_link(query: &mut QueryBuilder<Db>) {
-    query.push(" on conflict do nothing");
 }
 
 // ---- helpers ---------------------------------------------------------------

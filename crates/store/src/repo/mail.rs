@@ -20,7 +20,7 @@ nothing`), which are then handled as existing ones, and updates lock their
 rows in key order first.
 */
 
-use super::contacts::{auto_create_contacts, link_emails};
+use super::contacts::{Link, auto_create_contacts, link_emails, unlink};
 use super::{
     Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
 };
@@ -69,7 +69,7 @@ pub(crate) async fn apply_mail_page(
     write_copies(&mut tx, ws, mailbox, &ordered, &email_ids, now, &mut outcome).await?;
     // Timelines: changed emails are relinked from scratch (their people or
     // time may differ); new contacts bring their whole history.
-    unlink_emails(&mut tx, &touched).await?;
+    unlink(&mut tx, Link::Emails, &touched).await?;
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_emails(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, folder_id, removed_graph_ids, now).await?;
@@ -736,17 +736,4 @@ pub(crate) async fn email_by_message_id(
         meeting_message_type: row.meeting_message_type,
         participants,
     }))
-}
-
-/// Drops the timeline entries of these emails, before they are relinked.
-async fn unlink_emails(conn: &mut Conn, email_ids: &[i64]) -> Result<()> {
-    for chunk in email_ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut query = QueryBuilder::<Db>::new("delete from activity where email_id in ");
-        push_list(&mut query, chunk.iter().copied());
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
 }

@@ -174,43 +174,37 @@ pub(crate) async fn add_block(pool: &Pool, ws: WorkspaceId, entry: &BlockEntry, 
     let (exact, under) = patterns(entry);
     let matches =
         |column: &str| format!("({column} = $2 or {column} like $3 escape '\\' or {column} like $4 escape '\\')");
-    let emails = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "delete from email where workspace_id = $1 and id in
-             (select email_id from email_participant where workspace_id = $1 and {})",
-        matches("address")
-    )))
-    .bind(ws.0)
-    .bind(&exact)
-    .bind(&under.0)
-    .bind(&under.1)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let meetings = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "delete from meeting where workspace_id = $1 and ({} or id in
-             (select meeting_id from meeting_attendee where workspace_id = $1 and {}))",
-        matches("organizer_address"),
-        matches("address")
-    )))
-    .bind(ws.0)
-    .bind(&exact)
-    .bind(&under.0)
-    .bind(&under.1)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let contacts = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "delete from contact where workspace_id = $1 and source = 'auto' and id in
-             (select contact_id from contact_email where workspace_id = $1 and {})",
-        matches("address")
-    )))
-    .bind(ws.0)
-    .bind(&exact)
-    .bind(&under.0)
-    .bind(&under.1)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    // Items with a matching person, then the contacts created for them.
+    let statements = [
+        format!(
+            "delete from email where workspace_id = $1 and id in
+                 (select email_id from email_participant where workspace_id = $1 and {})",
+            matches("address")
+        ),
+        format!(
+            "delete from meeting where workspace_id = $1 and ({} or id in
+                 (select meeting_id from meeting_attendee where workspace_id = $1 and {}))",
+            matches("organizer_address"),
+            matches("address")
+        ),
+        format!(
+            "delete from contact where workspace_id = $1 and source = 'auto' and id in
+                 (select contact_id from contact_email where workspace_id = $1 and {})",
+            matches("address")
+        ),
+    ];
+    let mut deleted = [0u64; 3];
+    for (sql, count) in statements.into_iter().zip(&mut deleted) {
+        *count = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ws.0)
+            .bind(&exact)
+            .bind(&under.0)
+            .bind(&under.1)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    let [emails, meetings, contacts] = deleted;
     let purged = PurgeCounts { emails, meetings, contacts };
     audit(&mut tx, ws, actor, "privacy.block", serde_json::json!({"entry": entry.as_str(), "purged": purged})).await?;
     tx.commit().await?;

@@ -1,0 +1,101 @@
+//! What the command-line tests share: fresh databases of each kind and a
+//! way to run the real `tac-crm` binary against one.
+
+#![allow(dead_code, reason = "each test crate uses a different part")]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn unique() -> String {
+    format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros())
+}
+
+/// A fresh SQLite file and a fresh PostgreSQL database (`tac_<prefix>_…`).
+pub fn databases(dir: &Path, prefix: &str) -> Vec<(&'static str, String)> {
+    let admin = std::env::var("TAC_TEST_POSTGRES_URL")
+        .expect("TAC_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
+    let name = format!("tac_{prefix}_{}", unique());
+    let out = Command::new("psql")
+        .arg(&admin)
+        .args(["-qAtc", &format!("create database {name}")])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "create database: {}", String::from_utf8_lossy(&out.stderr));
+    let pg = format!("{}/{name}", admin.rsplit_once('/').expect("URL ends in /DATABASE").0);
+    vec![("sqlite", format!("sqlite://{}", dir.join("tac.db").display())), ("postgres", pg)]
+}
+
+/// Drops a PostgreSQL database [`databases`] made (best effort: the CLI runs
+/// have exited); SQLite URLs are left alone.
+pub fn drop_database(url: &str) {
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let (Ok(admin), Some((_, name))) = (std::env::var("TAC_TEST_POSTGRES_URL"), url.rsplit_once('/')) else {
+        return;
+    };
+    let _ = Command::new("psql")
+        .arg(&admin)
+        .args(["-qAtc", &format!("drop database if exists {name} with (force)")])
+        .output();
+}
+
+/// The binary with a data folder and a database.
+pub struct Cli {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Which backend, for assertion messages.
+    pub label: &'static str,
+}
+
+impl Cli {
+    pub fn new(data_dir: PathBuf, database_url: String, label: &'static str) -> Self {
+        Cli { data_dir, database_url, label }
+    }
+
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
+            .args(args)
+            .env("TAC_DATA_DIR", &self.data_dir)
+            .env("TAC_DATABASE_URL", &self.database_url)
+            .env_remove("TAC_MASTER_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tac-crm starts");
+        if let Some(text) = stdin {
+            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("tac-crm finishes")
+    }
+
+    /// Runs a command that must exit 0.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args, None);
+        assert_eq!(out.status.code(), Some(0), "{}: tac-crm {}: {}", self.label, args.join(" "), text(&out));
+        out
+    }
+
+    /// Runs a command that must exit 0 and print JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: tac-crm {}: not JSON ({e}): {}", self.label, args.join(" "), text(&out)))
+    }
+
+    /// Runs a command that must exit with `code`; returns stdout and stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args, None);
+        assert_eq!(out.status.code(), Some(code), "{}: tac-crm {}: {}", self.label, args.join(" "), text(&out));
+        text(&out)
+    }
+}
+
+/// Standard output then standard error, as text.
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
