@@ -112,6 +112,15 @@ fn drop_postgres() {
 async fn ingest(label: &str, url: &str, emulator: &Emulator) {
     let store = Store::connect(url).await.expect("store");
     let ws = store.ensure_workspace("bench").await.expect("workspace");
+    // `TAC_BENCH_AUTO_CREATE=none|sent|sent_and_received` (default: the product's default, sent).
+    if let Ok(policy) = std::env::var("TAC_BENCH_AUTO_CREATE") {
+        let settings = tac_store::PrivacySettings {
+            visibility: tac_core::privacy::Visibility::Full,
+            auto_create: policy.parse().expect("TAC_BENCH_AUTO_CREATE is none, sent or sent_and_received"),
+            retention_days: None,
+        };
+        store.set_privacy_settings(ws, settings, "bench").await.expect("privacy settings");
+    }
     let options = SyncOptions { page_size: 250, parallel_mailboxes: 8, ..SyncOptions::default() };
     let started = Instant::now();
     let report = sync_once(&store, ws, emulator.graph(), &options, Arc::new(Quiet)).await.expect("sync");

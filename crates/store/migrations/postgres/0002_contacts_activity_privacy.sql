@@ -32,8 +32,6 @@ create index activity_email on activity (email_id);
 create index activity_meeting on activity (meeting_id);
 
 create index meeting_organizer on meeting (workspace_id, organizer_address);
-create index email_copy_mailbox on email_copy (workspace_id, mailbox_id);
-create index meeting_copy_mailbox on meeting_copy (workspace_id, mailbox_id);
 
 alter table meeting add column search_tsv tsvector generated always as (
     setweight(to_tsvector('simple', subject), 'A') || setweight(to_tsvector('simple', coalesce(location, '')), 'B')

@@ -44,8 +44,6 @@ create index activity_meeting on activity (meeting_id);
 -- holds the result.
 
 create index meeting_organizer on meeting (workspace_id, organizer_address);
-create index email_copy_mailbox on email_copy (workspace_id, mailbox_id);
-create index meeting_copy_mailbox on meeting_copy (workspace_id, mailbox_id);
 
 -- Meeting subjects and locations, searchable like email (see email_fts).
 create virtual table meeting_fts using fts5 (

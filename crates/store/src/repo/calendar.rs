@@ -11,7 +11,7 @@ caught up yet cannot un-cancel a meeting, and the stored fingerprint is that
 of the row as stored, cancellation included.
 */
 
-use super::contacts::{Link, auto_create_contacts, link_meetings, unlink};
+use super::contacts::{auto_create_contacts, link_meetings, unlink};
 use super::{
     Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
 };
@@ -24,6 +24,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{AttendeeRecord, MeetingCopy, MeetingRecord, Participant, ParticipantRole};
+use tac_core::timeline::ActivityKind;
 
 pub(crate) async fn apply_calendar_page(
     pool: &Pool,
@@ -49,7 +50,7 @@ pub(crate) async fn apply_calendar_page(
     let meeting_ids = write_meetings(&mut tx, ws, &meetings, now, &mut outcome, &mut touched).await?;
     write_copies(&mut tx, ws, mailbox, &ordered, &meeting_ids, now, &mut outcome).await?;
     // Timelines, as for mail: changed meetings relinked, new contacts linked.
-    unlink(&mut tx, Link::Meetings, &touched).await?;
+    unlink(&mut tx, ActivityKind::Meeting, &touched).await?;
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_meetings(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, removed_graph_ids, now).await?;

@@ -28,6 +28,7 @@ use tac_core::contacts::{
     AutoCreateCandidate, CompanySeed, company_domain, company_name_from_domain, is_free_mail_domain,
 };
 use tac_core::internal::Internal;
+use tac_core::timeline::ActivityKind;
 use tac_core::{DirectoryUser, NormalizedAddress, TenantDomain};
 
 /// The tenant's people and domains, from the stored directory.
@@ -398,25 +399,30 @@ pub(crate) async fn auto_create_contacts(
 
 /// Links every email and meeting of these contacts' addresses.
 pub(crate) async fn link_contacts(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]) -> Result<()> {
-    by_chunks(conn, contact_ids, |chunk| link_query(ws, Link::Emails, " and ce.contact_id in ", chunk)).await?;
-    by_chunks(conn, contact_ids, |chunk| link_query(ws, Link::Meetings, " and ce.contact_id in ", chunk)).await
+    for link in [Link::Emails, Link::Attendees, Link::Organizers] {
+        by_chunks(conn, contact_ids, |chunk| link_query(ws, link, Start::Contacts, chunk)).await?;
+    }
+    Ok(())
 }
 
 /// Links these emails to every contact among their participants.
 pub(crate) async fn link_emails(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64]) -> Result<()> {
-    by_chunks(conn, email_ids, |chunk| link_query(ws, Link::Emails, " and p.email_id in ", chunk)).await
+    by_chunks(conn, email_ids, |chunk| link_query(ws, Link::Emails, Start::Items, chunk)).await
 }
 
 /// Links these meetings to every contact among their organizer and attendees.
 pub(crate) async fn link_meetings(conn: &mut Conn, ws: WorkspaceId, meeting_ids: &[i64]) -> Result<()> {
-    by_chunks(conn, meeting_ids, |chunk| link_query(ws, Link::Meetings, " and m.id in ", chunk)).await
+    for link in [Link::Attendees, Link::Organizers] {
+        by_chunks(conn, meeting_ids, |chunk| link_query(ws, link, Start::Items, chunk)).await?;
+    }
+    Ok(())
 }
 
 /// Drops the timeline entries of these emails or meetings (before they are relinked).
-pub(crate) async fn unlink(conn: &mut Conn, kind: Link, ids: &[i64]) -> Result<()> {
+pub(crate) async fn unlink(conn: &mut Conn, kind: ActivityKind, ids: &[i64]) -> Result<()> {
     let sql = match kind {
-        Link::Emails => "delete from activity where email_id in ",
-        Link::Meetings => "delete from activity where meeting_id in ",
+        ActivityKind::Email => "delete from activity where email_id in ",
+        ActivityKind::Meeting => "delete from activity where meeting_id in ",
     };
     by_chunks(conn, ids, |chunk| {
         let mut query = QueryBuilder::<Db>::new(sql);
@@ -426,11 +432,14 @@ pub(crate) async fn unlink(conn: &mut Conn, kind: Link, ids: &[i64]) -> Result<(
     .await
 }
 
-/// Which side of the activity index a statement fills.
+/// How an item reaches a contact: as an email participant, a meeting
+/// attendee or a meeting organizer. Each is its own statement so that every
+/// join runs on an index.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Link {
+enum Link {
     Emails,
-    Meetings,
+    Attendees,
+    Organizers,
 }
 
 /// Runs the statement `build` makes for each bind-sized chunk of `ids`.
@@ -441,41 +450,84 @@ async fn by_chunks(conn: &mut Conn, ids: &[i64], build: impl Fn(&[i64]) -> Query
     Ok(())
 }
 
-/// The insert…select that links items to contacts, restricted by `filter`
-/// (a column `in` the chunk). An email is inbound for a contact who sent
-/// it, outbound otherwise; a meeting is on the timeline of its organizer
-/// and of every attendee.
-fn link_query(ws: WorkspaceId, kind: Link, filter: &str, chunk: &[i64]) -> QueryBuilder<Db> {
-    let mut query = QueryBuilder::<Db>::new(match kind {
-        Link::Emails => {
-            "insert into activity (workspace_id, contact_id, occurred_at, kind, email_id, direction)
-             select ce.workspace_id, ce.contact_id, e.sent_at, 'email', e.id,
-                    case when max(case when p.role = 'from' then 1 else 0 end) = 1 then 'inbound' else 'outbound' end
-             from contact_email ce
-             join email_participant p on p.workspace_id = ce.workspace_id and p.address = ce.address
-             join email e on e.id = p.email_id
-             where ce.workspace_id = "
-        }
-        Link::Meetings => {
-            "insert into activity (workspace_id, contact_id, occurred_at, kind, meeting_id)
-             select distinct ce.workspace_id, ce.contact_id, m.start_at, 'meeting', m.id
-             from contact_email ce
-             join (select workspace_id, meeting_id, address from meeting_attendee
-                   union all
-                   select workspace_id, id, organizer_address from meeting) people
-               on people.workspace_id = ce.workspace_id and people.address = ce.address
-             join meeting m on m.id = people.meeting_id
-             where ce.workspace_id = "
-        }
-    });
-    query.push_bind(ws.0).push(filter);
+/// Which rows a linking statement starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// These contacts' addresses (a new contact's whole history).
+    Contacts,
+    /// These emails or meetings (a synced page).
+    Items,
+}
+
+/// The insert…select that links items to contacts, for the chunk of
+/// contact or item ids. An email is inbound for a contact who sent it,
+/// outbound otherwise; a meeting is on the timeline of its organizer and
+/// of every attendee.
+///
+/// The side the chunk names comes first, joined with `cross join`: SQLite
+/// then keeps that order (PostgreSQL plans it as an inner join anyway), so
+/// a page's statement reads the page's rows and looks contacts up by
+/// address, instead of walking every contact of the workspace.
+fn link_query(ws: WorkspaceId, link: Link, from: Start, chunk: &[i64]) -> QueryBuilder<Db> {
+    // Starting from items, the item side is joined to contacts by address
+    // alone (the chunk's ids are this workspace's already): naming its
+    // workspace too would let SQLite read every participant of the
+    // workspace by that index instead of the page's by their item ids.
+    let (select, tables, filter, join) = match (link, from) {
+        (Link::Emails, Start::Contacts) => (
+            EMAIL_LINK,
+            " from contact_email ce cross join email_participant p cross join email e",
+            " and ce.contact_id in ",
+            " and p.workspace_id = ce.workspace_id and p.address = ce.address and e.id = p.email_id",
+        ),
+        (Link::Emails, Start::Items) => (
+            EMAIL_LINK,
+            " from email_participant p cross join contact_email ce cross join email e",
+            " and p.email_id in ",
+            " and ce.address = p.address and e.id = p.email_id",
+        ),
+        (Link::Attendees, Start::Contacts) => (
+            MEETING_LINK,
+            " from contact_email ce cross join meeting_attendee a cross join meeting m",
+            " and ce.contact_id in ",
+            " and a.workspace_id = ce.workspace_id and a.address = ce.address and m.id = a.meeting_id",
+        ),
+        (Link::Attendees, Start::Items) => (
+            MEETING_LINK,
+            " from meeting_attendee a cross join contact_email ce cross join meeting m",
+            " and a.meeting_id in ",
+            " and ce.address = a.address and m.id = a.meeting_id",
+        ),
+        (Link::Organizers, Start::Contacts) => (
+            MEETING_LINK,
+            " from contact_email ce cross join meeting m",
+            " and ce.contact_id in ",
+            " and m.workspace_id = ce.workspace_id and m.organizer_address = ce.address",
+        ),
+        (Link::Organizers, Start::Items) => (
+            MEETING_LINK,
+            " from meeting m cross join contact_email ce",
+            " and m.id in ",
+            " and ce.address = m.organizer_address",
+        ),
+    };
+    let mut query = QueryBuilder::<Db>::new(select);
+    query.push(tables).push(" where ce.workspace_id = ").push_bind(ws.0).push(filter);
     push_list(&mut query, chunk.iter().copied());
-    query.push(match kind {
-        Link::Emails => " group by ce.workspace_id, ce.contact_id, e.id, e.sent_at on conflict do nothing",
-        Link::Meetings => " on conflict do nothing",
-    });
+    query.push(join);
+    if let Link::Emails = link {
+        query.push(" group by ce.workspace_id, ce.contact_id, e.id, e.sent_at");
+    }
+    query.push(" on conflict do nothing");
     query
 }
+
+const EMAIL_LINK: &str = "insert into activity (workspace_id, contact_id, occurred_at, kind, email_id, direction)
+     select ce.workspace_id, ce.contact_id, e.sent_at, 'email', e.id,
+            case when max(case when p.role = 'from' then 1 else 0 end) = 1 then 'inbound' else 'outbound' end";
+
+const MEETING_LINK: &str = "insert into activity (workspace_id, contact_id, occurred_at, kind, meeting_id)
+     select ce.workspace_id, ce.contact_id, m.start_at, 'meeting', m.id";
 
 // ---- helpers ---------------------------------------------------------------
 

@@ -20,7 +20,7 @@ nothing`), which are then handled as existing ones, and updates lock their
 rows in key order first.
 */
 
-use super::contacts::{Link, auto_create_contacts, link_emails, unlink};
+use super::contacts::{auto_create_contacts, link_emails, unlink};
 use super::{
     Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
 };
@@ -33,6 +33,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{EmailCopy, EmailRecord, Participant, ParticipantRole};
+use tac_core::timeline::ActivityKind;
 
 #[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts and cursor")]
 pub(crate) async fn apply_mail_page(
@@ -69,7 +70,7 @@ pub(crate) async fn apply_mail_page(
     write_copies(&mut tx, ws, mailbox, &ordered, &email_ids, now, &mut outcome).await?;
     // Timelines: changed emails are relinked from scratch (their people or
     // time may differ); new contacts bring their whole history.
-    unlink(&mut tx, Link::Emails, &touched).await?;
+    unlink(&mut tx, ActivityKind::Email, &touched).await?;
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_emails(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, folder_id, removed_graph_ids, now).await?;
