@@ -24,7 +24,7 @@ use crate::types::{
 use chrono::{DateTime, Duration, Utc};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
-use tac_core::insights::{ActivityCounts, age_bucket, follow_up, relationship_strength};
+use tac_core::insights::{ActivityCounts, follow_up, relationship_strength};
 use tac_core::privacy::Visibility;
 use tac_core::records::Direction;
 use tac_core::timeline::{ActivityKind, AttendeeView, EmailFacts, MeetingFacts, Person, TimelineCursor, TimelineItem};
@@ -126,11 +126,18 @@ async fn activity_entries(
         q.push(" and a.direction = ").push_bind(direction.as_str());
     }
     if let Some(mailbox) = mailbox {
-        q.push(" and (exists (select 1 from email_copy ec where ec.email_id = a.email_id and ec.removed_at is null and ec.mailbox_id = ")
+        // Driven by the mailbox's live copies (an index range), so that a
+        // team member who rarely deals with the contact does not make the
+        // page walk the contact's whole history.
+        q.push(" and (a.email_id in (select ec.email_id from email_copy ec where ec.workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and ec.mailbox_id = ")
             .push_bind(mailbox)
-            .push(") or exists (select 1 from meeting_copy mc where mc.meeting_id = a.meeting_id and mc.removed_at is null and mc.mailbox_id = ")
+            .push(" and ec.removed_at is null) or a.meeting_id in (select mc.meeting_id from meeting_copy mc where mc.workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and mc.mailbox_id = ")
             .push_bind(mailbox)
-            .push("))");
+            .push(" and mc.removed_at is null))");
     }
     if !search.is_empty() {
         q.push(" and (a.email_id in (");
@@ -146,7 +153,8 @@ async fn activity_entries(
         q.push(" group by a.kind, a.email_id, a.meeting_id, a.occurred_at");
     }
     q.push(" order by a.occurred_at desc, a.kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
-    let rows: Vec<(String, i64, DateTime<Utc>, Option<String>)> = q.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<(String, i64, DateTime<Utc>, Option<String>)> =
+        q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
     rows.into_iter()
         .map(|(kind, ref_id, occurred_at, direction)| {
             Ok(Entry {
@@ -175,34 +183,33 @@ async fn everything_entries(
         // Punctuation only: nothing any index holds.
         return Ok(Vec::new());
     }
+    // Each kind's newest hits first, then the page from both: every branch
+    // stops at the page size instead of sorting all its hits.
     let mut q = QueryBuilder::<Db>::new("select kind, ref_id, occurred_at from (");
     let want_email = query.kind != Some(ActivityKind::Meeting);
     let want_meeting = query.kind != Some(ActivityKind::Email);
     if want_email {
-        q.push("select 'email' as kind, e.id as ref_id, e.sent_at as occurred_at from email e where e.id in (");
-        push_email_search(&mut q, ws, search, visibility);
-        q.push(")");
+        let walk = walk_in_time_order(pool, "email", search, visibility).await?;
+        q.push("select * from (");
+        push_email_hits(&mut q, ws, search, visibility, walk);
+        push_hit_filters(&mut q, query, "s.sent_at", "'email'");
+        q.push(" order by s.sent_at desc, s.id desc limit ").push_bind(i64::from(limit) + 1).push(") e");
     }
     if want_email && want_meeting {
         q.push(" union all ");
     }
     if want_meeting {
-        q.push("select 'meeting' as kind, m.id as ref_id, m.start_at as occurred_at from meeting m where m.id in (");
-        push_meeting_search(&mut q, ws, search, visibility);
-        q.push(")");
+        let walk = walk_in_time_order(pool, "meeting", search, visibility).await?;
+        q.push("select * from (");
+        push_meeting_hits(&mut q, ws, search, walk);
+        push_hit_filters(&mut q, query, "s.start_at", "'meeting'");
+        q.push(" order by s.start_at desc, s.id desc limit ").push_bind(i64::from(limit) + 1).push(") m");
     }
-    q.push(") hits where 1 = 1");
-    if let Some(from) = query.from {
-        q.push(" and occurred_at >= ").push_bind(from);
-    }
-    if let Some(to) = query.to {
-        q.push(" and occurred_at < ").push_bind(to);
-    }
-    if let Some(c) = query.cursor {
-        push_cursor(&mut q, "occurred_at", "kind", "ref_id", c);
-    }
-    q.push(" order by occurred_at desc, kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
-    let rows: Vec<(String, i64, DateTime<Utc>)> = q.build_query_as().fetch_all(pool).await?;
+    q.push(") hits order by occurred_at desc, kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
+    // PostgreSQL plans each search with its words: whether to walk by time
+    // or read the hits depends on how common they are.
+    let rows: Vec<(String, i64, DateTime<Utc>)> =
+        q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
     rows.into_iter()
         .map(|(kind, ref_id, occurred_at)| {
             Ok(Entry {
@@ -213,6 +220,129 @@ async fn everything_entries(
             })
         })
         .collect()
+}
+
+/// The time filters and cursor of a search branch over `s`.
+fn push_hit_filters(q: &mut QueryBuilder<Db>, query: &TimelineQuery, at: &str, kind: &str) {
+    if let Some(from) = query.from {
+        q.push(format_args!(" and {at} >= ")).push_bind(from);
+    }
+    if let Some(to) = query.to {
+        q.push(format_args!(" and {at} < ")).push_bind(to);
+    }
+    if let Some(c) = query.cursor {
+        push_cursor(q, at, kind, "s.id", c);
+    }
+}
+
+/// SQLite: whether the words are so common (a tenth of the table or more)
+/// that walking the table newest first and testing each row finds a page
+/// sooner than reading every hit. PostgreSQL's planner makes that choice
+/// itself from its statistics.
+async fn walk_in_time_order(pool: &Pool, table: &str, search: &[String], visibility: Visibility) -> Result<bool> {
+    if BACKEND != Backend::Sqlite {
+        return Ok(false);
+    }
+    let (max_sql, count_sql) = match table {
+        "email" => (
+            "select max(id) from email",
+            "select count(*) from (select 1 from email_fts where email_fts match $1 limit $2)",
+        ),
+        _ => (
+            "select max(id) from meeting",
+            "select count(*) from (select 1 from meeting_fts where meeting_fts match $1 limit $2)",
+        ),
+    };
+    let largest: Option<i64> = sqlx::query_scalar(max_sql).fetch_one(pool).await?;
+    let cap = (largest.unwrap_or(0) / 10).max(WALK_MIN_HITS);
+    let hits: i64 =
+        sqlx::query_scalar(count_sql).bind(fts_text(table, search, visibility)).bind(cap).fetch_one(pool).await?;
+    Ok(hits >= cap)
+}
+
+/// Below this many hits, reading them all is always quick enough.
+const WALK_MIN_HITS: i64 = 50_000;
+
+/// The FTS5 query of a search over `table`, as visibility allows.
+fn fts_text(table: &str, search: &[String], visibility: Visibility) -> String {
+    match (table, visibility) {
+        ("email", Visibility::Full) | ("meeting", _) => fts5_query(search),
+        _ => format!("subject : ({})", fts5_query(search)),
+    }
+}
+
+/// `select 'email', id, sent_at from … s where …` over the emails matching
+/// every word, in what the visibility level lets a viewer read; private
+/// emails never match. `walk` reads the emails newest first and tests
+/// each (for common words); otherwise the hits are read from the index.
+fn push_email_hits(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], visibility: Visibility, walk: bool) {
+    match BACKEND {
+        Backend::Sqlite if walk => {
+            q.push(
+                "select 'email' as kind, s.id as ref_id, s.sent_at as occurred_at from email s where s.workspace_id = ",
+            )
+            .push_bind(ws.0)
+            .push(" and s.is_private = ")
+            .push_bind(false)
+            .push(" and exists (select 1 from email_fts f where f.rowid = s.id and email_fts match ")
+            .push_bind(fts_text("email", search, visibility))
+            .push(")");
+        }
+        Backend::Sqlite => {
+            q.push(
+                "select 'email' as kind, s.id as ref_id, s.sent_at as occurred_at
+                 from email_fts f join email s on s.id = f.rowid where email_fts match ",
+            )
+            .push_bind(fts_text("email", search, visibility))
+            .push(" and s.workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and s.is_private = ")
+            .push_bind(false);
+        }
+        Backend::Postgres => {
+            let text = search.join(" ");
+            q.push(
+                "select 'email' as kind, s.id as ref_id, s.sent_at as occurred_at from email s where s.workspace_id = ",
+            )
+            .push_bind(ws.0)
+            .push(" and s.is_private = false and s.search_tsv @@ plainto_tsquery('simple', ")
+            .push_bind(text.clone())
+            .push(")");
+            if visibility != Visibility::Full {
+                q.push(" and to_tsvector('simple', s.subject) @@ plainto_tsquery('simple', ").push_bind(text).push(")");
+            }
+        }
+    }
+}
+
+/// As [`push_email_hits`], over meeting subjects and locations.
+fn push_meeting_hits(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], walk: bool) {
+    match BACKEND {
+        Backend::Sqlite if walk => {
+            q.push("select 'meeting' as kind, s.id as ref_id, s.start_at as occurred_at from meeting s where s.workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and exists (select 1 from meeting_fts f where f.rowid = s.id and meeting_fts match ")
+                .push_bind(fts5_query(search))
+                .push(")");
+        }
+        Backend::Sqlite => {
+            q.push(
+                "select 'meeting' as kind, s.id as ref_id, s.start_at as occurred_at
+                 from meeting_fts f join meeting s on s.id = f.rowid where meeting_fts match ",
+            )
+            .push_bind(fts5_query(search))
+            .push(" and s.workspace_id = ")
+            .push_bind(ws.0);
+        }
+        Backend::Postgres => {
+            q.push("select 'meeting' as kind, s.id as ref_id, s.start_at as occurred_at from meeting s where s.workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and s.search_tsv @@ plainto_tsquery('simple', ")
+                .push_bind(search.join(" "))
+                .push(")");
+        }
+    }
+    q.push(" and s.sensitivity not in ('private', 'confidential')");
 }
 
 /// `… < cursor` in (time, kind, id) descending order.
@@ -499,56 +629,81 @@ pub(crate) async fn contact_summary(
     .fetch_optional(pool)
     .await?;
 
+    // The past year's counts by age bucket, summed by the database: a
+    // contact with thousands of emails a year ships four numbers per kind.
     let year_ago = now - Duration::days(365);
-    let rows: Vec<(String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
-        "select kind, direction, occurred_at from activity
-         where workspace_id = $1 and contact_id = $2 and occurred_at >= $3 and occurred_at <= $4",
+    let ends = tac_core::insights::AGE_BUCKET_ENDS;
+    type CountRow = (String, Option<String>, i64, i64, i64, i64);
+    let rows: Vec<CountRow> = sqlx::query_as(
+        "select kind, direction,
+                sum(case when occurred_at > $3 then 1 else 0 end),
+                sum(case when occurred_at > $4 then 1 else 0 end),
+                sum(case when occurred_at > $5 then 1 else 0 end),
+                count(*)
+         from activity
+         where workspace_id = $1 and contact_id = $2 and occurred_at > $6 and occurred_at <= $7
+         group by kind, direction",
     )
     .bind(ws.0)
     .bind(contact.0)
-    .bind(year_ago)
+    .bind(now - Duration::days(ends[0]))
+    .bind(now - Duration::days(ends[1]))
+    .bind(now - Duration::days(ends[2]))
+    .bind(now - Duration::days(ends[3]))
     .bind(now)
     .fetch_all(pool)
     .await?;
     let mut counts = ActivityCounts::default();
     let (mut emails_30, mut emails_90, mut meetings_30, mut meetings_90) = (0u64, 0u64, 0u64, 0u64);
-    for (kind, direction, at) in &rows {
-        let age = (now - *at).num_days();
-        let Some(bucket) = age_bucket(age) else { continue };
-        match (kind.as_str(), direction.as_deref()) {
+    for (kind, direction, n30, n90, n180, n365) in rows {
+        // Counts younger than 30, 90, 180 and 365 days, to buckets.
+        let cumulative = [n30, n90, n180, n365].map(count);
+        let buckets = [
+            cumulative[0],
+            cumulative[1] - cumulative[0],
+            cumulative[2] - cumulative[1],
+            cumulative[3] - cumulative[2],
+        ]
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        let target = match (kind.as_str(), direction.as_deref()) {
             ("meeting", _) => {
-                counts.meetings[bucket] += 1;
-                meetings_30 += u64::from(age < 30);
-                meetings_90 += u64::from(age < 90);
+                meetings_30 += cumulative[0];
+                meetings_90 += cumulative[1];
+                &mut counts.meetings
             }
             (_, Some("inbound")) => {
-                counts.emails_inbound[bucket] += 1;
-                emails_30 += u64::from(age < 30);
-                emails_90 += u64::from(age < 90);
+                emails_30 += cumulative[0];
+                emails_90 += cumulative[1];
+                &mut counts.emails_inbound
             }
             _ => {
-                counts.emails_outbound[bucket] += 1;
-                emails_30 += u64::from(age < 30);
-                emails_90 += u64::from(age < 90);
+                emails_30 += cumulative[0];
+                emails_90 += cumulative[1];
+                &mut counts.emails_outbound
             }
+        };
+        for (t, n) in target.iter_mut().zip(buckets) {
+            *t = t.saturating_add(n);
         }
     }
 
     // Who on the team holds the most of this contact's past year.
     let members: Vec<(String, String, i64)> = sqlx::query_as(
-        "select mb.address, coalesce(du.display_name, mb.address), count(*) from (
-             select ec.mailbox_id from activity a join email_copy ec on ec.email_id = a.email_id
-             where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
-               and ec.removed_at is null
-             union all
-             select mc.mailbox_id from activity a join meeting_copy mc on mc.meeting_id = a.meeting_id
-             where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
-               and mc.removed_at is null
+        "select mb.address, coalesce(du.display_name, mb.address), held.n from (
+             select mailbox_id, count(*) as n from (
+                 select ec.mailbox_id from activity a join email_copy ec on ec.email_id = a.email_id
+                 where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
+                   and a.kind = 'email' and ec.removed_at is null
+                 union all
+                 select mc.mailbox_id from activity a join meeting_copy mc on mc.meeting_id = a.meeting_id
+                 where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
+                   and a.kind = 'meeting' and mc.removed_at is null
+             ) copies
+             group by mailbox_id
          ) held
          join mailbox mb on mb.id = held.mailbox_id
          left join directory_user du on du.workspace_id = mb.workspace_id and du.id = mb.user_id
-         group by mb.address, du.display_name
-         order by count(*) desc, mb.address
+         order by held.n desc, mb.address
          limit 3",
     )
     .bind(ws.0)
