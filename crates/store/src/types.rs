@@ -437,7 +437,7 @@ pub struct TimelinePage {
     pub next_cursor: Option<String>,
 }
 
-/// A team member who deals with a contact, and how often (past year).
+/// A team member who deals with a contact, and how often (last 90 days).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TeamMember {
     pub name: String,
@@ -455,7 +455,7 @@ pub struct ContactSummary {
     pub emails_last_90_days: u64,
     pub meetings_last_30_days: u64,
     pub meetings_last_90_days: u64,
-    /// Up to three, most interactions first.
+    /// Up to three, most interactions in the last 90 days first.
     pub top_team_members: Vec<TeamMember>,
     pub follow_up: tac_core::insights::FollowUp,
     /// 0–100; see `tac_core::insights::relationship_strength`.

@@ -605,6 +605,9 @@ pub(crate) async fn email_body(
     Ok(EmailBody { html: clean.html, text, blocked_images: clean.blocked_images })
 }
 
+/// How far back the top team members look.
+const TEAM_WINDOW_DAYS: i64 = 90;
+
 /// The summary above a contact's timeline, from the activity index.
 pub(crate) async fn contact_summary(
     pool: &Pool,
@@ -631,7 +634,6 @@ pub(crate) async fn contact_summary(
 
     // The past year's counts by age bucket, summed by the database: a
     // contact with thousands of emails a year ships four numbers per kind.
-    let year_ago = now - Duration::days(365);
     let ends = tac_core::insights::AGE_BUCKET_ENDS;
     type CountRow = (String, Option<String>, i64, i64, i64, i64);
     let rows: Vec<CountRow> = sqlx::query_as(
@@ -687,7 +689,8 @@ pub(crate) async fn contact_summary(
         }
     }
 
-    // Who on the team holds the most of this contact's past year.
+    // Who on the team holds the most of this contact's last 90 days: who
+    // deals with them now (and a quarter's copies, not a year's, to join).
     let members: Vec<(String, String, i64)> = sqlx::query_as(
         "select mb.address, coalesce(du.display_name, mb.address), held.n from (
              select mailbox_id, count(*) as n from (
@@ -708,7 +711,7 @@ pub(crate) async fn contact_summary(
     )
     .bind(ws.0)
     .bind(contact.0)
-    .bind(year_ago)
+    .bind(now - Duration::days(TEAM_WINDOW_DAYS))
     .bind(now)
     .fetch_all(pool)
     .await?;
