@@ -1,5 +1,5 @@
 //! Turning a user's search box text into plain words, so that no query
-//! language (FTS5's or tsquery's) ever sees syntax from the user.
+//! language (FTS5's, tsquery's or `like`'s) ever sees syntax from the user.
 
 /// Search is plain words; more than this many are not a search but a paste.
 const MAX_TERMS: usize = 32;
@@ -22,6 +22,18 @@ pub(crate) fn fts5_query(words: &[String]) -> String {
     words.iter().map(|word| format!("\"{}\"", word.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
 }
 
+/// Escapes `%`, `_` and `\` for a `like … escape '\'` pattern.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +44,11 @@ mod tests {
         assert_eq!(words("\" * NEAR( ') OR 1=1 --"), ["NEAR(", "OR", "1=1"]);
         assert_eq!(words("a\0b"), ["a", "b"]);
         assert!(words("  \" ( * ").is_empty());
+    }
+
+    #[test]
+    fn like_patterns_escape_their_wildcards() {
+        assert_eq!(like_escape(r"50%_off\x"), r"50\%\_off\\x");
     }
 
     #[test]

@@ -18,6 +18,7 @@ timeline.
 
 use super::{Conn, Db, Pool, begin_write, now, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
+use crate::query_text::like_escape;
 use crate::types::{
     CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportOutcome,
     NewContact, WorkspaceId,
@@ -753,16 +754,4 @@ async fn contact_rows(
             })
         })
         .collect()
-}
-
-/// Escapes `%`, `_` and `\` for a `like … escape '\'` pattern.
-pub(crate) fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -217,7 +217,7 @@ fn patterns(entry: &BlockEntry) -> (String, (String, String)) {
     let e = entry.as_str();
     match e.strip_prefix('@') {
         Some(domain) => {
-            let d = super::contacts::like_escape(domain);
+            let d = crate::query_text::like_escape(domain);
             (String::new(), (format!("%@{d}"), format!("%.{d}")))
         }
         None => (e.to_owned(), (String::new(), String::new())),
