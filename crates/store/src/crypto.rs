@@ -114,6 +114,14 @@ pub(crate) fn integration_aad(integration_id: i64) -> Vec<u8> {
     format!("tac/integration/{integration_id}/client_secret").into_bytes()
 }
 
+/// What the database keeps of a bearer token (a session cookie, a setup
+/// link): SHA-256, hex. A leaked database then yields no usable token, and a
+/// token from a random 32-byte draw needs no salt or slow hash.
+pub fn token_hash(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// First 8 bytes of SHA-256 over a domain-separation label and the key, hex.
 fn key_id(key: &[u8; 32]) -> String {
     let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
@@ -125,6 +133,11 @@ fn key_id(key: &[u8; 32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_hash_is_sha256_hex() {
+        assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
 
     #[test]
     fn seals_and_opens_with_the_same_key_and_aad() {

@@ -54,6 +54,21 @@ pub enum StoreError {
     )]
     InternalAddress(String),
 
+    /// A portal user with this email already exists in the workspace.
+    #[error("a portal user with the email {email} already exists: sign in as them, or pick another email")]
+    UserExists { email: String },
+
+    /// The one-time setup link is unknown, expired or already used.
+    #[error(
+        "this setup link is not valid: it was already used or has expired; restart `tac-crm serve` for a new \
+         one, or create an admin with `tac-crm admin create --email E --password-stdin`"
+    )]
+    SetupTokenInvalid,
+
+    /// Setup creates the first admin only; one exists.
+    #[error("an admin already exists: sign in, and ask an admin to add more users")]
+    AdminExists,
+
     /// The client secret was sealed with another master key, or the stored
     /// bytes were altered. Nothing but re-entering the secret can fix it.
     #[error(

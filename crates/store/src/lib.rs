@@ -45,10 +45,11 @@ mod query_text;
 mod sqlite;
 mod types;
 
-pub use crypto::MasterKey;
+pub use crypto::{MasterKey, token_hash};
 pub use error::{Result, StoreError};
 pub use secrecy::{ExposeSecret, SecretString};
 use types::TimelineOf;
+pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
 pub use types::{
     AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
     ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
@@ -570,5 +571,163 @@ impl Store {
     /// The newest audit entries first.
     pub async fn audit_log(&self, ws: WorkspaceId, limit: u32) -> Result<Vec<AuditEntry>> {
         dispatch!(self, audit_log(ws, limit))
+    }
+}
+
+/// Portal accounts (issue 5): users, sessions, failed sign-ins and setup
+/// links. Tokens are passed in the clear and stored only as
+/// [`token_hash`]; times are passed in, so expiry is testable.
+impl Store {
+    /// Answers when the database does (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, ping())
+    }
+
+    /// Creates a portal user; an email already used in the workspace (in any
+    /// case) gives [`StoreError::UserExists`].
+    pub async fn create_portal_user(&self, ws: WorkspaceId, new: &NewPortalUser) -> Result<PortalUserId> {
+        dispatch!(self, create_portal_user(ws, new, Utc::now()))
+    }
+
+    /// The user with this email (compared trimmed and without case).
+    pub async fn portal_user_by_email(&self, ws: WorkspaceId, email: &str) -> Result<Option<PortalUser>> {
+        dispatch!(self, portal_user_by_email(ws, email))
+    }
+
+    /// The user with this id in this workspace; another workspace's is `None`.
+    pub async fn portal_user(&self, ws: WorkspaceId, id: PortalUserId) -> Result<Option<PortalUser>> {
+        dispatch!(self, portal_user(ws, id))
+    }
+
+    pub async fn count_admins(&self, ws: WorkspaceId) -> Result<u64> {
+        dispatch!(self, count_admins(ws))
+    }
+
+    /// Replaces a user's argon2 hash (a password change or reset).
+    pub async fn set_password_hash(&self, ws: WorkspaceId, id: PortalUserId, hash: &str) -> Result<()> {
+        dispatch!(self, set_password_hash(ws, id, hash))
+    }
+
+    /// Notes a successful sign-in.
+    pub async fn record_login(&self, ws: WorkspaceId, id: PortalUserId, at: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, record_login(ws, id, at))
+    }
+
+    /// Opens a session for `token` (stored as its hash) with its CSRF token.
+    pub async fn create_session(
+        &self,
+        ws: WorkspaceId,
+        user: PortalUserId,
+        token: &str,
+        csrf_token: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, create_session(ws, user, token, csrf_token, now, expires_at))
+    }
+
+    /// The session for `token` if it exists and has not expired at `now`,
+    /// with its user (and role) and CSRF token.
+    pub async fn session_by_token(
+        &self,
+        ws: WorkspaceId,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PortalSession>> {
+        dispatch!(self, session_by_token(ws, token, now))
+    }
+
+    /// Ends a session (sign-out); an unknown token is not an error.
+    pub async fn delete_session(&self, ws: WorkspaceId, token: &str) -> Result<()> {
+        dispatch!(self, delete_session(ws, token))
+    }
+
+    /// Ends every session of a user (after a password change); how many.
+    pub async fn delete_user_sessions(&self, ws: WorkspaceId, user: PortalUserId) -> Result<u64> {
+        dispatch!(self, delete_user_sessions(ws, user))
+    }
+
+    /// Housekeeping: removes sessions expired at `now`; how many.
+    pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        dispatch!(self, delete_expired_sessions(now))
+    }
+
+    /// Records a failed sign-in for throttling.
+    pub async fn record_login_failure(
+        &self,
+        ws: WorkspaceId,
+        email: &str,
+        client_ip: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, record_login_failure(ws, email, client_ip, at))
+    }
+
+    /// Failed sign-ins for this email after `since`.
+    pub async fn login_failures_by_email(
+        &self,
+        ws: WorkspaceId,
+        email: &str,
+        since: DateTime<Utc>,
+    ) -> Result<LoginFailures> {
+        dispatch!(self, login_failures_by_email(ws, email, since))
+    }
+
+    /// Failed sign-ins from this client address after `since`.
+    pub async fn login_failures_by_ip(
+        &self,
+        ws: WorkspaceId,
+        client_ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<LoginFailures> {
+        dispatch!(self, login_failures_by_ip(ws, client_ip, since))
+    }
+
+    /// Forgets an email's failures after a successful sign-in. Failures
+    /// by address stay: signing in to one's own account must not reset the
+    /// limit for guessing others'.
+    pub async fn clear_login_failures(&self, ws: WorkspaceId, email: &str) -> Result<u64> {
+        dispatch!(self, clear_login_failures(ws, email))
+    }
+
+    /// Housekeeping: removes failures at or before `before`; how many.
+    pub async fn delete_login_failures_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        dispatch!(self, delete_login_failures_before(before))
+    }
+
+    /// Stores a one-time setup link's token (as its hash).
+    pub async fn create_setup_token(
+        &self,
+        ws: WorkspaceId,
+        token: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, create_setup_token(ws, token, now, expires_at))
+    }
+
+    /// Whether the link is unused and unexpired at `now` (it stays so).
+    pub async fn setup_token_is_valid(&self, ws: WorkspaceId, token: &str, now: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, setup_token_is_valid(ws, token, now))
+    }
+
+    /// Uses the link up if it is valid; whether it was. Only one caller
+    /// ever gets `true` for a token.
+    pub async fn consume_setup_token(&self, ws: WorkspaceId, token: &str, now: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, consume_setup_token(ws, token, now))
+    }
+
+    /// In one transaction: uses up the setup link, checks that no admin
+    /// exists and creates `new` as an admin; then voids every other link.
+    /// [`StoreError::SetupTokenInvalid`], [`StoreError::AdminExists`] or
+    /// [`StoreError::UserExists`] leave everything (the link too) as it was.
+    pub async fn create_first_admin(
+        &self,
+        ws: WorkspaceId,
+        token: &str,
+        new: &NewPortalUser,
+        now: DateTime<Utc>,
+    ) -> Result<PortalUserId> {
+        dispatch!(self, create_first_admin(ws, token, new, now))
     }
 }

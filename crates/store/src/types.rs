@@ -505,3 +505,145 @@ pub(crate) enum TimelineOf {
     /// Everything in the workspace (search over all mail and meetings).
     Everything,
 }
+
+// ---- portal accounts ----------------------------------------------------------
+
+id_type!(
+    /// A person who signs in to the portal.
+    PortalUserId
+);
+
+/// What a portal user may do. Admins change integration and privacy
+/// settings; members use the CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            other => Err(format!("unknown role `{other}`: use admin or member")),
+        }
+    }
+}
+
+/// A portal user to create. The email is stored trimmed and lowercased;
+/// `password_hash` is an argon2 PHC string (never a password), or `None`
+/// for someone who only signs in with Microsoft.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPortalUser {
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub role: Role,
+}
+
+impl fmt::Debug for NewPortalUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewPortalUser")
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// A portal user as stored. `Debug` never shows the password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PortalUser {
+    pub id: PortalUserId,
+    pub workspace_id: WorkspaceId,
+    /// Trimmed and lowercased.
+    pub email: String,
+    /// May be empty; show the email then (see [`PortalUser::name`]).
+    pub display_name: String,
+    pub role: Role,
+    /// argon2 PHC string; `None` for Microsoft-only sign-in.
+    pub password_hash: Option<String>,
+    /// Sign in with Microsoft: the Entra tenant id (`tid`) and object id
+    /// (`oid`) that identify this person. Both or neither.
+    pub oidc_tenant_id: Option<String>,
+    pub oidc_object_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl PortalUser {
+    /// The name to greet the user by: the display name, else the email.
+    pub fn name(&self) -> &str {
+        if self.display_name.trim().is_empty() { &self.email } else { &self.display_name }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl fmt::Debug for PortalUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortalUser")
+            .field("id", &self.id)
+            .field("workspace_id", &self.workspace_id)
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .field("oidc_tenant_id", &self.oidc_tenant_id)
+            .field("oidc_object_id", &self.oidc_object_id)
+            .field("created_at", &self.created_at)
+            .field("last_login_at", &self.last_login_at)
+            .finish()
+    }
+}
+
+/// A live session: who it belongs to and the CSRF token its forms carry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PortalSession {
+    pub user: PortalUser,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for PortalSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortalSession")
+            .field("user", &self.user)
+            .field("csrf_token", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Failed sign-ins counted over a window, for throttling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoginFailures {
+    pub count: u64,
+    /// The oldest failure in the window: once it leaves the window, the
+    /// count drops by one.
+    pub oldest: Option<DateTime<Utc>>,
+}

@@ -15,3 +15,9 @@ pub(crate) async fn ensure_workspace(pool: &Pool, name: &str) -> Result<Workspac
     .await?;
     Ok(WorkspaceId(id))
 }
+
+/// One round trip, for readiness checks.
+pub(crate) async fn ping(pool: &Pool) -> Result<()> {
+    let _: i64 = sqlx::query_scalar("select 1").fetch_one(pool).await?;
+    Ok(())
+}

@@ -10,4 +10,5 @@ mod directory;
 mod integration;
 mod mail;
 mod mailbox;
+mod portal;
 mod search;

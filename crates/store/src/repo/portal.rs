@@ -1,0 +1,391 @@
+//! Portal accounts: users, sessions, failed sign-ins and first-admin setup
+//! links. Bearer tokens (session cookies, setup links) reach the database
+//! only as their SHA-256 ([`token_hash`]); emails are kept trimmed and
+//! lowercased so that look-ups and throttling ignore case.
+
+use super::{Conn, Pool, begin_write, count};
+use crate::crypto::token_hash;
+use crate::error::{Result, StoreError};
+use crate::types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role, WorkspaceId};
+use chrono::{DateTime, Utc};
+
+/// How emails are compared: `Ann@Example.com ` is `ann@example.com`.
+pub(crate) fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    workspace_id: i64,
+    email: String,
+    display_name: String,
+    role: String,
+    password_hash: Option<String>,
+    oidc_tenant_id: Option<String>,
+    oidc_object_id: Option<String>,
+    created_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<PortalUser> {
+        Ok(PortalUser {
+            id: PortalUserId(self.id),
+            workspace_id: WorkspaceId(self.workspace_id),
+            email: self.email,
+            display_name: self.display_name,
+            role: self.role.parse().map_err(|e| StoreError::corrupt("portal_user.role", e))?,
+            password_hash: self.password_hash,
+            oidc_tenant_id: self.oidc_tenant_id,
+            oidc_object_id: self.oidc_object_id,
+            created_at: self.created_at,
+            last_login_at: self.last_login_at,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "u.id, u.workspace_id, u.email, u.display_name, u.role, u.password_hash, \
+                            u.oidc_tenant_id, u.oidc_object_id, u.created_at, u.last_login_at";
+
+async fn insert_user(conn: &mut Conn, ws: WorkspaceId, new: &NewPortalUser, now: DateTime<Utc>) -> Result<PortalUserId> {
+    let email = normalize_email(&new.email);
+    if email.is_empty() {
+        return Err(StoreError::InvalidInput("a portal user needs an email".to_owned()));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "insert into portal_user (workspace_id, email, display_name, password_hash, role, created_at)
+         values ($1, $2, $3, $4, $5, $6)
+         returning id",
+    )
+    .bind(ws.0)
+    .bind(&email)
+    .bind(new.display_name.trim())
+    .bind(new.password_hash.as_deref())
+    .bind(new.role.as_str())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        // The only unique key a new row can hit: OIDC ids start out null.
+        StoreError::Conflict { .. } => StoreError::UserExists { email: email.clone() },
+        other => other,
+    })?;
+    Ok(PortalUserId(id))
+}
+
+pub(crate) async fn create_portal_user(
+    pool: &Pool,
+    ws: WorkspaceId,
+    new: &NewPortalUser,
+    now: DateTime<Utc>,
+) -> Result<PortalUserId> {
+    let mut conn = pool.acquire().await?;
+    insert_user(&mut conn, ws, new, now).await
+}
+
+pub(crate) async fn portal_user_by_email(pool: &Pool, ws: WorkspaceId, email: &str) -> Result<Option<PortalUser>> {
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from portal_user u where u.workspace_id = $1 and u.email = $2"
+    )))
+    .bind(ws.0)
+    .bind(normalize_email(email))
+    .fetch_optional(pool)
+    .await?;
+    row.map(UserRow::into_user).transpose()
+}
+
+pub(crate) async fn portal_user(pool: &Pool, ws: WorkspaceId, id: PortalUserId) -> Result<Option<PortalUser>> {
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from portal_user u where u.workspace_id = $1 and u.id = $2"
+    )))
+    .bind(ws.0)
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await?;
+    row.map(UserRow::into_user).transpose()
+}
+
+pub(crate) async fn count_admins(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("select count(*) from portal_user where workspace_id = $1 and role = $2")
+        .bind(ws.0)
+        .bind(Role::Admin.as_str())
+        .fetch_one(pool)
+        .await?;
+    Ok(count(n))
+}
+
+pub(crate) async fn set_password_hash(pool: &Pool, ws: WorkspaceId, id: PortalUserId, hash: &str) -> Result<()> {
+    let done = sqlx::query("update portal_user set password_hash = $3 where workspace_id = $1 and id = $2")
+        .bind(ws.0)
+        .bind(id.0)
+        .bind(hash)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("portal user"));
+    }
+    Ok(())
+}
+
+pub(crate) async fn record_login(pool: &Pool, ws: WorkspaceId, id: PortalUserId, at: DateTime<Utc>) -> Result<()> {
+    let done = sqlx::query("update portal_user set last_login_at = $3 where workspace_id = $1 and id = $2")
+        .bind(ws.0)
+        .bind(id.0)
+        .bind(at)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("portal user"));
+    }
+    Ok(())
+}
+
+// ---- sessions ---------------------------------------------------------------
+
+pub(crate) async fn create_session(
+    pool: &Pool,
+    ws: WorkspaceId,
+    user: PortalUserId,
+    token: &str,
+    csrf_token: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "insert into session (id, workspace_id, portal_user_id, csrf_token, created_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash(token))
+    .bind(ws.0)
+    .bind(user.0)
+    .bind(csrf_token)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Rejected { .. } => StoreError::NotFound("portal user"),
+        other => other,
+    })?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    csrf_token: String,
+    session_created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+pub(crate) async fn session_by_token(
+    pool: &Pool,
+    ws: WorkspaceId,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<PortalSession>> {
+    let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS}, s.csrf_token, s.created_at as session_created_at, s.expires_at
+         from session s
+         join portal_user u on u.workspace_id = s.workspace_id and u.id = s.portal_user_id
+         where s.id = $1 and s.workspace_id = $2 and s.expires_at > $3"
+    )))
+    .bind(token_hash(token))
+    .bind(ws.0)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(PortalSession {
+            user: r.user.into_user()?,
+            csrf_token: r.csrf_token,
+            created_at: r.session_created_at,
+            expires_at: r.expires_at,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn delete_session(pool: &Pool, ws: WorkspaceId, token: &str) -> Result<()> {
+    sqlx::query("delete from session where id = $1 and workspace_id = $2")
+        .bind(token_hash(token))
+        .bind(ws.0)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_user_sessions(pool: &Pool, ws: WorkspaceId, user: PortalUserId) -> Result<u64> {
+    let done = sqlx::query("delete from session where workspace_id = $1 and portal_user_id = $2")
+        .bind(ws.0)
+        .bind(user.0)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn delete_expired_sessions(pool: &Pool, now: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query("delete from session where expires_at <= $1").bind(now).execute(pool).await?;
+    Ok(done.rows_affected())
+}
+
+// ---- failed sign-ins --------------------------------------------------------
+
+pub(crate) async fn record_login_failure(
+    pool: &Pool,
+    ws: WorkspaceId,
+    email: &str,
+    client_ip: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("insert into login_failure (workspace_id, email, client_ip, at) values ($1, $2, $3, $4)")
+        .bind(ws.0)
+        .bind(normalize_email(email))
+        .bind(client_ip)
+        .bind(at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn login_failures_by_email(
+    pool: &Pool,
+    ws: WorkspaceId,
+    email: &str,
+    since: DateTime<Utc>,
+) -> Result<LoginFailures> {
+    let (n, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "select count(*), min(at) from login_failure where workspace_id = $1 and email = $2 and at > $3",
+    )
+    .bind(ws.0)
+    .bind(normalize_email(email))
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok(LoginFailures { count: count(n), oldest })
+}
+
+pub(crate) async fn login_failures_by_ip(
+    pool: &Pool,
+    ws: WorkspaceId,
+    client_ip: &str,
+    since: DateTime<Utc>,
+) -> Result<LoginFailures> {
+    let (n, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "select count(*), min(at) from login_failure where workspace_id = $1 and client_ip = $2 and at > $3",
+    )
+    .bind(ws.0)
+    .bind(client_ip)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok(LoginFailures { count: count(n), oldest })
+}
+
+pub(crate) async fn clear_login_failures(pool: &Pool, ws: WorkspaceId, email: &str) -> Result<u64> {
+    let done = sqlx::query("delete from login_failure where workspace_id = $1 and email = $2")
+        .bind(ws.0)
+        .bind(normalize_email(email))
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn delete_login_failures_before(pool: &Pool, before: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query("delete from login_failure where at <= $1").bind(before).execute(pool).await?;
+    Ok(done.rows_affected())
+}
+
+// ---- first-admin setup ------------------------------------------------------
+
+pub(crate) async fn create_setup_token(
+    pool: &Pool,
+    ws: WorkspaceId,
+    token: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("insert into setup_token (id, workspace_id, created_at, expires_at) values ($1, $2, $3, $4)")
+        .bind(token_hash(token))
+        .bind(ws.0)
+        .bind(now)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn setup_token_is_valid(
+    pool: &Pool,
+    ws: WorkspaceId,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let found: Option<String> = sqlx::query_scalar(
+        "select id from setup_token
+         where id = $1 and workspace_id = $2 and used_at is null and expires_at > $3",
+    )
+    .bind(token_hash(token))
+    .bind(ws.0)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Marks the token used if it is valid; whether it was.
+async fn use_setup_token(conn: &mut Conn, ws: WorkspaceId, token: &str, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "update setup_token set used_at = $3
+         where id = $1 and workspace_id = $2 and used_at is null and expires_at > $3",
+    )
+    .bind(token_hash(token))
+    .bind(ws.0)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn consume_setup_token(
+    pool: &Pool,
+    ws: WorkspaceId,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let mut conn = pool.acquire().await?;
+    use_setup_token(&mut conn, ws, token, now).await
+}
+
+pub(crate) async fn create_first_admin(
+    pool: &Pool,
+    ws: WorkspaceId,
+    token: &str,
+    new: &NewPortalUser,
+    now: DateTime<Utc>,
+) -> Result<PortalUserId> {
+    let mut tx = begin_write(pool).await?;
+    if !use_setup_token(&mut tx, ws, token, now).await? {
+        return Err(StoreError::SetupTokenInvalid);
+    }
+    let admins: i64 = sqlx::query_scalar("select count(*) from portal_user where workspace_id = $1 and role = $2")
+        .bind(ws.0)
+        .bind(Role::Admin.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    if admins > 0 {
+        return Err(StoreError::AdminExists);
+    }
+    let admin = NewPortalUser { role: Role::Admin, ..new.clone() };
+    let id = insert_user(&mut tx, ws, &admin, now).await?;
+    // Every other outstanding link is void once an admin exists.
+    sqlx::query("update setup_token set used_at = $2 where workspace_id = $1 and used_at is null")
+        .bind(ws.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
