@@ -53,7 +53,7 @@ pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalU
 pub use types::{
     AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
     ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
-    EmailHit, EmailId, ImportOutcome, Integration, IntegrationId, IntegrationSettings, IntegrationStatus,
+    EmailId, ImportOutcome, Integration, IntegrationId, IntegrationSettings, IntegrationStatus,
     IntegrationSummary, MailboxId, MailboxRow, MailboxScope, MeetingCopyRow, NewContact, PageOutcome, PrivacySettings,
     PurgeCounts, SyncCursor, TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
 };
@@ -366,12 +366,6 @@ impl Store {
     }
 
     // ---- reading ----------------------------------------------------------
-
-    /// Emails whose subject or body contain all the words of `query`, best
-    /// match first. The query is plain words: no syntax, so no input errors.
-    pub async fn search_emails(&self, ws: WorkspaceId, query: &str, limit: u32) -> Result<Vec<EmailHit>> {
-        dispatch!(self, search_emails(ws, query, limit))
-    }
 
     pub async fn email_by_message_id(&self, ws: WorkspaceId, internet_message_id: &str) -> Result<Option<EmailRecord>> {
         dispatch!(self, email_by_message_id(ws, internet_message_id))

@@ -260,16 +260,6 @@ pub struct PageOutcome {
     pub copies_removed: u64,
 }
 
-/// One search result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EmailHit {
-    pub email_id: EmailId,
-    pub internet_message_id: String,
-    pub subject: String,
-    pub body_preview: String,
-    pub sent_at: DateTime<Utc>,
-}
-
 /// One mailbox's copy of an email, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmailCopyRow {

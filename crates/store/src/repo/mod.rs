@@ -17,7 +17,6 @@ mod mail;
 mod mailbox;
 mod portal;
 pub(crate) mod privacy;
-mod search;
 mod timeline;
 mod workspace;
 
@@ -29,7 +28,6 @@ pub(crate) use mail::*;
 pub(crate) use mailbox::*;
 pub(crate) use portal::*;
 pub(crate) use privacy::*;
-pub(crate) use search::*;
 pub(crate) use timeline::*;
 pub(crate) use workspace::*;
 

@@ -76,6 +76,12 @@ pub(crate) async fn timeline(
 
 /// The page's entries from the activity index (one extra, to know whether
 /// another page follows).
+///
+/// A filter that looks into the items (search, team member) reads each kind
+/// in its own query that stops at the page size, and the two are merged
+/// here: one `email_id in (…) or meeting_id in (…)` made PostgreSQL test
+/// every activity against an unhashed million-row subplan (90 s for a
+/// common word on a big contact).
 #[allow(clippy::too_many_arguments)]
 async fn activity_entries(
     pool: &Pool,
@@ -87,84 +93,128 @@ async fn activity_entries(
     visibility: Visibility,
     limit: u32,
 ) -> Result<Vec<Entry>> {
-    // A company's contacts may share an item: it is listed once, inbound
-    // when any of them sent it ('inbound' sorts before 'outbound'). A
-    // contact's rows are unique per item, so its page needs no grouping and
-    // is read straight off the index in order.
-    let company = matches!(subject, TimelineOf::Company(_));
-    let mut q = QueryBuilder::<Db>::new(if company {
-        "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, min(a.direction)
-         from activity a where a.workspace_id = "
-    } else {
-        "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, a.direction
-         from activity a where a.workspace_id = "
-    });
-    q.push_bind(ws.0);
-    match subject {
-        TimelineOf::Contact(id) => {
-            q.push(" and a.contact_id = ").push_bind(id.0);
-        }
-        TimelineOf::Company(id) => {
-            q.push(" and a.contact_id in (select id from contact where workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and company_id = ")
-                .push_bind(id.0)
-                .push(")");
-        }
-        TimelineOf::Everything => unreachable!("BUG: the everything timeline reads items, not the activity index"),
-    }
-    if let Some(kind) = query.kind {
-        q.push(" and a.kind = ").push_bind(kind.as_str());
-    }
-    if let Some(from) = query.from {
-        q.push(" and a.occurred_at >= ").push_bind(from);
-    }
-    if let Some(to) = query.to {
-        q.push(" and a.occurred_at < ").push_bind(to);
-    }
-    if let Some(direction) = query.direction {
-        q.push(" and a.direction = ").push_bind(direction.as_str());
-    }
-    if let Some(mailbox) = mailbox {
-        // Driven by the mailbox's live copies (an index range), so that a
-        // team member who rarely deals with the contact does not make the
-        // page walk the contact's whole history.
-        q.push(" and (a.email_id in (select ec.email_id from email_copy ec where ec.workspace_id = ")
-            .push_bind(ws.0)
-            .push(" and ec.mailbox_id = ")
-            .push_bind(mailbox)
-            .push(" and ec.removed_at is null) or a.meeting_id in (select mc.meeting_id from meeting_copy mc where mc.workspace_id = ")
-            .push_bind(ws.0)
-            .push(" and mc.mailbox_id = ")
-            .push_bind(mailbox)
-            .push(" and mc.removed_at is null))");
-    }
-    if !search.is_empty() {
-        q.push(" and (a.email_id in (");
-        push_email_search(&mut q, ws, search, visibility);
-        q.push(") or a.meeting_id in (");
-        push_meeting_search(&mut q, ws, search, visibility);
-        q.push("))");
-    }
-    if let Some(c) = query.cursor {
-        push_cursor(&mut q, "a.occurred_at", "a.kind", "coalesce(a.email_id, a.meeting_id)", c);
-    }
-    if company {
-        q.push(" group by a.kind, a.email_id, a.meeting_id, a.occurred_at");
-    }
-    q.push(" order by a.occurred_at desc, a.kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
-    let rows: Vec<(String, i64, DateTime<Utc>, Option<String>)> =
-        q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
-    rows.into_iter()
-        .map(|(kind, ref_id, occurred_at, direction)| {
-            Ok(Entry {
+    let kinds = match query.kind {
+        Some(kind) => vec![Some(kind)],
+        None if search.is_empty() && mailbox.is_none() => vec![None],
+        None => vec![Some(ActivityKind::Email), Some(ActivityKind::Meeting)],
+    };
+    let mut entries = Vec::new();
+    for kind in kinds {
+        let walk = match kind {
+            Some(kind) if !search.is_empty() => walk_in_time_order(pool, Source::of(kind), search, visibility).await?,
+            _ => false,
+        };
+        let branch = Branch { ws, subject, query, kind, mailbox, search, visibility, walk, limit };
+        let mut q = QueryBuilder::<Db>::new("");
+        branch.push(&mut q);
+        let rows: Vec<(String, i64, DateTime<Utc>, Option<String>)> =
+            q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
+        for (kind, ref_id, occurred_at, direction) in rows {
+            entries.push(Entry {
                 kind: kind.parse().map_err(|_| StoreError::corrupt("activity.kind", &kind))?,
                 ref_id,
                 occurred_at,
                 direction: direction.as_deref().and_then(|d| d.parse().ok()),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(newest_first(entries, limit))
+}
+
+/// Sorts entries merged from several queries into the page order (time,
+/// kind, id, all descending) and keeps one more than a page.
+fn newest_first(mut entries: Vec<Entry>, limit: u32) -> Vec<Entry> {
+    entries.sort_by(|a, b| {
+        (b.occurred_at, b.kind.as_str(), b.ref_id).cmp(&(a.occurred_at, a.kind.as_str(), a.ref_id))
+    });
+    entries.truncate(limit as usize + 1);
+    entries
+}
+
+/// One query over the activity index: a contact's or a company's entries,
+/// of one kind or both, with the page's filters.
+struct Branch<'a> {
+    ws: WorkspaceId,
+    subject: TimelineOf,
+    query: &'a TimelineQuery,
+    kind: Option<ActivityKind>,
+    mailbox: Option<i64>,
+    search: &'a [String],
+    visibility: Visibility,
+    walk: bool,
+    limit: u32,
+}
+
+impl Branch<'_> {
+    fn push(&self, q: &mut QueryBuilder<Db>) {
+        let ws = self.ws;
+        // A company's contacts may share an item: it is listed once, inbound
+        // when any of them sent it ('inbound' sorts before 'outbound'). A
+        // contact's rows are unique per item, so its page needs no grouping
+        // and is read straight off the index in order.
+        let company = matches!(self.subject, TimelineOf::Company(_));
+        q.push(if company {
+            "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, min(a.direction)
+             from activity a where a.workspace_id = "
+        } else {
+            "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, a.direction
+             from activity a where a.workspace_id = "
+        });
+        q.push_bind(ws.0);
+        match self.subject {
+            TimelineOf::Contact(id) => {
+                q.push(" and a.contact_id = ").push_bind(id.0);
+            }
+            TimelineOf::Company(id) => {
+                q.push(" and a.contact_id in (select id from contact where workspace_id = ")
+                    .push_bind(ws.0)
+                    .push(" and company_id = ")
+                    .push_bind(id.0)
+                    .push(")");
+            }
+            TimelineOf::Everything => unreachable!("BUG: the everything timeline reads items, not the activity index"),
+        }
+        let query = self.query;
+        if let Some(from) = query.from {
+            q.push(" and a.occurred_at >= ").push_bind(from);
+        }
+        if let Some(to) = query.to {
+            q.push(" and a.occurred_at < ").push_bind(to);
+        }
+        if let Some(direction) = query.direction {
+            q.push(" and a.direction = ").push_bind(direction.as_str());
+        }
+        if let Some(kind) = self.kind {
+            let source = Source::of(kind);
+            let id = source.activity_column();
+            q.push(" and a.kind = ").push_bind(kind.as_str());
+            if let Some(mailbox) = self.mailbox {
+                // The mailbox's live copies are an index range, so a team
+                // member who rarely deals with the contact does not make the
+                // page walk the contact's whole history.
+                let (copy, item) = match kind {
+                    ActivityKind::Email => ("email_copy", "email_id"),
+                    ActivityKind::Meeting => ("meeting_copy", "meeting_id"),
+                };
+                q.push(format_args!(" and {id} in (select c.{item} from {copy} c where c.workspace_id = "))
+                    .push_bind(ws.0)
+                    .push(" and c.mailbox_id = ")
+                    .push_bind(mailbox)
+                    .push(" and c.removed_at is null)");
+            }
+            if !self.search.is_empty() {
+                q.push(" and ");
+                source.push_match(q, ws, id, self.search, self.visibility, self.walk);
+            }
+        }
+        if let Some(c) = query.cursor {
+            push_cursor(q, "a.occurred_at", "a.kind", "coalesce(a.email_id, a.meeting_id)", c);
+        }
+        if company {
+            q.push(" group by a.kind, a.email_id, a.meeting_id, a.occurred_at");
+        }
+        q.push(" order by a.occurred_at desc, a.kind desc, ref_id desc limit ").push_bind(i64::from(self.limit) + 1);
+    }
 }
 
 /// Search over every email and meeting of the workspace, newest first.
@@ -183,47 +233,216 @@ async fn everything_entries(
         // Punctuation only: nothing any index holds.
         return Ok(Vec::new());
     }
-    // Each kind's newest hits first, then the page from both: every branch
-    // stops at the page size instead of sorting all its hits.
-    let mut q = QueryBuilder::<Db>::new("select kind, ref_id, occurred_at from (");
-    let want_email = query.kind != Some(ActivityKind::Meeting);
-    let want_meeting = query.kind != Some(ActivityKind::Email);
-    if want_email {
-        let walk = walk_in_time_order(pool, "email", search, visibility).await?;
-        q.push("select * from (");
-        push_email_hits(&mut q, ws, search, visibility, walk);
-        push_hit_filters(&mut q, query, "s.sent_at", "'email'");
-        q.push(" order by s.sent_at desc, s.id desc limit ").push_bind(i64::from(limit) + 1).push(") e");
+    let mut entries = Vec::new();
+    for kind in [ActivityKind::Email, ActivityKind::Meeting] {
+        if query.kind.is_some_and(|k| k != kind) {
+            continue;
+        }
+        let source = Source::of(kind);
+        let walk = walk_in_time_order(pool, source, search, visibility).await?;
+        let mut hits = source.newest_hits(pool, ws, query, search, visibility, walk, limit).await?;
+        if walk && hits.len() <= limit as usize {
+            // The newest WALK_ROWS items held too few hits: the words are
+            // common but not lately. Read every hit instead.
+            tracing::debug!(kind = kind.as_str(), found = hits.len(), "search walk came back short; reading all hits");
+            hits = source.newest_hits(pool, ws, query, search, visibility, false, limit).await?;
+        }
+        entries.extend(hits);
     }
-    if want_email && want_meeting {
-        q.push(" union all ");
-    }
-    if want_meeting {
-        let walk = walk_in_time_order(pool, "meeting", search, visibility).await?;
-        q.push("select * from (");
-        push_meeting_hits(&mut q, ws, search, walk);
-        push_hit_filters(&mut q, query, "s.start_at", "'meeting'");
-        q.push(" order by s.start_at desc, s.id desc limit ").push_bind(i64::from(limit) + 1).push(") m");
-    }
-    q.push(") hits order by occurred_at desc, kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
-    // PostgreSQL plans each search with its words: whether to walk by time
-    // or read the hits depends on how common they are.
-    let rows: Vec<(String, i64, DateTime<Utc>)> =
-        q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
-    rows.into_iter()
-        .map(|(kind, ref_id, occurred_at)| {
-            Ok(Entry {
-                kind: kind.parse().map_err(|_| StoreError::corrupt("kind", &kind))?,
-                ref_id,
-                occurred_at,
-                direction: None,
-            })
-        })
-        .collect()
+    Ok(newest_first(entries, limit))
 }
 
-/// The time filters and cursor of a search branch over `s`.
-fn push_hit_filters(q: &mut QueryBuilder<Db>, query: &TimelineQuery, at: &str, kind: &str) {
+/// How many of the newest items a walk tests before it gives up: walking
+/// tests each item (about 20 µs on SQLite), so a walk costs at most about
+/// 100 ms before reading the hits takes over.
+const WALK_ROWS: i64 = 5_000;
+
+/// SQLite: whether the words are so common (3% of the table or more) that
+/// walking the table newest first and testing each row finds a page sooner
+/// than reading every hit. At 3% a page needs about 1,700 rows walked
+/// (35 ms at 1M emails) while reading the 30,000 hits takes about 45 ms, and
+/// reading grows with the hits while walking shrinks. PostgreSQL's planner
+/// makes that choice itself from its statistics.
+async fn walk_in_time_order(pool: &Pool, source: Source, search: &[String], visibility: Visibility) -> Result<bool> {
+    if BACKEND != Backend::Sqlite {
+        return Ok(false);
+    }
+    let (max_sql, count_sql) = match source {
+        Source::Email => (
+            "select max(id) from email",
+            "select count(*) from (select 1 from email_fts where email_fts match $1 limit $2)",
+        ),
+        Source::Meeting => (
+            "select max(id) from meeting",
+            "select count(*) from (select 1 from meeting_fts where meeting_fts match $1 limit $2)",
+        ),
+    };
+    let largest: Option<i64> = sqlx::query_scalar(max_sql).fetch_one(pool).await?;
+    let cap = (largest.unwrap_or(0) * 3 / 100).max(WALK_MIN_HITS);
+    let hits: i64 =
+        sqlx::query_scalar(count_sql).bind(source.fts_text(search, visibility)).bind(cap).fetch_one(pool).await?;
+    Ok(hits >= cap)
+}
+
+/// Below this many hits, reading them all is always quick enough.
+const WALK_MIN_HITS: i64 = 20_000;
+
+/// The two kinds of item, as search sees their tables.
+#[derive(Clone, Copy)]
+enum Source {
+    Email,
+    Meeting,
+}
+
+impl Source {
+    fn of(kind: ActivityKind) -> Source {
+        match kind {
+            ActivityKind::Email => Source::Email,
+            ActivityKind::Meeting => Source::Meeting,
+        }
+    }
+
+    fn kind(self) -> ActivityKind {
+        match self {
+            Source::Email => ActivityKind::Email,
+            Source::Meeting => ActivityKind::Meeting,
+        }
+    }
+
+    /// The item's table, its FTS5 twin, and the column that dates it.
+    fn tables(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Source::Email => ("email", "email_fts", "sent_at"),
+            Source::Meeting => ("meeting", "meeting_fts", "start_at"),
+        }
+    }
+
+    fn activity_column(self) -> &'static str {
+        match self {
+            Source::Email => "a.email_id",
+            Source::Meeting => "a.meeting_id",
+        }
+    }
+
+    /// The FTS5 query of a search, over what visibility lets a viewer read:
+    /// email bodies only at `full`.
+    fn fts_text(self, search: &[String], visibility: Visibility) -> String {
+        match (self, visibility) {
+            (Source::Email, Visibility::Full) | (Source::Meeting, _) => fts5_query(search),
+            (Source::Email, _) => format!("subject : ({})", fts5_query(search)),
+        }
+    }
+
+    /// ` and …` keeping only items whose content may be shown: private
+    /// emails and private or confidential meetings never match a search.
+    fn push_shown(self, q: &mut QueryBuilder<Db>) {
+        match self {
+            Source::Email => q.push(" and s.is_private = ").push_bind(false),
+            Source::Meeting => q.push(" and s.sensitivity not in ('private', 'confidential')"),
+        };
+    }
+
+    /// `from … s where …`: the workspace's items matching every word that
+    /// the viewer may search, read from the full-text index.
+    fn push_hits(self, q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], visibility: Visibility) {
+        let (table, fts, _) = self.tables();
+        match BACKEND {
+            Backend::Sqlite => {
+                q.push(format_args!(" from {fts} f join {table} s on s.id = f.rowid where {fts} match "))
+                    .push_bind(self.fts_text(search, visibility))
+                    .push(" and s.workspace_id = ")
+                    .push_bind(ws.0);
+            }
+            Backend::Postgres => {
+                let text = search.join(" ");
+                q.push(format_args!(" from {table} s where s.workspace_id = "))
+                    .push_bind(ws.0)
+                    .push(" and s.search_tsv @@ plainto_tsquery('simple', ")
+                    .push_bind(text.clone())
+                    .push(")");
+                if matches!(self, Source::Email) && visibility != Visibility::Full {
+                    q.push(" and to_tsvector('simple', s.subject) @@ plainto_tsquery('simple', ").push_bind(text).push(")");
+                }
+            }
+        }
+        self.push_shown(q);
+    }
+
+    /// A condition that the item `id` (an SQL expression) matches the
+    /// search. `walk` tests that one item against the index (SQLite, for
+    /// common words); otherwise it is looked up among all the hits.
+    fn push_match(
+        self,
+        q: &mut QueryBuilder<Db>,
+        ws: WorkspaceId,
+        id: &str,
+        search: &[String],
+        visibility: Visibility,
+        walk: bool,
+    ) {
+        let (table, fts, _) = self.tables();
+        if walk && BACKEND == Backend::Sqlite {
+            q.push(format_args!("exists (select 1 from {table} s where s.id = {id}"));
+            self.push_shown(q);
+            q.push(format_args!(" and exists (select 1 from {fts} f where f.rowid = s.id and {fts} match "))
+                .push_bind(self.fts_text(search, visibility))
+                .push("))");
+        } else {
+            q.push(format_args!("{id} in (select s.id"));
+            self.push_hits(q, ws, search, visibility);
+            q.push(")");
+        }
+    }
+
+    /// The newest page of hits over everything, with the page's time
+    /// filters. `walk` tests the newest `WALK_ROWS` items one by one,
+    /// newest first, and may come back short; otherwise every hit is read
+    /// and the newest kept.
+    #[allow(clippy::too_many_arguments)]
+    async fn newest_hits(
+        self,
+        pool: &Pool,
+        ws: WorkspaceId,
+        query: &TimelineQuery,
+        search: &[String],
+        visibility: Visibility,
+        walk: bool,
+        limit: u32,
+    ) -> Result<Vec<Entry>> {
+        let (table, fts, at) = self.tables();
+        let kind = self.kind();
+        let mut q = QueryBuilder::<Db>::new(format!("select s.id, s.{at}"));
+        if walk {
+            // Newest first down to the WALK_ROWS-th newest item (none when
+            // there are fewer: then reading the hits is cheap anyway). A
+            // bound on time, not a LIMIT in a subquery, so that SQLite walks
+            // the time index and stops at the page instead of sorting.
+            q.push(format_args!(" from {table} s where s.workspace_id = ")).push_bind(ws.0);
+            push_hit_filters(&mut q, query, "s", at, kind);
+            q.push(format_args!(" and s.{at} >= (select b.{at} from {table} b where b.workspace_id = ")).push_bind(ws.0);
+            push_hit_filters(&mut q, query, "b", at, kind);
+            q.push(format_args!(" order by b.{at} desc, b.id desc limit 1 offset ")).push_bind(WALK_ROWS - 1).push(")");
+            self.push_shown(&mut q);
+            q.push(format_args!(" and exists (select 1 from {fts} f where f.rowid = s.id and {fts} match "))
+                .push_bind(self.fts_text(search, visibility))
+                .push(")");
+        } else {
+            self.push_hits(&mut q, ws, search, visibility);
+            push_hit_filters(&mut q, query, "s", at, kind);
+        }
+        q.push(format_args!(" order by s.{at} desc, s.id desc limit ")).push_bind(i64::from(limit) + 1);
+        // PostgreSQL plans each search with its words (persistent statements
+        // would freeze one plan): whether to walk by time or read the hits
+        // depends on how common they are.
+        let rows: Vec<(i64, DateTime<Utc>)> =
+            q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
+        Ok(rows.into_iter().map(|(ref_id, occurred_at)| Entry { kind, ref_id, occurred_at, direction: None }).collect())
+    }
+}
+
+/// The time filters and cursor of a search over `alias`, dated by `at`.
+fn push_hit_filters(q: &mut QueryBuilder<Db>, query: &TimelineQuery, alias: &str, at: &str, kind: ActivityKind) {
+    let at = format!("{alias}.{at}");
     if let Some(from) = query.from {
         q.push(format_args!(" and {at} >= ")).push_bind(from);
     }
@@ -231,118 +450,9 @@ fn push_hit_filters(q: &mut QueryBuilder<Db>, query: &TimelineQuery, at: &str, k
         q.push(format_args!(" and {at} < ")).push_bind(to);
     }
     if let Some(c) = query.cursor {
-        push_cursor(q, at, kind, "s.id", c);
+        let kind = format!("'{}'", kind.as_str());
+        push_cursor(q, &at, &kind, &format!("{alias}.id"), c);
     }
-}
-
-/// SQLite: whether the words are so common (a tenth of the table or more)
-/// that walking the table newest first and testing each row finds a page
-/// sooner than reading every hit. PostgreSQL's planner makes that choice
-/// itself from its statistics.
-async fn walk_in_time_order(pool: &Pool, table: &str, search: &[String], visibility: Visibility) -> Result<bool> {
-    if BACKEND != Backend::Sqlite {
-        return Ok(false);
-    }
-    let (max_sql, count_sql) = match table {
-        "email" => (
-            "select max(id) from email",
-            "select count(*) from (select 1 from email_fts where email_fts match $1 limit $2)",
-        ),
-        _ => (
-            "select max(id) from meeting",
-            "select count(*) from (select 1 from meeting_fts where meeting_fts match $1 limit $2)",
-        ),
-    };
-    let largest: Option<i64> = sqlx::query_scalar(max_sql).fetch_one(pool).await?;
-    let cap = (largest.unwrap_or(0) / 10).max(WALK_MIN_HITS);
-    let hits: i64 =
-        sqlx::query_scalar(count_sql).bind(fts_text(table, search, visibility)).bind(cap).fetch_one(pool).await?;
-    Ok(hits >= cap)
-}
-
-/// Below this many hits, reading them all is always quick enough.
-const WALK_MIN_HITS: i64 = 50_000;
-
-/// The FTS5 query of a search over `table`, as visibility allows.
-fn fts_text(table: &str, search: &[String], visibility: Visibility) -> String {
-    match (table, visibility) {
-        ("email", Visibility::Full) | ("meeting", _) => fts5_query(search),
-        _ => format!("subject : ({})", fts5_query(search)),
-    }
-}
-
-/// `select 'email', id, sent_at from … s where …` over the emails matching
-/// every word, in what the visibility level lets a viewer read; private
-/// emails never match. `walk` reads the emails newest first and tests
-/// each (for common words); otherwise the hits are read from the index.
-fn push_email_hits(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], visibility: Visibility, walk: bool) {
-    match BACKEND {
-        Backend::Sqlite if walk => {
-            q.push(
-                "select 'email' as kind, s.id as ref_id, s.sent_at as occurred_at from email s where s.workspace_id = ",
-            )
-            .push_bind(ws.0)
-            .push(" and s.is_private = ")
-            .push_bind(false)
-            .push(" and exists (select 1 from email_fts f where f.rowid = s.id and email_fts match ")
-            .push_bind(fts_text("email", search, visibility))
-            .push(")");
-        }
-        Backend::Sqlite => {
-            q.push(
-                "select 'email' as kind, s.id as ref_id, s.sent_at as occurred_at
-                 from email_fts f join email s on s.id = f.rowid where email_fts match ",
-            )
-            .push_bind(fts_text("email", search, visibility))
-            .push(" and s.workspace_id = ")
-            .push_bind(ws.0)
-            .push(" and s.is_private = ")
-            .push_bind(false);
-        }
-        Backend::Postgres => {
-            let text = search.join(" ");
-            q.push(
-                "select 'email' as kind, s.id as ref_id, s.sent_at as occurred_at from email s where s.workspace_id = ",
-            )
-            .push_bind(ws.0)
-            .push(" and s.is_private = false and s.search_tsv @@ plainto_tsquery('simple', ")
-            .push_bind(text.clone())
-            .push(")");
-            if visibility != Visibility::Full {
-                q.push(" and to_tsvector('simple', s.subject) @@ plainto_tsquery('simple', ").push_bind(text).push(")");
-            }
-        }
-    }
-}
-
-/// As [`push_email_hits`], over meeting subjects and locations.
-fn push_meeting_hits(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], walk: bool) {
-    match BACKEND {
-        Backend::Sqlite if walk => {
-            q.push("select 'meeting' as kind, s.id as ref_id, s.start_at as occurred_at from meeting s where s.workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and exists (select 1 from meeting_fts f where f.rowid = s.id and meeting_fts match ")
-                .push_bind(fts5_query(search))
-                .push(")");
-        }
-        Backend::Sqlite => {
-            q.push(
-                "select 'meeting' as kind, s.id as ref_id, s.start_at as occurred_at
-                 from meeting_fts f join meeting s on s.id = f.rowid where meeting_fts match ",
-            )
-            .push_bind(fts5_query(search))
-            .push(" and s.workspace_id = ")
-            .push_bind(ws.0);
-        }
-        Backend::Postgres => {
-            q.push("select 'meeting' as kind, s.id as ref_id, s.start_at as occurred_at from meeting s where s.workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and s.search_tsv @@ plainto_tsquery('simple', ")
-                .push_bind(search.join(" "))
-                .push(")");
-        }
-    }
-    q.push(" and s.sensitivity not in ('private', 'confidential')");
 }
 
 /// `… < cursor` in (time, kind, id) descending order.
@@ -358,56 +468,6 @@ fn push_cursor(q: &mut QueryBuilder<Db>, at: &str, kind: &str, id: &str, c: Time
         .push(format_args!(" and {id} < "))
         .push_bind(c.ref_id)
         .push("))))");
-}
-
-/// `select id …` of the workspace's emails matching every word, in what
-/// the visibility level lets a viewer read; private emails never match.
-fn push_email_search(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], visibility: Visibility) {
-    match BACKEND {
-        Backend::Sqlite => {
-            let text = match visibility {
-                Visibility::Full => fts5_query(search),
-                _ => format!("subject : ({})", fts5_query(search)),
-            };
-            q.push("select f.rowid from email_fts f join email s on s.id = f.rowid where email_fts match ")
-                .push_bind(text)
-                .push(" and s.workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and s.is_private = ")
-                .push_bind(false);
-        }
-        Backend::Postgres => {
-            let text = search.join(" ");
-            q.push("select s.id from email s where s.workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and s.is_private = false and s.search_tsv @@ plainto_tsquery('simple', ")
-                .push_bind(text.clone())
-                .push(")");
-            if visibility != Visibility::Full {
-                q.push(" and to_tsvector('simple', s.subject) @@ plainto_tsquery('simple', ").push_bind(text).push(")");
-            }
-        }
-    }
-}
-
-/// As [`push_email_search`], over meeting subjects and locations.
-fn push_meeting_search(q: &mut QueryBuilder<Db>, ws: WorkspaceId, search: &[String], _visibility: Visibility) {
-    match BACKEND {
-        Backend::Sqlite => {
-            q.push("select f.rowid from meeting_fts f join meeting s on s.id = f.rowid where meeting_fts match ")
-                .push_bind(fts5_query(search))
-                .push(" and s.workspace_id = ")
-                .push_bind(ws.0);
-        }
-        Backend::Postgres => {
-            q.push("select s.id from meeting s where s.workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and s.search_tsv @@ plainto_tsquery('simple', ")
-                .push_bind(search.join(" "))
-                .push(")");
-        }
-    }
-    q.push(" and s.sensitivity not in ('private', 'confidential')");
 }
 
 /// The items of a page, in the page's order, each redacted.
@@ -616,20 +676,32 @@ pub(crate) async fn contact_summary(
     now: DateTime<Utc>,
 ) -> Result<ContactSummary> {
     ensure_exists(pool, ws, "contact", contact.0).await?;
-    let last_interaction_at: Option<DateTime<Utc>> = latest(pool, ws, contact, now, None).await?;
-    let last_inbound = latest(pool, ws, contact, now, Some(Direction::Inbound)).await?;
-    let last_outbound = latest(pool, ws, contact, now, Some(Direction::Outbound)).await?;
-    let next_meeting_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "select a.occurred_at from activity a join meeting m on m.id = a.meeting_id
-         where a.workspace_id = $1 and a.contact_id = $2 and a.kind = 'meeting' and a.occurred_at > $3
-           and m.is_cancelled = $4
-         order by a.occurred_at limit 1",
+    // The last interaction (and the last each way, for the follow-up) and
+    // the next meeting, each one probe of the activity index, in one trip.
+    type LatestRow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let (last_interaction_at, last_inbound, last_outbound, next_meeting_at): LatestRow = sqlx::query_as(
+        "select
+             (select occurred_at from activity
+              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3
+              order by occurred_at desc limit 1),
+             (select occurred_at from activity
+              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3 and kind = 'email'
+                and direction = 'inbound'
+              order by occurred_at desc limit 1),
+             (select occurred_at from activity
+              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3 and kind = 'email'
+                and direction = 'outbound'
+              order by occurred_at desc limit 1),
+             (select a.occurred_at from activity a join meeting m on m.id = a.meeting_id
+              where a.workspace_id = $1 and a.contact_id = $2 and a.kind = 'meeting' and a.occurred_at > $3
+                and m.is_cancelled = $4
+              order by a.occurred_at limit 1)",
     )
     .bind(ws.0)
     .bind(contact.0)
     .bind(now)
     .bind(false)
-    .fetch_optional(pool)
+    .fetch_one(pool)
     .await?;
 
     // The past year's counts by age bucket, summed by the database: a
@@ -730,23 +802,6 @@ pub(crate) async fn contact_summary(
         follow_up: follow_up(last_inbound, last_outbound, now),
         relationship_strength: relationship_strength(&counts),
     })
-}
-
-/// The newest activity up to `now`, of emails in `direction` when given.
-async fn latest(
-    pool: &Pool,
-    ws: WorkspaceId,
-    contact: ContactId,
-    now: DateTime<Utc>,
-    direction: Option<Direction>,
-) -> Result<Option<DateTime<Utc>>> {
-    let mut q = QueryBuilder::<Db>::new("select occurred_at from activity where workspace_id = ");
-    q.push_bind(ws.0).push(" and contact_id = ").push_bind(contact.0).push(" and occurred_at <= ").push_bind(now);
-    if let Some(d) = direction {
-        q.push(" and kind = 'email' and direction = ").push_bind(d.as_str());
-    }
-    q.push(" order by occurred_at desc limit 1");
-    Ok(q.build_query_scalar().fetch_optional(pool).await?)
 }
 
 async fn mailbox_by_address(pool: &Pool, ws: WorkspaceId, address: &str) -> Result<i64> {

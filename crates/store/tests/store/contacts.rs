@@ -438,6 +438,25 @@ async fn filters_narrow_the_timeline(db: TestDb) {
     assert_eq!(ids(&outbound), ["<out@f>"]);
     let bobs = page(store, ws, zoe, q(|q| q.team_member = Some("BOB@contoso.com".into()))).await;
     assert_eq!(ids(&bobs), ["<bob@f>"]);
+    // Filters that look into items read each kind apart; the page merges them.
+    let anns = page(store, ws, zoe, q(|q| q.team_member = Some("ann@contoso.com".into()))).await;
+    assert_eq!(ids(&anns), ["meeting-1", "<out@f>", "<in@f>"]);
+    let subjects = page(store, ws, zoe, q(|q| q.search = Some("subject".into()))).await;
+    assert_eq!(ids(&subjects), ["<bob@f>", "<out@f>", "<in@f>"]);
+    let kick_off = page(store, ws, zoe, q(|q| q.search = Some("KICK".into()))).await;
+    assert_eq!(ids(&kick_off), ["meeting-1"]);
+    let anns_mail = page(
+        store,
+        ws,
+        zoe,
+        q(|q| {
+            q.team_member = Some("ann@contoso.com".into());
+            q.search = Some("subject".into());
+            q.limit = 1;
+        }),
+    )
+    .await;
+    assert_eq!(ids(&anns_mail), ["<out@f>"], "both filters and the page size together");
     let range = page(
         store,
         ws,

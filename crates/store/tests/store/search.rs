@@ -1,48 +1,127 @@
-use crate::both_backends;
-use crate::common::{TestDb, copy, email};
-use tac_core::records::Direction;
-use tac_store::SyncCursor;
+//! Full-text search over everything: plain words only, newest first,
+//! within the workspace, on both engines and through both of SQLite's plans.
 
-both_backends!(search_finds_words_in_subject_and_body, hostile_queries_return_ok_without_error);
+use crate::both_backends;
+use crate::common::{TestDb, at, copy, email};
+use chrono::{DateTime, Duration, Utc};
+use tac_core::records::{Direction, EmailRecord};
+use tac_core::timeline::TimelineItem;
+use tac_store::{Store, SyncCursor, TimelineQuery, WorkspaceId};
+
+both_backends!(
+    search_finds_words_in_subject_and_body,
+    hostile_queries_return_ok_without_error,
+    common_words_page_newest_first_even_when_they_are_all_old,
+);
+
+fn now() -> DateTime<Utc> {
+    at(28, 12)
+}
+
+/// The internet message ids of a search's first page of `limit`.
+async fn search(store: &Store, ws: WorkspaceId, words: &str, limit: u32) -> Vec<String> {
+    let query = TimelineQuery { search: Some(words.into()), limit, ..TimelineQuery::default() };
+    message_ids(store.search(ws, &query, now()).await.unwrap().items)
+}
+
+fn message_ids(items: Vec<TimelineItem>) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|item| match item {
+            TimelineItem::Email(e) => e.internet_message_id,
+            TimelineItem::Meeting(m) => m.id,
+        })
+        .collect()
+}
 
 async fn search_finds_words_in_subject_and_body(db: TestDb) {
     let store = &db.store;
     let ws = store.ensure_workspace("default").await.unwrap();
     let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let dated = |mut e: EmailRecord, day| {
+        e.sent_at = at(day, 9);
+        e
+    };
     let upserts = vec![
         (
-            email("<a@x>", "Quarterly budget review", "<p>Please see the <b>forecast</b> attached.</p>"),
+            dated(email("<a@x>", "Quarterly budget review", "<p>Please see the <b>forecast</b> attached.</p>"), 2),
             copy("g1", "inbox", Direction::Inbound),
         ),
         (
-            email("<b@x>", "Lunch on Friday", "<div>The budget for lunch is fine</div><style>.forecast{}</style>"),
+            dated(email("<b@x>", "Lunch on Friday", "<div>The budget for lunch is fine</div><style>.forecast{}</style>"), 3),
             copy("g2", "inbox", Direction::Inbound),
         ),
-        (email("<c@x>", "Unrelated", "<p>Nothing to see</p>"), copy("g3", "inbox", Direction::Inbound)),
+        (dated(email("<c@x>", "Unrelated", "<p>Nothing to see</p>"), 1), copy("g3", "inbox", Direction::Inbound)),
     ];
     store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &SyncCursor::NextLink("n".into())).await.unwrap();
 
-    let ids = |hits: Vec<tac_store::EmailHit>| hits.into_iter().map(|h| h.internet_message_id).collect::<Vec<_>>();
-    let mut budget = ids(store.search_emails(ws, "budget", 10).await.unwrap());
-    budget.sort();
-    assert_eq!(budget, ["<a@x>", "<b@x>"]);
-    assert_eq!(ids(store.search_emails(ws, "FORECAST", 10).await.unwrap()), ["<a@x>"], "body words, any case; not CSS");
-    assert_eq!(ids(store.search_emails(ws, "budget lunch", 10).await.unwrap()), ["<b@x>"], "all words must match");
-    assert_eq!(store.search_emails(ws, "budget", 1).await.unwrap().len(), 1, "limit");
-    assert!(store.search_emails(ws, "absent", 10).await.unwrap().is_empty());
-    let hit = store.search_emails(ws, "quarterly", 10).await.unwrap().remove(0);
-    assert_eq!(hit.subject, "Quarterly budget review");
+    assert_eq!(search(store, ws, "budget", 10).await, ["<b@x>", "<a@x>"], "newest first");
+    assert_eq!(search(store, ws, "FORECAST", 10).await, ["<a@x>"], "body words, any case; not CSS");
+    assert_eq!(search(store, ws, "budget lunch", 10).await, ["<b@x>"], "all words must match");
+    assert_eq!(search(store, ws, "budget", 1).await, ["<b@x>"], "limit");
+    assert!(search(store, ws, "absent", 10).await.is_empty());
 
     // The index follows updates.
-    let renamed =
-        vec![(email("<c@x>", "Budget summit", "<p>Nothing to see</p>"), copy("g3", "inbox", Direction::Inbound))];
+    let renamed = vec![(
+        dated(email("<c@x>", "Budget summit", "<p>Nothing to see</p>"), 1),
+        copy("g3", "inbox", Direction::Inbound),
+    )];
     store.apply_mail_page(ws, ann, "inbox", &renamed, &[], &[], &SyncCursor::NextLink("n2".into())).await.unwrap();
-    assert_eq!(store.search_emails(ws, "budget", 10).await.unwrap().len(), 3);
-    assert!(store.search_emails(ws, "unrelated", 10).await.unwrap().is_empty());
+    assert_eq!(search(store, ws, "budget", 10).await, ["<b@x>", "<a@x>", "<c@x>"]);
+    assert!(search(store, ws, "unrelated", 10).await.is_empty());
 
     // Other workspaces see nothing.
     let other = store.ensure_workspace("other").await.unwrap();
-    assert!(store.search_emails(other, "budget", 10).await.unwrap().is_empty());
+    assert!(search(store, other, "budget", 10).await.is_empty());
+}
+
+/// Enough mail for SQLite to walk the newest emails for a common word
+/// (20,000 hits and 3% of the table) rather than read every hit, and to
+/// give up the walk when the newest 5,000 emails hold fewer than a page.
+async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
+    const OLD: usize = 20_400;
+    const RECENT: usize = 5_100;
+    let store = &db.store;
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let start = at(1, 0) - Duration::days(60);
+    // Every email says "report"; the old ones all say "legacy", and of the
+    // recent ones only every 600th does.
+    let record = |i: usize| {
+        let legacy = i < OLD || (i - OLD) % 600 == 0;
+        let subject = if legacy { format!("legacy report {i}") } else { format!("report {i}") };
+        let mut e = email(&format!("<{i}@x>"), &subject, "<p>see attached</p>");
+        e.sent_at = start + Duration::minutes(i as i64);
+        e.received_at = e.sent_at;
+        e.participants.truncate(1);
+        (e, copy(&format!("g{i}"), "inbox", Direction::Inbound))
+    };
+    // Stored newest first, so that email ids run against time as a backfill leaves them.
+    let all: Vec<_> = (0..OLD + RECENT).rev().map(record).collect();
+    for (n, page) in all.chunks(1_000).enumerate() {
+        let cursor = SyncCursor::NextLink(format!("n{n}"));
+        store.apply_mail_page(ws, ann, "inbox", page, &[], &[], &cursor).await.unwrap();
+    }
+    let id = |i: usize| format!("<{i}@x>");
+
+    // A word in every email: the newest 50.
+    let newest: Vec<String> = (0..OLD + RECENT).rev().take(50).map(id).collect();
+    assert_eq!(search(store, ws, "report", 50).await, newest);
+
+    // A word common in old mail but rare lately: the 9 recent hits, then
+    // the newest old ones (the walk over recent mail comes back short).
+    let mut expected: Vec<String> = (0..RECENT).rev().filter(|j| j % 600 == 0).map(|j| id(OLD + j)).collect();
+    assert_eq!(expected.len(), 9);
+    expected.extend((0..OLD).rev().take(41).map(id));
+    assert_eq!(search(store, ws, "legacy", 50).await, expected);
+
+    // Paging on with the cursor continues the same order without a gap.
+    let first = TimelineQuery { search: Some("legacy".into()), limit: 50, ..TimelineQuery::default() };
+    let page = store.search(ws, &first, now()).await.unwrap();
+    let cursor = page.next_cursor.expect("more hits follow");
+    let second = TimelineQuery { cursor: Some(tac_core::timeline::TimelineCursor::decode(&cursor).unwrap()), ..first };
+    let ids = message_ids(store.search(ws, &second, now()).await.unwrap().items);
+    assert_eq!(ids, (0..OLD).rev().skip(41).take(50).map(id).collect::<Vec<_>>());
 }
 
 async fn hostile_queries_return_ok_without_error(db: TestDb) {
@@ -93,12 +172,12 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
         "\"hi",
     ];
     for query in hostile {
-        let result = store.search_emails(ws, query, 10).await;
+        let result = store.search(ws, &TimelineQuery { search: Some(query.into()), ..TimelineQuery::default() }, now()).await;
         assert!(result.is_ok(), "{query:?} → {result:?}");
     }
     // Syntax characters are just text around words.
-    assert_eq!(store.search_emails(ws, "\"hi\"", 10).await.unwrap().len(), 1);
-    assert_eq!(store.search_emails(ws, "NEAR(", 10).await.unwrap().len(), 1);
-    assert_eq!(store.search_emails(ws, "(draft", 10).await.unwrap().len(), 1);
-    assert!(store.search_emails(ws, "') OR 1=1 --", 10).await.unwrap().is_empty(), "OR is a word, not an operator");
+    assert_eq!(search(store, ws, "\"hi\"", 10).await.len(), 1);
+    assert_eq!(search(store, ws, "NEAR(", 10).await.len(), 1);
+    assert_eq!(search(store, ws, "(draft", 10).await.len(), 1);
+    assert!(search(store, ws, "') OR 1=1 --", 10).await.is_empty(), "OR is a word, not an operator");
 }
