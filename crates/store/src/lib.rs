@@ -49,14 +49,14 @@ pub use crypto::{MasterKey, token_hash};
 pub use error::{Result, StoreError};
 pub use secrecy::{ExposeSecret, SecretString};
 use types::TimelineOf;
-pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
 pub use types::{
     AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
     ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
-    EmailId, ImportOutcome, Integration, IntegrationId, IntegrationSettings, IntegrationStatus,
-    IntegrationSummary, MailboxId, MailboxRow, MailboxScope, MeetingCopyRow, NewContact, PageOutcome, PrivacySettings,
-    PurgeCounts, SyncCursor, TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
+    EmailId, ImportOutcome, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, IntegrationSummary,
+    MailboxId, MailboxRow, MailboxScope, MeetingCopyRow, NewContact, PageOutcome, PrivacySettings, PurgeCounts,
+    SyncCursor, TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
 };
+pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

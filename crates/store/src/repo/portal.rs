@@ -48,7 +48,12 @@ impl UserRow {
 const USER_COLUMNS: &str = "u.id, u.workspace_id, u.email, u.display_name, u.role, u.password_hash, \
                             u.oidc_tenant_id, u.oidc_object_id, u.created_at, u.last_login_at";
 
-async fn insert_user(conn: &mut Conn, ws: WorkspaceId, new: &NewPortalUser, now: DateTime<Utc>) -> Result<PortalUserId> {
+async fn insert_user(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    new: &NewPortalUser,
+    now: DateTime<Utc>,
+) -> Result<PortalUserId> {
     let email = normalize_email(&new.email);
     if email.is_empty() {
         return Err(StoreError::InvalidInput("a portal user needs an email".to_owned()));
@@ -349,12 +354,7 @@ async fn use_setup_token(conn: &mut Conn, ws: WorkspaceId, token: &str, now: Dat
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn consume_setup_token(
-    pool: &Pool,
-    ws: WorkspaceId,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<bool> {
+pub(crate) async fn consume_setup_token(pool: &Pool, ws: WorkspaceId, token: &str, now: DateTime<Utc>) -> Result<bool> {
     let mut conn = pool.acquire().await?;
     use_setup_token(&mut conn, ws, token, now).await
 }

@@ -222,7 +222,8 @@ async fn an_expired_or_unknown_setup_token_is_refused_and_changes_nothing(db: Te
     store.create_setup_token(ws, "setup-1", at(5, 9), at(6, 9)).await.unwrap();
     assert!(!store.setup_token_is_valid(ws, "setup-1", at(6, 9)).await.unwrap(), "expired at its expiry");
     assert!(!store.setup_token_is_valid(other, "setup-1", at(5, 10)).await.unwrap(), "another workspace");
-    for (workspace, token, now) in [(ws, "setup-1", at(6, 10)), (ws, "nope", at(5, 10)), (other, "setup-1", at(5, 10))] {
+    for (workspace, token, now) in [(ws, "setup-1", at(6, 10)), (ws, "nope", at(5, 10)), (other, "setup-1", at(5, 10))]
+    {
         let err = store.create_first_admin(workspace, token, &user("ann@contoso.com", Role::Admin), now).await;
         assert!(matches!(err, Err(StoreError::SetupTokenInvalid)), "{err:?}");
     }

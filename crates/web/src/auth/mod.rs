@@ -1,0 +1,91 @@
+//! Who is signed in, and how they sign in: argon2id passwords
+//! ([`password`]), database sessions in `__Host-` cookies ([`session`]),
+//! CSRF checks on every unsafe request ([`csrf`]) and store-backed throttling
+//! of failed sign-ins ([`rate_limit`]). The rules for new accounts live here
+//! so that the setup page and `tac-crm admin create` apply the same ones.
+
+pub(crate) mod csrf;
+pub mod password;
+pub(crate) mod rate_limit;
+pub mod session;
+
+use base64::Engine as _;
+
+/// The shortest password accepted for a new account.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest: argon2 takes any length, but hashing megabytes on request
+/// is a denial of service.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// A fresh random token: 32 bytes from the OS, base64url without padding.
+pub(crate) fn random_token() -> Result<String, crate::WebError> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| crate::WebError::Internal("the OS random source failed".to_owned()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Trims and lowercases an email and checks its shape; the message says
+/// what to fix.
+pub fn normalize_email(email: &str) -> Result<String, &'static str> {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() {
+        return Err("Enter an email address.");
+    }
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }
+            None => false,
+        };
+    if valid { Ok(email) } else { Err("Enter an email address like name@example.com.") }
+}
+
+/// Checks a new password's length; the message says what to fix.
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(format!("Use at least {MIN_PASSWORD_CHARS} characters; a few words make a good password."));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(format!("Use at most {MAX_PASSWORD_CHARS} characters."));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(normalize_email("  Ann@Contoso.COM "), Ok("ann@contoso.com".to_owned()));
+        for bad in ["", "ann", "ann@", "@contoso.com", "ann@contoso", "a b@contoso.com", "a@b@contoso.com", "ann@.com"]
+        {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn new_passwords_need_twelve_characters_counted_as_characters() {
+        assert!(check_new_password("short").is_err());
+        assert!(check_new_password("exactly12chr").is_ok());
+        assert!(check_new_password("ééééééééééé").is_err(), "11 characters, 22 bytes");
+        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn random_tokens_are_43_url_safe_characters_and_differ() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_eq!(a.len(), 43);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,210 @@
+//! A real portal on 127.0.0.1:0 over a fresh database, and a small browser:
+//! reqwest without redirects, with cookies kept by hand (reqwest's jar would
+//! drop `Secure` cookies over plain http) and an `Origin` like a browser's.
+
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tac_store::{MasterKey, NewPortalUser, PortalUserId, Role, Store, WorkspaceId};
+use tac_web::AppState;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Portal {
+    pub base: String,
+    pub store: Store,
+    pub ws: WorkspaceId,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut bytes).expect("BUG: the OS random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Portal {
+    /// The portal over a fresh SQLite database.
+    pub async fn start() -> Portal {
+        Self::start_with_routes(tac_web::routes()).await
+    }
+
+    /// The portal with extra routes (e.g. a test-only admin page).
+    pub async fn start_with_routes(routes: axum::Router<AppState>) -> Portal {
+        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("create a temporary folder");
+        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        Self::serve(store, routes, Cleanup::Dir(dir)).await
+    }
+
+    /// The portal over a fresh PostgreSQL database (from TAC_TEST_POSTGRES_URL).
+    pub async fn start_postgres() -> Portal {
+        use sqlx::Connection as _;
+        let admin_url = std::env::var("TAC_TEST_POSTGRES_URL")
+            .expect("TAC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+        let name = format!("tac_web_{}", random_suffix());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to PostgreSQL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&mut admin).await.unwrap();
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("URL ends in /DATABASE").0);
+        let store = Store::connect(&url).await.expect("open PostgreSQL");
+        Self::serve(store, tac_web::routes(), Cleanup::Postgres { admin_url, name }).await
+    }
+
+    async fn serve(store: Store, routes: axum::Router<AppState>, cleanup: Cleanup) -> Portal {
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(store.clone(), ws, MasterKey::from_bytes([3; 32]), &base).unwrap();
+        let app = tac_web::build(routes, state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Portal { base, store, ws, shutdown: Some(tx), server: Some(server), cleanup }
+    }
+
+    pub async fn add_user(&self, email: &str, role: Role) -> PortalUserId {
+        let hash = tac_web::auth::password::hash(PASSWORD).unwrap();
+        let new = NewPortalUser {
+            email: email.to_owned(),
+            display_name: format!("{role} user"),
+            password_hash: Some(hash),
+            role,
+        };
+        self.store.create_portal_user(self.ws, &new).await.unwrap()
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// A browser signed in as `email` (with [`PASSWORD`]).
+    pub async fn signed_in(&self, email: &str) -> Browser {
+        let mut browser = self.browser();
+        let response = browser.login(email, PASSWORD).await;
+        assert_eq!(response.status, 303, "sign-in of {email}: {}", response.body);
+        browser
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stops cleanly");
+        }
+        self.store.close().await;
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                use sqlx::Connection as _;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+                        .execute(&mut admin)
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The value of the hidden input `name` in the page's form.
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start =
+            self.body.find(&marker).unwrap_or_else(|| panic!("no hidden {name} in {}", self.body)) + marker.len();
+        let end = self.body[start..].find('"').expect("closing quote");
+        self.body[start..start + end].to_owned()
+    }
+}
+
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+    pub cookies: BTreeMap<String, String>,
+    /// The `Origin` sent with unsafe requests; `None` sends none.
+    pub origin: Option<String>,
+}
+
+impl Browser {
+    fn new(base: &str) -> Self {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { client, base: base.to_owned(), cookies: BTreeMap::new(), origin: Some(base.to_owned()) }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let request = self.client.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    /// Posts a form as is (no token added).
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut request = self.client.post(format!("{}{path}", self.base)).form(form);
+        if let Some(origin) = &self.origin {
+            request = request.header("origin", origin);
+        }
+        self.send(request).await
+    }
+
+    /// Posts a form with the CSRF token of the form on `form_page`.
+    pub async fn submit(&mut self, form_page: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.get(form_page).await.hidden("csrf");
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post(path, &form).await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Page {
+        self.submit("/login", "/login", &[("email", email), ("password", password)]).await
+    }
+
+    pub async fn send(&mut self, mut request: reqwest::RequestBuilder) -> Page {
+        if !self.cookies.is_empty() {
+            let header = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            request = request.header("cookie", HeaderValue::from_str(&header).unwrap());
+        }
+        let response = request.send().await.expect("the portal answers");
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") || value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap();
+        Page { status, headers, body }
+    }
+}
