@@ -1,11 +1,13 @@
 //! `tac-crm`: the command line. Glue only: it parses flags, starts logging and
 //! hands over to the crates that do the work.
 
+mod admin;
 mod contacts;
 mod demo;
 mod emulator;
 mod integration;
 mod privacy;
+mod serve;
 mod settings;
 mod sync;
 mod timeline;
@@ -37,8 +39,13 @@ enum Command {
     Sync(sync::SyncArgs),
     /// The state of each mailbox.
     Status(sync::StatusArgs),
+    /// The web portal, with background sync in the same process unless --no-sync.
+    Serve(serve::ServeArgs),
     /// Sync continuously: a pass every interval (5 minutes by default).
     Worker(worker::WorkerArgs),
+    /// Portal accounts.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Contacts: the external people whose history TAC keeps.
     #[command(subcommand)]
     Contacts(contacts::ContactsCommand),
@@ -80,7 +87,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Integration(c) => integration::run(&cli.config, c).await,
             Command::Sync(args) => sync::run(&cli.config, args).await,
             Command::Status(args) => sync::status(&cli.config, args).await,
+            Command::Serve(args) => serve::run(&cli.config, args).await,
             Command::Worker(args) => worker::run(&cli.config, args).await,
+            Command::Admin(c) => admin::run(&cli.config, c).await,
             Command::Contacts(c) => contacts::run(&cli.config, c).await,
             Command::Timeline(args) => timeline::run(&cli.config, args).await,
             Command::Search(args) => timeline::search(&cli.config, args).await,

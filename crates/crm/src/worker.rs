@@ -1,15 +1,20 @@
 //! `tac-crm worker`: sync continuously. Each pass fetches only what changed
-//! since the last one (delta links), then the worker sleeps until the next
-//! interval. A failed pass is logged and retried at the next interval; the
-//! worker stops cleanly on Ctrl-C, between pages.
+//! since the last one (delta links), then the loop sleeps until the next
+//! interval or until the portal asks for a pass ([`SyncTrigger`]). A failed
+//! pass is logged and retried at the next interval. The loop stops cleanly
+//! on shutdown (Ctrl-C): a pass in progress is dropped between page
+//! commits, and the next start resumes from the last committed page.
+//! `tac-crm serve` runs the same loop beside the portal.
 
 use crate::integration::client_for;
 use crate::settings::{Config, Settings};
 use clap::Args;
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tac_sync::{Quiet, SyncOptions};
+use tac_web::SyncTrigger;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -18,20 +23,45 @@ pub struct WorkerArgs {
     interval: u64,
 }
 
+/// The shortest interval accepted.
+pub const MIN_INTERVAL_SECS: u64 = 10;
+
 pub async fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.interval >= 10, "--interval must be at least 10 seconds");
+    anyhow::ensure!(args.interval >= MIN_INTERVAL_SECS, "--interval must be at least {MIN_INTERVAL_SECS} seconds");
     let settings = Settings::build(config).await?;
-    tracing::info!(interval_s = args.interval, "worker started");
+    sync_loop(&settings, Duration::from_secs(args.interval), None, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a pass, then waits for the interval or a trigger, until `shutdown`
+/// resolves.
+pub async fn sync_loop(
+    settings: &Settings,
+    interval: Duration,
+    trigger: Option<SyncTrigger>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tracing::info!(interval_s = interval.as_secs(), "background sync started");
+    let requested = async |trigger: &Option<SyncTrigger>| match trigger {
+        Some(t) => t.requested().await,
+        None => std::future::pending().await,
+    };
+    tokio::pin!(shutdown);
     loop {
-        pass(&settings).await;
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(args.interval)) => {}
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("worker stopping");
-                return Ok(ExitCode::SUCCESS);
-            }
+            _ = pass(settings) => {}
+            _ = &mut shutdown => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = requested(&trigger) => tracing::info!("sync requested from the portal"),
+            _ = &mut shutdown => break,
         }
     }
+    tracing::info!("background sync stopped");
 }
 
 /// One pass; every failure is logged, none stops the worker.

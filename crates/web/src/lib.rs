@@ -40,6 +40,7 @@ mod statics;
 
 pub use auth::session::{AdminUser, CurrentUser, MaybeUser};
 pub use error::{Result, WebError};
+pub use pages::setup::first_admin_setup_link;
 
 use axum::Router;
 use axum::middleware;

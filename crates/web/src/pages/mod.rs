@@ -5,7 +5,7 @@
 mod health;
 mod home;
 mod login;
-mod setup;
+pub(crate) mod setup;
 
 use crate::{AppState, CurrentUser, WebError};
 use askama::Template;

@@ -134,3 +134,19 @@ async fn submit(
     let started = session::start(&state, id).await?;
     Ok(with_cookies(see_other("/"), [csrf::clear_pre_session()?, started]))
 }
+
+/// How long a setup link printed at start-up works.
+pub const SETUP_LINK_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+
+/// While the workspace has no admin: a new one-time link that creates the
+/// first one (`PUBLIC_URL/setup?token=…`, valid 24 hours). `None` once an
+/// admin exists. `tac-crm serve` prints it at start-up.
+pub async fn first_admin_setup_link(state: &AppState) -> Result<Option<String>, WebError> {
+    if state.store().count_admins(state.workspace()).await? > 0 {
+        return Ok(None);
+    }
+    let token = crate::auth::random_token()?;
+    let now = Utc::now();
+    state.store().create_setup_token(state.workspace(), &token, now, now + SETUP_LINK_LIFETIME).await?;
+    Ok(Some(format!("{}/setup?token={token}", state.public_url())))
+}
