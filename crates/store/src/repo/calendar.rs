@@ -13,11 +13,12 @@ of the row as stored, cancellation included.
 
 use super::contacts::{auto_create_contacts, link_meetings, unlink};
 use super::{
-    Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
+    BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
+    write_cursor,
 };
 use crate::error::{Result, StoreError};
 use crate::fingerprint;
-use crate::types::{CursorScope, MailboxId, MeetingCopyRow, PageOutcome, SyncCursor, WorkspaceId};
+use crate::types::{Backend, CursorScope, MailboxId, MeetingCopyRow, PageOutcome, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::hash_map::Entry;
@@ -234,6 +235,11 @@ async fn insert_meetings(
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, i64>> {
     let mut inserted = HashMap::with_capacity(meetings.len());
+    // SQLite: earliest first, for ascending FTS rowids (see insert_emails).
+    let mut meetings = meetings.to_vec();
+    if BACKEND == Backend::Sqlite {
+        meetings.sort_by_key(|m| m.record.start);
+    }
     for chunk in meetings.chunks(rows_per_statement(MEETING_INSERT_BINDS)) {
         let mut query = QueryBuilder::<Db>::new(
             "insert into meeting (

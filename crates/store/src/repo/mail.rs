@@ -22,11 +22,12 @@ rows in key order first.
 
 use super::contacts::{auto_create_contacts, link_emails, unlink};
 use super::{
-    Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement, write_cursor,
+    BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
+    write_cursor,
 };
 use crate::error::{Result, StoreError};
 use crate::fingerprint;
-use crate::types::{CursorScope, EmailCopyRow, MailboxId, PageOutcome, SyncCursor, WorkspaceId};
+use crate::types::{Backend, CursorScope, EmailCopyRow, MailboxId, PageOutcome, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::hash_map::Entry;
@@ -209,6 +210,14 @@ async fn insert_emails(
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, i64>> {
     let mut inserted = HashMap::with_capacity(emails.len());
+    // SQLite: oldest first, so that the time-ordered FTS rowids (migration
+    // 0005) arrive ascending and FTS5 buffers the page in memory; a smaller
+    // rowid than the last would make it write a segment per email.
+    // PostgreSQL keeps Message-ID order, which orders its index locks.
+    let mut emails = emails.to_vec();
+    if BACKEND == Backend::Sqlite {
+        emails.sort_by_key(|e| e.record.sent_at);
+    }
     for chunk in emails.chunks(rows_per_statement(EMAIL_INSERT_BINDS)) {
         let mut query = QueryBuilder::<Db>::new(
             "insert into email (

@@ -11,7 +11,9 @@ at `full`, never private items.
 A page is keyset-paginated on (time, kind, id) descending, which the
 `activity_timeline` index serves: the first page of a contact with tens of
 thousands of activities reads a few dozen index entries, then the page's
-items by id.
+items by id. Search over everything reads hits newest first: on SQLite
+the FTS rowids are time-ordered keys (migration 0005), on PostgreSQL the
+planner walks the time index or reads the GIN hits, whichever is cheaper.
 */
 
 use super::privacy::visibility;
@@ -124,9 +126,7 @@ async fn activity_entries(
 /// Sorts entries merged from several queries into the page order (time,
 /// kind, id, all descending) and keeps one more than a page.
 fn newest_first(mut entries: Vec<Entry>, limit: u32) -> Vec<Entry> {
-    entries.sort_by(|a, b| {
-        (b.occurred_at, b.kind.as_str(), b.ref_id).cmp(&(a.occurred_at, a.kind.as_str(), a.ref_id))
-    });
+    entries.sort_by(|a, b| (b.occurred_at, b.kind.as_str(), b.ref_id).cmp(&(a.occurred_at, a.kind.as_str(), a.ref_id)));
     entries.truncate(limit as usize + 1);
     entries
 }
@@ -238,31 +238,17 @@ async fn everything_entries(
         if query.kind.is_some_and(|k| k != kind) {
             continue;
         }
-        let source = Source::of(kind);
-        let walk = walk_in_time_order(pool, source, search, visibility).await?;
-        let mut hits = source.newest_hits(pool, ws, query, search, visibility, walk, limit).await?;
-        if walk && hits.len() <= limit as usize {
-            // The newest WALK_ROWS items held too few hits: the words are
-            // common but not lately. Read every hit instead.
-            tracing::debug!(kind = kind.as_str(), found = hits.len(), "search walk came back short; reading all hits");
-            hits = source.newest_hits(pool, ws, query, search, visibility, false, limit).await?;
-        }
+        let hits = Source::of(kind).newest_hits(pool, ws, query, search, visibility, limit).await?;
         entries.extend(hits);
     }
     Ok(newest_first(entries, limit))
 }
 
-/// How many of the newest items a walk tests before it gives up: walking
-/// tests each item (about 20 µs on SQLite), so a walk costs at most about
-/// 100 ms before reading the hits takes over.
-const WALK_ROWS: i64 = 5_000;
-
-/// SQLite: whether the words are so common (3% of the table or more) that
-/// walking the table newest first and testing each row finds a page sooner
-/// than reading every hit. At 3% a page needs about 1,700 rows walked
-/// (35 ms at 1M emails) while reading the 30,000 hits takes about 45 ms, and
-/// reading grows with the hits while walking shrinks. PostgreSQL's planner
-/// makes that choice itself from its statistics.
+/// SQLite, for a contact's or company's timeline searched: whether the
+/// words are so common (3% of the table or more) that walking the timeline
+/// newest first and testing each item finds a page sooner than looking each
+/// item up among every hit. PostgreSQL's planner makes that choice itself
+/// from its statistics.
 async fn walk_in_time_order(pool: &Pool, source: Source, search: &[String], visibility: Visibility) -> Result<bool> {
     if BACKEND != Backend::Sqlite {
         return Ok(false);
@@ -317,6 +303,15 @@ impl Source {
         }
     }
 
+    /// SQLite: the table of time-ordered search keys (the FTS rowids, see
+    /// migration 0005) and its column naming the item.
+    fn search_keys(self) -> (&'static str, &'static str) {
+        match self {
+            Source::Email => ("email_search_key", "email_id"),
+            Source::Meeting => ("meeting_search_key", "meeting_id"),
+        }
+    }
+
     fn activity_column(self) -> &'static str {
         match self {
             Source::Email => "a.email_id",
@@ -348,10 +343,13 @@ impl Source {
         let (table, fts, _) = self.tables();
         match BACKEND {
             Backend::Sqlite => {
-                q.push(format_args!(" from {fts} f join {table} s on s.id = f.rowid where {fts} match "))
-                    .push_bind(self.fts_text(search, visibility))
-                    .push(" and s.workspace_id = ")
-                    .push_bind(ws.0);
+                let (keys, item) = self.search_keys();
+                q.push(format_args!(
+                    " from {fts} f join {keys} k on k.key = f.rowid join {table} s on s.id = k.{item} where {fts} match "
+                ))
+                .push_bind(self.fts_text(search, visibility))
+                .push(" and s.workspace_id = ")
+                .push_bind(ws.0);
             }
             Backend::Postgres => {
                 let text = search.join(" ");
@@ -361,7 +359,9 @@ impl Source {
                     .push_bind(text.clone())
                     .push(")");
                 if matches!(self, Source::Email) && visibility != Visibility::Full {
-                    q.push(" and to_tsvector('simple', s.subject) @@ plainto_tsquery('simple', ").push_bind(text).push(")");
+                    q.push(" and to_tsvector('simple', s.subject) @@ plainto_tsquery('simple', ")
+                        .push_bind(text)
+                        .push(")");
                 }
             }
         }
@@ -382,9 +382,10 @@ impl Source {
     ) {
         let (table, fts, _) = self.tables();
         if walk && BACKEND == Backend::Sqlite {
-            q.push(format_args!("exists (select 1 from {table} s where s.id = {id}"));
+            let (keys, item) = self.search_keys();
+            q.push(format_args!("exists (select 1 from {table} s join {keys} k on k.{item} = s.id where s.id = {id}"));
             self.push_shown(q);
-            q.push(format_args!(" and exists (select 1 from {fts} f where f.rowid = s.id and {fts} match "))
+            q.push(format_args!(" and exists (select 1 from {fts} f where f.rowid = k.key and {fts} match "))
                 .push_bind(self.fts_text(search, visibility))
                 .push("))");
         } else {
@@ -395,10 +396,9 @@ impl Source {
     }
 
     /// The newest page of hits over everything, with the page's time
-    /// filters. `walk` tests the newest `WALK_ROWS` items one by one,
-    /// newest first, and may come back short; otherwise every hit is read
-    /// and the newest kept.
-    #[allow(clippy::too_many_arguments)]
+    /// filters. SQLite reads the hits newest first straight from the
+    /// time-ordered FTS rowids and stops at the page; PostgreSQL's planner
+    /// chooses between its time index and the hits.
     async fn newest_hits(
         self,
         pool: &Pool,
@@ -406,31 +406,34 @@ impl Source {
         query: &TimelineQuery,
         search: &[String],
         visibility: Visibility,
-        walk: bool,
         limit: u32,
     ) -> Result<Vec<Entry>> {
-        let (table, fts, at) = self.tables();
+        let (_, _, at) = self.tables();
         let kind = self.kind();
         let mut q = QueryBuilder::<Db>::new(format!("select s.id, s.{at}"));
-        if walk {
-            // Newest first down to the WALK_ROWS-th newest item (none when
-            // there are fewer: then reading the hits is cheap anyway). A
-            // bound on time, not a LIMIT in a subquery, so that SQLite walks
-            // the time index and stops at the page instead of sorting.
-            q.push(format_args!(" from {table} s where s.workspace_id = ")).push_bind(ws.0);
-            push_hit_filters(&mut q, query, "s", at, kind);
-            q.push(format_args!(" and s.{at} >= (select b.{at} from {table} b where b.workspace_id = ")).push_bind(ws.0);
-            push_hit_filters(&mut q, query, "b", at, kind);
-            q.push(format_args!(" order by b.{at} desc, b.id desc limit 1 offset ")).push_bind(WALK_ROWS - 1).push(")");
-            self.push_shown(&mut q);
-            q.push(format_args!(" and exists (select 1 from {fts} f where f.rowid = s.id and {fts} match "))
-                .push_bind(self.fts_text(search, visibility))
-                .push(")");
-        } else {
-            self.push_hits(&mut q, ws, search, visibility);
-            push_hit_filters(&mut q, query, "s", at, kind);
+        self.push_hits(&mut q, ws, search, visibility);
+        push_hit_filters(&mut q, query, "s", at, kind);
+        match BACKEND {
+            Backend::Sqlite => {
+                // The exact filters above decide; these key ranges (whole
+                // seconds) let FTS5 start and stop at the right place.
+                if let Some(from) = query.from {
+                    q.push(" and f.rowid >= ").push_bind(search_key_floor(from));
+                }
+                let upper = [
+                    query.to.map(search_key_ceiling),
+                    query.cursor.map(|c| search_key_floor(c.occurred_at) + SECOND_OF_KEYS),
+                ];
+                if let Some(upper) = upper.into_iter().flatten().min() {
+                    q.push(" and f.rowid < ").push_bind(upper);
+                }
+                q.push(" order by f.rowid desc limit ");
+            }
+            Backend::Postgres => {
+                q.push(format_args!(" order by s.{at} desc, s.id desc limit "));
+            }
         }
-        q.push(format_args!(" order by s.{at} desc, s.id desc limit ")).push_bind(i64::from(limit) + 1);
+        q.push_bind(i64::from(limit) + 1);
         // PostgreSQL plans each search with its words (persistent statements
         // would freeze one plan): whether to walk by time or read the hits
         // depends on how common they are.
@@ -438,6 +441,21 @@ impl Source {
             q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
         Ok(rows.into_iter().map(|(ref_id, occurred_at)| Entry { kind, ref_id, occurred_at, direction: None }).collect())
     }
+}
+
+/// How many search keys one second holds (migration 0005: the key is the
+/// Unix second times 2^20 plus the item's place within that second).
+const SECOND_OF_KEYS: i64 = 1 << 20;
+
+/// The first search key of `at`'s second.
+fn search_key_floor(at: DateTime<Utc>) -> i64 {
+    at.timestamp().saturating_mul(SECOND_OF_KEYS)
+}
+
+/// The first search key after every item strictly before `at`.
+fn search_key_ceiling(at: DateTime<Utc>) -> i64 {
+    let floor = search_key_floor(at);
+    if at.timestamp_subsec_nanos() == 0 { floor } else { floor.saturating_add(SECOND_OF_KEYS) }
 }
 
 /// The time filters and cursor of a search over `alias`, dated by `at`.

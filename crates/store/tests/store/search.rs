@@ -12,6 +12,7 @@ both_backends!(
     search_finds_words_in_subject_and_body,
     hostile_queries_return_ok_without_error,
     common_words_page_newest_first_even_when_they_are_all_old,
+    hits_in_one_second_page_in_order_and_follow_a_changed_time,
 );
 
 fn now() -> DateTime<Utc> {
@@ -48,7 +49,10 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
             copy("g1", "inbox", Direction::Inbound),
         ),
         (
-            dated(email("<b@x>", "Lunch on Friday", "<div>The budget for lunch is fine</div><style>.forecast{}</style>"), 3),
+            dated(
+                email("<b@x>", "Lunch on Friday", "<div>The budget for lunch is fine</div><style>.forecast{}</style>"),
+                3,
+            ),
             copy("g2", "inbox", Direction::Inbound),
         ),
         (dated(email("<c@x>", "Unrelated", "<p>Nothing to see</p>"), 1), copy("g3", "inbox", Direction::Inbound)),
@@ -75,9 +79,9 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
     assert!(search(store, other, "budget", 10).await.is_empty());
 }
 
-/// Enough mail for SQLite to walk the newest emails for a common word
-/// (20,000 hits and 3% of the table) rather than read every hit, and to
-/// give up the walk when the newest 5,000 emails hold fewer than a page.
+/// A word in every one of 25,500 emails, and a word in most old mail but
+/// rare lately: both page newest first, however the engine finds them
+/// (SQLite reads its time-ordered FTS rowids; ids here run against time).
 async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
     const OLD: usize = 20_400;
     const RECENT: usize = 5_100;
@@ -88,7 +92,7 @@ async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
     // Every email says "report"; the old ones all say "legacy", and of the
     // recent ones only every 600th does.
     let record = |i: usize| {
-        let legacy = i < OLD || (i - OLD) % 600 == 0;
+        let legacy = i < OLD || (i - OLD).is_multiple_of(600);
         let subject = if legacy { format!("legacy report {i}") } else { format!("report {i}") };
         let mut e = email(&format!("<{i}@x>"), &subject, "<p>see attached</p>");
         e.sent_at = start + Duration::minutes(i as i64);
@@ -110,7 +114,7 @@ async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
 
     // A word common in old mail but rare lately: the 9 recent hits, then
     // the newest old ones (the walk over recent mail comes back short).
-    let mut expected: Vec<String> = (0..RECENT).rev().filter(|j| j % 600 == 0).map(|j| id(OLD + j)).collect();
+    let mut expected: Vec<String> = (0..RECENT).rev().filter(|j| j.is_multiple_of(600)).map(|j| id(OLD + j)).collect();
     assert_eq!(expected.len(), 9);
     expected.extend((0..OLD).rev().take(41).map(id));
     assert_eq!(search(store, ws, "legacy", 50).await, expected);
@@ -172,7 +176,8 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
         "\"hi",
     ];
     for query in hostile {
-        let result = store.search(ws, &TimelineQuery { search: Some(query.into()), ..TimelineQuery::default() }, now()).await;
+        let result =
+            store.search(ws, &TimelineQuery { search: Some(query.into()), ..TimelineQuery::default() }, now()).await;
         assert!(result.is_ok(), "{query:?} → {result:?}");
     }
     // Syntax characters are just text around words.
@@ -180,4 +185,51 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
     assert_eq!(search(store, ws, "NEAR(", 10).await.len(), 1);
     assert_eq!(search(store, ws, "(draft", 10).await.len(), 1);
     assert!(search(store, ws, "') OR 1=1 --", 10).await.is_empty(), "OR is a word, not an operator");
+}
+
+async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) {
+    let store = &db.store;
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let second = at(10, 9);
+    let record = |n: u32, sent: DateTime<Utc>| {
+        let mut e = email(&format!("<{n}@x>"), &format!("offer {n}"), "<p>terms</p>");
+        e.sent_at = sent;
+        (e, copy(&format!("g{n}"), "inbox", Direction::Inbound))
+    };
+    // Five in one second (stored in this order, so ids rise 1 → 5), one
+    // before and one after.
+    let mut page: Vec<_> = (1..=5).map(|n| record(n, second)).collect();
+    page.push(record(6, second - Duration::seconds(1)));
+    page.push(record(7, second + Duration::milliseconds(1_500)));
+    store.apply_mail_page(ws, ann, "inbox", &page, &[], &[], &SyncCursor::NextLink("n".into())).await.unwrap();
+    let expected = ["<7@x>", "<5@x>", "<4@x>", "<3@x>", "<2@x>", "<1@x>", "<6@x>"];
+
+    // Two at a time, following the cursor: every hit once, newest first,
+    // ties by id as everywhere else.
+    let mut seen = Vec::new();
+    let mut query = TimelineQuery { search: Some("offer".into()), limit: 2, ..TimelineQuery::default() };
+    loop {
+        let page = store.search(ws, &query, now()).await.unwrap();
+        seen.extend(message_ids(page.items));
+        let Some(next) = page.next_cursor else { break };
+        query.cursor = Some(tac_core::timeline::TimelineCursor::decode(&next).unwrap());
+    }
+    assert_eq!(seen, expected);
+
+    // Time filters cut inside a second exactly.
+    let window = TimelineQuery {
+        search: Some("offer".into()),
+        from: Some(second),
+        to: Some(second + Duration::milliseconds(1_500)),
+        ..TimelineQuery::default()
+    };
+    let found = message_ids(store.search(ws, &window, now()).await.unwrap().items);
+    assert_eq!(found, ["<5@x>", "<4@x>", "<3@x>", "<2@x>", "<1@x>"]);
+
+    // An email whose sent time changes moves in the order.
+    let moved = vec![record(1, second + Duration::hours(1))];
+    store.apply_mail_page(ws, ann, "inbox", &moved, &[], &[], &SyncCursor::NextLink("n2".into())).await.unwrap();
+    assert_eq!(search(store, ws, "offer", 3).await, ["<1@x>", "<7@x>", "<5@x>"]);
+    assert_eq!(search(store, ws, "terms", 50).await.len(), 7, "body words still indexed once each");
 }
