@@ -52,9 +52,10 @@ use types::TimelineOf;
 pub use types::{
     AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
     ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
-    EmailId, ImportOutcome, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, IntegrationSummary,
-    MailboxId, MailboxRow, MailboxScope, MeetingCopyRow, NewContact, PageOutcome, PrivacySettings, PurgeCounts,
-    SyncCursor, TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
+    EmailId, ImportFailure, ImportFailureReason, ImportOutcome, ImportReport, Integration, IntegrationId,
+    IntegrationSettings, IntegrationStatus, IntegrationSummary, MailboxId, MailboxRow, MailboxScope, MeetingCopyRow,
+    MeetingId, MonthlyActivity, NewContact, PageOutcome, PrivacySettings, PurgeCounts, SyncCursor, TeamMember,
+    TimelinePage, TimelineQuery, WorkspaceId,
 };
 pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
 
@@ -471,6 +472,39 @@ impl Store {
         Ok(out)
     }
 
+    /// Imports a parsed CSV file ([`tac_core::contact_csv::parse_contacts_csv`]'s
+    /// rows): the good lines as [`Store::import_contacts`] does, and a report
+    /// of what they did with every failed line, parse or store, in line order.
+    pub async fn import_contacts_report(
+        &self,
+        ws: WorkspaceId,
+        rows: Vec<std::result::Result<tac_core::contact_csv::ContactLine, tac_core::contact_csv::LineError>>,
+    ) -> Result<ImportReport> {
+        let mut report = ImportReport::default();
+        let mut lines = Vec::with_capacity(rows.len());
+        for row in rows {
+            match row {
+                Ok(line) => lines.push(line),
+                Err(e) => report
+                    .failures
+                    .push(ImportFailure { line: e.line, reason: ImportFailureReason::Invalid(e.message) }),
+            }
+        }
+        let outcomes = self.import_contacts(ws, &lines).await?;
+        for (line, outcome) in lines.iter().zip(outcomes) {
+            match outcome {
+                Ok(ImportOutcome::Created(_)) => report.created += 1,
+                Ok(ImportOutcome::Updated(_)) => report.updated += 1,
+                Ok(ImportOutcome::Unchanged(_)) => report.unchanged += 1,
+                Err(e) => {
+                    report.failures.push(ImportFailure { line: line.line, reason: ImportFailureReason::Refused(e) })
+                }
+            }
+        }
+        report.failures.sort_by_key(|f| f.line);
+        Ok(report)
+    }
+
     // ---- timelines --------------------------------------------------------
 
     /// A contact's timeline page, newest first, redacted by the privacy policy.
@@ -509,6 +543,38 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ContactSummary> {
         dispatch!(self, contact_summary(ws, contact, now))
+    }
+
+    /// One email as a timeline shows it (redacted by the privacy policy),
+    /// seen from the team: outbound when a team member sent it.
+    /// `NotFound` when it is not in the workspace.
+    pub async fn email_item(&self, ws: WorkspaceId, email: EmailId) -> Result<tac_core::timeline::EmailItem> {
+        dispatch!(self, email_item(ws, email.0))
+    }
+
+    /// One meeting as a timeline shows it (redacted by the privacy policy).
+    /// `NotFound` when it is not in the workspace.
+    pub async fn meeting_item(
+        &self,
+        ws: WorkspaceId,
+        meeting: MeetingId,
+        now: DateTime<Utc>,
+    ) -> Result<tac_core::timeline::MeetingItem> {
+        dispatch!(self, meeting_item(ws, meeting.0, now))
+    }
+
+    /// A contact's emails and meetings per calendar month (UTC) with
+    /// activity in `[from, to)`, oldest first; months without any are left
+    /// out. Counts every item, private ones included (they are counted, not
+    /// shown).
+    pub async fn monthly_activity(
+        &self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MonthlyActivity>> {
+        dispatch!(self, monthly_activity(ws, contact, from, to))
     }
 
     /// An email's sanitised body; [`StoreError::Hidden`] when the policy hides it.

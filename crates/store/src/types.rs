@@ -289,6 +289,10 @@ id_type!(
     /// A company, keyed by its domain.
     CompanyId
 );
+id_type!(
+    /// A deduplicated meeting occurrence.
+    MeetingId
+);
 
 /// Where a contact came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -387,6 +391,33 @@ pub enum ImportOutcome {
     Unchanged(ContactId),
 }
 
+/// What importing a CSV file did, line by line: the counts of what the good
+/// lines did, and every line that failed, in file order.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub failures: Vec<ImportFailure>,
+}
+
+/// A CSV line that was not imported.
+#[derive(Debug)]
+pub struct ImportFailure {
+    /// The 1-based line of the file (the header is line 1).
+    pub line: usize,
+    pub reason: ImportFailureReason,
+}
+
+/// Why a CSV line was not imported.
+#[derive(Debug)]
+pub enum ImportFailureReason {
+    /// The line itself is wrong (no valid address, a bad name, …): what to change.
+    Invalid(String),
+    /// The store refused it: an internal address, an address of another contact.
+    Refused(crate::StoreError),
+}
+
 /// Which part of a timeline to read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TimelineQuery {
@@ -450,6 +481,15 @@ pub struct ContactSummary {
     pub follow_up: tac_core::insights::FollowUp,
     /// 0–100; see `tac_core::insights::relationship_strength`.
     pub relationship_strength: u8,
+}
+
+/// A contact's activity in one calendar month (UTC), for the activity chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MonthlyActivity {
+    /// The first day of the month.
+    pub month: chrono::NaiveDate,
+    pub emails: u64,
+    pub meetings: u64,
 }
 
 /// An email body, ready to show: sanitised HTML and plain text.

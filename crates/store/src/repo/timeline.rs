@@ -21,7 +21,8 @@ use super::{BACKEND, Db, Pool, count, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, words};
 use crate::types::{
-    Backend, ContactId, ContactSummary, EmailBody, TeamMember, TimelineOf, TimelinePage, TimelineQuery, WorkspaceId,
+    Backend, ContactId, ContactSummary, EmailBody, MonthlyActivity, TeamMember, TimelineOf, TimelinePage,
+    TimelineQuery, WorkspaceId,
 };
 use chrono::{DateTime, Duration, Utc};
 use sqlx::QueryBuilder;
@@ -29,7 +30,9 @@ use std::collections::HashMap;
 use tac_core::insights::{ActivityCounts, follow_up, relationship_strength};
 use tac_core::privacy::Visibility;
 use tac_core::records::Direction;
-use tac_core::timeline::{ActivityKind, AttendeeView, EmailFacts, MeetingFacts, Person, TimelineCursor, TimelineItem};
+use tac_core::timeline::{
+    ActivityKind, AttendeeView, EmailFacts, EmailItem, MeetingFacts, MeetingItem, Person, TimelineCursor, TimelineItem,
+};
 
 /// One row of the index as a page lists it.
 struct Entry {
@@ -681,6 +684,89 @@ pub(crate) async fn email_body(
     let clean =
         tac_core::sanitize::sanitize_email_html(&html, tac_core::sanitize::SanitizeOptions { allow_remote_images });
     Ok(EmailBody { html: clean.html, text, blocked_images: clean.blocked_images })
+}
+
+/// One email by id, redacted like a timeline item. Seen from the team: it
+/// is outbound when any mailbox holds it as sent.
+pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64) -> Result<EmailItem> {
+    let found: Option<i64> = sqlx::query_scalar("select id from email where workspace_id = $1 and id = $2")
+        .bind(ws.0)
+        .bind(email_id)
+        .fetch_optional(pool)
+        .await?;
+    found.ok_or(StoreError::NotFound("email"))?;
+    let visibility = visibility(pool, ws).await?;
+    let mut facts = email_facts(pool, &[email_id]).await?;
+    let mut f = facts.remove(&email_id).ok_or(StoreError::NotFound("email"))?;
+    // 'outbound' sorts after 'inbound': the max says whether any team
+    // member sent it.
+    let direction: Option<String> = sqlx::query_scalar(
+        "select max(direction) from email_copy where workspace_id = $1 and email_id = $2 and removed_at is null",
+    )
+    .bind(ws.0)
+    .bind(email_id)
+    .fetch_one(pool)
+    .await?;
+    if let Some(d) = direction.as_deref().and_then(|d| d.parse().ok()) {
+        f.direction = d;
+    }
+    Ok(f.into_item(visibility))
+}
+
+/// One meeting by id, redacted like a timeline item.
+pub(crate) async fn meeting_item(
+    pool: &Pool,
+    ws: WorkspaceId,
+    meeting_id: i64,
+    now: DateTime<Utc>,
+) -> Result<MeetingItem> {
+    let found: Option<i64> = sqlx::query_scalar("select id from meeting where workspace_id = $1 and id = $2")
+        .bind(ws.0)
+        .bind(meeting_id)
+        .fetch_optional(pool)
+        .await?;
+    found.ok_or(StoreError::NotFound("meeting"))?;
+    let visibility = visibility(pool, ws).await?;
+    let mut facts = meeting_facts(pool, &[meeting_id]).await?;
+    let f = facts.remove(&meeting_id).ok_or(StoreError::NotFound("meeting"))?;
+    Ok(f.into_item(visibility, now))
+}
+
+/// A contact's activity per calendar month (UTC) in `[from, to)`, counted
+/// by the database off the `activity_timeline` index. The month key is
+/// text on both backends: SQLite stores times as RFC 3339 text in UTC, so
+/// its first seven characters are the month; PostgreSQL formats the
+/// `timestamptz` in UTC.
+pub(crate) async fn monthly_activity(
+    pool: &Pool,
+    ws: WorkspaceId,
+    contact: ContactId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<MonthlyActivity>> {
+    ensure_exists(pool, ws, "contact", contact.0).await?;
+    let month = match BACKEND {
+        Backend::Sqlite => "substr(occurred_at, 1, 7)",
+        Backend::Postgres => "to_char(occurred_at at time zone 'UTC', 'YYYY-MM')",
+    };
+    let sql = format!(
+        "select {month} as month,
+                sum(case when kind = 'email' then 1 else 0 end),
+                sum(case when kind = 'meeting' then 1 else 0 end)
+         from activity
+         where workspace_id = $1 and contact_id = $2 and occurred_at >= $3 and occurred_at < $4
+         group by {month}
+         order by month"
+    );
+    let rows: Vec<(String, i64, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0).bind(contact.0).bind(from).bind(to).fetch_all(pool).await?;
+    rows.into_iter()
+        .map(|(month, emails, meetings)| {
+            let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+                .map_err(|e| StoreError::corrupt("activity.occurred_at", format!("{month}: {e}")))?;
+            Ok(MonthlyActivity { month: first, emails: count(emails), meetings: count(meetings) })
+        })
+        .collect()
 }
 
 /// How far back the top team members look.

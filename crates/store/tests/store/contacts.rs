@@ -12,8 +12,8 @@ use tac_core::records::{Direction, DirectoryUser, EmailRecord, ParticipantRole, 
 use tac_core::timeline::{ActivityKind, TimelineCursor, TimelineItem};
 use tac_core::{NormalizedAddress, address::normalize};
 use tac_store::{
-    ContactListQuery, ContactSort, ContactSource, CursorScope, EmailId, ImportOutcome, MailboxId, NewContact,
-    PrivacySettings, Store, StoreError, SyncCursor, TimelineQuery, WorkspaceId,
+    ContactListQuery, ContactSort, ContactSource, CursorScope, EmailId, ImportOutcome, MailboxId, MeetingId,
+    NewContact, PrivacySettings, Store, StoreError, SyncCursor, TimelineQuery, WorkspaceId,
 };
 
 both_backends!(
@@ -38,6 +38,8 @@ both_backends!(
     csv_import_reports_bad_lines_and_never_imports_twice,
     disconnect_purges_synced_data_and_keeps_peoples_contacts,
     hostile_searches_are_plain_words,
+    one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only,
+    monthly_activity_counts_each_month_in_utc,
 );
 
 fn cursor(n: u32) -> SyncCursor {
@@ -823,4 +825,111 @@ async fn hostile_searches_are_plain_words(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(ids(&hits.items), ["<1@f>"]);
+}
+
+async fn one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    put_mail(store, ws, ann, &[mail("<in@f>", at(1, 9), true), mail("<out@f>", at(2, 9), false)]).await;
+    let mut private = mail("<private@f>", at(3, 9), true);
+    private.is_private = true;
+    put_mail(store, ws, ann, &[private]).await;
+    store
+        .apply_calendar_page(
+            ws,
+            ann,
+            &[(meeting("uid-1", "Kick-off"), meeting_copy("m1", "organizer", true))],
+            &[],
+            &[],
+            &cursor(2),
+        )
+        .await
+        .unwrap();
+    let zoe = zoe(store, ws).await;
+    let items = page(store, ws, zoe, TimelineQuery::default()).await;
+    let id_of = |message_id: &str| {
+        items
+            .iter()
+            .find_map(|i| match i {
+                TimelineItem::Email(e) if e.internet_message_id == message_id => {
+                    Some(EmailId(e.id.trim_start_matches("email-").parse().unwrap()))
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let inbound = store.email_item(ws, id_of("<in@f>")).await.unwrap();
+    assert_eq!((inbound.subject.as_deref(), inbound.direction), (Some("Subject <in@f>"), Direction::Inbound));
+    assert_eq!(inbound.mailboxes, ["ann@contoso.com"]);
+    let outbound = store.email_item(ws, id_of("<out@f>")).await.unwrap();
+    assert_eq!(outbound.direction, Direction::Outbound, "a team member sent it");
+    let private = store.email_item(ws, id_of("<private@f>")).await.unwrap();
+    assert_eq!(private.subject.as_deref(), Some("Private email"));
+    assert!(private.preview.is_none() && !private.body_available);
+
+    let meeting_id = items
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Meeting(m) => Some(MeetingId(m.id.trim_start_matches("meeting-").parse().unwrap())),
+            _ => None,
+        })
+        .unwrap();
+    let m = store.meeting_item(ws, meeting_id, now()).await.unwrap();
+    assert_eq!(m.subject.as_deref(), Some("Kick-off"));
+    assert_eq!(m.online_meeting_url.as_deref(), Some("https://teams.example/meet/1"));
+    let responses: Vec<(&str, &str)> = m.attendees.iter().map(|a| (a.address.as_str(), a.response.as_str())).collect();
+    assert_eq!(responses, [("bob@contoso.com", "accepted"), ("zoe@fabrikam.com", "none")]);
+    store
+        .set_privacy_settings(
+            ws,
+            PrivacySettings { visibility: Visibility::Metadata, auto_create: AutoCreate::Sent, retention_days: None },
+            "test",
+        )
+        .await
+        .unwrap();
+    assert!(store.meeting_item(ws, meeting_id, now()).await.unwrap().subject.is_none(), "redacted by the policy");
+    assert!(store.email_item(ws, id_of("<in@f>")).await.unwrap().subject.is_none());
+
+    let other = store.ensure_workspace("other").await.unwrap();
+    assert!(matches!(store.email_item(other, id_of("<in@f>")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.meeting_item(other, meeting_id, now()).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.email_item(ws, EmailId(i64::MAX)).await, Err(StoreError::NotFound(_))));
+}
+
+async fn monthly_activity_counts_each_month_in_utc(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    let utc = |y: i32, m: u32, d: u32, h: u32| {
+        use chrono::TimeZone as _;
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().unwrap()
+    };
+    put_mail(
+        store,
+        ws,
+        ann,
+        &[
+            mail("<jan-first@f>", utc(2025, 1, 1, 0), true),
+            mail("<jan-last@f>", utc(2025, 1, 31, 23), false),
+            mail("<feb@f>", utc(2025, 2, 10, 9), true),
+            mail("<too-old@f>", utc(2024, 12, 31, 23), true),
+        ],
+    )
+    .await;
+    let mut m = meeting("uid-jan", "January");
+    m.start = utc(2025, 1, 15, 10);
+    m.end = m.start + Duration::hours(1);
+    store
+        .apply_calendar_page(ws, ann, &[(m, meeting_copy("m", "organizer", true))], &[], &[], &cursor(2))
+        .await
+        .unwrap();
+    let zoe = zoe(store, ws).await;
+    let months = store.monthly_activity(ws, zoe, utc(2025, 1, 1, 0), utc(2025, 3, 1, 0)).await.unwrap();
+    let got: Vec<(String, u64, u64)> =
+        months.iter().map(|m| (m.month.format("%Y-%m-%d").to_string(), m.emails, m.meetings)).collect();
+    assert_eq!(got, [("2025-01-01".to_owned(), 2, 1), ("2025-02-01".to_owned(), 1, 0)]);
+    let other = store.ensure_workspace("other").await.unwrap();
+    assert!(matches!(
+        store.monthly_activity(other, zoe, utc(2025, 1, 1, 0), utc(2025, 3, 1, 0)).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
