@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use tac_core::NormalizedAddress;
 use tac_core::timeline::{ActivityKind, TimelineCursor};
 use tac_store::{
-    CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportOutcome, NewContact,
+    CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportFailureReason, NewContact,
     StoreError, TimelineQuery,
 };
 
@@ -242,30 +242,20 @@ async fn import(s: &Settings, args: ImportArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}: check the path and that you may read it", args.file.display()))?;
     let rows =
         tac_core::contact_csv::parse_contacts_csv(&bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-    let mut failures: Vec<(usize, String)> = Vec::new();
-    let mut lines = Vec::with_capacity(rows.len());
-    for row in rows {
-        match row {
-            Ok(line) => lines.push(line),
-            Err(e) => failures.push((e.line, e.message)),
-        }
+    let report = s.store.import_contacts_report(s.workspace, rows).await?;
+    let failures = report.failures.len();
+    for failure in report.failures {
+        let message = match failure.reason {
+            ImportFailureReason::Invalid(message) => message,
+            ImportFailureReason::Refused(e) => format!("{:#}", explain(e)),
+        };
+        eprintln!("line {}: {message}", failure.line);
     }
-    let outcomes = s.store.import_contacts(s.workspace, &lines).await?;
-    let (mut created, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
-    for (line, outcome) in lines.iter().zip(outcomes) {
-        match outcome {
-            Ok(ImportOutcome::Created(_)) => created += 1,
-            Ok(ImportOutcome::Updated(_)) => updated += 1,
-            Ok(ImportOutcome::Unchanged(_)) => unchanged += 1,
-            Err(e) => failures.push((line.line, format!("{:#}", explain(e)))),
-        }
-    }
-    failures.sort_by_key(|(line, _)| *line);
-    for (line, message) in &failures {
-        eprintln!("line {line}: {message}");
-    }
-    println!("created {created}, updated {updated}, unchanged {unchanged}, failed {}", failures.len());
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    println!(
+        "created {}, updated {}, unchanged {}, failed {failures}",
+        report.created, report.updated, report.unchanged
+    );
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 async fn list(s: &Settings, args: ListArgs) -> anyhow::Result<ExitCode> {
