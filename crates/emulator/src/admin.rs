@@ -447,6 +447,7 @@ async fn truth_mail(State(state): State<AppState>, Path(user): Path<String>) -> 
             "from": msg.from.address,
             "receivedDateTime": crate::tz::utc_stamp(msg.received),
             "meetingMessageType": msg.meeting.as_ref().map(|x| x.kind),
+            "sensitivity": msg.sensitivity,
         }));
     }
     let folders: Vec<Value> = state

@@ -105,6 +105,7 @@ impl RenderContext {
         moves: u16,
         select: Option<&[String]>,
         annotate_type: bool,
+        expand_sensitivity: bool,
     ) -> Result<Value, UnknownProperty> {
         if let Some(raw) = &m.raw {
             return Ok(raw.clone());
@@ -187,7 +188,21 @@ impl RenderContext {
                 o.insert("responseType".into(), json!(response));
             }
         }
-        apply_select(o, select, MESSAGE_EXTRA)
+        let mut out = apply_select(o, select, MESSAGE_EXTRA)?;
+        // `$expand=singleValueExtendedProperties($filter=id eq 'Integer
+        // 0x0036')`: PidTagSensitivity, with Graph's normalised id. Mail that
+        // never had the property set (here: normal) comes without the
+        // collection, as Graph omits it when nothing matches.
+        let value = match m.sensitivity {
+            "personal" => Some("1"),
+            "private" => Some("2"),
+            "confidential" => Some("3"),
+            _ => None,
+        };
+        if let (true, Some(value), Some(object)) = (expand_sensitivity, value, out.as_object_mut()) {
+            object.insert("singleValueExtendedProperties".into(), json!([{"id": "Integer 0x36", "value": value}]));
+        }
+        Ok(out)
     }
 
     /// An event, occurrence or series master.

@@ -134,6 +134,9 @@ pub struct NewMessage {
     pub conversation_id: Option<String>,
     #[serde(default)]
     pub is_read: bool,
+    /// `normal` (the default), `personal`, `private` or `confidential`.
+    #[serde(default)]
+    pub sensitivity: Option<String>,
     /// Served verbatim in place of the rendered message, to test bad input.
     pub raw: Option<serde_json::Value>,
 }
@@ -368,6 +371,15 @@ impl World {
         if !self.has_folder(mailbox, folder) || folder.is_search_folder() {
             return Err(WorldError::NoFolder);
         }
+        let sensitivity = match new.sensitivity.as_deref() {
+            None | Some("normal") => "normal",
+            Some("personal") => "personal",
+            Some("private") => "private",
+            Some("confidential") => "confidential",
+            Some(_) => {
+                return Err(WorldError::Invalid("sensitivity is normal, personal, private or confidential".into()));
+            }
+        };
         let mut s = self.write();
         s.seq += 1;
         let seq = s.seq;
@@ -394,6 +406,7 @@ impl World {
             is_read: new.is_read,
             is_draft: false,
             importance: "normal",
+            sensitivity,
             has_attachments: false,
             inference: "focused",
             categories: vec![],

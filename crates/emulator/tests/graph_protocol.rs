@@ -5,7 +5,7 @@ mod common;
 
 use common::Harness;
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 const IMMUTABLE: (&str, &str) = ("Prefer", "IdType=\"ImmutableId\"");
 
@@ -259,6 +259,54 @@ async fn delta_honours_select_and_the_received_date_filter_and_refuses_other_opt
     assert_eq!(status, 400);
     let (status, _, _) = h.get(&token, &format!("{base}?$skiptoken=garbage"), &[]).await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn delta_expands_the_sensitivity_property_on_request_on_every_page() {
+    let h = Harness::start().await;
+    let token = h.token().await;
+    let (user, upn) = h.first_mailbox().await;
+    let (status, _) = h
+        .admin_post(
+            &format!("/users/{user}/messages"),
+            json!({"folder": "inbox", "subject": "Between us", "sensitivity": "private", "from": {"name": "Ann", "address": "ann@fourthcoffee.com"}, "to": [{"name": "Me", "address": upn}]}),
+        )
+        .await;
+    let headers = [("Prefer", "odata.maxpagesize=5"), IMMUTABLE];
+    let base = format!("/users/{user}/mailFolders/inbox/messages/delta");
+    let expand = "$expand=singleValueExtendedProperties($filter=id eq 'Integer 0x0036')";
+    let (items, _) = h.delta_round(&token, &h.graph(&format!("{base}?$select=subject&{expand}")), &headers).await;
+    // The ground truth says which messages carry a sensitivity.
+    let truth = h.admin_get(&format!("/truth/users/{user}/mail")).await;
+    let expected: HashMap<String, &str> =
+        truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap()["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["immutableId"].as_str().unwrap().to_string(), m["sensitivity"].as_str().unwrap()))
+            .collect();
+    assert!(items.len() > 5, "several pages");
+    let mut marked = 0;
+    for m in &items {
+        let id = m["id"].as_str().unwrap();
+        let value = m["singleValueExtendedProperties"][0]["value"].as_str();
+        let want = match expected[id] {
+            "personal" => Some("1"),
+            "private" => Some("2"),
+            "confidential" => Some("3"),
+            _ => None,
+        };
+        assert_eq!(value, want, "{id}");
+        if want.is_some() {
+            assert_eq!(m["singleValueExtendedProperties"][0]["id"], "Integer 0x36");
+            marked += 1;
+        }
+    }
+    assert!(status < 300 && marked >= 1);
+    let private = items.iter().find(|m| m["subject"] == "Between us").expect("the added message");
+    assert_eq!(private["singleValueExtendedProperties"][0]["value"], "2");
+    let (plain, _) = h.delta_round(&token, &h.graph(&format!("{base}?$select=subject")), &headers).await;
+    assert!(plain.iter().all(|m| m.get("singleValueExtendedProperties").is_none()), "only when expanded");
 }
 
 #[tokio::test]

@@ -139,7 +139,61 @@ pub struct Message {
     pub importance: Option<String>,
     /// Set on eventMessages: `meetingRequest`, `meetingCancelled`, …
     pub meeting_message_type: Option<String>,
+    /// Present when expanded ([`MESSAGE_EXPAND`]) and set on the item.
+    #[serde(default)]
+    pub single_value_extended_properties: Vec<SingleValueExtendedProperty>,
 }
+
+/// One MAPI property expanded onto an item. Graph normalises the id it
+/// returns (`Integer 0x36` for a requested `Integer 0x0036`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SingleValueExtendedProperty {
+    pub id: String,
+    pub value: Option<String>,
+}
+
+/// Outlook's sensitivity of a message (PidTagSensitivity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageSensitivity {
+    Normal,
+    Personal,
+    Private,
+    Confidential,
+}
+
+impl Message {
+    /// The sensitivity the sender set, from the expanded PidTagSensitivity
+    /// (0 normal, 1 personal, 2 private, 3 confidential). Absent or
+    /// unreadable: normal, as Outlook treats a message without it.
+    pub fn sensitivity(&self) -> MessageSensitivity {
+        let value = self
+            .single_value_extended_properties
+            .iter()
+            .find(|p| is_sensitivity_tag(&p.id))
+            .and_then(|p| p.value.as_deref())
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        match value {
+            Some(1) => MessageSensitivity::Personal,
+            Some(2) => MessageSensitivity::Private,
+            Some(3) => MessageSensitivity::Confidential,
+            _ => MessageSensitivity::Normal,
+        }
+    }
+}
+
+/// Whether an extended property id names PidTagSensitivity: `Integer
+/// 0x0036` in any case, with or without leading zeros.
+fn is_sensitivity_tag(id: &str) -> bool {
+    let mut parts = id.split_whitespace();
+    let (Some(kind), Some(tag), None) = (parts.next(), parts.next(), parts.next()) else { return false };
+    let hex = tag.strip_prefix("0x").or_else(|| tag.strip_prefix("0X"));
+    kind.eq_ignore_ascii_case("Integer") && hex.and_then(|h| u32::from_str_radix(h, 16).ok()) == Some(0x36)
+}
+
+/// The `$expand` TAC uses for message delta, URL-encoded: the sender's
+/// sensitivity, so private and confidential mail is stored metadata-only.
+/// Message delta supports `$expand` (FACTS: delta-query-messages).
+pub const MESSAGE_EXPAND: &str = "singleValueExtendedProperties($filter=id%20eq%20'Integer%200x0036')";
 
 /// The `$select` TAC uses for message delta.
 pub const MESSAGE_SELECT: &str = "subject,bodyPreview,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,internetMessageId,conversationId,parentFolderId,isRead,isDraft,hasAttachments,importance,meetingMessageType";

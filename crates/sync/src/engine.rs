@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tac_core::privacy::PrivacyPolicy;
 use tac_core::{DirectoryGroup, DirectoryUser, MailboxState, Participant, ParticipantRole, TenantDomain};
-use tac_graph::resources::{Event, MESSAGE_SELECT, MailFolder, Message};
+use tac_graph::resources::{Event, MESSAGE_EXPAND, MESSAGE_SELECT, MailFolder, Message};
 use tac_graph::{DeltaItem, ErrorClass, GraphClient, GraphError, Prefer};
 use tac_store::{CursorScope, MailboxId, Store, SyncCursor, WorkspaceId};
 
@@ -531,7 +531,7 @@ impl MailboxJob<'_> {
             Chain::Folder { id, .. } => {
                 let since = (now - Duration::days(self.options.backfill_days)).format("%Y-%m-%dT%H:%M:%SZ");
                 format!(
-                    "/users/{uid}/mailFolders/{id}/messages/delta?$select={MESSAGE_SELECT}&$filter=receivedDateTime%20ge%20{since}"
+                    "/users/{uid}/mailFolders/{id}/messages/delta?$select={MESSAGE_SELECT}&$expand={MESSAGE_EXPAND}&$filter=receivedDateTime%20ge%20{since}"
                 )
             }
             Chain::Calendar => {

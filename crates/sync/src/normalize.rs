@@ -10,7 +10,7 @@ use tac_core::{
     AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
     ParticipantRole,
 };
-use tac_graph::resources::{EmailAddress, Event, Message, Recipient};
+use tac_graph::resources::{EmailAddress, Event, Message, MessageSensitivity, Recipient};
 
 /// Why an item was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,7 +140,8 @@ pub fn email(
             received_at,
             has_attachments: m.has_attachments.unwrap_or(false),
             importance: m.importance.clone().unwrap_or_else(|| "normal".into()),
-            is_private: false,
+            // Private and confidential mail is kept to who and when.
+            is_private: matches!(m.sensitivity(), MessageSensitivity::Private | MessageSensitivity::Confidential),
             meeting_message_type: m.meeting_message_type.clone().filter(|t| t != "none"),
             participants: people,
         },
@@ -266,6 +267,24 @@ mod tests {
         assert_eq!(copy.direction, Direction::Outbound);
         assert_eq!(record.received_at, record.sent_at);
         assert_eq!(record.internet_message_id, "<graph.m@tac.invalid>");
+    }
+
+    #[test]
+    fn private_and_confidential_mail_is_marked_private_from_pidtagsensitivity() {
+        let dir = directory();
+        let ctx = MailboxContext { user_id: "u1", directory: &dir };
+        let with = |props: serde_json::Value| {
+            let m = message(json!({"id": "m", "sentDateTime": "2024-01-01T10:00:00Z",
+                "singleValueExtendedProperties": props}));
+            email(&ctx, &m, "f", false).unwrap().0.is_private
+        };
+        assert!(with(json!([{"id": "Integer 0x36", "value": "2"}])), "private");
+        assert!(with(json!([{"id": "integer 0x0036", "value": "3"}])), "confidential, any spelling of the id");
+        assert!(!with(json!([{"id": "Integer 0x36", "value": "1"}])), "personal is not private");
+        assert!(!with(json!([{"id": "Integer 0x36", "value": "0"}])));
+        assert!(!with(json!([{"id": "Integer 0x37", "value": "2"}])), "another property");
+        assert!(!with(json!([{"id": "Integer 0x36", "value": "private"}])), "unreadable: normal");
+        assert!(!with(json!([])));
     }
 
     #[test]

@@ -82,6 +82,8 @@ async fn synced_mail_reaches_the_right_timelines_and_privacy_changes_apply() {
         for user in [&a_id, &b_id] {
             add_message(&world, user, json!({"folder": "inbox", "subject": "Pat to both", "from": {"name": "Pat", "address": "pat.client@globex.example"}, "to": [{"name": "A", "address": a}, {"name": "B", "address": b}], "receivedDateTime": day(3), "internetMessageId": "<pat-both@globex.example>"})).await;
         }
+        // Pat marks one email private (PidTagSensitivity 2, read through $expand).
+        add_message(&world, &a_id, json!({"folder": "inbox", "subject": "Secret terms", "body": "<p>discount</p>", "sensitivity": "private", "from": {"name": "Pat", "address": "pat.client@globex.example"}, "to": [{"name": "A", "address": a}], "receivedDateTime": day(6), "internetMessageId": "<pat-private@globex.example>"})).await;
         add_message(&world, &a_id, json!({"folder": "inbox", "subject": "Internal only", "from": {"name": "B", "address": b}, "to": [{"name": "A", "address": a}], "receivedDateTime": day(2), "internetMessageId": "<internal@contoso>"})).await;
         let start = Utc::now() + Duration::days(2);
         world
@@ -103,10 +105,34 @@ async fn synced_mail_reaches_the_right_timelines_and_privacy_changes_apply() {
         let items = timeline(&store, ws, "pat.client@globex.example").await;
         assert_eq!(
             subjects(&items),
-            ["Globex review", "Pat asks", "Pat to both", "Re: Pat asks"].into_iter().map(String::from).collect(),
+            ["Globex review", "Pat asks", "Pat to both", "Private email", "Re: Pat asks"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
             "{label}"
         );
         assert!(matches!(&items[0], TimelineItem::Meeting(m) if m.is_upcoming), "{label}: upcoming meeting first");
+        let private = items
+            .iter()
+            .find_map(|i| match i {
+                TimelineItem::Email(e) if e.internet_message_id == "<pat-private@globex.example>" => Some(e),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{label}: the private email is on the timeline"));
+        assert!(private.is_private && private.preview.is_none(), "{label}: {private:?}");
+        assert_eq!(private.subject.as_deref(), Some("Private email"), "{label}");
+        let hidden = store
+            .timeline(
+                ws,
+                pat.id,
+                &TimelineQuery { search: Some("secret".into()), ..TimelineQuery::default() },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert!(hidden.items.is_empty(), "{label}: a private email's subject is not searchable");
+        let raw = store.email_by_message_id(ws, "<pat-private@globex.example>").await.unwrap().expect("stored");
+        assert!(raw.subject.is_empty() && !raw.body_html.contains("discount"), "{label}: not even stored");
         let both = items
             .iter()
             .find_map(|i| match i {
@@ -212,6 +238,7 @@ async fn synced_mail_reaches_the_right_timelines_and_privacy_changes_apply() {
             .unwrap();
         let items = timeline(&store, ws, "pat.client@globex.example").await;
         assert!(items.iter().all(|i| match i {
+            TimelineItem::Email(e) if e.is_private => e.subject.as_deref() == Some("Private email"),
             TimelineItem::Email(e) => e.subject.is_none() && e.preview.is_none(),
             TimelineItem::Meeting(m) => m.subject.is_none(),
         }));
@@ -222,7 +249,7 @@ async fn synced_mail_reaches_the_right_timelines_and_privacy_changes_apply() {
 
         // A blocklist entry purges Pat, and later mail from Globex is never stored.
         let purged = store.add_block(ws, &BlockEntry::parse("@globex.example").unwrap(), "test").await.unwrap();
-        assert_eq!((purged.emails, purged.meetings, purged.contacts), (3, 1, 1), "{label}");
+        assert_eq!((purged.emails, purged.meetings, purged.contacts), (4, 1, 1), "{label}");
         add_message(&world, &a_id, json!({"folder": "inbox", "subject": "Pat again", "from": {"name": "Pat", "address": "pat.client@eu.globex.example"}, "to": [{"name": "A", "address": a}], "receivedDateTime": day(1), "internetMessageId": "<pat-again@globex.example>"})).await;
         let report = sync(&store, ws, &world).await;
         assert_eq!(report.mailboxes.iter().map(|m| m.withheld).sum::<u64>(), 1, "{label}");

@@ -193,9 +193,10 @@ pub fn list_messages(ctx: &Ctx, mailbox: &Mailbox, folder: Option<&str>) -> Grap
         messages.reverse();
     }
     let select = ctx.query.select();
+    let expand = expands_sensitivity(ctx.query.get("$expand"));
     let items = messages
         .iter()
-        .map(|(m, moves)| ctx.render.message(m, *moves, select.as_deref(), false).map_err(select_error))
+        .map(|(m, moves)| ctx.render.message(m, *moves, select.as_deref(), false, expand).map_err(select_error))
         .collect::<GraphResult<Vec<_>>>()?;
     let link = match folder {
         Some(f) => format!("/users/{}/mailFolders/{}/messages", mailbox.user_id, ids::folder_id(mailbox.index, f)),
@@ -222,7 +223,8 @@ fn lookup(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<(Message, u16)>
 pub fn message(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$expand"])?;
     let (m, moves) = lookup(ctx, mailbox, id)?;
-    let mut body = ctx.render.message(&m, moves, ctx.query.select().as_deref(), false).map_err(select_error)?;
+    let expand = expands_sensitivity(ctx.query.get("$expand"));
+    let mut body = ctx.render.message(&m, moves, ctx.query.select().as_deref(), false, expand).map_err(select_error)?;
     if body.is_object() {
         body["@odata.context"] =
             json!(context_url(ctx.state, &format!("users('{}')/messages/$entity", mailbox.user_id)));
@@ -242,6 +244,26 @@ struct MailToken {
     to: u64,
     c: Cursor<ItemKey>,
     ps: usize,
+    /// Whether the first call expanded PidTagSensitivity (options are
+    /// given once and kept in the tokens).
+    #[serde(default)]
+    x: bool,
+}
+
+/// Whether `$expand` asks for PidTagSensitivity:
+/// `singleValueExtendedProperties($filter=id eq 'Integer 0x0036')`, in any
+/// case and spacing, with the tag written `0x36` or `0x0036`. Other
+/// expansions are accepted and not rendered.
+fn expands_sensitivity(expand: Option<&str>) -> bool {
+    let Some(expand) = expand else { return false };
+    let compact: String = expand.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    compact.split(',').any(|part| {
+        matches!(
+            part,
+            "singlevalueextendedproperties($filter=ideq'integer0x0036')"
+                | "singlevalueextendedproperties($filter=ideq'integer0x36')"
+        )
+    })
 }
 
 /// Graph's default page for message delta; `$top` is ignored there in practice.
@@ -304,6 +326,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
                 g: world.generation(mailbox.index),
                 since,
                 sel: ctx.query.select(),
+                x: expands_sensitivity(ctx.query.get("$expand")),
                 from: None,
                 to: world.seq(),
                 c: Cursor::Base(None),
@@ -318,7 +341,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
     for change in changes {
         value.push(match change {
             Change::Live(m, moves) => {
-                ctx.render.message(&m, moves, token.sel.as_deref(), true).map_err(select_error)?
+                ctx.render.message(&m, moves, token.sel.as_deref(), true, token.x).map_err(select_error)?
             }
             Change::Removed(key, moves) => json!({
                 "@odata.type": "#microsoft.graph.message",
@@ -344,6 +367,15 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_sensitivity_property_expands() {
+        assert!(expands_sensitivity(Some("singleValueExtendedProperties($filter=id eq 'Integer 0x0036')")));
+        assert!(expands_sensitivity(Some("SingleValueExtendedProperties($filter=Id eq 'Integer 0x36')")));
+        assert!(!expands_sensitivity(Some("singleValueExtendedProperties($filter=id eq 'String 0x0037')")));
+        assert!(!expands_sensitivity(Some("attachments")));
+        assert!(!expands_sensitivity(None));
+    }
 
     #[test]
     fn delta_filters_take_only_received_date_lower_bounds() {
