@@ -246,6 +246,22 @@ pub fn group_by_thread(items: &[TimelineItem]) -> Vec<Thread> {
     threads
 }
 
+/// A time bound for a timeline filter, as people type it: RFC 3339
+/// (`2026-03-01T09:00:00Z`, any offset, converted to UTC) or a date
+/// (`2026-03-01`, UTC). With `end_of_day`, a date means up to its end (the
+/// next day's start), so `--until 2026-03-31` includes the 31st. The error
+/// says what to type.
+pub fn parse_time_bound(input: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    let input = input.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(input) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let bad = || format!("`{input}` is not a time: give RFC 3339 (2026-03-01T09:00:00Z) or a date (2026-03-01)");
+    let date = chrono::NaiveDate::parse_from_str(input, "%Y-%m-%d").map_err(|_| bad())?;
+    let date = if end_of_day { date.succ_opt().ok_or_else(bad)? } else { date };
+    Ok(date.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc())
+}
+
 /// Where a timeline page ends: the last item's time, kind and id. Pages
 /// are ordered by (time, kind, id) descending, a total order, so a cursor
 /// never skips or repeats an item even when many share a timestamp.
@@ -361,6 +377,18 @@ mod tests {
         assert_eq!(threads[0].conversation_id.as_deref(), Some("c2"));
         let ids: Vec<&str> = threads[1].emails.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["email-1", "email-2"], "oldest first inside a thread");
+    }
+
+    #[test]
+    fn time_bounds_are_rfc3339_or_dates_and_an_end_date_includes_its_day() {
+        assert_eq!(parse_time_bound("2026-03-01", false).unwrap().to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        assert_eq!(parse_time_bound("2026-03-01", true).unwrap().to_rfc3339(), "2026-03-02T00:00:00+00:00");
+        assert_eq!(
+            parse_time_bound("2026-03-01T10:00:00+02:00", false).unwrap().to_rfc3339(),
+            "2026-03-01T08:00:00+00:00"
+        );
+        assert!(parse_time_bound("yesterday", false).unwrap_err().contains("RFC 3339"));
+        assert!(parse_time_bound("+262143-12-31", true).is_err());
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use tac_core::NormalizedAddress;
 use tac_core::timeline::{ActivityKind, TimelineCursor};
 use tac_store::{
-    CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportFailureReason, NewContact,
-    StoreError, TimelineQuery,
+    ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportFailureReason, NewContact, StoreError,
+    TimelineQuery,
 };
 
 #[derive(Debug, Subcommand)]
@@ -165,23 +165,9 @@ pub fn explain(e: StoreError) -> anyhow::Error {
     }
 }
 
-/// A company as the JSON outputs show it.
-pub fn company_json(c: &CompanyRow) -> Value {
-    json!({"id": c.id.to_string(), "name": c.name, "domain": c.domain})
-}
-
-/// A contact as the JSON outputs show it: DESIGN §6's `contact` (id, name,
-/// emails, company), plus where it came from and when it was last in touch.
+/// A contact as the JSON outputs show it (DESIGN §6; shared with the API).
 pub fn contact_json(c: &ContactRow) -> Value {
-    json!({
-        "id": c.id.to_string(),
-        "name": c.name,
-        "emails": c.emails,
-        "company": c.company.as_ref().map(company_json),
-        "source": c.source.as_str(),
-        "created_at": c.created_at,
-        "last_interaction_at": c.last_interaction_at,
-    })
+    tac_store::json::contact(c)
 }
 
 /// `Ann Lee <ann@fabrikam.com>`, with the other addresses after it.

@@ -143,21 +143,7 @@ pub async fn status(config: &Config, args: StatusArgs) -> anyhow::Result<ExitCod
     let settings = Settings::build(config).await?;
     let rows = settings.store.mailboxes(settings.workspace).await?;
     if args.json {
-        let out: Vec<_> = rows
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "address": m.address,
-                    "state": m.state.as_str(),
-                    "last_success_at": m.last_success_at,
-                    "last_error_code": m.last_error_code,
-                    "last_error_message": m.last_error_message,
-                    "emails": m.email_count,
-                    "meetings": m.meeting_count,
-                    "skipped": m.skipped_count,
-                })
-            })
-            .collect();
+        let out: Vec<_> = rows.iter().map(tac_store::json::mailbox_status).collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if rows.is_empty() {
         println!("No mailboxes yet: run tac-crm sync --once");

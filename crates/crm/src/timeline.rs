@@ -6,15 +6,15 @@
 //! the DESIGN §6 timeline JSON (which scripts depend on) or one line per
 //! item for people, with the cursor for the next page.
 
-use crate::contacts::{company_json, contact_json, find_contact};
+use crate::contacts::find_contact;
 use crate::settings::{Config, Settings};
 use anyhow::{anyhow, bail};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::process::ExitCode;
 use tac_core::records::Direction;
-use tac_core::timeline::{ActivityKind, Person, TimelineCursor, TimelineItem, group_by_thread};
+use tac_core::timeline::{ActivityKind, Person, TimelineCursor, TimelineItem, group_by_thread, parse_time_bound};
 use tac_store::{CompanyRow, EmailId, StoreError, TimelinePage, TimelineQuery};
 
 #[derive(Debug, Args)]
@@ -90,23 +90,12 @@ pub struct EmailShowArgs {
     allow_images: bool,
 }
 
-fn parse_time(input: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
-    let input = input.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(input) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let bad = || format!("`{input}` is not a time: give RFC 3339 (2026-03-01T09:00:00Z) or a date (2026-03-01)");
-    let date = NaiveDate::parse_from_str(input, "%Y-%m-%d").map_err(|_| bad())?;
-    let date = if end_of_day { date.succ_opt().ok_or_else(bad)? } else { date };
-    Ok(date.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc())
-}
-
 fn parse_since(input: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(input, false)
+    parse_time_bound(input, false)
 }
 
 fn parse_until(input: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(input, true)
+    parse_time_bound(input, true)
 }
 
 impl Filter {
@@ -138,13 +127,13 @@ pub async fn run(config: &Config, args: TimelineArgs) -> anyhow::Result<ExitCode
             let contact = find_contact(&s, email).await?;
             let page = s.store.timeline(s.workspace, contact.id, &query, now).await.map_err(|e| explain(e, &args))?;
             let summary = s.store.contact_summary(s.workspace, contact.id, now).await?;
-            (json!({"contact": contact_json(&contact), "summary": summary}), page)
+            (tac_store::json::contact_timeline(&contact, &summary, &page), page)
         }
         (None, Some(company)) => {
             let company = find_company(&s, company).await?;
             let page =
                 s.store.company_timeline(s.workspace, company.id, &query, now).await.map_err(|e| explain(e, &args))?;
-            (json!({"company": company_json(&company)}), page)
+            (tac_store::json::company_timeline(&company, &page), page)
         }
         (None, None) => bail!("give a contact's address, or --company NAME_OR_DOMAIN"),
     };
@@ -202,20 +191,18 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
             return Ok(ExitCode::SUCCESS);
         }
     }
-    print_page(json!({"query": args.query}), &page, args.filter.json, false)?;
+    print_page(tac_store::json::search_results(&args.query, &page), &page, args.filter.json, false)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints a page: `head`'s fields, then `items` and `next_cursor` as JSON,
-/// or one line per item as text.
+/// Prints a page: its JSON (`tac_store::json`, the API's shape too), with
+/// the threads when asked, or one line per item as text.
 fn print_page(head: Value, page: &TimelinePage, as_json: bool, threads: bool) -> anyhow::Result<()> {
     if as_json {
         let mut out = match head {
             Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };
-        out.insert("items".into(), serde_json::to_value(&page.items)?);
-        out.insert("next_cursor".into(), json!(page.next_cursor));
         if threads {
             out.insert("threads".into(), serde_json::to_value(group_by_thread(&page.items))?);
         }

@@ -40,6 +40,7 @@ assert!(store.load_integration(ws, &key).await?.is_some());
 mod crypto;
 mod error;
 mod fingerprint;
+pub mod json;
 mod postgres;
 mod query_text;
 mod sqlite;

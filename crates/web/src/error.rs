@@ -38,6 +38,20 @@ pub enum WebError {
     TooManyAttempts { retry_at: DateTime<Utc> },
     #[error("{0}")]
     BadRequest(String),
+    /// Input that was read but is not acceptable: 422, with what is wrong
+    /// with each field (the API lists them in the problem's `errors`).
+    #[error("{detail}")]
+    Invalid { detail: String, errors: Vec<FieldIssue> },
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// A named thing that does not exist (or is in another workspace): 404
+    /// with a message saying what to look for.
+    #[error("{0}")]
+    Missing(String),
+    /// The body is not in a media type the route reads (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("The request is too large.")]
     PayloadTooLarge,
     /// The database does not answer.
@@ -59,6 +73,10 @@ impl WebError {
             WebError::Forbidden(_) | WebError::Csrf(_) => StatusCode::FORBIDDEN,
             WebError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Missing(_) => StatusCode::NOT_FOUND,
+            WebError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Store(e) => match e {
@@ -67,6 +85,7 @@ impl WebError {
                     StatusCode::CONFLICT
                 }
                 StoreError::InvalidInput(_) | StoreError::InternalAddress(_) => StatusCode::BAD_REQUEST,
+                StoreError::Hidden(_) => StatusCode::FORBIDDEN,
                 e if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::Database(sqlx_error) if is_unavailable(sqlx_error) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,6 +107,20 @@ impl WebError {
     }
 }
 
+/// What is wrong with one field of the input: `field` is the JSON member
+/// or query parameter, `message` says what to send instead.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldIssue {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldIssue { field: field.into(), message: message.into() }
+    }
+}
+
 /// A closed pool or a refused connection: the database is down, not broken.
 fn is_unavailable(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::PoolClosed | sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
@@ -100,6 +133,8 @@ pub(crate) struct ErrorReport {
     status: StatusCode,
     detail: String,
     retry_after_secs: Option<i64>,
+    /// Field-level issues, for the problem's `errors` member.
+    errors: Vec<FieldIssue>,
 }
 
 impl IntoResponse for WebError {
@@ -112,7 +147,11 @@ impl IntoResponse for WebError {
             WebError::TooManyAttempts { retry_at } => Some((*retry_at - Utc::now()).num_seconds().max(1)),
             _ => None,
         };
-        let report = ErrorReport { status, detail: self.detail(), retry_after_secs };
+        let errors = match &self {
+            WebError::Invalid { errors, .. } => errors.clone(),
+            _ => Vec::new(),
+        };
+        let report = ErrorReport { status, detail: self.detail(), retry_after_secs, errors };
         let mut response = status.into_response();
         response.extensions_mut().insert(report);
         response
@@ -153,7 +192,7 @@ pub(crate) async fn render(request: Request, next: Next) -> Response {
                 s if s.is_client_error() => "The request could not be read: reload the page and try again.".to_owned(),
                 _ => WebError::Internal(String::new()).detail(),
             };
-            ErrorReport { status, detail, retry_after_secs: None }
+            ErrorReport { status, detail, retry_after_secs: None, errors: Vec::new() }
         }
         None => return response,
     };
@@ -174,13 +213,16 @@ pub(crate) async fn render(request: Request, next: Next) -> Response {
 
     let title = report.status.canonical_reason().unwrap_or("Error");
     let mut out = if is_api {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "about:blank",
             "title": title,
             "status": report.status.as_u16(),
             "detail": report.detail,
             "instance": path,
         });
+        if !report.errors.is_empty() {
+            body["errors"] = serde_json::json!(report.errors);
+        }
         let mut r = (report.status, body.to_string()).into_response();
         insert(&mut r, header::CONTENT_TYPE.as_str(), "application/problem+json");
         r

@@ -32,14 +32,16 @@ tac_web::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }
 ```
 */
 
+mod api;
 pub mod auth;
 mod error;
 mod pages;
 pub mod security;
 mod statics;
 
+pub use api::ROUTES as API_ROUTES;
 pub use auth::session::{AdminUser, CurrentUser, MaybeUser};
-pub use error::{Result, WebError};
+pub use error::{FieldIssue, Result, WebError};
 pub use pages::setup::first_admin_setup_link;
 
 use axum::Router;
@@ -176,7 +178,7 @@ impl SyncTrigger {
 /// Every route of the portal, without state or layers: modules merge theirs
 /// here, and [`build`] finishes the router.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(pages::router()).merge(statics::router())
+    Router::new().merge(pages::router()).merge(statics::router()).merge(api::router())
 }
 
 /// Wraps `routes` in what every request needs (security headers, error

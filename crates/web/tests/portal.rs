@@ -375,13 +375,13 @@ async fn pages_have_no_inline_scripts_styles_or_event_handlers() {
 async fn api_paths_answer_errors_as_problem_json_and_pages_as_html() {
     let portal = Portal::start().await;
     let mut browser = portal.browser();
-    let api = browser.get("/api/v1/contacts/999").await;
+    let api = browser.get("/api/v1/no-such-resource/999").await;
     assert_eq!(api.status, 404);
     assert_eq!(api.header("content-type"), "application/problem+json");
     let problem: serde_json::Value = serde_json::from_str(&api.body).unwrap();
     assert_eq!(problem["status"], 404);
     assert_eq!(problem["title"], "Not Found");
-    assert_eq!(problem["instance"], "/api/v1/contacts/999");
+    assert_eq!(problem["instance"], "/api/v1/no-such-resource/999");
     assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
 
     let page = browser.get("/no/such/page").await;

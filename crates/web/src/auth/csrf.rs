@@ -43,6 +43,12 @@ async fn check(state: &AppState, request: Request) -> Result<Request, WebError> 
     check_origin(state, request.headers())?;
 
     let current = session::load(state, request.headers()).await?;
+    let is_api = request.uri().path().starts_with("/api/");
+    // The API has no pre-session forms: every unsafe API request needs a
+    // session, so without one it is 401, as for a GET.
+    if current.is_none() && is_api {
+        return Err(WebError::Unauthenticated);
+    }
     let expected = match &current {
         Some(user) => Some(user.csrf_token.clone()),
         None => session::cookie(request.headers(), PRE_SESSION_COOKIE).map(str::to_owned),
@@ -67,6 +73,10 @@ async fn check(state: &AppState, request: Request) -> Result<Request, WebError> 
     };
     match (expected, provided) {
         (Some(expected), Some(provided)) if tokens_match(&expected, &provided) => Ok(Request::from_parts(parts, body)),
+        (Some(_), _) if is_api => Err(WebError::Csrf(
+            "The X-CSRF-Token header is missing or wrong: send the session's token (`csrf_token` of GET /api/v1/me)."
+                .to_owned(),
+        )),
         (None, _) => Err(WebError::Csrf(
             "Your session has expired or this form is out of date. Reload the page, then submit it again.".to_owned(),
         )),
