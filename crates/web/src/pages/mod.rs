@@ -2,10 +2,15 @@
 //! sign-out, first-admin setup, the home page, and the health probes. Each
 //! module has its own `router()`, merged here (STYLE 8).
 
+mod activity_chart;
+mod companies;
+mod contacts;
 mod health;
 mod home;
+mod items;
 mod login;
 pub(crate) mod setup;
+mod timeline_view;
 
 use crate::{AppState, CurrentUser, WebError};
 use askama::Template;
@@ -14,7 +19,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(health::router()).merge(home::router()).merge(login::router()).merge(setup::router())
+    Router::new()
+        .merge(health::router())
+        .merge(home::router())
+        .merge(login::router())
+        .merge(setup::router())
+        .merge(contacts::router())
+        .merge(companies::router())
+        .merge(items::router())
 }
 
 /// What `base.html` needs: the page title, the signed-in person for the

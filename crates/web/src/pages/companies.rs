@@ -1,0 +1,105 @@
+//! A company's page: its contacts and their merged timeline (each email or
+//! meeting once, however many of its contacts were on it), paged with the
+//! same cursor and filters as a contact's (`Store::company_timeline`).
+
+use super::contacts::{ContactLine, MemberOption, TIMELINE_PAGE, TimelineBlock, TimelineFragment, path_id};
+use super::timeline_view::{FilterErrors, TimelineParams};
+use super::{Layout, page};
+use crate::{AppState, CurrentUser, WebError};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use chrono::Utc;
+use tac_store::{CompanyId, ContactListQuery, ContactSort, TimelinePage};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/companies/{id}", get(company)).route("/companies/{id}/timeline", get(timeline_fragment))
+}
+
+/// The most contacts listed on a company page.
+const CONTACTS_SHOWN: u32 = 200;
+
+#[derive(Template)]
+#[template(path = "companies/company.html")]
+struct CompanyPage {
+    layout: Layout,
+    name: String,
+    domain: Option<String>,
+    contacts: Vec<ContactLine>,
+    more_contacts: bool,
+    params: TimelineParams,
+    filtered: bool,
+    members: Vec<MemberOption>,
+    errors: FilterErrors,
+    timeline: TimelineBlock,
+    base: String,
+}
+
+async fn timeline(
+    state: &AppState,
+    id: CompanyId,
+    params: &TimelineParams,
+) -> Result<(TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
+    let mailboxes = state.store().mailboxes(state.workspace()).await?;
+    let (query, errors) = params.query(&mailboxes, TIMELINE_PAGE)?;
+    let members = mailboxes
+        .iter()
+        .map(|m| MemberOption {
+            selected: m.address.eq_ignore_ascii_case(params.member.trim()),
+            address: m.address.clone(),
+        })
+        .collect();
+    let page = state.store().company_timeline(state.workspace(), id, &query, Utc::now()).await?;
+    Ok((page, errors, members))
+}
+
+async fn company(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(raw): Path<String>,
+    Query(params): Query<TimelineParams>,
+) -> Result<Response, WebError> {
+    let id = CompanyId(path_id(&raw)?);
+    let company = state.store().company(state.workspace(), id).await?;
+    let query = ContactListQuery {
+        company: Some(id),
+        sort: ContactSort::LastInteraction,
+        limit: CONTACTS_SHOWN + 1,
+        ..ContactListQuery::default()
+    };
+    let mut contacts = state.store().contacts(state.workspace(), &query).await?;
+    let more_contacts = contacts.len() > CONTACTS_SHOWN as usize;
+    contacts.truncate(CONTACTS_SHOWN as usize);
+    let (page_items, errors, members) = timeline(&state, id, &params).await?;
+    let base = format!("/companies/{}", id.0);
+    let first_page = params.cursor.trim().is_empty();
+    let view = CompanyPage {
+        layout: Layout::signed_in(&company.name, &current),
+        name: company.name.clone(),
+        domain: company.domain.clone(),
+        contacts: contacts.iter().map(ContactLine::new).collect(),
+        more_contacts,
+        filtered: params.is_filtered(),
+        timeline: TimelineBlock::new(&page_items, &params, &base, first_page),
+        params,
+        members,
+        errors,
+        base,
+    };
+    page(StatusCode::OK, &view)
+}
+
+async fn timeline_fragment(
+    State(state): State<AppState>,
+    _current: CurrentUser,
+    Path(raw): Path<String>,
+    Query(params): Query<TimelineParams>,
+) -> Result<Response, WebError> {
+    let id = CompanyId(path_id(&raw)?);
+    let (page_items, _, _) = timeline(&state, id, &params).await?;
+    let base = format!("/companies/{}", id.0);
+    page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&page_items, &params, &base, false) })
+}
