@@ -79,6 +79,29 @@ pub struct DirectoryUser {
     pub account_enabled: bool,
 }
 
+impl DirectoryUser {
+    /// Whether `input` is one of this user's addresses: the primary address,
+    /// the sign-in name or an SMTP alias, in any case (`mailto:` ignored).
+    pub fn has_address(&self, input: &str) -> bool {
+        let wanted = input.trim().trim_start_matches("mailto:").to_lowercase();
+        let aliases = self.proxy_addresses.iter().filter_map(|p| {
+            let (kind, rest) = p.split_once(':')?;
+            kind.eq_ignore_ascii_case("smtp").then_some(rest)
+        });
+        self.mail
+            .iter()
+            .map(String::as_str)
+            .chain([self.user_principal_name.as_str()])
+            .chain(aliases)
+            .any(|a| a.trim().to_lowercase() == wanted)
+    }
+
+    /// The address to show: the primary address, else the sign-in name.
+    pub fn address(&self) -> &str {
+        self.mail.as_deref().unwrap_or(&self.user_principal_name)
+    }
+}
+
 /// A group from Entra ID `/groups`; its members are `(group_id, user_id)` pairs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryGroup {

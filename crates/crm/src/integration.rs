@@ -4,13 +4,13 @@
 //! and its end: disconnecting purges what was synced, once the admin confirms.
 
 use crate::settings::{Config, Settings, read_secret};
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
-use tac_store::{Integration, IntegrationSettings, IntegrationStatus};
+use tac_graph::{Cloud, GraphClient};
+use tac_store::{Integration, IntegrationSettings};
+use tac_sync::connection::ConnectionError;
 
 #[derive(Debug, Subcommand)]
 pub enum IntegrationCommand {
@@ -85,14 +85,11 @@ pub async fn run(config: &Config, command: IntegrationCommand) -> anyhow::Result
 /// Without `yes`, says what would go and exits 1; with it, purges.
 async fn disconnect(s: &Settings, yes: bool) -> anyhow::Result<ExitCode> {
     if !yes {
-        let emails = s.store.email_count(s.workspace).await?;
-        let meetings = s.store.meeting_count(s.workspace).await?;
-        let mailboxes = s.store.mailboxes(s.workspace).await?.len();
-        let users = s.store.directory_users(s.workspace).await?.len();
+        let p = tac_sync::connection::disconnect_preview(&s.store, s.workspace).await?;
         println!("Disconnecting deletes the Microsoft 365 connection and everything synced through it:");
-        println!("  {emails} emails and {meetings} meetings, with their timelines and search entries;");
-        println!("  {mailboxes} mailboxes and their sync state;");
-        println!("  the directory ({users} people, groups and verified domains);");
+        println!("  {} emails and {} meetings, with their timelines and search entries;", p.emails, p.meetings);
+        println!("  {} mailboxes and their sync state;", p.mailboxes);
+        println!("  the directory ({} people, groups and verified domains);", p.directory_users);
         println!("  the contacts that sync created on its own.");
         println!("Contacts people added or imported, and the privacy policy, stay.");
         eprintln!("Nothing was deleted. To disconnect, run again with --yes: tac-crm integration disconnect --yes");
@@ -111,7 +108,13 @@ async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {
     let tenant = tac_graph::validate::tenant_id(&args.tenant_id).map_err(anyhow::Error::msg)?;
     let client = tac_graph::validate::client_id(&args.client_id).map_err(anyhow::Error::msg)?;
     Cloud::new(&args.login_url, &args.graph_url).map_err(|e| anyhow::anyhow!("{e}"))?;
-    anyhow::ensure!((1..=3650).contains(&args.backfill_days), "--backfill-days must be between 1 and 3650");
+    let range = tac_sync::connection::BACKFILL_DAYS;
+    anyhow::ensure!(
+        range.contains(&args.backfill_days),
+        "--backfill-days must be between {} and {}",
+        range.start(),
+        range.end()
+    );
     let secret = read_secret(args.client_secret_stdin, args.client_secret_file.as_deref())?;
     let mut settings = IntegrationSettings::new(tenant, client);
     settings.login_url = args.login_url;
@@ -182,65 +185,37 @@ fn on_off(b: bool) -> &'static str {
 
 /// Builds the Graph client from the saved integration.
 pub fn client_for(integration: &Integration) -> anyhow::Result<Arc<GraphClient>> {
-    let set = &integration.settings;
-    let secret = integration
-        .client_secret
-        .clone()
-        .context("the client secret is not set: run tac-crm integration set with --client-secret-stdin")?;
-    let cloud = Cloud::new(&set.login_url, &set.graph_url).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let credentials =
-        AppCredentials { tenant_id: set.tenant_id.clone(), client_id: set.client_id.clone(), client_secret: secret };
-    Ok(Arc::new(GraphClient::new(cloud, credentials, RetryPolicy::default()).map_err(|e| anyhow::anyhow!("{e}"))?))
+    Ok(tac_sync::connection::graph_client(integration)?)
 }
 
 async fn test(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let Some(integration) = s.store.load_integration(s.workspace, &s.key).await? else {
-        eprintln!("No integration yet. Run: tac-crm integration set --tenant-id … --client-id … --client-secret-stdin");
-        return Ok(ExitCode::from(2));
-    };
-    let client = client_for(&integration)?;
-    let result = client.check_permissions().await;
-    let mut settings = integration.settings.clone();
-    let ok = match &result {
-        Ok(report) => {
-            settings.status =
-                if report.all_granted() { IntegrationStatus::Connected } else { IntegrationStatus::Failed };
-            settings.last_error = (!report.all_granted()).then(|| format!("missing: {}", report.missing().join(", ")));
-            report.all_granted()
+    let test = match tac_sync::connection::test_connection(&s.store, s.workspace, &s.key).await {
+        Ok(test) => test,
+        Err(ConnectionError::NotConfigured) => {
+            eprintln!(
+                "No integration yet. Run: tac-crm integration set --tenant-id … --client-id … --client-secret-stdin"
+            );
+            return Ok(ExitCode::from(2));
         }
-        Err(e) => {
-            settings.status = IntegrationStatus::Failed;
-            settings.last_error = Some(e.advice());
-            false
-        }
+        Err(e) => return Err(e.into()),
     };
-    s.store.save_integration(s.workspace, &settings, None, &s.key).await?;
+    let ok = test.ok();
     if json {
-        let out = match &result {
+        let out = match &test.result {
             Ok(report) => {
                 serde_json::json!({"token": {"ok": true}, "admin_consent": report.admin_consent, "permissions": report.checks, "ok": ok})
             }
             Err(e) => serde_json::json!({"token": {"ok": false, "code": e.code(), "advice": e.advice()}, "ok": false}),
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if let Some((_, advice)) = test.token_error() {
+        println!("✗ Token: {advice}");
     } else {
-        match &result {
-            Ok(report) => {
-                println!("✓ Token: signed in as the app");
-                println!(
-                    "{} Admin consent{}",
-                    mark(report.admin_consent),
-                    if report.admin_consent { "" } else { ": Grant admin consent on the app's API permissions page." }
-                );
-                for c in &report.checks {
-                    match &c.fix {
-                        None => println!("✓ {}", c.name),
-                        Some(fix) => println!("✗ {}: {fix}", c.name),
-                    }
-                }
-            }
-            Err(e) => {
-                println!("✗ Token: {}", e.advice());
+        println!("✓ Token: signed in as the app");
+        for item in test.checklist() {
+            match &item.fix {
+                None => println!("{} {}", mark(item.ok), item.name),
+                Some(fix) => println!("{} {}: {fix}", mark(item.ok), item.name),
             }
         }
     }

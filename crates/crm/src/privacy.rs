@@ -98,7 +98,7 @@ pub async fn run(config: &Config, command: PrivacyCommand) -> anyhow::Result<Exi
 
 /// The address to show for a directory user.
 fn user_address(u: &DirectoryUser) -> &str {
-    u.mail.as_deref().unwrap_or(&u.user_principal_name)
+    u.address()
 }
 
 async fn show(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
@@ -225,21 +225,8 @@ async fn unblock(s: &Settings, input: &str) -> anyhow::Result<ExitCode> {
 /// The directory user with this address as mail, sign-in name or SMTP
 /// alias, in any case.
 async fn find_user(s: &Settings, input: &str) -> anyhow::Result<DirectoryUser> {
-    let wanted = input.trim().trim_start_matches("mailto:").to_lowercase();
     let users = s.store.directory_users(s.workspace).await?;
-    let has = |u: &DirectoryUser| {
-        let aliases = u.proxy_addresses.iter().filter_map(|p| {
-            let (kind, rest) = p.split_once(':')?;
-            kind.eq_ignore_ascii_case("smtp").then_some(rest)
-        });
-        u.mail
-            .iter()
-            .map(String::as_str)
-            .chain([u.user_principal_name.as_str()])
-            .chain(aliases)
-            .any(|a| a.trim().to_lowercase() == wanted)
-    };
-    users.into_iter().find(|u| has(u)).ok_or_else(|| {
+    users.into_iter().find(|u| u.has_address(input)).ok_or_else(|| {
         anyhow!(
             "no one in the directory has the address {}: check the spelling, or run `tac-crm sync --once` to refresh the directory",
             input.trim()

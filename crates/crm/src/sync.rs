@@ -151,7 +151,7 @@ pub async fn status(config: &Config, args: StatusArgs) -> anyhow::Result<ExitCod
         for m in &rows {
             let when =
                 m.last_success_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into());
-            let err = m.last_error_message.as_deref().map(|e| format!("  {e}")).unwrap_or_default();
+            let err = tac_sync::health::mailbox_advice(m).map(|e| format!("  {e}")).unwrap_or_default();
             println!(
                 "{:<45} {:<14} last ok {when:<16} {:>6} emails {:>5} meetings{err}",
                 m.address,

@@ -40,4 +40,6 @@ pub use cloud::Cloud;
 pub use delta::{Cursor, DeltaItem, DeltaPage, ItemError, RawPage};
 pub use error::{ApiError, AuthError, ErrorClass, GraphError};
 pub use retry::RetryPolicy;
-pub use token::{AccessToken, AppCredentials, PermissionReport, REQUIRED_PERMISSIONS};
+pub use token::{
+    ADMIN_CONSENT_FIX, AccessToken, AppCredentials, PermissionCheck, PermissionReport, REQUIRED_PERMISSIONS,
+};

@@ -21,6 +21,9 @@ pub const REQUIRED_PERMISSIONS: [&str; 7] = [
     "Calendars.Read",
 ];
 
+/// What to do when the token has no `roles` claim (admin consent is missing).
+pub const ADMIN_CONSENT_FIX: &str = "Grant admin consent on the app's API permissions page.";
+
 /// The app registration TAC signs in as.
 #[derive(Debug, Clone)]
 pub struct AppCredentials {
@@ -72,7 +75,7 @@ impl PermissionReport {
                 name: p.to_string(),
                 granted: granted(p),
                 fix: (!granted(p)).then(|| match roles {
-                    None => "Grant admin consent on the app's API permissions page.".to_string(),
+                    None => ADMIN_CONSENT_FIX.to_string(),
                     Some(_) => format!(
                         "Add {p} under API permissions → Add a permission → Microsoft Graph → Application permissions, then Grant admin consent."
                     ),

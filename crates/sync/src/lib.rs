@@ -7,7 +7,9 @@ It reads the directory, then each mailbox's mail folders and calendar through
 at any moment resumes without losing or duplicating anything.
 */
 
+pub mod connection;
 pub mod engine;
+pub mod health;
 pub mod normalize;
 
 pub use engine::{MailboxReport, MailboxScope, Progress, Quiet, SyncError, SyncOptions, SyncReport, sync_once};

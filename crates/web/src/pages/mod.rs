@@ -7,6 +7,7 @@ mod companies;
 mod contacts;
 mod health;
 mod home;
+mod integrations;
 mod items;
 mod login;
 pub(crate) mod setup;
@@ -24,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(home::router())
         .merge(login::router())
         .merge(setup::router())
+        .merge(integrations::router())
         .merge(contacts::router())
         .merge(companies::router())
         .merge(items::router())

@@ -59,11 +59,37 @@ impl Portal {
         Self::serve(store, tac_web::routes(), Cleanup::Postgres { admin_url, name }).await
     }
 
+    /// The portal over a fresh SQLite database, with a background-sync
+    /// trigger as `tac-crm serve` gives it (without `--no-sync`).
+    pub async fn start_with_sync_trigger(trigger: tac_web::SyncTrigger) -> Portal {
+        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("create a temporary folder");
+        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), Some(trigger)).await
+    }
+
+    /// The master key the portal seals secrets with.
+    pub fn key() -> MasterKey {
+        MasterKey::from_bytes([3; 32])
+    }
+
     async fn serve(store: Store, routes: axum::Router<AppState>, cleanup: Cleanup) -> Portal {
+        Self::serve_with(store, routes, cleanup, None).await
+    }
+
+    async fn serve_with(
+        store: Store,
+        routes: axum::Router<AppState>,
+        cleanup: Cleanup,
+        trigger: Option<tac_web::SyncTrigger>,
+    ) -> Portal {
         let ws = store.ensure_workspace("default").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(store.clone(), ws, MasterKey::from_bytes([3; 32]), &base).unwrap();
+        let mut state = AppState::new(store.clone(), ws, Self::key(), &base).unwrap();
+        if let Some(trigger) = trigger {
+            state = state.with_sync_trigger(trigger);
+        }
         let app = tac_web::build(routes, state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -1,0 +1,439 @@
+//! The Integrations page (admins only): the admin journey of the guide's
+//! step 5 in a browser. Enter the Tenant ID, Client ID and Client Secret,
+//! turn on Import Emails and Calendar Synchronization, save; then test the
+//! connection, watch each mailbox sync, and set the privacy policy. The
+//! end of the journey is here too: disconnecting purges what was synced,
+//! after a confirmation that says what goes.
+//!
+//! Every action calls the same library functions as `tac-crm integration …`
+//! and `tac-crm privacy …` (`tac-sync`'s `connection` and `health`, the
+//! store's integration and privacy calls), so the portal and the CLI agree.
+//! The client secret is write-only: it is never rendered back, not even
+//! after a form error; the page only says when it was set.
+//!
+//! - `GET/POST /integrations`: the page, and saving the connection form.
+//! - `POST /integrations/test`: test the connection (an htmx fragment).
+//! - `GET /integrations/health`, `POST /integrations/sync`: see [`health`].
+//! - `POST /integrations/privacy|blocklist|…`: see [`privacy`].
+//! - `GET/POST /integrations/disconnect`: confirm, then purge.
+
+mod health;
+mod privacy;
+
+use super::{FieldError, Layout, page};
+use crate::{AdminUser, AppState, CurrentUser, WebError};
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use health::HealthView;
+use privacy::PrivacyView;
+use tac_store::{IntegrationSettings, IntegrationStatus, MailboxScope, SecretString};
+use tac_sync::connection::{self, BACKFILL_DAYS, ConnectionError, validate};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/integrations", get(show).post(save))
+        .route("/integrations/test", post(test))
+        .route("/integrations/disconnect", get(confirm_disconnect).post(disconnect))
+        .merge(health::router())
+        .merge(privacy::router())
+}
+
+/// The path Microsoft redirects to after "Sign in with Microsoft".
+const REDIRECT_PATH: &str = "/auth/microsoft/callback";
+
+/// The fields of a posted form, in order, with repeated names kept
+/// (checkbox lists), which `axum::Form` cannot hold.
+pub(crate) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Self {
+        Fields(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A checkbox: sent (with any value) means on.
+    pub fn checked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+/// Whether htmx sent the request (it wants a fragment, not a page).
+pub(crate) fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.get("hx-request").is_some_and(|v| v == "true")
+}
+
+/// `2026-11-26 14:05 UTC`.
+pub(crate) fn minute(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A group the sync can be limited to.
+pub(crate) struct GroupOption {
+    pub id: String,
+    pub name: String,
+    pub checked: bool,
+}
+
+/// The connection form: what was saved, or what the admin typed. Never the
+/// secret.
+pub(crate) struct ConnectionForm {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub import_emails: bool,
+    pub calendar_sync: bool,
+    pub scope_groups: bool,
+    pub groups: Vec<GroupOption>,
+    pub backfill_days: String,
+    pub login_url: String,
+    pub graph_url: String,
+    /// "set on 2026-11-26", when a secret is stored.
+    pub secret_set_on: Option<String>,
+    pub tenant_error: FieldError,
+    pub client_error: FieldError,
+    pub secret_error: FieldError,
+    pub scope_error: FieldError,
+    pub backfill_error: FieldError,
+    pub login_url_error: FieldError,
+    pub graph_url_error: FieldError,
+}
+
+impl ConnectionForm {
+    fn has_errors(&self) -> bool {
+        [
+            &self.tenant_error,
+            &self.client_error,
+            &self.secret_error,
+            &self.scope_error,
+            &self.backfill_error,
+            &self.login_url_error,
+            &self.graph_url_error,
+        ]
+        .iter()
+        .any(|e| e.is_set())
+    }
+
+    fn blank(secret_set_on: Option<String>) -> Self {
+        ConnectionForm {
+            tenant_id: String::new(),
+            client_id: String::new(),
+            import_emails: true,
+            calendar_sync: true,
+            scope_groups: false,
+            groups: Vec::new(),
+            backfill_days: tac_store::DEFAULT_BACKFILL_DAYS.to_string(),
+            login_url: tac_store::DEFAULT_LOGIN_URL.to_owned(),
+            graph_url: tac_store::DEFAULT_GRAPH_URL.to_owned(),
+            secret_set_on,
+            tenant_error: FieldError::default(),
+            client_error: FieldError::default(),
+            secret_error: FieldError::default(),
+            scope_error: FieldError::default(),
+            backfill_error: FieldError::default(),
+            login_url_error: FieldError::default(),
+            graph_url_error: FieldError::default(),
+        }
+    }
+
+    /// The directory's groups (after the first sync), checked when chosen,
+    /// plus chosen ids the directory does not list (yet).
+    async fn with_groups(mut self, state: &AppState, chosen: &[String]) -> Result<Self, WebError> {
+        let known = state.store().directory_groups(state.workspace()).await?;
+        let is_chosen = |id: &str| chosen.iter().any(|c| c.eq_ignore_ascii_case(id));
+        self.groups = known
+            .iter()
+            .map(|g| GroupOption { id: g.id.clone(), name: g.display_name.clone(), checked: is_chosen(&g.id) })
+            .collect();
+        for id in chosen {
+            if !known.iter().any(|g| g.id.eq_ignore_ascii_case(id)) {
+                self.groups.push(GroupOption { id: id.clone(), name: format!("Group {id}"), checked: true });
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The connection's status line.
+pub(crate) struct StatusView {
+    pub code: &'static str,
+    pub text: String,
+    pub last_error: Option<String>,
+}
+
+/// The result of a connection test, for `integrations_test.html`.
+pub(crate) struct TestView {
+    pub ok: bool,
+    pub token_ok: bool,
+    /// "signed in as the app", or the error (its AADSTS code first) and its fix.
+    pub token_text: String,
+    pub checks: Vec<tac_sync::connection::CheckItem>,
+}
+
+impl TestView {
+    fn from(test: &connection::ConnectionTest) -> Self {
+        match test.token_error() {
+            Some((_, advice)) => TestView { ok: false, token_ok: false, token_text: advice, checks: Vec::new() },
+            None => TestView {
+                ok: test.ok(),
+                token_ok: true,
+                token_text: "signed in as the app".to_owned(),
+                checks: test.checklist(),
+            },
+        }
+    }
+
+    /// The test could not run (nothing saved, no secret, a bad URL).
+    fn not_run(reason: String) -> Self {
+        TestView { ok: false, token_ok: false, token_text: reason, checks: Vec::new() }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "integrations.html")]
+pub(crate) struct IntegrationsPage {
+    pub layout: Layout,
+    pub csrf: String,
+    /// What the last action did.
+    pub notice: Option<String>,
+    pub configured: bool,
+    pub status: Option<StatusView>,
+    pub form: ConnectionForm,
+    pub redirect_uri: String,
+    pub test: Option<TestView>,
+    pub health: HealthView,
+    pub privacy: PrivacyView,
+}
+
+#[derive(Template)]
+#[template(path = "integrations_test.html")]
+struct TestFragment {
+    test: Option<TestView>,
+}
+
+impl IntegrationsPage {
+    /// The page as stored now, with nothing typed.
+    pub(crate) async fn load(state: &AppState, current: &CurrentUser) -> Result<Self, WebError> {
+        let summary = state.store().integration_summary(state.workspace()).await?;
+        let secret_set_on = summary.as_ref().and_then(|s| s.secret_set_at).map(|t| t.format("%Y-%m-%d").to_string());
+        let mut form = ConnectionForm::blank(secret_set_on);
+        let mut chosen = Vec::new();
+        if let Some(s) = &summary {
+            let set = &s.settings;
+            form.tenant_id = set.tenant_id.clone();
+            form.client_id = set.client_id.clone();
+            form.import_emails = set.import_emails;
+            form.calendar_sync = set.calendar_sync;
+            form.backfill_days = set.backfill_days.to_string();
+            form.login_url = set.login_url.clone();
+            form.graph_url = set.graph_url.clone();
+            if let MailboxScope::Groups(groups) = &set.mailbox_scope {
+                form.scope_groups = true;
+                chosen = groups.clone();
+            }
+        }
+        let form = form.with_groups(state, &chosen).await?;
+        let status = summary.as_ref().map(|s| status_view(&s.settings));
+        Ok(IntegrationsPage {
+            layout: Layout::signed_in("Integrations", current),
+            csrf: current.csrf_token.clone(),
+            notice: None,
+            configured: summary.is_some(),
+            status,
+            form,
+            redirect_uri: format!("{}{REDIRECT_PATH}", state.public_url()),
+            test: None,
+            health: HealthView::load(state).await?,
+            privacy: PrivacyView::load(state).await?,
+        })
+    }
+
+    pub(crate) fn with_notice(mut self, notice: impl Into<String>) -> Self {
+        self.notice = Some(notice.into());
+        self
+    }
+}
+
+fn status_view(settings: &IntegrationSettings) -> StatusView {
+    let (code, text) = match settings.status {
+        IntegrationStatus::Connected => ("connected", "Connected: the last connection test passed."),
+        IntegrationStatus::Unverified => ("unverified", "Saved, not tested yet: test the connection."),
+        IntegrationStatus::Failed => ("failed", "The last connection test or sync failed."),
+    };
+    StatusView { code, text: text.to_owned(), last_error: settings.last_error.clone() }
+}
+
+async fn show(State(state): State<AppState>, AdminUser(current): AdminUser) -> Result<Response, WebError> {
+    page(StatusCode::OK, &IntegrationsPage::load(&state, &current).await?)
+}
+
+async fn save(State(state): State<AppState>, AdminUser(current): AdminUser, body: Bytes) -> Result<Response, WebError> {
+    let input = Fields::parse(&body);
+    let mut view = IntegrationsPage::load(&state, &current).await?;
+    let secret_stored = view.form.secret_set_on.is_some();
+
+    // What was typed is shown back (never the secret).
+    let chosen: Vec<String> = input.all("group").map(|g| g.trim().to_ascii_lowercase()).collect();
+    let mut form = ConnectionForm::blank(view.form.secret_set_on.clone());
+    form.tenant_id = input.get("tenant_id").trim().to_owned();
+    form.client_id = input.get("client_id").trim().to_owned();
+    form.import_emails = input.checked("import_emails");
+    form.calendar_sync = input.checked("calendar_sync");
+    form.scope_groups = input.get("scope") == "groups";
+    form.backfill_days = input.get("backfill_days").trim().to_owned();
+    form.login_url = input.get("login_url").trim().to_owned();
+    form.graph_url = input.get("graph_url").trim().to_owned();
+    let mut form = form.with_groups(&state, &chosen).await?;
+
+    let tenant = validate::tenant_id(&form.tenant_id).map_err(|m| form.tenant_error.set(m)).ok();
+    let client = validate::client_id(&form.client_id).map_err(|m| form.client_error.set(m)).ok();
+    let secret = input.get("client_secret").trim();
+    if secret.is_empty() && !secret_stored {
+        form.secret_error.set("Enter the Client Secret: paste the secret's Value from Certificates & secrets.");
+    }
+    let backfill = match form.backfill_days.parse::<u32>() {
+        Ok(days) if BACKFILL_DAYS.contains(&days) => Some(days),
+        _ => {
+            form.backfill_error.set(format!(
+                "Enter a number of days between {} and {}.",
+                BACKFILL_DAYS.start(),
+                BACKFILL_DAYS.end()
+            ));
+            None
+        }
+    };
+    if let Err(m) = connection::check_cloud(&form.login_url, tac_store::DEFAULT_GRAPH_URL) {
+        form.login_url_error.set(m);
+    }
+    if let Err(m) = connection::check_cloud(tac_store::DEFAULT_LOGIN_URL, &form.graph_url) {
+        form.graph_url_error.set(m);
+    }
+    let scope = if form.scope_groups {
+        if chosen.is_empty() {
+            form.scope_error.set("Choose at least one group, or sync all mailboxes.");
+        } else if let Some(bad) = chosen.iter().find(|g| !validate::is_guid(g)) {
+            form.scope_error.set(format!("{bad:?} is not a group object id (a GUID)."));
+        }
+        MailboxScope::Groups(chosen.clone())
+    } else {
+        MailboxScope::All
+    };
+
+    let (Some(tenant), Some(client), Some(backfill)) = (tenant, client, backfill) else {
+        view.form = form;
+        return page(StatusCode::UNPROCESSABLE_ENTITY, &view);
+    };
+    if form.has_errors() {
+        view.form = form;
+        return page(StatusCode::UNPROCESSABLE_ENTITY, &view);
+    }
+
+    let mut settings = IntegrationSettings::new(tenant, client);
+    settings.login_url = form.login_url.clone();
+    settings.graph_url = form.graph_url.clone();
+    settings.import_emails = form.import_emails;
+    settings.calendar_sync = form.calendar_sync;
+    settings.backfill_days = backfill;
+    settings.mailbox_scope = scope;
+    let new_secret = (!secret.is_empty()).then(|| SecretString::from(secret.to_owned()));
+    state.store().save_integration(state.workspace(), &settings, new_secret.as_ref(), state.key()).await?;
+    tracing::info!(admin = %current.user.email, secret_replaced = new_secret.is_some(), "integration saved");
+    let view = IntegrationsPage::load(&state, &current).await?;
+    page(StatusCode::OK, &view.with_notice("Saved. The client secret is stored encrypted. Next: test the connection."))
+}
+
+async fn test(
+    State(state): State<AppState>,
+    AdminUser(current): AdminUser,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let test = match connection::test_connection(state.store(), state.workspace(), state.key()).await {
+        Ok(test) => TestView::from(&test),
+        Err(ConnectionError::Store(e)) => return Err(e.into()),
+        Err(e) => TestView::not_run(sentence(&e.to_string())),
+    };
+    if is_htmx(&headers) {
+        return page(StatusCode::OK, &TestFragment { test: Some(test) });
+    }
+    let mut view = IntegrationsPage::load(&state, &current).await?;
+    view.test = Some(test);
+    page(StatusCode::OK, &view)
+}
+
+/// An error message as a sentence: capital first letter, final period.
+pub(crate) fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "integrations_disconnect.html")]
+struct DisconnectPage {
+    layout: Layout,
+    csrf: String,
+    configured: bool,
+    preview: connection::DisconnectPreview,
+    confirm_error: FieldError,
+}
+
+async fn disconnect_page(
+    state: &AppState,
+    current: &CurrentUser,
+    confirm_error: FieldError,
+) -> Result<DisconnectPage, WebError> {
+    Ok(DisconnectPage {
+        layout: Layout::signed_in("Disconnect Microsoft 365", current),
+        csrf: current.csrf_token.clone(),
+        configured: state.store().integration_summary(state.workspace()).await?.is_some(),
+        preview: connection::disconnect_preview(state.store(), state.workspace()).await?,
+        confirm_error,
+    })
+}
+
+async fn confirm_disconnect(
+    State(state): State<AppState>,
+    AdminUser(current): AdminUser,
+) -> Result<Response, WebError> {
+    page(StatusCode::OK, &disconnect_page(&state, &current, FieldError::default()).await?)
+}
+
+async fn disconnect(
+    State(state): State<AppState>,
+    AdminUser(current): AdminUser,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let input = Fields::parse(&body);
+    if input.get("confirm") != "yes" {
+        let mut error = FieldError::default();
+        error.set("Nothing was deleted. Tick the box to confirm, then disconnect.");
+        return page(StatusCode::UNPROCESSABLE_ENTITY, &disconnect_page(&state, &current, error).await?);
+    }
+    let purged = state.store().disconnect(state.workspace(), &current.user.email).await?;
+    tracing::info!(admin = %current.user.email, emails = purged.emails, meetings = purged.meetings, "integration disconnected");
+    let view = IntegrationsPage::load(&state, &current).await?;
+    page(
+        StatusCode::OK,
+        &view.with_notice(format!(
+            "Disconnected. Deleted {} emails, {} meetings and {} auto-created contacts, with the mailboxes and the directory.",
+            purged.emails, purged.meetings, purged.contacts
+        )),
+    )
+}
