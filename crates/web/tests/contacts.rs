@@ -245,7 +245,15 @@ async fn the_list_sorts_by_last_interaction_or_name_and_searches() {
 
 #[tokio::test]
 async fn the_profile_shows_the_summary_chart_and_timeline_newest_first_with_upcoming_meetings_on_top() {
-    let portal = Portal::start().await;
+    profile_shows_summary_chart_and_timeline(Portal::start().await).await;
+}
+
+#[tokio::test]
+async fn the_profile_reads_the_same_on_postgres() {
+    profile_shows_summary_chart_and_timeline(Portal::start_postgres().await).await;
+}
+
+async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
     let (store, ws) = (&portal.store, portal.ws);
     let (ann, bob) = directory(store, ws).await;
     let now = Utc::now();
@@ -352,7 +360,15 @@ async fn the_profile_shows_the_summary_chart_and_timeline_newest_first_with_upco
 
 #[tokio::test]
 async fn older_links_reach_every_item_exactly_once_and_htmx_gets_the_next_items_only() {
-    let portal = Portal::start().await;
+    older_links_reach_every_item_once(Portal::start().await).await;
+}
+
+#[tokio::test]
+async fn older_links_reach_every_item_exactly_once_on_postgres() {
+    older_links_reach_every_item_once(Portal::start_postgres().await).await;
+}
+
+async fn older_links_reach_every_item_once(portal: Portal) {
     let (store, ws) = (&portal.store, portal.ws);
     let (ann, _) = directory(store, ws).await;
     let now = Utc::now();

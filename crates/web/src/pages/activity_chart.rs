@@ -38,8 +38,10 @@ pub(crate) struct ActivityChart {
 }
 
 pub(crate) struct MonthBar {
-    /// `Mar 2026`.
+    /// `March 2026`.
     pub label: String,
+    /// `March 2026: 3 emails, 1 meeting`, the bar's tooltip.
+    pub title: String,
     /// `Mar`, or `Jan 26` where a year begins (and for the first month).
     pub short_label: String,
     pub emails: u64,
@@ -93,8 +95,10 @@ impl ActivityChart {
             } else {
                 month.format("%b").to_string()
             };
+            let label = month.format("%B %Y").to_string();
             months.push(MonthBar {
-                label: month.format("%B %Y").to_string(),
+                title: format!("{label}: {}, {}", count(emails, "email"), count(meetings, "meeting")),
+                label,
                 short_label,
                 emails,
                 meetings,
@@ -114,13 +118,14 @@ impl ActivityChart {
         let busiest = months.iter().max_by_key(|m| (m.emails + m.meetings, std::cmp::Reverse(m.label_x)));
         let description = match busiest {
             Some(b) if total_emails + total_meetings > 0 => format!(
-                "Emails and meetings per month from {} to {}: {total_emails} emails and {total_meetings} meetings in all; \
-                 the busiest month was {} with {} emails and {} meetings.",
+                "Emails and meetings per month from {} to {}: {} and {} in all; the busiest month was {} with {} and {}.",
                 first.format("%B %Y"),
                 last.format("%B %Y"),
+                count(total_emails, "email"),
+                count(total_meetings, "meeting"),
                 b.label,
-                b.emails,
-                b.meetings
+                count(b.emails, "email"),
+                count(b.meetings, "meeting")
             ),
             _ => format!("No emails or meetings from {} to {}.", first.format("%B %Y"), last.format("%B %Y")),
         };
@@ -138,6 +143,11 @@ impl ActivityChart {
             total_meetings,
         }
     }
+}
+
+/// `1 email`, `3 emails`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 #[cfg(test)]
@@ -172,6 +182,7 @@ mod tests {
         let (first, last) = (&chart.months[0], &chart.months[11]);
         assert_eq!((first.label.as_str(), first.short_label.as_str()), ("April 2025", "Apr 25"));
         assert_eq!(last.label, "March 2026");
+        assert_eq!(last.title, "March 2026: 10 emails, 1 meeting");
         assert_eq!(last.email_height, BOTTOM - TOP, "the busiest bar is full height");
         assert_eq!(first.email_height, (BOTTOM - TOP).div_ceil(2));
         assert!(last.meeting_height >= 1, "a small count still shows");
@@ -179,7 +190,7 @@ mod tests {
         assert_eq!(chart.months[9].short_label, "Jan 26");
         assert_eq!((chart.total_emails, chart.total_meetings), (15, 1));
         assert!(
-            chart.description.contains("busiest month was March 2026 with 10 emails and 1 meetings"),
+            chart.description.contains("busiest month was March 2026 with 10 emails and 1 meeting"),
             "{}",
             chart.description
         );
