@@ -619,6 +619,15 @@ impl Store {
         dispatch!(self, include_mailbox(ws, user_id, actor))
     }
 
+    /// Links again what writes that raced each other noted (PostgreSQL; a
+    /// no-op on SQLite), so an email stored while its sender became a
+    /// contact still reaches the timeline. Every write settles its own notes
+    /// after committing; a pass of sync calls this too, for notes a crash
+    /// left behind. Returns how many notes it settled.
+    pub async fn settle_links(&self, ws: WorkspaceId) -> Result<u64> {
+        dispatch!(self, settle_links(ws))
+    }
+
     /// Deletes what is older than the retention period, if one is set.
     pub async fn purge_retention(&self, ws: WorkspaceId, now: DateTime<Utc>) -> Result<PurgeCounts> {
         dispatch!(self, purge_retention(ws, now))

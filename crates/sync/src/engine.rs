@@ -202,6 +202,11 @@ pub async fn sync_once(
         }
     }
     report.mailboxes.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
+    // Every page settles its own links; this catches notes a crash left.
+    let settled = store.settle_links(ws).await?;
+    if settled > 0 {
+        tracing::info!(settled, "links noted by earlier writes settled");
+    }
     let purged = store.purge_retention(ws, Utc::now()).await?;
     if purged != tac_store::PurgeCounts::default() {
         tracing::info!(emails = purged.emails, meetings = purged.meetings, "retention period applied");

@@ -11,7 +11,7 @@ caught up yet cannot un-cancel a meeting, and the stored fingerprint is that
 of the row as stored, cancellation included.
 */
 
-use super::contacts::{auto_create_contacts, link_meetings, unlink};
+use super::contacts::{auto_create_contacts, link_meetings, settle_after_commit, unlink};
 use super::{
     BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
     write_cursor,
@@ -57,6 +57,7 @@ pub(crate) async fn apply_calendar_page(
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, CursorScope::Calendar, cursor, now).await?;
     tx.commit().await?;
+    settle_after_commit(pool, ws).await;
     Ok(outcome)
 }
 

@@ -16,11 +16,11 @@ domain) is refused, which is also why mail among colleagues never reaches a
 timeline.
 */
 
-use super::{Conn, Db, Pool, begin_write, now, push_list, rows_per_statement};
+use super::{BACKEND, Conn, Db, Pool, begin_write, now, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
 use crate::query_text::like_escape;
 use crate::types::{
-    CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportOutcome,
+    Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportOutcome,
     NewContact, WorkspaceId,
 };
 use chrono::{DateTime, Utc};
@@ -84,6 +84,7 @@ pub(crate) async fn create_contact(pool: &Pool, ws: WorkspaceId, new: &NewContac
     }
     link_contacts(&mut tx, ws, &[id.0]).await?;
     tx.commit().await?;
+    settle_after_commit(pool, ws).await;
     Ok(id)
 }
 
@@ -162,6 +163,7 @@ pub(crate) async fn add_contact_email(
     insert_address(&mut tx, ws, id, address.as_str()).await?;
     link_contacts(&mut tx, ws, &[id.0]).await?;
     tx.commit().await?;
+    settle_after_commit(pool, ws).await;
     Ok(())
 }
 
@@ -203,6 +205,7 @@ pub(crate) async fn remove_contact_email(
         .await?;
     link_contacts(&mut tx, ws, &[id.0]).await?;
     tx.commit().await?;
+    settle_after_commit(pool, ws).await;
     Ok(())
 }
 
@@ -333,6 +336,7 @@ pub(crate) async fn import_contact(
         }
     };
     tx.commit().await?;
+    settle_after_commit(pool, ws).await;
     Ok(outcome)
 }
 
@@ -398,25 +402,142 @@ pub(crate) async fn auto_create_contacts(
     Ok(created)
 }
 
-/// Links every email and meeting of these contacts' addresses.
+/// Links every email and meeting of these contacts' addresses (and notes
+/// them for [`settle_links`]).
 pub(crate) async fn link_contacts(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]) -> Result<()> {
+    link_contacts_now(conn, ws, contact_ids).await?;
+    note_for_settling(conn, ws, Pending::Contact, contact_ids).await
+}
+
+/// Links these emails to every contact among their participants (and notes
+/// them for [`settle_links`]).
+pub(crate) async fn link_emails(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64]) -> Result<()> {
+    link_emails_now(conn, ws, email_ids).await?;
+    note_for_settling(conn, ws, Pending::Email, email_ids).await
+}
+
+/// Links these meetings to every contact among their organizer and
+/// attendees (and notes them for [`settle_links`]).
+pub(crate) async fn link_meetings(conn: &mut Conn, ws: WorkspaceId, meeting_ids: &[i64]) -> Result<()> {
+    link_meetings_now(conn, ws, meeting_ids).await?;
+    note_for_settling(conn, ws, Pending::Meeting, meeting_ids).await
+}
+
+async fn link_contacts_now(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]) -> Result<()> {
     for link in [Link::Emails, Link::Attendees, Link::Organizers] {
         by_chunks(conn, contact_ids, |chunk| link_query(ws, link, Start::Contacts, chunk)).await?;
     }
     Ok(())
 }
 
-/// Links these emails to every contact among their participants.
-pub(crate) async fn link_emails(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64]) -> Result<()> {
+async fn link_emails_now(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64]) -> Result<()> {
     by_chunks(conn, email_ids, |chunk| link_query(ws, Link::Emails, Start::Items, chunk)).await
 }
 
-/// Links these meetings to every contact among their organizer and attendees.
-pub(crate) async fn link_meetings(conn: &mut Conn, ws: WorkspaceId, meeting_ids: &[i64]) -> Result<()> {
+async fn link_meetings_now(conn: &mut Conn, ws: WorkspaceId, meeting_ids: &[i64]) -> Result<()> {
     for link in [Link::Attendees, Link::Organizers] {
         by_chunks(conn, meeting_ids, |chunk| link_query(ws, link, Start::Items, chunk)).await?;
     }
     Ok(())
+}
+
+/// What a `link_pending` note names (PostgreSQL migration 0006).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Email,
+    Meeting,
+    Contact,
+}
+
+impl Pending {
+    fn as_str(self) -> &'static str {
+        match self {
+            Pending::Email => "email",
+            Pending::Meeting => "meeting",
+            Pending::Contact => "contact",
+        }
+    }
+}
+
+/// PostgreSQL: notes, inside the linking transaction, what it linked, for
+/// [`settle_links`] to link again once it has committed. SQLite runs one
+/// writer at a time, so a link there always sees every committed row and
+/// nothing is noted.
+async fn note_for_settling(conn: &mut Conn, ws: WorkspaceId, kind: Pending, ids: &[i64]) -> Result<()> {
+    if BACKEND != Backend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    for chunk in ids.chunks(rows_per_statement(3)) {
+        let mut query = QueryBuilder::<Db>::new("insert into link_pending (workspace_id, kind, ref_id) ");
+        query.push_values(chunk, |mut row, id| {
+            row.push_bind(ws.0).push_bind(kind.as_str()).push_bind(*id);
+        });
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// How many notes one settling transaction takes.
+const SETTLE_BATCH: i64 = 2_000;
+
+/// PostgreSQL: links again what committed transactions noted, each batch in
+/// a transaction that starts after theirs committed, and deletes the notes.
+///
+/// Two transactions at once, one storing an email from someone and one
+/// creating that someone as a contact, each link only what they see, and
+/// neither sees the other's uncommitted rows: the email would miss the
+/// timeline. Both note what they linked; the follow-up that starts last
+/// sees both commits and links the pair. Returns how many notes it settled;
+/// a note left by a crash is settled by the next call in the workspace.
+pub(crate) async fn settle_links(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
+    if BACKEND != Backend::Postgres {
+        return Ok(0);
+    }
+    let mut settled = 0;
+    loop {
+        let mut tx = begin_write(pool).await?;
+        // Skip notes another follow-up is settling: it started after their
+        // transaction committed, which is all that is needed.
+        let notes: Vec<(i64, String, i64)> = sqlx::query_as(
+            "select id, kind, ref_id from link_pending where workspace_id = $1
+             order by id limit $2 for update skip locked",
+        )
+        .bind(ws.0)
+        .bind(SETTLE_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if notes.is_empty() {
+            tx.commit().await?;
+            return Ok(settled);
+        }
+        let of = |kind: Pending| -> Vec<i64> {
+            let mut ids: Vec<i64> = notes.iter().filter(|(_, k, _)| k == kind.as_str()).map(|(_, _, id)| *id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        link_emails_now(&mut tx, ws, &of(Pending::Email)).await?;
+        link_meetings_now(&mut tx, ws, &of(Pending::Meeting)).await?;
+        link_contacts_now(&mut tx, ws, &of(Pending::Contact)).await?;
+        let ids: Vec<i64> = notes.iter().map(|(id, _, _)| *id).collect();
+        by_chunks(&mut tx, &ids, |chunk| {
+            let mut query = QueryBuilder::<Db>::new("delete from link_pending where id in ");
+            push_list(&mut query, chunk.iter().copied());
+            query
+        })
+        .await?;
+        tx.commit().await?;
+        settled += notes.len() as u64;
+    }
+}
+
+/// Settles links after a write committed (see [`settle_links`]). The write
+/// stands either way: a failure is logged and its notes wait for the next
+/// settle in the workspace.
+pub(crate) async fn settle_after_commit(pool: &Pool, ws: WorkspaceId) {
+    if let Err(error) = settle_links(pool, ws).await {
+        tracing::warn!(%error, "links left to settle later");
+    }
 }
 
 /// Drops the timeline entries of these emails or meetings (before they are relinked).

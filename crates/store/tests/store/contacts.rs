@@ -40,6 +40,7 @@ both_backends!(
     hostile_searches_are_plain_words,
     one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only,
     monthly_activity_counts_each_month_in_utc,
+    a_contact_created_while_its_mail_is_stored_still_gets_that_mail,
 );
 
 fn cursor(n: u32) -> SyncCursor {
@@ -932,4 +933,38 @@ async fn monthly_activity_counts_each_month_in_utc(db: TestDb) {
         store.monthly_activity(other, zoe, utc(2025, 1, 1, 0), utc(2025, 3, 1, 0)).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// The write skew that loses mail on PostgreSQL: a page storing an email
+/// from someone and a transaction creating that someone as a contact, at the
+/// same moment, each link only what they see. Settling after commit closes
+/// it; many rounds make the overlap likely.
+async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _) = setup(store).await;
+    for round in 0..30u32 {
+        let address = format!("racer{round}@fabrikam.com");
+        let mut e = email(&format!("<race{round}@f>"), "race", "<p>x</p>");
+        e.participants = vec![
+            participant(ParticipantRole::From, &address, "Racer"),
+            participant(ParticipantRole::To, "ann@contoso.com", "Ann Lee"),
+        ];
+        let page = vec![(e, copy(&format!("race-{round}"), "inbox", Direction::Inbound))];
+        let contact = NewContact {
+            name: "Racer".into(),
+            emails: vec![addr(&address)],
+            company: None,
+            source: ContactSource::Manual,
+        };
+        let next = cursor(round);
+        let (stored, created) = tokio::join!(
+            store.apply_mail_page(ws, ann, "inbox", &page, &[], &[], &next),
+            store.create_contact(ws, &contact),
+        );
+        stored.unwrap();
+        let id = created.unwrap();
+        let items = store.timeline(ws, id, &TimelineQuery::default(), now()).await.unwrap().items;
+        assert_eq!(ids(&items), [format!("<race{round}@f>")], "round {round}");
+    }
+    assert_eq!(store.settle_links(ws).await.unwrap(), 0, "every write settled its own notes");
 }
