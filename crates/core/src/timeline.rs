@@ -133,12 +133,15 @@ pub struct EmailFacts {
     pub mailboxes: Vec<String>,
     pub has_attachments: bool,
     pub is_private: bool,
+    /// What the stored row still holds: content stripped when visibility
+    /// was lowered stays hidden until a sync reads it again.
+    pub content_level: Visibility,
 }
 
 impl EmailFacts {
     /// The item as `visibility` allows it to be seen.
     pub fn into_item(self, visibility: Visibility) -> EmailItem {
-        let show = shown(visibility, self.is_private);
+        let show = shown(visibility.min(self.content_level), self.is_private);
         let subject =
             if self.is_private { Some(PRIVATE_EMAIL_LABEL.to_string()) } else { show.subject.then_some(self.subject) };
         EmailItem {
@@ -175,13 +178,15 @@ pub struct MeetingFacts {
     pub location: Option<String>,
     pub online_meeting_url: Option<String>,
     pub mailboxes: Vec<String>,
+    /// As for [`EmailFacts::content_level`].
+    pub content_level: Visibility,
 }
 
 impl MeetingFacts {
     /// The item as `visibility` allows it to be seen, `now` deciding what is upcoming.
     pub fn into_item(self, visibility: Visibility, now: DateTime<Utc>) -> MeetingItem {
         let is_private = is_private_sensitivity(&self.sensitivity);
-        let show = shown(visibility, is_private);
+        let show = shown(visibility.min(self.content_level), is_private);
         let subject =
             if is_private { Some(PRIVATE_MEETING_LABEL.to_string()) } else { show.subject.then_some(self.subject) };
         MeetingItem {
@@ -314,6 +319,7 @@ mod tests {
             mailboxes: vec!["bob@contoso.com".into()],
             has_attachments: false,
             is_private: false,
+            content_level: Visibility::Full,
         }
     }
 
@@ -352,6 +358,7 @@ mod tests {
             location: Some("Room 1".into()),
             online_meeting_url: Some("https://teams.example/x".into()),
             mailboxes: vec![],
+            content_level: Visibility::Full,
         }
         .into_item(Visibility::Full, DateTime::from_timestamp(0, 0).unwrap());
         assert_eq!(meeting.subject.as_deref(), Some("Private meeting"));

@@ -51,6 +51,7 @@ pub(crate) async fn apply_calendar_page(
     let meeting_ids = write_meetings(&mut tx, ws, &meetings, now, &mut outcome, &mut touched).await?;
     write_copies(&mut tx, ws, mailbox, &ordered, &meeting_ids, now, &mut outcome).await?;
     // Timelines, as for mail: changed meetings relinked, new contacts linked.
+    super::privacy::set_content_level(&mut tx, ws, "meeting", &touched).await?;
     unlink(&mut tx, ActivityKind::Meeting, &touched).await?;
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_meetings(&mut tx, ws, &touched).await?;

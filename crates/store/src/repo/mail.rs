@@ -71,6 +71,7 @@ pub(crate) async fn apply_mail_page(
     write_copies(&mut tx, ws, mailbox, &ordered, &email_ids, now, &mut outcome).await?;
     // Timelines: changed emails are relinked from scratch (their people or
     // time may differ); new contacts bring their whole history.
+    super::privacy::set_content_level(&mut tx, ws, "email", &touched).await?;
     unlink(&mut tx, ActivityKind::Email, &touched).await?;
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_emails(&mut tx, ws, &touched).await?;

@@ -17,16 +17,19 @@ Deleting an email or meeting cascades to its copies, participants,
 attendees, search entries and timeline entries.
 */
 
-use super::{Conn, Pool, begin_write, now};
+use super::{Conn, Db, Pool, begin_write, now, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
 use crate::types::{AuditEntry, PrivacySettings, PurgeCounts, WorkspaceId};
 use chrono::{DateTime, Duration, Utc};
 use tac_core::privacy::{BlockEntry, Blocklist, PrivacyPolicy, Visibility};
 
-pub(crate) async fn visibility(pool: &Pool, ws: WorkspaceId) -> Result<Visibility> {
+pub(crate) async fn visibility<'e>(
+    conn: impl sqlx::Executor<'e, Database = Db>,
+    ws: WorkspaceId,
+) -> Result<Visibility> {
     let row: Option<String> = sqlx::query_scalar("select visibility from privacy_policy where workspace_id = $1")
         .bind(ws.0)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?;
     match row {
         Some(v) => v.parse().map_err(|_| StoreError::corrupt("privacy_policy.visibility", v)),
@@ -140,19 +143,27 @@ pub(crate) async fn set_privacy_settings(
     Ok(purged)
 }
 
-/// Blanks what `level` hides in every stored email and meeting. The
-/// fingerprints are cleared so a later full read rewrites the rows.
+/// Blanks what `level` hides in every stored email and meeting, and records
+/// that they hold no more (`content_level`). The fingerprints are cleared so
+/// a later full read rewrites the rows.
 async fn strip_content(conn: &mut Conn, ws: WorkspaceId, level: Visibility) -> Result<()> {
     let (email_sql, meeting_sql) = match level {
         Visibility::Full => return Ok(()),
         Visibility::Subject => (
-            "update email set body_html = '', body_preview = '', body_text = '', fingerprint = '' where workspace_id = $1",
-            "update meeting set body_html = '', fingerprint = '' where workspace_id = $1",
+            "update email set body_html = '', body_preview = '', body_text = '', fingerprint = '',
+                 content_level = case when content_level = 'full' then 'subject' else content_level end
+             where workspace_id = $1",
+            "update meeting set body_html = '', fingerprint = '',
+                 content_level = case when content_level = 'full' then 'subject' else content_level end
+             where workspace_id = $1",
         ),
         Visibility::Metadata => (
-            "update email set subject = '', body_html = '', body_preview = '', body_text = '', fingerprint = ''
+            "update email set subject = '', body_html = '', body_preview = '', body_text = '', fingerprint = '',
+                 content_level = 'metadata'
              where workspace_id = $1",
-            "update meeting set subject = '', body_html = '', location = null, fingerprint = '' where workspace_id = $1",
+            "update meeting set subject = '', body_html = '', location = null, fingerprint = '',
+                 content_level = 'metadata'
+             where workspace_id = $1",
         ),
     };
     sqlx::query(email_sql).bind(ws.0).execute(&mut *conn).await?;
@@ -410,5 +421,22 @@ pub(crate) async fn audit(
         .bind(sqlx::types::Json(detail))
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Records that the emails or meetings `ids`, just written, hold what the
+/// workspace's current visibility level keeps (sync minimised them to it).
+pub(crate) async fn set_content_level(conn: &mut Conn, ws: WorkspaceId, table: &str, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let level = visibility(&mut *conn, ws).await?;
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        let mut query = sqlx::QueryBuilder::<Db>::new(format!("update {table} set content_level = "));
+        query.push_bind(level.as_str()).push(" where workspace_id = ").push_bind(ws.0);
+        query.push(" and content_level <> ").push_bind(level.as_str()).push(" and id in ");
+        push_list(&mut query, chunk.iter().copied());
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
     Ok(())
 }

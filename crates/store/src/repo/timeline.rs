@@ -523,7 +523,7 @@ async fn items(
     Ok(out)
 }
 
-type EmailSqlRow = (i64, DateTime<Utc>, String, String, String, Option<String>, bool, bool);
+type EmailSqlRow = (i64, DateTime<Utc>, String, String, String, Option<String>, bool, bool, String);
 
 async fn email_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, EmailFacts>> {
     let mut facts = HashMap::with_capacity(ids.len());
@@ -532,12 +532,16 @@ async fn email_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, EmailFacts
             continue;
         }
         let mut q = QueryBuilder::<Db>::new(
-            "select id, sent_at, subject, body_preview, internet_message_id, conversation_id, has_attachments, is_private
+            "select id, sent_at, subject, body_preview, internet_message_id, conversation_id, has_attachments, is_private,
+                    content_level
              from email where id in ",
         );
         push_list(&mut q, chunk.iter().copied());
         let rows: Vec<EmailSqlRow> = q.build_query_as().persistent(false).fetch_all(pool).await?;
-        for (id, sent_at, subject, preview, internet_message_id, conversation_id, has_attachments, is_private) in rows {
+        for (id, sent_at, subject, preview, internet_message_id, conversation_id, has_attachments, is_private, level) in
+            rows
+        {
+            let content_level = level.parse().map_err(|_| StoreError::corrupt("email.content_level", &level))?;
             facts.insert(
                 id,
                 EmailFacts {
@@ -554,6 +558,7 @@ async fn email_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, EmailFacts
                     mailboxes: Vec::new(),
                     has_attachments,
                     is_private,
+                    content_level,
                 },
             );
         }
@@ -589,8 +594,20 @@ async fn email_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, EmailFacts
     Ok(facts)
 }
 
-type MeetingSqlRow =
-    (i64, DateTime<Utc>, DateTime<Utc>, bool, String, bool, String, String, String, Option<String>, Option<String>);
+type MeetingSqlRow = (
+    i64,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    bool,
+    String,
+    bool,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 async fn meeting_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, MeetingFacts>> {
     let mut facts = HashMap::with_capacity(ids.len());
@@ -600,14 +617,27 @@ async fn meeting_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, MeetingF
         }
         let mut q = QueryBuilder::<Db>::new(
             "select id, start_at, end_at, is_all_day, subject, is_cancelled, sensitivity, organizer_address,
-                    organizer_name, location, online_meeting_url
+                    organizer_name, location, online_meeting_url, content_level
              from meeting where id in ",
         );
         push_list(&mut q, chunk.iter().copied());
         let rows: Vec<MeetingSqlRow> = q.build_query_as().persistent(false).fetch_all(pool).await?;
-        for (id, start, end, is_all_day, subject, is_cancelled, sensitivity, org_address, org_name, location, url) in
-            rows
+        for (
+            id,
+            start,
+            end,
+            is_all_day,
+            subject,
+            is_cancelled,
+            sensitivity,
+            org_address,
+            org_name,
+            location,
+            url,
+            level,
+        ) in rows
         {
+            let content_level = level.parse().map_err(|_| StoreError::corrupt("meeting.content_level", &level))?;
             facts.insert(
                 id,
                 MeetingFacts {
@@ -623,6 +653,7 @@ async fn meeting_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, MeetingF
                     location,
                     online_meeting_url: url,
                     mailboxes: Vec::new(),
+                    content_level,
                 },
             );
         }
@@ -666,13 +697,15 @@ pub(crate) async fn email_body(
     email_id: i64,
     allow_remote_images: bool,
 ) -> Result<EmailBody> {
-    let row: Option<(String, String, bool)> =
-        sqlx::query_as("select body_html, body_text, is_private from email where workspace_id = $1 and id = $2")
-            .bind(ws.0)
-            .bind(email_id)
-            .fetch_optional(pool)
-            .await?;
-    let (html, text, is_private) = row.ok_or(StoreError::NotFound("email"))?;
+    let row: Option<(String, String, bool, String)> = sqlx::query_as(
+        "select body_html, body_text, is_private, content_level from email where workspace_id = $1 and id = $2",
+    )
+    .bind(ws.0)
+    .bind(email_id)
+    .fetch_optional(pool)
+    .await?;
+    let (html, text, is_private, level) = row.ok_or(StoreError::NotFound("email"))?;
+    let stored: Visibility = level.parse().map_err(|_| StoreError::corrupt("email.content_level", &level))?;
     let visibility = visibility(pool, ws).await?;
     if !tac_core::privacy::shown(visibility, is_private).body {
         return Err(StoreError::Hidden(if is_private {
@@ -680,6 +713,11 @@ pub(crate) async fn email_body(
         } else {
             "the workspace's privacy settings hide email bodies"
         }));
+    }
+    if !tac_core::privacy::shown(stored, is_private).body {
+        return Err(StoreError::Hidden(
+            "this body was removed when visibility was lowered; the next sync reads it again",
+        ));
     }
     let clean =
         tac_core::sanitize::sanitize_email_html(&html, tac_core::sanitize::SanitizeOptions { allow_remote_images });

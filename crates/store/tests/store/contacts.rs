@@ -565,6 +565,18 @@ async fn visibility_applies_to_stored_items_reads_and_search(db: TestDb) {
     store.save_cursor(ws, ann, CursorScope::Folder("inbox"), &cursor(5)).await.unwrap();
     store.set_privacy_settings(ws, settings(Visibility::Full), "test").await.unwrap();
     assert!(store.cursor(ws, ann, CursorScope::Folder("inbox")).await.unwrap().is_none());
+    // Until then, what was stripped reads as hidden, not as empty text.
+    let items = page(store, ws, zoe, TimelineQuery::default()).await;
+    let TimelineItem::Email(e) = &items[0] else { panic!("an email") };
+    assert!(e.subject.is_none() && e.preview.is_none() && !e.body_available, "{e:?}");
+    let id: i64 = e.id.trim_start_matches("email-").parse().unwrap();
+    assert!(matches!(store.email_body(ws, EmailId(id), false).await, Err(StoreError::Hidden(_))));
+    // The sync reads it again (at full) and everything shows.
+    put_mail(store, ws, ann, &[mail("<1@f>", at(1, 9), true)]).await;
+    let items = page(store, ws, zoe, TimelineQuery::default()).await;
+    let TimelineItem::Email(e) = &items[0] else { panic!("an email") };
+    assert_eq!(e.subject.as_deref(), Some("Subject <1@f>"));
+    assert!(e.preview.is_some() && e.body_available);
     let log = store.audit_log(ws, 10).await.unwrap();
     assert_eq!(log.iter().filter(|e| e.action == "privacy.settings").count(), 3);
 }
