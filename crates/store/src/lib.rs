@@ -59,6 +59,7 @@ pub use types::{
     TimelinePage, TimelineQuery, WorkspaceId,
 };
 pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
+pub use types::{NewMicrosoftUser, OidcLogin};
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -240,6 +241,12 @@ impl Store {
     /// Ordered by name.
     pub async fn tenant_domains(&self, ws: WorkspaceId) -> Result<Vec<TenantDomain>> {
         dispatch!(self, tenant_domains(ws))
+    }
+
+    /// The directory user with this Graph object id (any case), if the last
+    /// directory sync stored one.
+    pub async fn directory_user(&self, ws: WorkspaceId, id: &str) -> Result<Option<DirectoryUser>> {
+        dispatch!(self, directory_user(ws, id))
     }
 
     /// The stored users who are members of the group, by display name.
@@ -799,5 +806,96 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PortalUserId> {
         dispatch!(self, create_first_admin(ws, token, new, now))
+    }
+}
+
+/// Sign in with Microsoft (issue 5): people are found by Entra tenant id +
+/// object id, never by email; sign-ins under way are stored until the
+/// browser comes back, and used once; who may sign in is a workspace setting.
+impl Store {
+    /// The portal user linked to this Microsoft account (`tid`, `oid`).
+    pub async fn portal_user_by_microsoft_id(
+        &self,
+        ws: WorkspaceId,
+        tenant_id: &str,
+        object_id: &str,
+    ) -> Result<Option<PortalUser>> {
+        dispatch!(self, portal_user_by_microsoft_id(ws, tenant_id, object_id))
+    }
+
+    /// Creates a member without a password, linked to the Microsoft account;
+    /// if one is already linked (two first sign-ins at once), returns it. An
+    /// email that another portal user has gives [`StoreError::UserExists`]:
+    /// accounts are never linked by email.
+    pub async fn provision_microsoft_user(&self, ws: WorkspaceId, new: &NewMicrosoftUser) -> Result<PortalUser> {
+        dispatch!(self, provision_microsoft_user(ws, new, Utc::now()))
+    }
+
+    /// Links an existing portal user (e.g. a local admin) to a Microsoft
+    /// account, explicitly; the account may be linked to one user only.
+    pub async fn link_microsoft_account(
+        &self,
+        ws: WorkspaceId,
+        id: PortalUserId,
+        tenant_id: &str,
+        object_id: &str,
+    ) -> Result<()> {
+        dispatch!(self, link_microsoft_account(ws, id, tenant_id, object_id))
+    }
+
+    /// Keeps the email and display name up to date from the id_token's
+    /// claims; an email another user has gives [`StoreError::UserExists`].
+    pub async fn update_microsoft_profile(
+        &self,
+        ws: WorkspaceId,
+        id: PortalUserId,
+        email: &str,
+        display_name: &str,
+    ) -> Result<()> {
+        dispatch!(self, update_microsoft_profile(ws, id, email, display_name))
+    }
+
+    /// Stores a sign-in under way, keyed by its OAuth `state` (as a hash),
+    /// bound to the browser by `browser_token` (as a hash).
+    #[allow(clippy::too_many_arguments, reason = "one row's columns")]
+    pub async fn create_oidc_login(
+        &self,
+        ws: WorkspaceId,
+        state: &str,
+        browser_token: &str,
+        nonce: &str,
+        code_verifier: &str,
+        next_path: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, create_oidc_login(ws, state, browser_token, nonce, code_verifier, next_path, now, expires_at))
+    }
+
+    /// Removes the sign-in for `state` and returns it if it had not expired
+    /// at `now`. Only one caller ever gets it: a replayed state finds nothing.
+    pub async fn take_oidc_login(&self, ws: WorkspaceId, state: &str, now: DateTime<Utc>) -> Result<Option<OidcLogin>> {
+        dispatch!(self, take_oidc_login(ws, state, now))
+    }
+
+    /// Housekeeping: removes sign-ins expired at `now`; how many.
+    pub async fn delete_expired_oidc_logins(&self, now: DateTime<Utc>) -> Result<u64> {
+        dispatch!(self, delete_expired_oidc_logins(now))
+    }
+
+    /// The directory group whose members may sign in with Microsoft; `None`:
+    /// every member of the tenant.
+    pub async fn sign_in_group(&self, ws: WorkspaceId) -> Result<Option<String>> {
+        dispatch!(self, sign_in_group(ws))
+    }
+
+    /// Restricts Sign in with Microsoft to one group's members (`None`: lift it).
+    pub async fn set_sign_in_group(&self, ws: WorkspaceId, group_id: Option<&str>) -> Result<()> {
+        dispatch!(self, set_sign_in_group(ws, group_id, Utc::now()))
+    }
+
+    /// Whether the directory sync stored `user_id` as a member of `group_id`.
+    pub async fn is_group_member(&self, ws: WorkspaceId, group_id: &str, user_id: &str) -> Result<bool> {
+        dispatch!(self, is_group_member(ws, group_id, user_id))
     }
 }

@@ -677,3 +677,45 @@ pub struct LoginFailures {
     /// count drops by one.
     pub oldest: Option<DateTime<Utc>>,
 }
+
+/// A person signing in with Microsoft for the first time: provisioned as a
+/// member without a password, identified by tenant id + object id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMicrosoftUser {
+    /// The id_token's `tid`.
+    pub tenant_id: String,
+    /// The id_token's `oid` (the Graph user id).
+    pub object_id: String,
+    /// From the id_token (`email`, else `preferred_username`); stored
+    /// trimmed and lowercased. Shown, never used to find the person.
+    pub email: String,
+    pub display_name: String,
+}
+
+/// A Sign in with Microsoft under way, as stored while the browser is at
+/// Microsoft. `Debug` hides the code verifier.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OidcLogin {
+    /// SHA-256 of the random value in the browser's cookie ([`crate::token_hash`]).
+    pub browser_hash: String,
+    pub nonce: String,
+    /// The PKCE verifier, sent with the code to the token endpoint.
+    pub code_verifier: String,
+    /// Where to go after signing in (a path on this site).
+    pub next_path: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for OidcLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcLogin")
+            .field("browser_hash", &self.browser_hash)
+            .field("nonce", &self.nonce)
+            .field("code_verifier", &"<redacted>")
+            .field("next_path", &self.next_path)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}

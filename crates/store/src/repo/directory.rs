@@ -162,3 +162,16 @@ pub(crate) async fn group_members(pool: &Pool, ws: WorkspaceId, group_id: &str) 
     .await?;
     Ok(rows.into_iter().map(DirectoryUser::from).collect())
 }
+
+pub(crate) async fn directory_user(pool: &Pool, ws: WorkspaceId, id: &str) -> Result<Option<DirectoryUser>> {
+    let row: Option<DirectoryUserRow> = sqlx::query_as(
+        "select id, display_name, user_principal_name, mail, proxy_addresses, account_enabled
+         from directory_user
+         where workspace_id = $1 and lower(id) = $2",
+    )
+    .bind(ws.0)
+    .bind(id.trim().to_ascii_lowercase())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(DirectoryUser::from))
+}

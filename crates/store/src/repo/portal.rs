@@ -101,12 +101,18 @@ pub(crate) async fn portal_user_by_email(pool: &Pool, ws: WorkspaceId, email: &s
 }
 
 pub(crate) async fn portal_user(pool: &Pool, ws: WorkspaceId, id: PortalUserId) -> Result<Option<PortalUser>> {
+    let mut conn = pool.acquire().await?;
+    portal_user_on(&mut conn, ws, id).await
+}
+
+/// [`portal_user`] on a connection or inside a transaction.
+pub(super) async fn portal_user_on(conn: &mut Conn, ws: WorkspaceId, id: PortalUserId) -> Result<Option<PortalUser>> {
     let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {USER_COLUMNS} from portal_user u where u.workspace_id = $1 and u.id = $2"
     )))
     .bind(ws.0)
     .bind(id.0)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     row.map(UserRow::into_user).transpose()
 }

@@ -10,5 +10,6 @@ mod directory;
 mod integration;
 mod mail;
 mod mailbox;
+mod oidc;
 mod portal;
 mod search;
