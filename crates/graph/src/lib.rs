@@ -29,6 +29,7 @@ pub mod client;
 pub mod cloud;
 pub mod delta;
 pub mod error;
+pub mod oidc;
 pub mod resources;
 pub mod retry;
 pub mod timezone;
