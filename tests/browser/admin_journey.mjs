@@ -4,14 +4,11 @@
 // open a contact whose timeline holds the expected emails and meetings
 // (and save a screenshot of the profile); open one email.
 
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { check, need, scenario, signIn } from './lib.mjs';
+import { check, need, scenario, shoot, signIn } from './lib.mjs';
 
 const expectedEmails = JSON.parse(need('TAC_EXPECT_EMAILS'));
 const expectedMeetings = JSON.parse(need('TAC_EXPECT_MEETINGS'));
 const contactName = need('TAC_CONTACT_NAME');
-const artifacts = need('TAC_ARTIFACTS');
 const SYNC_TIMEOUT = 180_000;
 
 await scenario('admin journey', async ({ page, step }) => {
@@ -101,6 +98,11 @@ await scenario('admin journey', async ({ page, step }) => {
     const summary = await page.locator('#sync-health .health-summary').innerText();
     check(/\d+ mailboxes: [1-9][\d,]* emails and [1-9][\d,]* meetings stored\.$/.test(summary.trim()), `a summary with emails and meetings, got ${JSON.stringify(summary)}`);
   });
+  await step('the health table fits a desktop window without scrolling', async () => {
+    const overflow = await page.locator('#sync-health .table-wrap').evaluate((el) => el.scrollWidth - el.clientWidth);
+    check(overflow <= 0, `the table to fit its box at 1280 px, it is ${overflow} px too wide`);
+  });
+  await step('save a screenshot of the Integrations page', () => shoot(page, 'integrations.png'));
 
   await step('find the contact', async () => {
     await page.getByRole('link', { name: 'Contacts', exact: true }).click();
@@ -123,10 +125,7 @@ await scenario('admin journey', async ({ page, step }) => {
   });
 
   await step('save a screenshot of the contact profile', async () => {
-    await mkdir(artifacts, { recursive: true });
-    const path = join(artifacts, 'contact-profile.png');
-    await page.screenshot({ path, fullPage: true });
-    console.log(`[admin journey] screenshot: ${path}`);
+    await shoot(page, 'contact-profile.png');
   });
 
   await step('open an email', async () => {
@@ -142,5 +141,6 @@ await scenario('admin journey', async ({ page, step }) => {
     check((await frame.getAttribute('sandbox')) === '', 'the body frame to be sandboxed with no permissions');
     const body = page.frameLocator('iframe.email-body').locator('body');
     await body.getByText(need('TAC_OPEN_EMAIL_TEXT')).waitFor();
+    await shoot(page, 'email.png');
   });
 });

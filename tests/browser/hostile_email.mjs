@@ -6,7 +6,7 @@
 // body frame is sandboxed without allow-scripts. Any CSP violation or
 // console error fails the scenario too (lib.mjs).
 
-import { base, check, need, scenario, signIn } from './lib.mjs';
+import { base, check, need, scenario, shoot, signIn } from './lib.mjs';
 
 const subject = need('TAC_HOSTILE_SUBJECT');
 
@@ -71,5 +71,6 @@ await scenario('hostile email', async ({ page, problems, step }) => {
       await page.getByRole('heading', { level: 1, name: subject }).waitFor();
     }
     check(!problems.some((p) => p.includes('dialog')), 'no dialog');
+    await shoot(page, 'hostile-email.png');
   });
 });

@@ -9,6 +9,8 @@
 // variables; `need(name)` reads one. A scenario exits 0 when it passed and
 // non-zero with a message saying which step failed.
 
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 /** Generous for two shared cores: a step that takes longer is a failure. */
@@ -107,6 +109,15 @@ export async function signIn(page, email, password) {
     page.getByRole('button', { name: 'Sign in', exact: true }).click(),
   ]);
   await page.getByRole('heading', { level: 1, name: /^Welcome,/ }).waitFor();
+}
+
+/** Saves a full-page screenshot as `name` in TAC_ARTIFACTS (CI keeps them). */
+export async function shoot(page, name) {
+  const dir = need('TAC_ARTIFACTS');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, name);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`screenshot: ${path}`);
 }
 
 /** Throws when `condition` is false; `what` says what was expected. */

@@ -62,7 +62,7 @@ fn the_portal_works_in_headless_chromium_for_admins_members_and_hostile_mail() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let emulator = runtime.block_on(tac_emulator::spawn(tac_emulator::EmulatorConfig::default())).expect("emulator");
     let credentials = emulator.credentials();
-    runtime.block_on(seed_the_contacts_mail(&emulator.base_url()));
+    let directory_user = runtime.block_on(seed_the_contacts_mail(&emulator.base_url()));
 
     let dir = std::env::temp_dir().join(format!("tac-browser-{}", unique()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -94,6 +94,7 @@ fn the_portal_works_in_headless_chromium_for_admins_members_and_hostile_mail() {
         ("TAC_HOSTILE_SUBJECT", HOSTILE.into()),
         ("TAC_HOSTILE_TEXT", HOSTILE_TEXT.into()),
         ("TAC_ARTIFACTS", artifacts.display().to_string()),
+        ("TAC_MS_USER_EMAIL", directory_user),
     ];
     // In order: the admin's journey connects and syncs what the others read.
     let mut failures = Vec::new();
@@ -145,7 +146,8 @@ fn artifacts_dir() -> PathBuf {
 
 /// The contact's mail in the first mailbox: an email from Pat, our reply
 /// (so the default policy creates Pat), a hostile email, and a meeting.
-async fn seed_the_contacts_mail(emulator: &str) {
+/// Returns that mailbox's address (a directory user who can sign in).
+async fn seed_the_contacts_mail(emulator: &str) -> String {
     let http = reqwest::Client::new();
     let admin = async |method: reqwest::Method, path: &str, body: Option<Value>| -> Value {
         let mut request = http.request(method, format!("{emulator}/_emulator{path}"));
@@ -183,6 +185,7 @@ async fn seed_the_contacts_mail(emulator: &str) {
     let start = Utc::now() + Duration::days(3);
     let meeting = json!({"subject": MEETING, "start": start, "end": start + Duration::hours(1), "attendees": [pat]});
     admin(reqwest::Method::POST, &format!("/users/{id}/events"), Some(meeting)).await;
+    address.to_owned()
 }
 
 /// `tac-crm serve` on a free port, with background sync; killed on drop.
