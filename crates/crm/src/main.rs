@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Run the Microsoft cloud emulator (Entra ID + Graph) with a synthetic organisation.
     Emulator(emulator::EmulatorArgs),
-    /// The quickstart: the emulator's medium organisation, connected and synced into SQLite.
+    /// The quickstart: the emulator's medium organisation, connected, synced and served in the portal.
     Demo(demo::DemoArgs),
     /// The Microsoft 365 connection: Tenant ID, Client ID, Client Secret and toggles.
     #[command(subcommand)]

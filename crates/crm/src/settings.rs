@@ -66,7 +66,8 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<MasterKey> {
     Ok(key)
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes a new file only its owner can read (mode 0600 on Unix); fails if it exists.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     {

@@ -4,7 +4,7 @@
 //! pass is logged and retried at the next interval. The loop stops cleanly
 //! on shutdown (Ctrl-C): a pass in progress is dropped between page
 //! commits, and the next start resumes from the last committed page.
-//! `tac-crm serve` runs the same loop beside the portal.
+//! `tac-crm serve` and `tac-crm demo` run the same loop beside the portal.
 
 use crate::integration::client_for;
 use crate::settings::{Config, Settings};
@@ -13,7 +13,7 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tac_sync::{Quiet, SyncOptions};
+use tac_sync::{Progress, Quiet, SyncOptions, SyncReport};
 use tac_web::SyncTrigger;
 
 #[derive(Debug, Args)]
@@ -29,11 +29,20 @@ pub const MIN_INTERVAL_SECS: u64 = 10;
 pub async fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.interval >= MIN_INTERVAL_SECS, "--interval must be at least {MIN_INTERVAL_SECS} seconds");
     let settings = Settings::build(config).await?;
-    sync_loop(&settings, Duration::from_secs(args.interval), None, async {
+    sync_loop(&settings, Duration::from_secs(args.interval), None, FirstPass::Now, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// When [`sync_loop`] runs its first pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstPass {
+    /// At once.
+    Now,
+    /// After the interval (or a trigger): the caller has just synced.
+    AfterInterval,
 }
 
 /// Runs a pass, then waits for the interval or a trigger, until `shutdown`
@@ -42,6 +51,7 @@ pub async fn sync_loop(
     settings: &Settings,
     interval: Duration,
     trigger: Option<SyncTrigger>,
+    first: FirstPass,
     shutdown: impl Future<Output = ()>,
 ) {
     tracing::info!(interval_s = interval.as_secs(), "background sync started");
@@ -50,11 +60,15 @@ pub async fn sync_loop(
         None => std::future::pending().await,
     };
     tokio::pin!(shutdown);
+    let mut wait_first = first == FirstPass::AfterInterval;
     loop {
-        tokio::select! {
-            _ = pass(settings) => {}
-            _ = &mut shutdown => break,
+        if !wait_first {
+            tokio::select! {
+                _ = logged_pass(settings) => {}
+                _ = &mut shutdown => break,
+            }
         }
+        wait_first = false;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = requested(&trigger) => tracing::info!("sync requested from the portal"),
@@ -64,31 +78,19 @@ pub async fn sync_loop(
     tracing::info!("background sync stopped");
 }
 
-/// One pass; every failure is logged, none stops the worker.
-async fn pass(settings: &Settings) {
-    let integration = match settings.store.load_integration(settings.workspace, &settings.key).await {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            tracing::warn!("no integration yet: run tac-crm integration set");
-            return;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the integration");
-            return;
-        }
+/// One pass with the saved integration and its toggles: `None` when there
+/// is no integration or both toggles are off (logged).
+pub async fn pass(settings: &Settings, progress: Arc<dyn Progress>) -> anyhow::Result<Option<SyncReport>> {
+    let Some(integration) = settings.store.load_integration(settings.workspace, &settings.key).await? else {
+        tracing::warn!("no integration yet: run tac-crm integration set");
+        return Ok(None);
     };
     let set = &integration.settings;
     if !set.import_emails && !set.calendar_sync {
         tracing::info!("Import Emails and Calendar Synchronization are both off");
-        return;
+        return Ok(None);
     }
-    let client = match client_for(&integration) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the Microsoft client");
-            return;
-        }
-    };
+    let client = client_for(&integration)?;
     let options = SyncOptions {
         import_emails: set.import_emails,
         calendar_sync: set.calendar_sync,
@@ -96,8 +98,14 @@ async fn pass(settings: &Settings) {
         backfill_days: set.backfill_days.into(),
         ..SyncOptions::default()
     };
-    match tac_sync::sync_once(&settings.store, settings.workspace, client, &options, Arc::new(Quiet)).await {
-        Ok(report) => {
+    Ok(Some(tac_sync::sync_once(&settings.store, settings.workspace, client, &options, progress).await?))
+}
+
+/// One pass; every failure is logged, none stops the worker.
+async fn logged_pass(settings: &Settings) {
+    match pass(settings, Arc::new(Quiet)).await {
+        Ok(None) => {}
+        Ok(Some(report)) => {
             for m in report.mailboxes.iter().filter(|m| m.error.is_some()) {
                 if let Some((code, advice)) = &m.error {
                     tracing::warn!(mailbox = %m.user_principal_name, state = m.state.as_str(), %code, "{advice}");
@@ -113,6 +121,6 @@ async fn pass(settings: &Settings) {
                 "pass finished"
             );
         }
-        Err(e) => tracing::error!(error = %e, "the pass could not run"),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "the pass could not run"),
     }
 }

@@ -561,14 +561,26 @@ impl MailboxJob<'_> {
             Chain::Calendar => Prefer::calendar(self.options.page_size),
         };
         let initial = self.initial_link(chain);
+        // After a reset: what was stored before, and what the new round has confirmed.
+        let mut reconcile: Option<(StoredIds, HashSet<String>)> = None;
         let mut link = match self.store.cursor(self.ws, self.mailbox, scope).await? {
-            Some(c) => c.url().to_string(),
+            Some(c) if self.graph.cloud().resolve(c.url()).is_ok() => c.url().to_string(),
+            Some(_) => {
+                // Saved under another Graph URL (the integration's changed, or
+                // the emulator moved): following it would send the token
+                // elsewhere, so start the round over as after an expired token.
+                tracing::info!(
+                    mailbox = self.mailbox.0,
+                    "the Graph URL changed since the last round: starting it over"
+                );
+                reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
+                self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
+                initial.clone()
+            }
             None => initial.clone(),
         };
         let mut counts = Counts::default();
         let mut resets = 0;
-        // After a reset: what was stored before, and what the new round has confirmed.
-        let mut reconcile: Option<(StoredIds, HashSet<String>)> = None;
         let mut page = self.graph.page(&link, &prefer).await;
         loop {
             let raw = match page {
