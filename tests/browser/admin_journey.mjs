@@ -15,7 +15,7 @@ await scenario('admin journey', async ({ page, step }) => {
   await step('sign in as the admin', () => signIn(page, need('TAC_ADMIN_EMAIL'), need('TAC_ADMIN_PASSWORD')));
 
   const save = async (secret) => {
-    await page.getByRole('link', { name: 'Integrations', exact: true }).first().click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Integrations' }).waitFor();
     await page.getByLabel('Tenant ID').fill(need('TAC_TENANT_ID'));
     await page.getByLabel('Client ID').fill(need('TAC_CLIENT_ID'));
@@ -105,7 +105,7 @@ await scenario('admin journey', async ({ page, step }) => {
   await step('save a screenshot of the Integrations page', () => shoot(page, 'integrations.png'));
 
   await step('find the contact', async () => {
-    await page.getByRole('link', { name: 'Contacts', exact: true }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contacts', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Contacts' }).waitFor();
     await page.getByRole('searchbox', { name: 'Search' }).fill(need('TAC_CONTACT_EMAIL'));
     await page.getByRole('button', { name: 'Show' }).click();
