@@ -62,6 +62,8 @@ pub struct AppState {
     key: Arc<MasterKey>,
     public: Arc<PublicUrl>,
     sync: Option<SyncTrigger>,
+    /// Sign in with Microsoft's client, kept between sign-ins.
+    oidc: Arc<auth::microsoft::ClientCache>,
 }
 
 /// The address people reach the portal at, and its origin for CSRF checks.
@@ -114,7 +116,14 @@ impl AppState {
             return Err(ConfigError::PublicUrlPath(public_url.to_owned()));
         }
         let origin = url.origin().ascii_serialization();
-        Ok(AppState { store, workspace, key: Arc::new(key), public: Arc::new(PublicUrl { url, origin }), sync: None })
+        Ok(AppState {
+            store,
+            workspace,
+            key: Arc::new(key),
+            public: Arc::new(PublicUrl { url, origin }),
+            sync: None,
+            oidc: Arc::default(),
+        })
     }
 
     /// Lets pages ask the background sync for a pass (a "Sync now" button).
@@ -144,6 +153,10 @@ impl AppState {
 
     pub(crate) fn origin(&self) -> &str {
         &self.public.origin
+    }
+
+    pub(crate) fn oidc_clients(&self) -> &auth::microsoft::ClientCache {
+        &self.oidc
     }
 
     /// The background sync's trigger, when sync runs in this process
@@ -178,7 +191,7 @@ impl SyncTrigger {
 /// Every route of the portal, without state or layers: modules merge theirs
 /// here, and [`build`] finishes the router.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(pages::router()).merge(statics::router()).merge(api::router())
+    Router::new().merge(pages::router()).merge(statics::router()).merge(api::router()).merge(auth::microsoft::router())
 }
 
 /// Wraps `routes` in what every request needs (security headers, error
@@ -198,7 +211,7 @@ pub fn router(state: AppState) -> Router {
     build(routes(), state)
 }
 
-/// How often expired sessions and old failed sign-ins are deleted.
+/// How often expired sessions, Microsoft sign-ins and old failed sign-ins are deleted.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Serves the portal on `listener` until `shutdown` resolves, then lets
@@ -226,6 +239,9 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(e) = state.store.delete_login_failures_before(now - auth::rate_limit::WINDOW).await {
             tracing::warn!(error = %e, "could not delete old failed sign-ins");
+        }
+        if let Err(e) = state.store.delete_expired_oidc_logins(now).await {
+            tracing::warn!(error = %e, "could not delete expired Microsoft sign-ins");
         }
     }
 }

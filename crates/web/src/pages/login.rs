@@ -34,6 +34,8 @@ struct LoginPage {
     password_error: FieldError,
     /// Not tied to a field: wrong credentials.
     form_error: Option<String>,
+    /// "Sign in with Microsoft" (with `next`), when an integration is saved.
+    microsoft_href: Option<String>,
 }
 
 impl LoginPage {
@@ -46,7 +48,17 @@ impl LoginPage {
             email_error: FieldError::default(),
             password_error: FieldError::default(),
             form_error: None,
+            microsoft_href: None,
         }
+    }
+
+    /// Offers "Sign in with Microsoft" when the integration allows it.
+    async fn with_microsoft(mut self, state: &AppState) -> Result<Self, WebError> {
+        if crate::auth::microsoft::available(state).await? {
+            let query = form_urlencoded::Serializer::new(String::new()).append_pair("next", &self.next).finish();
+            self.microsoft_href = Some(format!("/auth/microsoft?{query}"));
+        }
+        Ok(self)
     }
 }
 
@@ -65,18 +77,24 @@ struct LoginForm {
 }
 
 /// `next` if it is a path on this site, else `/`: never an open redirect.
-fn safe_next(next: &str) -> &str {
+pub(crate) fn safe_next(next: &str) -> &str {
     let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
     if local && !next.chars().any(char::is_control) { next } else { "/" }
 }
 
-async fn form(headers: HeaderMap, Query(query): Query<NextQuery>, user: MaybeUser) -> Result<Response, WebError> {
+async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+    user: MaybeUser,
+) -> Result<Response, WebError> {
     if user.0.is_some() {
         return Ok(see_other(safe_next(&query.next)));
     }
     let (token, cookie) = csrf::pre_session_token(&headers)?;
     let next = safe_next(&query.next).to_owned();
-    let response = page(StatusCode::OK, &LoginPage::new(token, String::new(), next))?;
+    let view = LoginPage::new(token, String::new(), next).with_microsoft(&state).await?;
+    let response = page(StatusCode::OK, &view)?;
     Ok(with_cookies(response, cookie))
 }
 
@@ -88,7 +106,7 @@ async fn submit(
 ) -> Result<Response, WebError> {
     let (token, cookie) = csrf::pre_session_token(&headers)?;
     let next = safe_next(&input.next).to_owned();
-    let mut view = LoginPage::new(token, input.email.trim().to_owned(), next.clone());
+    let mut view = LoginPage::new(token, input.email.trim().to_owned(), next.clone()).with_microsoft(&state).await?;
     let email = match normalize_email(&input.email) {
         Ok(email) => Some(email),
         Err(message) => {

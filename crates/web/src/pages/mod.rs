@@ -9,7 +9,7 @@ mod health;
 mod home;
 mod integrations;
 mod items;
-mod login;
+pub(crate) mod login;
 pub(crate) mod setup;
 mod timeline_view;
 

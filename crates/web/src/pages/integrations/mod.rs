@@ -15,10 +15,12 @@
 //! - `POST /integrations/test`: test the connection (an htmx fragment).
 //! - `GET /integrations/health`, `POST /integrations/sync`: see [`health`].
 //! - `POST /integrations/privacy|blocklist|…`: see [`privacy`].
+//! - `POST /integrations/sign-in`: who may Sign in with Microsoft, see [`sign_in`].
 //! - `GET/POST /integrations/disconnect`: confirm, then purge.
 
 mod health;
 mod privacy;
+mod sign_in;
 
 use super::{FieldError, Layout, page};
 use crate::{AdminUser, AppState, CurrentUser, WebError};
@@ -31,6 +33,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use health::HealthView;
 use privacy::PrivacyView;
+use sign_in::SignInView;
 use tac_store::{IntegrationSettings, IntegrationStatus, MailboxScope, SecretString};
 use tac_sync::connection::{self, BACKFILL_DAYS, ConnectionError, validate};
 
@@ -41,10 +44,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/integrations/disconnect", get(confirm_disconnect).post(disconnect))
         .merge(health::router())
         .merge(privacy::router())
+        .merge(sign_in::router())
 }
 
 /// The path Microsoft redirects to after "Sign in with Microsoft".
-const REDIRECT_PATH: &str = "/auth/microsoft/callback";
+const REDIRECT_PATH: &str = crate::auth::microsoft::CALLBACK_PATH;
 
 /// The fields of a posted form, in order, with repeated names kept
 /// (checkbox lists), which `axum::Form` cannot hold.
@@ -214,6 +218,7 @@ pub(crate) struct IntegrationsPage {
     pub test: Option<TestView>,
     pub health: HealthView,
     pub privacy: PrivacyView,
+    pub sign_in: SignInView,
 }
 
 #[derive(Template)]
@@ -256,6 +261,7 @@ impl IntegrationsPage {
             test: None,
             health: HealthView::load(state).await?,
             privacy: PrivacyView::load(state).await?,
+            sign_in: SignInView::load(state).await?,
         })
     }
 

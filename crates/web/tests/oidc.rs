@@ -1,0 +1,361 @@
+//! Sign in with Microsoft end to end: the real portal, a real store and
+//! the Microsoft cloud emulator's authorize page, token endpoint, discovery
+//! and keys. The test drives the emulator's sign-in page as a browser
+//! would: GET the authorize URL, POST the chosen account, follow the
+//! redirect back to the portal's callback.
+
+mod common;
+
+use common::{Browser, Page, Portal};
+use tac_core::records::{DirectoryGroup, DirectoryUser};
+use tac_emulator::{Credentials, EmulatorConfig, RunningEmulator};
+use tac_store::{IntegrationSettings, Role, SecretString};
+
+async fn emulator() -> RunningEmulator {
+    tac_emulator::spawn(EmulatorConfig::default()).await.expect("the emulator starts")
+}
+
+/// Saves the emulator's app as the integration, as an admin would.
+async fn connect(portal: &Portal, c: &Credentials) {
+    let mut settings = IntegrationSettings::new(c.tenant_id.clone(), c.client_id.clone());
+    settings.login_url = c.login_url.clone();
+    settings.graph_url = c.graph_url.clone();
+    let secret = SecretString::from(c.client_secret.clone());
+    portal.store.save_integration(portal.ws, &settings, Some(&secret), &Portal::key()).await.unwrap();
+}
+
+/// Stores the emulator's directory as the directory sync would (users,
+/// groups, memberships); `disabled` are stored with accountEnabled false.
+async fn sync_directory(portal: &Portal, emu: &RunningEmulator, disabled: &[&str]) {
+    let org = emu.emulator.state().org();
+    let users: Vec<DirectoryUser> = org
+        .active_users()
+        .iter()
+        .map(|u| DirectoryUser {
+            id: u.id.clone(),
+            display_name: u.display_name.clone(),
+            user_principal_name: u.user_principal_name.clone(),
+            mail: u.mail.clone(),
+            proxy_addresses: u.proxy_addresses.clone(),
+            account_enabled: u.account_enabled && !disabled.contains(&u.user_principal_name.as_str()),
+        })
+        .collect();
+    let groups: Vec<DirectoryGroup> = org
+        .groups
+        .iter()
+        .map(|g| DirectoryGroup { id: g.id.clone(), display_name: g.display_name.clone(), mail: g.mail.clone() })
+        .collect();
+    let members: Vec<(String, String)> = org
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().filter(|&&i| org.is_active(i)).map(|&i| (g.id.clone(), org.users[i].id.clone())))
+        .collect();
+    portal.store.replace_directory(portal.ws, &users, &groups, &members, &[]).await.unwrap();
+}
+
+/// An enabled user of the emulator's directory: (UPN, object id, display name).
+fn person(emu: &RunningEmulator, pick: impl Fn(&tac_emulator::org::User) -> bool) -> (String, String, String) {
+    let org = emu.emulator.state().org();
+    let u = org.active_users().iter().find(|u| u.account_enabled && u.mail.is_some() && pick(u)).expect("a user");
+    (u.user_principal_name.clone(), u.id.clone(), u.display_name.clone())
+}
+
+/// A group with at least one enabled member, and a user outside it.
+fn group_and_outsider(emu: &RunningEmulator) -> (String, String, (String, String, String)) {
+    let org = emu.emulator.state().org();
+    let group = org
+        .groups
+        .iter()
+        .find(|g| {
+            g.members.iter().any(|&i| org.is_active(i) && org.users[i].account_enabled && org.users[i].mail.is_some())
+        })
+        .expect("a group with members");
+    let inside = group.members.clone();
+    let outsider = person(emu, |u| !inside.contains(&u.index));
+    (group.id.clone(), group.display_name.clone(), outsider)
+}
+
+fn member_of_group(emu: &RunningEmulator, group_id: &str) -> (String, String, String) {
+    let org = emu.emulator.state().org();
+    let group = org.groups.iter().find(|g| g.id == group_id).unwrap();
+    let inside = group.members.clone();
+    person(emu, |u| inside.contains(&u.index))
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// The hidden fields of the first form of the emulator's sign-in page.
+fn hidden_fields(page: &str) -> Vec<(String, String)> {
+    let form = &page[..page.find("</form>").expect("a form")];
+    form.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = rest.split_once("value=\"").unwrap().1.split_once('"').unwrap().0;
+            (unescape(name), unescape(value))
+        })
+        .collect()
+}
+
+/// Starts "Sign in with Microsoft" and returns the emulator's answer to
+/// picking `upn`: the redirect to the portal's callback.
+async fn at_microsoft(browser: &mut Browser, upn: &str, next: &str) -> String {
+    let start = browser.get(&format!("/auth/microsoft?next={next}")).await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let authorize = start.header("location").to_owned();
+    assert!(authorize.contains("code_challenge_method=S256"), "{authorize}");
+    assert!(authorize.contains("scope=openid+profile+email+offline_access"), "{authorize}");
+    let emulator = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let sign_in_page = emulator.get(&authorize).send().await.unwrap().text().await.unwrap();
+    assert!(sign_in_page.contains(&format!("name=\"login_hint\" value=\"{upn}\"")), "the page lists {upn}");
+    let mut form = hidden_fields(&sign_in_page);
+    form.push(("login_hint".to_owned(), upn.to_owned()));
+    let chosen = emulator.post(&authorize).form(&form).send().await.unwrap();
+    assert_eq!(chosen.status().as_u16(), 302, "{}", chosen.text().await.unwrap());
+    let callback = chosen.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.contains("/auth/microsoft/callback?code="), "{callback}");
+    callback
+}
+
+/// The callback as the browser follows it (a path on the portal).
+async fn follow(browser: &mut Browser, portal: &Portal, callback: &str) -> Page {
+    let path = callback.strip_prefix(&portal.base).expect("the callback is on the portal");
+    browser.get(path).await
+}
+
+async fn sign_in(browser: &mut Browser, portal: &Portal, upn: &str) -> Page {
+    let callback = at_microsoft(browser, upn, "/").await;
+    follow(browser, portal, &callback).await
+}
+
+#[tokio::test]
+async fn a_member_of_the_tenant_signs_in_and_is_provisioned_as_a_member_once() {
+    let portal = Portal::start().await;
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    sync_directory(&portal, &emu, &[]).await;
+    let (upn, oid, name) = person(&emu, |_| true);
+
+    let mut browser = portal.browser();
+    let login = browser.get("/login?next=/contacts").await;
+    assert!(login.body.contains(">Sign in with Microsoft</a>"), "{}", login.body);
+    assert!(login.body.contains("href=\"/auth/microsoft?next=%2Fcontacts\""), "{}", login.body);
+
+    let callback = at_microsoft(&mut browser, &upn, "/contacts").await;
+    assert!(browser.cookies.contains_key("__Host-tac_oidc"), "the sign-in is bound to this browser");
+    let done = follow(&mut browser, &portal, &callback).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.header("location"), "/contacts", "back to next");
+    assert!(browser.cookies.contains_key("__Host-tac_session"), "a session");
+    assert!(!browser.cookies.contains_key("__Host-tac_oidc"), "the binding cookie is cleared");
+
+    let home = browser.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains(&format!("Welcome, {name}")), "{}", home.body);
+    assert!(home.body.contains("<dt>Role</dt><dd>member</dd>"), "{}", home.body);
+    assert!(!home.body.contains("href=\"/integrations\""), "members do not see Integrations");
+
+    let tid = emu.credentials().tenant_id;
+    let user = portal.store.portal_user_by_microsoft_id(portal.ws, &tid, &oid).await.unwrap().expect("provisioned");
+    assert_eq!(user.role, Role::Member);
+    assert!(user.password_hash.is_none());
+    assert!(user.last_login_at.is_some());
+
+    // The same person again, in another browser: the same row.
+    let mut again = portal.browser();
+    let done = sign_in(&mut again, &portal, &upn).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let same = portal.store.portal_user_by_microsoft_id(portal.ws, &tid, &oid).await.unwrap().unwrap();
+    assert_eq!(same.id, user.id);
+    assert_eq!(portal.store.count_admins(portal.ws).await.unwrap(), 0);
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn a_linked_admin_keeps_the_role_and_an_unlinked_email_is_never_taken_over() {
+    let portal = Portal::start().await;
+    let emu = emulator().await;
+    let c = emu.credentials();
+    connect(&portal, &c).await;
+    sync_directory(&portal, &emu, &[]).await;
+    let org = emu.emulator.state().org();
+    let mut enabled = org.active_users().iter().filter(|u| u.account_enabled && u.mail.is_some());
+    let admin = enabled.next().unwrap().clone();
+    let other = enabled.next().unwrap().clone();
+
+    // A local admin, explicitly linked to their Microsoft account.
+    let admin_id = portal.add_user("root@tac.example", Role::Admin).await;
+    portal.store.link_microsoft_account(portal.ws, admin_id, &c.tenant_id, &admin.id).await.unwrap();
+    let mut browser = portal.browser();
+    assert_eq!(sign_in(&mut browser, &portal, &admin.user_principal_name).await.status, 303);
+    let home = browser.get("/").await;
+    assert!(home.body.contains("<dt>Role</dt><dd>admin</dd>"), "{}", home.body);
+    let row = portal.store.portal_user(portal.ws, admin_id).await.unwrap().unwrap();
+    assert_eq!(row.display_name, admin.display_name, "the name follows the claims");
+
+    // A local account with the email of someone signing in for the first
+    // time stays untouched: no link by email.
+    let local = other.mail.clone().unwrap();
+    let local_id = portal.add_user(&local, Role::Admin).await;
+    let mut browser = portal.browser();
+    let refused = sign_in(&mut browser, &portal, &other.user_principal_name).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("never links accounts by email"), "{}", refused.body);
+    assert!(!browser.cookies.contains_key("__Host-tac_session"));
+    let row = portal.store.portal_user(portal.ws, local_id).await.unwrap().unwrap();
+    assert!(row.oidc_object_id.is_none());
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_can_be_limited_to_one_group_and_disabled_accounts_are_refused() {
+    let portal = Portal::start().await;
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    let (group_id, group_name, (outsider, _, _)) = group_and_outsider(&emu);
+    let (insider, _, _) = member_of_group(&emu, &group_id);
+    let (disabled, _, _) = person(&emu, |u| u.user_principal_name != outsider && u.user_principal_name != insider);
+    sync_directory(&portal, &emu, &[disabled.as_str()]).await;
+
+    // The admin picks the group on the Integrations page.
+    portal.add_user("root@tac.example", Role::Admin).await;
+    let mut admin = portal.signed_in("root@tac.example").await;
+    let page = admin.get("/integrations").await;
+    assert!(page.body.contains(&format!("value=\"{group_id}\"")), "the synced groups are offered");
+    let saved = admin.submit("/integrations", "/integrations/sign-in", &[("sign_in_group", "not-a-group")]).await;
+    assert_eq!(saved.status, 422, "{}", saved.body);
+    assert!(saved.body.contains("is not a group object id"));
+    let saved = admin.submit("/integrations", "/integrations/sign-in", &[("sign_in_group", &group_id)]).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_eq!(portal.store.sign_in_group(portal.ws).await.unwrap().as_deref(), Some(group_id.as_str()));
+
+    let mut browser = portal.browser();
+    let refused = sign_in(&mut browser, &portal, &outsider).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let text = refused.body.replace("&#8220;", "\u{201c}").replace("&#8221;", "\u{201d}");
+    assert!(text.contains(&group_name.replace('&', "&amp;")) || text.contains(&group_name), "{}", refused.body);
+    assert!(refused.body.contains("Only members of the group"), "{}", refused.body);
+    assert!(!browser.cookies.contains_key("__Host-tac_session"));
+
+    let mut browser = portal.browser();
+    assert_eq!(sign_in(&mut browser, &portal, &insider).await.status, 303, "a member of the group gets in");
+
+    // Everyone again; a disabled directory user is still refused.
+    let saved = admin.submit("/integrations", "/integrations/sign-in", &[("sign_in_group", "")]).await;
+    assert_eq!(saved.status, 200);
+    assert_eq!(portal.store.sign_in_group(portal.ws).await.unwrap(), None);
+    let mut browser = portal.browser();
+    assert_eq!(sign_in(&mut browser, &portal, &outsider).await.status, 303);
+    let mut browser = portal.browser();
+    let refused = sign_in(&mut browser, &portal, &disabled).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("Your account is disabled"), "{}", refused.body);
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_foreign_or_unknown_state_is_refused_without_a_session() {
+    let portal = Portal::start().await;
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    let (upn, _, _) = person(&emu, |_| true);
+
+    // A callback followed by another browser (login CSRF) is refused, and
+    // uses the state up.
+    let mut victim = portal.browser();
+    let mut attacker = portal.browser();
+    let callback = at_microsoft(&mut attacker, &upn, "/").await;
+    let refused = follow(&mut victim, &portal, &callback).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("started elsewhere"), "{}", refused.body);
+    assert!(!victim.cookies.contains_key("__Host-tac_session"));
+    let replayed = follow(&mut attacker, &portal, &callback).await;
+    assert_eq!(replayed.status, 400, "{}", replayed.body);
+    assert!(replayed.body.contains("expired or was already used"));
+
+    // A successful callback cannot be replayed.
+    let mut browser = portal.browser();
+    let callback = at_microsoft(&mut browser, &upn, "/").await;
+    assert_eq!(follow(&mut browser, &portal, &callback).await.status, 303);
+    let mut again = portal.browser();
+    again.cookies = browser.cookies.clone();
+    again.cookies.remove("__Host-tac_session");
+    let replayed = follow(&mut again, &portal, &callback).await;
+    assert_eq!(replayed.status, 400, "{}", replayed.body);
+    assert!(!again.cookies.contains_key("__Host-tac_session"));
+
+    // Forged or broken callbacks.
+    for path in [
+        "/auth/microsoft/callback",
+        "/auth/microsoft/callback?code=x&state=forged",
+        "/auth/microsoft/callback?state=%ZZ&code=%",
+    ] {
+        let page = portal.browser().get(path).await;
+        assert_eq!(page.status, 400, "{path}: {}", page.body);
+        assert!(page.body.contains("Start again"), "{path}");
+    }
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn errors_from_microsoft_and_a_missing_integration_get_clear_pages() {
+    let portal = Portal::start().await;
+
+    // No integration: no button, and a friendly 409.
+    let mut browser = portal.browser();
+    assert!(!browser.get("/login").await.body.contains("Sign in with Microsoft"));
+    let page = browser.get("/auth/microsoft").await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(page.body.contains("not set up"), "{}", page.body);
+
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    let (upn, _, _) = person(&emu, |_| true);
+
+    // The authorize endpoint's error comes back with the state.
+    let callback = at_microsoft(&mut browser, &upn, "/").await;
+    let state = callback.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let page = browser
+        .get(&format!(
+            "/auth/microsoft/callback?error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent+to+access+the+app.%0D%0ATrace+ID%3A+x&state={state}"
+        ))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("AADSTS65004: User declined to consent to access the app."), "{}", page.body);
+    assert!(!page.body.contains("Trace ID"), "only the AADSTS line");
+    // ... and the state is used up.
+    assert_eq!(follow(&mut browser, &portal, &callback).await.status, 400);
+
+    // A revoked secret: the token endpoint's AADSTS error, as a 502 page.
+    let callback = at_microsoft(&mut browser, &upn, "/").await;
+    let c = emu.credentials();
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/_emulator/apps/{}/secrets/revoke", c.login_url, c.client_id))
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let page = follow(&mut browser, &portal, &callback).await;
+    assert_eq!(page.status, 502, "{}", page.body);
+    assert!(page.body.contains("AADSTS7000215"), "{}", page.body);
+    assert!(!page.body.contains(&c.client_secret));
+    assert!(!browser.cookies.contains_key("__Host-tac_session"));
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn microsoft_sign_in_works_on_postgres() {
+    let portal = Portal::start_postgres().await;
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    sync_directory(&portal, &emu, &[]).await;
+    let (upn, oid, _) = person(&emu, |_| true);
+    let mut browser = portal.browser();
+    assert_eq!(sign_in(&mut browser, &portal, &upn).await.status, 303);
+    assert!(browser.get("/").await.body.contains("<dt>Role</dt><dd>member</dd>"));
+    let tid = emu.credentials().tenant_id;
+    assert!(portal.store.portal_user_by_microsoft_id(portal.ws, &tid, &oid).await.unwrap().is_some());
+    portal.stop().await;
+}
