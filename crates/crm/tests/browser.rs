@@ -8,13 +8,16 @@
 //! and runs the scenarios in order, each a node script that exits non-zero
 //! with the failing step: the admin's journey (which configures and syncs,
 //! so it comes first and saves `target/browser-artifacts/contact-profile.png`),
-//! the hostile email, and the member kept out of Integrations.
+//! the hostile email, the member kept out of Integrations, and a member who
+//! signs in with Microsoft (the emulator's sign-in page, as the mailbox
+//! user the contact's mail is in).
 //!
 //! It needs Chromium (`/usr/bin/chromium`, or `TAC_CHROMIUM`), Node.js and
-//! `npm ci` in `tests/browser`; `scripts/test` installs all three. When one
-//! is missing the test fails and says so: it never skips. One database
-//! backend is enough here (the portal's queries are tested on both by
-//! crates/web); the world is SQLite, the default of `tac-crm serve`.
+//! `npm ci` in `tests/browser`; `scripts/test` installs Chromium and the
+//! node packages (Node.js >= 20 must be there). When one is missing the test
+//! fails and says so: it never skips. One database backend is enough here
+//! (the portal's queries are tested on both by crates/web); the world is
+//! SQLite, the default of `tac-crm serve`.
 
 mod common;
 
@@ -98,7 +101,7 @@ fn the_portal_works_in_headless_chromium_for_admins_members_and_hostile_mail() {
     ];
     // In order: the admin's journey connects and syncs what the others read.
     let mut failures = Vec::new();
-    for script in ["admin_journey.mjs", "hostile_email.mjs", "member_blocked.mjs"] {
+    for script in ["admin_journey.mjs", "hostile_email.mjs", "member_blocked.mjs", "member_microsoft.mjs"] {
         if let Err(report) = run_scenario(&scripts, script, &env, &dir) {
             failures.push(report);
         }
