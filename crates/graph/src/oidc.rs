@@ -419,6 +419,8 @@ pub struct OidcClient {
     origin: String,
     metadata: Mutex<Option<Cached<ProviderMetadata>>>,
     keys: Mutex<Option<Cached<Arc<KeySet>>>>,
+    /// [`KEY_REFETCH_INTERVAL`], shorter in tests.
+    key_refetch_interval: Duration,
 }
 
 impl std::fmt::Debug for OidcClient {
@@ -461,7 +463,20 @@ impl OidcClient {
             return Err(OidcError::Config("the tenant id is empty or not an id or a domain".to_owned()));
         }
         let settings = OidcSettings { login_url: cloud.login_url().to_owned(), ..settings };
-        Ok(OidcClient { http, settings, origin, metadata: Mutex::new(None), keys: Mutex::new(None) })
+        Ok(OidcClient {
+            http,
+            settings,
+            origin,
+            metadata: Mutex::new(None),
+            keys: Mutex::new(None),
+            key_refetch_interval: KEY_REFETCH_INTERVAL,
+        })
+    }
+
+    /// Changes the least time between JWKS fetches for unknown `kid`s.
+    pub fn with_key_refetch_interval(mut self, interval: Duration) -> Self {
+        self.key_refetch_interval = interval;
+        self
     }
 
     pub fn settings(&self) -> &OidcSettings {
@@ -530,7 +545,7 @@ impl OidcClient {
         let cached = lock(&self.keys).as_ref().map(|c| (Arc::clone(&c.value), c.fetched));
         if let Some((keys, fetched)) = &cached {
             let fresh = fetched.elapsed() < METADATA_TTL;
-            if fresh && (keys.contains(kid) || fetched.elapsed() < KEY_REFETCH_INTERVAL) {
+            if fresh && (keys.contains(kid) || fetched.elapsed() < self.key_refetch_interval) {
                 return Ok(Arc::clone(keys));
             }
         }

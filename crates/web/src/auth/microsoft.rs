@@ -138,7 +138,7 @@ impl Refusal {
         self
     }
 
-    fn final_(mut self) -> Self {
+    fn no_retry(mut self) -> Self {
         self.retry = false;
         self
     }
@@ -151,7 +151,7 @@ impl Refusal {
              password meanwhile.",
             "no integration with a client secret",
         )
-        .final_()
+        .no_retry()
     }
 
     /// The page, with the browser cookie cleared.
@@ -180,7 +180,7 @@ impl From<OidcError> for Refusal {
                 reason,
             )
             .detail(message)
-            .final_(),
+            .no_retry(),
             OidcError::Discovery { .. } | OidcError::Transport(_) => Refusal::new(
                 StatusCode::BAD_GATEWAY,
                 "Microsoft could not be reached",
@@ -401,7 +401,7 @@ pub(crate) async fn admit(
              IT admin.",
             "directory user disabled",
         )
-        .final_()));
+        .no_retry()));
     }
     let linked_admin = linked.as_ref().is_some_and(PortalUser::is_admin);
     if let Some(group) = store.sign_in_group(ws).await?
@@ -425,7 +425,7 @@ pub(crate) async fn admit(
             message,
             "not in the sign-in group",
         )
-        .final_()));
+        .no_retry()));
     }
 
     let email = identity
@@ -456,7 +456,7 @@ pub(crate) async fn admit(
              your account. Ask your IT admin.",
             "no email or preferred_username claim",
         )
-        .final_()));
+        .no_retry()));
     };
     let new =
         NewMicrosoftUser { tenant_id: tid.to_owned(), object_id: oid.to_owned(), email: email.clone(), display_name };
@@ -475,7 +475,7 @@ pub(crate) async fn admit(
             ),
             "email taken by an unlinked portal user",
         )
-        .final_())),
+        .no_retry())),
         Err(e) => Err(e.into()),
     }
 }
