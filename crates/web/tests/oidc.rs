@@ -359,3 +359,185 @@ async fn microsoft_sign_in_works_on_postgres() {
     assert!(portal.store.portal_user_by_microsoft_id(portal.ws, &tid, &oid).await.unwrap().is_some());
     portal.stop().await;
 }
+
+/// A stand-in identity provider that answers the token endpoint with
+/// whatever id_token a test forges (signed with the emulator's key, which
+/// its JWKS publishes), to check what the portal refuses.
+mod forger {
+    use axum::extract::{Path, State};
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use serde_json::{Value, json};
+    use std::sync::{Arc, Mutex};
+
+    pub const TID: &str = "9122040d-6c67-4c5b-b112-36a304b66dad";
+    pub const CLIENT: &str = "6cb04018-a3f5-46a7-b995-940c78f5aef3";
+
+    #[derive(Clone)]
+    struct Forger {
+        base: String,
+        id_token: Arc<Mutex<String>>,
+    }
+
+    pub struct Running {
+        pub base: String,
+        pub id_token: Arc<Mutex<String>>,
+    }
+
+    pub async fn start() -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let id_token = Arc::new(Mutex::new(String::new()));
+        let state = Forger { base: base.clone(), id_token: Arc::clone(&id_token) };
+        let app = Router::new()
+            .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
+            .route("/{tenant}/discovery/v2.0/keys", get(keys))
+            .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Running { base, id_token }
+    }
+
+    async fn discovery(State(f): State<Forger>, Path(_tenant): Path<String>) -> Json<Value> {
+        let b = &f.base;
+        Json(json!({
+            "issuer": format!("{b}/{TID}/v2.0"),
+            "authorization_endpoint": format!("{b}/{TID}/oauth2/v2.0/authorize"),
+            "token_endpoint": format!("{b}/{TID}/oauth2/v2.0/token"),
+            "jwks_uri": format!("{b}/{TID}/discovery/v2.0/keys"),
+        }))
+    }
+
+    async fn keys(State(f): State<Forger>) -> Json<Value> {
+        Json(tac_emulator::tokens::Keys::load().jwks(&format!("{}/{TID}/v2.0", f.base)))
+    }
+
+    async fn token(State(f): State<Forger>) -> Json<Value> {
+        let id_token = f.id_token.lock().unwrap().clone();
+        Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "x", "id_token": id_token}))
+    }
+
+    /// Valid claims for `nonce`, from this provider.
+    pub fn claims(base: &str, nonce: &str) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "ver": "2.0", "iss": format!("{base}/{TID}/v2.0"), "aud": CLIENT, "exp": now + 3600, "iat": now,
+            "nbf": now, "name": "Abe Lincoln", "preferred_username": "abeli@contoso.com",
+            "oid": "00000000-0000-0000-66f3-3332eca7ea81", "tid": TID, "nonce": nonce,
+        })
+    }
+
+    pub fn sign(claims: &Value) -> String {
+        tac_emulator::tokens::Keys::load().sign(claims)
+    }
+}
+
+#[tokio::test]
+async fn forged_id_tokens_are_refused_with_a_clear_page_and_no_session() {
+    use base64::Engine as _;
+    let portal = Portal::start().await;
+    let idp = forger::start().await;
+    let mut settings = IntegrationSettings::new(forger::TID, forger::CLIENT);
+    settings.login_url = idp.base.clone();
+    portal.store.save_integration(portal.ws, &settings, Some(&SecretString::from("s")), &Portal::key()).await.unwrap();
+
+    let base = idp.base.clone();
+    let other_tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    type Forge = Box<dyn Fn(&str) -> String>;
+    let b = base.clone();
+    let valid: Forge = Box::new(move |nonce| forger::sign(&forger::claims(&b, nonce)));
+    let cases: Vec<(&str, u16, &str, Forge)> = vec![
+        ("valid", 303, "", valid),
+        (
+            "another tenant",
+            403,
+            "another organisation",
+            Box::new({
+                let b = base.clone();
+                move |nonce| {
+                    let mut c = forger::claims(&b, nonce);
+                    c["tid"] = serde_json::json!(other_tenant);
+                    forger::sign(&c)
+                }
+            }),
+        ),
+        (
+            "a tampered payload",
+            400,
+            "could not be verified",
+            Box::new({
+                let b = base.clone();
+                move |nonce| {
+                    let token = forger::sign(&forger::claims(&b, nonce));
+                    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+                    let mut c = forger::claims(&b, nonce);
+                    c["oid"] = serde_json::json!("11111111-1111-1111-1111-111111111111");
+                    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c.to_string());
+                    parts.join(".")
+                }
+            }),
+        ),
+        (
+            "another nonce",
+            400,
+            "could not be verified",
+            Box::new({
+                let b = base.clone();
+                move |_| forger::sign(&forger::claims(&b, "not-the-nonce"))
+            }),
+        ),
+        (
+            "another audience",
+            400,
+            "could not be verified",
+            Box::new({
+                let b = base.clone();
+                move |nonce| {
+                    let mut c = forger::claims(&b, nonce);
+                    c["aud"] = serde_json::json!("00000003-0000-0000-c000-000000000000");
+                    forger::sign(&c)
+                }
+            }),
+        ),
+        (
+            "another issuer",
+            400,
+            "could not be verified",
+            Box::new({
+                let b = base.clone();
+                move |nonce| {
+                    let mut c = forger::claims(&b, nonce);
+                    c["iss"] = serde_json::json!(format!("https://sts.windows.net/{}/", forger::TID));
+                    forger::sign(&c)
+                }
+            }),
+        ),
+        (
+            "expired",
+            400,
+            "could not be verified",
+            Box::new({
+                let b = base.clone();
+                move |nonce| {
+                    let mut c = forger::claims(&b, nonce);
+                    c["exp"] = serde_json::json!(chrono::Utc::now().timestamp() - 3600);
+                    forger::sign(&c)
+                }
+            }),
+        ),
+    ];
+    for (case, status, says, forge) in cases {
+        let mut browser = portal.browser();
+        let start = browser.get("/auth/microsoft").await;
+        assert_eq!(start.status, 303, "{case}: {}", start.body);
+        let authorize = url::Url::parse(start.header("location")).unwrap();
+        let q: std::collections::HashMap<String, String> = authorize.query_pairs().into_owned().collect();
+        *idp.id_token.lock().unwrap() = forge(&q["nonce"]);
+        let state: String = url::form_urlencoded::byte_serialize(q["state"].as_bytes()).collect();
+        let page = browser.get(&format!("/auth/microsoft/callback?code=c&state={state}")).await;
+        assert_eq!(page.status, status, "{case}: {}", page.body);
+        assert!(page.body.contains(says), "{case}: {}", page.body);
+        assert_eq!(browser.cookies.contains_key("__Host-tac_session"), status == 303, "{case}");
+    }
+    portal.stop().await;
+}
