@@ -2,7 +2,9 @@
 //! meeting once, however many of its contacts were on it), paged with the
 //! same cursor and filters as a contact's (`Store::company_timeline`).
 
-use super::contacts::{ContactLine, MemberOption, TIMELINE_PAGE, TimelineBlock, TimelineFragment, path_id};
+use super::contacts::{
+    ContactLine, MemberOption, TimelineBlock, TimelineFragment, TimelineOwner, path_id, read_timeline,
+};
 use super::timeline_view::{FilterErrors, TimelineParams};
 use super::{Layout, page};
 use crate::{AppState, CurrentUser, WebError};
@@ -12,8 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use chrono::Utc;
-use tac_store::{CompanyId, ContactListQuery, ContactSort, TimelinePage};
+use tac_store::{CompanyId, ContactListQuery, ContactSort};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/companies/{id}", get(company)).route("/companies/{id}/timeline", get(timeline_fragment))
@@ -38,24 +39,6 @@ struct CompanyPage {
     base: String,
 }
 
-async fn timeline(
-    state: &AppState,
-    id: CompanyId,
-    params: &TimelineParams,
-) -> Result<(TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
-    let mailboxes = state.store().mailboxes(state.workspace()).await?;
-    let (query, errors) = params.query(&mailboxes, TIMELINE_PAGE)?;
-    let members = mailboxes
-        .iter()
-        .map(|m| MemberOption {
-            selected: m.address.eq_ignore_ascii_case(params.member.trim()),
-            address: m.address.clone(),
-        })
-        .collect();
-    let page = state.store().company_timeline(state.workspace(), id, &query, Utc::now()).await?;
-    Ok((page, errors, members))
-}
-
 async fn company(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -73,7 +56,7 @@ async fn company(
     let mut contacts = state.store().contacts(state.workspace(), &query).await?;
     let more_contacts = contacts.len() > CONTACTS_SHOWN as usize;
     contacts.truncate(CONTACTS_SHOWN as usize);
-    let (page_items, errors, members) = timeline(&state, id, &params).await?;
+    let (page_items, errors, members) = read_timeline(&state, TimelineOwner::Company(id), &params).await?;
     let base = format!("/companies/{}", id.0);
     let first_page = params.cursor.trim().is_empty();
     let view = CompanyPage {
@@ -99,7 +82,7 @@ async fn timeline_fragment(
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = CompanyId(path_id(&raw)?);
-    let (page_items, _, _) = timeline(&state, id, &params).await?;
+    let (page_items, _, _) = read_timeline(&state, TimelineOwner::Company(id), &params).await?;
     let base = format!("/companies/{}", id.0);
     page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&page_items, &params, &base, false) })
 }

@@ -224,11 +224,19 @@ pub(crate) struct TimelineFragment {
     pub timeline: TimelineBlock,
 }
 
-/// Reads a timeline page of a contact; a team member who is not a synced
-/// mailbox was already refused by the filters.
-async fn contact_page(
+/// Whose timeline a page shows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TimelineOwner {
+    Contact(ContactId),
+    Company(tac_store::CompanyId),
+}
+
+/// Reads a timeline page of a contact or company with the page's filters,
+/// and the team members to offer in the filter; a team member who is not a
+/// synced mailbox was already refused by the filters.
+pub(crate) async fn read_timeline(
     state: &AppState,
-    id: ContactId,
+    owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<(tac_store::TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
     let mailboxes = state.store().mailboxes(state.workspace()).await?;
@@ -240,7 +248,11 @@ async fn contact_page(
             address: m.address.clone(),
         })
         .collect();
-    let page = state.store().timeline(state.workspace(), id, &query, Utc::now()).await?;
+    let (store, ws, now) = (state.store(), state.workspace(), Utc::now());
+    let page = match owner {
+        TimelineOwner::Contact(id) => store.timeline(ws, id, &query, now).await?,
+        TimelineOwner::Company(id) => store.company_timeline(ws, id, &query, now).await?,
+    };
     Ok((page, errors, members))
 }
 
@@ -258,7 +270,7 @@ async fn profile(
     let summary = store.contact_summary(ws, id, now).await?;
     let (from, to) = activity_chart::window(now);
     let months = store.monthly_activity(ws, id, from, to).await?;
-    let (timeline, errors, members) = contact_page(&state, id, &params).await?;
+    let (timeline, errors, members) = read_timeline(&state, TimelineOwner::Contact(id), &params).await?;
     let base = format!("/contacts/{}", id.0);
     let first_page = params.cursor.trim().is_empty();
     let view = ProfilePage {
@@ -305,7 +317,7 @@ async fn timeline_fragment(
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = ContactId(path_id(&raw)?);
-    let (timeline, _, _) = contact_page(&state, id, &params).await?;
+    let (timeline, _, _) = read_timeline(&state, TimelineOwner::Contact(id), &params).await?;
     let base = format!("/contacts/{}", id.0);
     page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, &params, &base, false) })
 }
