@@ -626,11 +626,12 @@ impl Store {
         dispatch!(self, include_mailbox(ws, user_id, actor))
     }
 
-    /// Links again what writes that raced each other noted (PostgreSQL; a
-    /// no-op on SQLite), so an email stored while its sender became a
-    /// contact still reaches the timeline. Every write settles its own notes
-    /// after committing; a pass of sync calls this too, for notes a crash
-    /// left behind. Returns how many notes it settled.
+    /// Links again the history of contacts that sync pages auto-created
+    /// (PostgreSQL; a no-op on SQLite), waiting for the pages under way, so
+    /// that an email stored by one mailbox while another mailbox's page
+    /// created its sender still reaches the timeline. Sync calls it every
+    /// few seconds during a pass and at the end. Returns how many contacts'
+    /// notes it settled.
     pub async fn settle_links(&self, ws: WorkspaceId) -> Result<u64> {
         dispatch!(self, settle_links(ws))
     }

@@ -195,14 +195,28 @@ pub async fn sync_once(
             report
         });
     }
+    // Contacts that pages auto-create are linked again, under the store's
+    // linking lock, every few seconds while mailboxes sync (see
+    // Store::settle_links) and once more when all are done.
+    let settler = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SETTLE_EVERY).await;
+                if let Err(error) = store.settle_links(ws).await {
+                    tracing::warn!(%error, "links left to settle at the end of the pass");
+                }
+            }
+        })
+    };
     while let Some(done) = tasks.join_next().await {
         match done {
             Ok(m) => report.mailboxes.push(m),
             Err(e) => tracing::error!(error = %e, "a mailbox task panicked"),
         }
     }
+    settler.abort();
     report.mailboxes.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
-    // Every page settles its own links; this catches notes a crash left.
     let settled = store.settle_links(ws).await?;
     if settled > 0 {
         tracing::info!(settled, "links noted by earlier writes settled");
@@ -213,6 +227,9 @@ pub async fn sync_once(
     }
     Ok(report)
 }
+
+/// How often a pass settles the links of contacts its pages auto-created.
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads users (with aliases), groups, members and verified domains into the store.
 async fn sync_directory(

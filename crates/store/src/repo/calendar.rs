@@ -11,7 +11,7 @@ caught up yet cannot un-cancel a meeting, and the stored fingerprint is that
 of the row as stored, cancellation included.
 */
 
-use super::contacts::{auto_create_contacts, link_meetings, settle_after_commit, unlink};
+use super::contacts::{auto_create_contacts, hold_linking_lock, link_meetings, unlink};
 use super::{
     BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
     write_cursor,
@@ -46,6 +46,7 @@ pub(crate) async fn apply_calendar_page(
     let now = now();
     let mut outcome = PageOutcome::default();
     let mut tx = begin_write(pool).await?;
+    hold_linking_lock(&mut tx, ws).await?;
     ensure_mailbox(&mut tx, ws, mailbox).await?;
     let mut touched = Vec::new();
     let meeting_ids = write_meetings(&mut tx, ws, &meetings, now, &mut outcome, &mut touched).await?;
@@ -58,7 +59,6 @@ pub(crate) async fn apply_calendar_page(
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, CursorScope::Calendar, cursor, now).await?;
     tx.commit().await?;
-    settle_after_commit(pool, ws).await;
     Ok(outcome)
 }
 

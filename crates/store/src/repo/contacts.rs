@@ -11,6 +11,13 @@ sides, always inside the writing transaction:
 - a page of synced mail or meetings links its new and changed items to the
   contacts that exist ([`link_emails`], [`link_meetings`]).
 
+On PostgreSQL two transactions at once could each miss the other's rows (a
+page storing an email from someone while that someone becomes a contact).
+An advisory linking lock per workspace closes that: pages hold it shared,
+contact changes outside sync take it exclusively up front, and contacts a
+page auto-creates are linked again after it commits, under the exclusive
+lock ([`settle_links`]).
+
 Contacts are external: an address of the tenant (directory user or verified
 domain) is refused, which is also why mail among colleagues never reaches a
 timeline.
@@ -67,6 +74,7 @@ pub(crate) async fn create_contact(pool: &Pool, ws: WorkspaceId, new: &NewContac
         return Err(StoreError::InvalidInput("a contact needs at least one email address".into()));
     }
     let mut tx = begin_write(pool).await?;
+    lock_linking(&mut tx, ws).await?;
     let internal = load_internal(&mut tx, ws).await?;
     for a in &new.emails {
         if internal.is_internal(a.as_str()) {
@@ -84,7 +92,6 @@ pub(crate) async fn create_contact(pool: &Pool, ws: WorkspaceId, new: &NewContac
     }
     link_contacts(&mut tx, ws, &[id.0]).await?;
     tx.commit().await?;
-    settle_after_commit(pool, ws).await;
     Ok(id)
 }
 
@@ -149,6 +156,7 @@ pub(crate) async fn add_contact_email(
     address: &NormalizedAddress,
 ) -> Result<()> {
     let mut tx = begin_write(pool).await?;
+    lock_linking(&mut tx, ws).await?;
     ensure_contact(&mut tx, ws, id).await?;
     match address_owner(&mut tx, ws, address.as_str()).await? {
         Some(owner) if owner == id => return Ok(()),
@@ -163,7 +171,6 @@ pub(crate) async fn add_contact_email(
     insert_address(&mut tx, ws, id, address.as_str()).await?;
     link_contacts(&mut tx, ws, &[id.0]).await?;
     tx.commit().await?;
-    settle_after_commit(pool, ws).await;
     Ok(())
 }
 
@@ -176,6 +183,7 @@ pub(crate) async fn remove_contact_email(
     address: &NormalizedAddress,
 ) -> Result<()> {
     let mut tx = begin_write(pool).await?;
+    lock_linking(&mut tx, ws).await?;
     ensure_contact(&mut tx, ws, id).await?;
     let (left,): (i64,) =
         sqlx::query_as("select count(*) from contact_email where workspace_id = $1 and contact_id = $2")
@@ -205,7 +213,6 @@ pub(crate) async fn remove_contact_email(
         .await?;
     link_contacts(&mut tx, ws, &[id.0]).await?;
     tx.commit().await?;
-    settle_after_commit(pool, ws).await;
     Ok(())
 }
 
@@ -263,6 +270,7 @@ pub(crate) async fn import_contact(
         }
     }
     let mut tx = begin_write(pool).await?;
+    lock_linking(&mut tx, ws).await?;
     let mut owners = Vec::new();
     for a in &line.emails {
         if let Some(owner) = address_owner(&mut tx, ws, a.as_str()).await?
@@ -336,7 +344,6 @@ pub(crate) async fn import_contact(
         }
     };
     tx.commit().await?;
-    settle_after_commit(pool, ws).await;
     Ok(outcome)
 }
 
@@ -398,29 +405,32 @@ pub(crate) async fn auto_create_contacts(
                 .await?;
         }
     }
-    link_contacts(conn, ws, &created).await?;
+    // Inside a page, which holds the linking lock shared: the settle after
+    // its commit relinks these contacts with the lock held exclusively.
+    link_contacts_now(conn, ws, &created).await?;
+    note_for_settling(conn, ws, &created).await?;
     Ok(created)
 }
 
-/// Links every email and meeting of these contacts' addresses (and notes
-/// them for [`settle_links`]).
+/// Links every email and meeting of these contacts' addresses. A
+/// transaction that creates contacts or gives them addresses takes the
+/// linking lock first ([`lock_linking`]), or, inside a page, notes the
+/// contacts for [`settle_links`].
 pub(crate) async fn link_contacts(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]) -> Result<()> {
-    link_contacts_now(conn, ws, contact_ids).await?;
-    note_for_settling(conn, ws, Pending::Contact, contact_ids).await
+    link_contacts_now(conn, ws, contact_ids).await
 }
 
-/// Links these emails to every contact among their participants (and notes
-/// them for [`settle_links`]).
+/// Links these emails to every contact among their participants.
 pub(crate) async fn link_emails(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64]) -> Result<()> {
-    link_emails_now(conn, ws, email_ids).await?;
-    note_for_settling(conn, ws, Pending::Email, email_ids).await
+    by_chunks(conn, email_ids, |chunk| link_query(ws, Link::Emails, Start::Items, chunk)).await
 }
 
-/// Links these meetings to every contact among their organizer and
-/// attendees (and notes them for [`settle_links`]).
+/// Links these meetings to every contact among their organizer and attendees.
 pub(crate) async fn link_meetings(conn: &mut Conn, ws: WorkspaceId, meeting_ids: &[i64]) -> Result<()> {
-    link_meetings_now(conn, ws, meeting_ids).await?;
-    note_for_settling(conn, ws, Pending::Meeting, meeting_ids).await
+    for link in [Link::Attendees, Link::Organizers] {
+        by_chunks(conn, meeting_ids, |chunk| link_query(ws, link, Start::Items, chunk)).await?;
+    }
+    Ok(())
 }
 
 async fn link_contacts_now(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]) -> Result<()> {
@@ -430,47 +440,46 @@ async fn link_contacts_now(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]
     Ok(())
 }
 
-async fn link_emails_now(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64]) -> Result<()> {
-    by_chunks(conn, email_ids, |chunk| link_query(ws, Link::Emails, Start::Items, chunk)).await
+/// The advisory lock key of a workspace's linking (PostgreSQL): pages hold it
+/// shared for their whole transaction, [`settle_links`] exclusively.
+fn linking_lock(ws: WorkspaceId) -> i64 {
+    0x7AC_0000_0000 + ws.0
 }
 
-async fn link_meetings_now(conn: &mut Conn, ws: WorkspaceId, meeting_ids: &[i64]) -> Result<()> {
-    for link in [Link::Attendees, Link::Organizers] {
-        by_chunks(conn, meeting_ids, |chunk| link_query(ws, link, Start::Items, chunk)).await?;
+/// PostgreSQL: called first in a transaction that creates contacts or gives
+/// them addresses (outside sync pages). It waits for the pages under way to
+/// commit, so its linking sees their items, and pages that start meanwhile
+/// wait for it, so theirs see its contacts. Taken before any row is written,
+/// it never waits while holding a row a page needs.
+pub(crate) async fn lock_linking(conn: &mut Conn, ws: WorkspaceId) -> Result<()> {
+    if BACKEND == Backend::Postgres {
+        sqlx::query("select pg_advisory_xact_lock($1)").bind(linking_lock(ws)).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// What a `link_pending` note names (PostgreSQL migration 0006).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
-    Email,
-    Meeting,
-    Contact,
-}
-
-impl Pending {
-    fn as_str(self) -> &'static str {
-        match self {
-            Pending::Email => "email",
-            Pending::Meeting => "meeting",
-            Pending::Contact => "contact",
-        }
+/// PostgreSQL: called first in a page's transaction. The page holds the
+/// workspace's linking lock shared until it commits, so a settle that relinks
+/// new contacts waits for pages already under way and pages that start later
+/// see those contacts (see [`settle_links`]). Pages never wait for each other.
+pub(crate) async fn hold_linking_lock(conn: &mut Conn, ws: WorkspaceId) -> Result<()> {
+    if BACKEND == Backend::Postgres {
+        sqlx::query("select pg_advisory_xact_lock_shared($1)").bind(linking_lock(ws)).execute(&mut *conn).await?;
     }
+    Ok(())
 }
 
-/// PostgreSQL: notes, inside the linking transaction, what it linked, for
-/// [`settle_links`] to link again once it has committed. SQLite runs one
-/// writer at a time, so a link there always sees every committed row and
-/// nothing is noted.
-async fn note_for_settling(conn: &mut Conn, ws: WorkspaceId, kind: Pending, ids: &[i64]) -> Result<()> {
-    if BACKEND != Backend::Postgres || ids.is_empty() {
+/// PostgreSQL: notes, inside the page that auto-created them, contacts for
+/// [`settle_links`] to link again once the page has committed. SQLite runs one writer at a time, so a link there always sees
+/// every committed row and nothing is noted.
+async fn note_for_settling(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]) -> Result<()> {
+    if BACKEND != Backend::Postgres || contact_ids.is_empty() {
         return Ok(());
     }
-    for chunk in ids.chunks(rows_per_statement(3)) {
+    for chunk in contact_ids.chunks(rows_per_statement(3)) {
         let mut query = QueryBuilder::<Db>::new("insert into link_pending (workspace_id, kind, ref_id) ");
         query.push_values(chunk, |mut row, id| {
-            row.push_bind(ws.0).push_bind(kind.as_str()).push_bind(*id);
+            row.push_bind(ws.0).push_bind("contact").push_bind(*id);
         });
         query.build().persistent(false).execute(&mut *conn).await?;
     }
@@ -480,15 +489,21 @@ async fn note_for_settling(conn: &mut Conn, ws: WorkspaceId, kind: Pending, ids:
 /// How many notes one settling transaction takes.
 const SETTLE_BATCH: i64 = 2_000;
 
-/// PostgreSQL: links again what committed transactions noted, each batch in
-/// a transaction that starts after theirs committed, and deletes the notes.
+/// PostgreSQL: links again the history of contacts that committed
+/// transactions created or changed, and deletes their notes.
 ///
-/// Two transactions at once, one storing an email from someone and one
-/// creating that someone as a contact, each link only what they see, and
-/// neither sees the other's uncommitted rows: the email would miss the
-/// timeline. Both note what they linked; the follow-up that starts last
-/// sees both commits and links the pair. Returns how many notes it settled;
-/// a note left by a crash is settled by the next call in the workspace.
+/// A page storing an email from someone, and another page auto-creating
+/// that someone as a contact at the same moment, each link only what they
+/// see; neither sees the other's uncommitted rows, so the email would miss
+/// the timeline. The creating page notes the contact; this follow-up
+/// then takes the workspace's linking lock exclusively, which waits for every
+/// page already under way (they hold it shared) and makes pages that start
+/// later wait, so that the pages before it have committed when it links and
+/// the pages after it see the contact. Sync calls this every few seconds
+/// during a pass and at its end (not after every page: each settle pauses
+/// the pages), so a contact auto-created mid-pass may lack a racing email
+/// for those seconds, never for good; notes survive a crash. Returns how
+/// many notes it settled.
 pub(crate) async fn settle_links(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     if BACKEND != Backend::Postgres {
         return Ok(0);
@@ -496,10 +511,20 @@ pub(crate) async fn settle_links(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     let mut settled = 0;
     loop {
         let mut tx = begin_write(pool).await?;
-        // Skip notes another follow-up is settling: it started after their
-        // transaction committed, which is all that is needed.
-        let notes: Vec<(i64, String, i64)> = sqlx::query_as(
-            "select id, kind, ref_id from link_pending where workspace_id = $1
+        // Nothing to do, most of the time: no lock is taken then.
+        let pending: Option<i64> = sqlx::query_scalar("select id from link_pending where workspace_id = $1 limit 1")
+            .bind(ws.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if pending.is_none() {
+            tx.commit().await?;
+            return Ok(settled);
+        }
+        sqlx::query("select pg_advisory_xact_lock($1)").bind(linking_lock(ws)).execute(&mut *tx).await?;
+        // Skip notes another follow-up is settling: it too waited for the
+        // pages under way, which is all that is needed.
+        let notes: Vec<(i64, i64)> = sqlx::query_as(
+            "select id, ref_id from link_pending where workspace_id = $1 and kind = 'contact'
              order by id limit $2 for update skip locked",
         )
         .bind(ws.0)
@@ -510,16 +535,11 @@ pub(crate) async fn settle_links(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
             tx.commit().await?;
             return Ok(settled);
         }
-        let of = |kind: Pending| -> Vec<i64> {
-            let mut ids: Vec<i64> = notes.iter().filter(|(_, k, _)| k == kind.as_str()).map(|(_, _, id)| *id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
-        link_emails_now(&mut tx, ws, &of(Pending::Email)).await?;
-        link_meetings_now(&mut tx, ws, &of(Pending::Meeting)).await?;
-        link_contacts_now(&mut tx, ws, &of(Pending::Contact)).await?;
-        let ids: Vec<i64> = notes.iter().map(|(id, _, _)| *id).collect();
+        let mut contacts: Vec<i64> = notes.iter().map(|(_, contact)| *contact).collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        link_contacts_now(&mut tx, ws, &contacts).await?;
+        let ids: Vec<i64> = notes.iter().map(|(id, _)| *id).collect();
         by_chunks(&mut tx, &ids, |chunk| {
             let mut query = QueryBuilder::<Db>::new("delete from link_pending where id in ");
             push_list(&mut query, chunk.iter().copied());
@@ -528,15 +548,6 @@ pub(crate) async fn settle_links(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
         .await?;
         tx.commit().await?;
         settled += notes.len() as u64;
-    }
-}
-
-/// Settles links after a write committed (see [`settle_links`]). The write
-/// stands either way: a failure is logged and its notes wait for the next
-/// settle in the workspace.
-pub(crate) async fn settle_after_commit(pool: &Pool, ws: WorkspaceId) {
-    if let Err(error) = settle_links(pool, ws).await {
-        tracing::warn!(%error, "links left to settle later");
     }
 }
 

@@ -20,7 +20,7 @@ nothing`), which are then handled as existing ones, and updates lock their
 rows in key order first.
 */
 
-use super::contacts::{auto_create_contacts, link_emails, settle_after_commit, unlink};
+use super::contacts::{auto_create_contacts, hold_linking_lock, link_emails, unlink};
 use super::{
     BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
     write_cursor,
@@ -65,6 +65,7 @@ pub(crate) async fn apply_mail_page(
     let now = now();
     let mut outcome = PageOutcome::default();
     let mut tx = begin_write(pool).await?;
+    hold_linking_lock(&mut tx, ws).await?;
     ensure_mailbox(&mut tx, ws, mailbox).await?;
     let mut touched = Vec::new();
     let email_ids = write_emails(&mut tx, ws, &emails, now, &mut outcome, &mut touched).await?;
@@ -78,7 +79,6 @@ pub(crate) async fn apply_mail_page(
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, folder_id, removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, CursorScope::Folder(folder_id), cursor, now).await?;
     tx.commit().await?;
-    settle_after_commit(pool, ws).await;
     Ok(outcome)
 }
 

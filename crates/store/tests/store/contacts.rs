@@ -949,8 +949,9 @@ async fn monthly_activity_counts_each_month_in_utc(db: TestDb) {
 
 /// The write skew that loses mail on PostgreSQL: a page storing an email
 /// from someone and a transaction creating that someone as a contact, at the
-/// same moment, each link only what they see. Settling after commit closes
-/// it; many rounds make the overlap likely.
+/// same moment, each link only what they see. The linking lock (and, for
+/// contacts a page auto-creates, the settle) closes it; many rounds make the
+/// overlap likely.
 async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: TestDb) {
     let store = &db.store;
     let (ws, ann, _) = setup(store).await;
@@ -978,5 +979,37 @@ async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: Tes
         let items = store.timeline(ws, id, &TimelineQuery::default(), now()).await.unwrap().items;
         assert_eq!(ids(&items), [format!("<race{round}@f>")], "round {round}");
     }
-    assert_eq!(store.settle_links(ws).await.unwrap(), 0, "every write settled its own notes");
+    // A page auto-creating someone while another mailbox's page stores
+    // their email: the settle (sync runs it every few seconds) links it.
+    let (_, ann, bob) = setup(store).await;
+    for round in 0..30u32 {
+        let address = format!("auto{round}@fabrikam.com");
+        let mut sent = email(&format!("<sent{round}@contoso>"), "to them", "<p>x</p>");
+        sent.participants = vec![
+            participant(ParticipantRole::From, "ann@contoso.com", "Ann Lee"),
+            participant(ParticipantRole::To, &address, "Auto"),
+        ];
+        let mut received = email(&format!("<recv{round}@f>"), "from them", "<p>y</p>");
+        received.participants = vec![
+            participant(ParticipantRole::From, &address, "Auto"),
+            participant(ParticipantRole::To, "bob@contoso.com", "Bob Roe"),
+        ];
+        let sent_page = vec![(sent, copy(&format!("s-{round}"), "sentitems", Direction::Outbound))];
+        let received_page = vec![(received, copy(&format!("r-{round}"), "inbox", Direction::Inbound))];
+        let candidate = AutoCreateCandidate { address: addr(&address), name: "Auto".into(), company: None };
+        let (a, b) = (cursor(100 + round), cursor(200 + round));
+        let (created, stored) = tokio::join!(
+            store.apply_mail_page(ws, ann, "sentitems", &sent_page, &[], std::slice::from_ref(&candidate), &a),
+            store.apply_mail_page(ws, bob, "inbox", &received_page, &[], &[], &b),
+        );
+        created.unwrap();
+        stored.unwrap();
+        store.settle_links(ws).await.unwrap();
+        let contact = store.contact_by_email(ws, &addr(&address)).await.unwrap().expect("auto-created");
+        let items = store.timeline(ws, contact.id, &TimelineQuery::default(), now()).await.unwrap().items;
+        let mut found = ids(&items);
+        found.sort();
+        assert_eq!(found, [format!("<recv{round}@f>"), format!("<sent{round}@contoso>")], "round {round}");
+    }
+    assert_eq!(store.settle_links(ws).await.unwrap(), 0, "nothing left to settle");
 }
