@@ -23,7 +23,7 @@ domain) is refused, which is also why mail among colleagues never reaches a
 timeline.
 */
 
-use super::{BACKEND, Conn, Db, Pool, begin_write, now, push_list, rows_per_statement};
+use super::{BACKEND, Conn, Db, Owned, Pool, begin_write, ensure_owned, now, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
 use crate::query_text::like_escape;
 use crate::types::{
@@ -104,7 +104,7 @@ pub(crate) async fn update_contact(
     company: Option<Option<&str>>,
 ) -> Result<()> {
     let mut tx = begin_write(pool).await?;
-    ensure_contact(&mut tx, ws, id).await?;
+    ensure_owned(&mut *tx, ws, Owned::Contact, id.0).await?;
     if let Some(name) = name {
         let name = tac_core::contacts::validate_name(name).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
         if name.is_empty() {
@@ -157,7 +157,7 @@ pub(crate) async fn add_contact_email(
 ) -> Result<()> {
     let mut tx = begin_write(pool).await?;
     lock_linking(&mut tx, ws).await?;
-    ensure_contact(&mut tx, ws, id).await?;
+    ensure_owned(&mut *tx, ws, Owned::Contact, id.0).await?;
     match address_owner(&mut tx, ws, address.as_str()).await? {
         Some(owner) if owner == id => return Ok(()),
         Some(owner) => {
@@ -184,7 +184,7 @@ pub(crate) async fn remove_contact_email(
 ) -> Result<()> {
     let mut tx = begin_write(pool).await?;
     lock_linking(&mut tx, ws).await?;
-    ensure_contact(&mut tx, ws, id).await?;
+    ensure_owned(&mut *tx, ws, Owned::Contact, id.0).await?;
     let (left,): (i64,) =
         sqlx::query_as("select count(*) from contact_email where workspace_id = $1 and contact_id = $2")
             .bind(ws.0)
@@ -663,15 +663,6 @@ const MEETING_LINK: &str = "insert into activity (workspace_id, contact_id, occu
      select ce.workspace_id, ce.contact_id, m.start_at, 'meeting', m.id";
 
 // ---- helpers ---------------------------------------------------------------
-
-async fn ensure_contact(conn: &mut Conn, ws: WorkspaceId, id: ContactId) -> Result<()> {
-    let found: Option<i64> = sqlx::query_scalar("select id from contact where workspace_id = $1 and id = $2")
-        .bind(ws.0)
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-    found.map(|_| ()).ok_or(StoreError::NotFound("contact"))
-}
 
 async fn address_owner(conn: &mut Conn, ws: WorkspaceId, address: &str) -> Result<Option<ContactId>> {
     let owner: Option<i64> =

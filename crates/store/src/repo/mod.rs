@@ -65,6 +65,33 @@ where
     list.push_unseparated(")");
 }
 
+/// A row that belongs to one workspace, looked up by id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Owned {
+    Contact,
+    Company,
+    Email,
+    Meeting,
+}
+
+/// `NotFound` unless the row `id` of `what` belongs to `ws`: an id from
+/// another workspace is as unknown as one that never existed.
+pub(crate) async fn ensure_owned<'e>(
+    conn: impl sqlx::Executor<'e, Database = Db>,
+    ws: crate::types::WorkspaceId,
+    what: Owned,
+    id: i64,
+) -> crate::error::Result<()> {
+    let (sql, name) = match what {
+        Owned::Contact => ("select id from contact where workspace_id = $1 and id = $2", "contact"),
+        Owned::Company => ("select id from company where workspace_id = $1 and id = $2", "company"),
+        Owned::Email => ("select id from email where workspace_id = $1 and id = $2", "email"),
+        Owned::Meeting => ("select id from meeting where workspace_id = $1 and id = $2", "meeting"),
+    };
+    let found: Option<i64> = sqlx::query_scalar(sql).bind(ws.0).bind(id).fetch_optional(conn).await?;
+    found.map(|_| ()).ok_or(crate::error::StoreError::NotFound(name))
+}
+
 /// Before a batched update, locks its rows (by id) in `order_by` order.
 /// The update's join locks rows in no particular order, and two
 /// transactions locking overlapping rows in different orders deadlock

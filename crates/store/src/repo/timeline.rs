@@ -17,7 +17,7 @@ planner walks the time index or reads the GIN hits, whichever is cheaper.
 */
 
 use super::privacy::visibility;
-use super::{BACKEND, Db, Pool, count, push_list, rows_per_statement};
+use super::{BACKEND, Db, Owned, Pool, count, ensure_owned, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, words};
 use crate::types::{
@@ -50,8 +50,8 @@ pub(crate) async fn timeline(
     now: DateTime<Utc>,
 ) -> Result<TimelinePage> {
     match subject {
-        TimelineOf::Contact(id) => ensure_exists(pool, ws, "contact", id.0).await?,
-        TimelineOf::Company(id) => ensure_exists(pool, ws, "company", id.0).await?,
+        TimelineOf::Contact(id) => ensure_owned(pool, ws, Owned::Contact, id.0).await?,
+        TimelineOf::Company(id) => ensure_owned(pool, ws, Owned::Company, id.0).await?,
         TimelineOf::Everything => {}
     }
     let visibility = visibility(pool, ws).await?;
@@ -727,12 +727,7 @@ pub(crate) async fn email_body(
 /// One email by id, redacted like a timeline item. Seen from the team: it
 /// is outbound when any mailbox holds it as sent.
 pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64) -> Result<EmailItem> {
-    let found: Option<i64> = sqlx::query_scalar("select id from email where workspace_id = $1 and id = $2")
-        .bind(ws.0)
-        .bind(email_id)
-        .fetch_optional(pool)
-        .await?;
-    found.ok_or(StoreError::NotFound("email"))?;
+    ensure_owned(pool, ws, Owned::Email, email_id).await?;
     let visibility = visibility(pool, ws).await?;
     let mut facts = email_facts(pool, &[email_id]).await?;
     let mut f = facts.remove(&email_id).ok_or(StoreError::NotFound("email"))?;
@@ -758,12 +753,7 @@ pub(crate) async fn meeting_item(
     meeting_id: i64,
     now: DateTime<Utc>,
 ) -> Result<MeetingItem> {
-    let found: Option<i64> = sqlx::query_scalar("select id from meeting where workspace_id = $1 and id = $2")
-        .bind(ws.0)
-        .bind(meeting_id)
-        .fetch_optional(pool)
-        .await?;
-    found.ok_or(StoreError::NotFound("meeting"))?;
+    ensure_owned(pool, ws, Owned::Meeting, meeting_id).await?;
     let visibility = visibility(pool, ws).await?;
     let mut facts = meeting_facts(pool, &[meeting_id]).await?;
     let f = facts.remove(&meeting_id).ok_or(StoreError::NotFound("meeting"))?;
@@ -782,7 +772,7 @@ pub(crate) async fn monthly_activity(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<MonthlyActivity>> {
-    ensure_exists(pool, ws, "contact", contact.0).await?;
+    ensure_owned(pool, ws, Owned::Contact, contact.0).await?;
     let month = match BACKEND {
         Backend::Sqlite => "substr(occurred_at, 1, 7)",
         Backend::Postgres => "to_char(occurred_at at time zone 'UTC', 'YYYY-MM')",
@@ -817,7 +807,7 @@ pub(crate) async fn contact_summary(
     contact: ContactId,
     now: DateTime<Utc>,
 ) -> Result<ContactSummary> {
-    ensure_exists(pool, ws, "contact", contact.0).await?;
+    ensure_owned(pool, ws, Owned::Contact, contact.0).await?;
     // The last interaction (and the last each way, for the follow-up) and
     // the next meeting, each one probe of the activity index, in one trip.
     type LatestRow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
@@ -955,13 +945,4 @@ async fn mailbox_by_address(pool: &Pool, ws: WorkspaceId, address: &str) -> Resu
             .fetch_optional(pool)
             .await?;
     found.ok_or(StoreError::NotFound("team member's mailbox"))
-}
-
-async fn ensure_exists(pool: &Pool, ws: WorkspaceId, table: &'static str, id: i64) -> Result<()> {
-    let sql = match table {
-        "contact" => "select id from contact where workspace_id = $1 and id = $2",
-        _ => "select id from company where workspace_id = $1 and id = $2",
-    };
-    let found: Option<i64> = sqlx::query_scalar(sql).bind(ws.0).bind(id).fetch_optional(pool).await?;
-    found.map(|_| ()).ok_or(StoreError::NotFound(table))
 }
