@@ -2,9 +2,7 @@
 //! meeting once, however many of its contacts were on it), paged with the
 //! same cursor and filters as a contact's (`Store::company_timeline`).
 
-use super::contacts::{
-    ContactLine, MemberOption, TimelineBlock, TimelineFragment, TimelineOwner, path_id, read_timeline,
-};
+use super::contacts::{ContactLine, MemberOption, TimelineBlock, TimelineOwner, older_items, path_id, read_timeline};
 use super::timeline_view::{FilterErrors, TimelineParams};
 use super::{Layout, page};
 use crate::{AppState, CurrentUser, WebError};
@@ -57,7 +55,7 @@ async fn company(
     let more_contacts = contacts.len() > CONTACTS_SHOWN as usize;
     contacts.truncate(CONTACTS_SHOWN as usize);
     let (page_items, errors, members) = read_timeline(&state, TimelineOwner::Company(id), &params).await?;
-    let base = format!("/companies/{}", id.0);
+    let base = TimelineOwner::Company(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = CompanyPage {
         layout: Layout::signed_in(&company.name, &current),
@@ -81,8 +79,5 @@ async fn timeline_fragment(
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
-    let id = CompanyId(path_id(&raw)?);
-    let (page_items, _, _) = read_timeline(&state, TimelineOwner::Company(id), &params).await?;
-    let base = format!("/companies/{}", id.0);
-    page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&page_items, &params, &base, false) })
+    older_items(&state, TimelineOwner::Company(CompanyId(path_id(&raw)?)), &params).await
 }

@@ -231,6 +231,27 @@ pub(crate) enum TimelineOwner {
     Company(tac_store::CompanyId),
 }
 
+impl TimelineOwner {
+    /// The page the timeline belongs to; its filters and "Older" links build on it.
+    pub(crate) fn base(self) -> String {
+        match self {
+            TimelineOwner::Contact(id) => format!("/contacts/{}", id.0),
+            TimelineOwner::Company(id) => format!("/companies/{}", id.0),
+        }
+    }
+}
+
+/// The next page of a contact's or company's timeline as list items, for
+/// htmx's "Older".
+pub(crate) async fn older_items(
+    state: &AppState,
+    owner: TimelineOwner,
+    params: &TimelineParams,
+) -> Result<Response, WebError> {
+    let (timeline, _, _) = read_timeline(state, owner, params).await?;
+    page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, params, &owner.base(), false) })
+}
+
 /// Reads a timeline page of a contact or company with the page's filters,
 /// and the team members to offer in the filter; a team member who is not a
 /// synced mailbox was already refused by the filters.
@@ -271,7 +292,7 @@ async fn profile(
     let (from, to) = activity_chart::window(now);
     let months = store.monthly_activity(ws, id, from, to).await?;
     let (timeline, errors, members) = read_timeline(&state, TimelineOwner::Contact(id), &params).await?;
-    let base = format!("/contacts/{}", id.0);
+    let base = TimelineOwner::Contact(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = ProfilePage {
         layout: Layout::signed_in(&contact.name, &current),
@@ -316,10 +337,7 @@ async fn timeline_fragment(
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
-    let id = ContactId(path_id(&raw)?);
-    let (timeline, _, _) = read_timeline(&state, TimelineOwner::Contact(id), &params).await?;
-    let base = format!("/contacts/{}", id.0);
-    page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, &params, &base, false) })
+    older_items(&state, TimelineOwner::Contact(ContactId(path_id(&raw)?)), &params).await
 }
 
 // ---- adding and editing ---------------------------------------------------------
