@@ -14,7 +14,9 @@
 //! others, and then runs its load generator: 50 clients, each on its own
 //! keep-alive connection, each sending its next request as soon as the last
 //! one is answered; a warm-up, then a fixed duration per endpoint. The load
-//! generator shares the machine's cores with the portal.
+//! generator shares the machine's cores with the portal. Besides latency and
+//! throughput it reports the portal process's CPU time per request, which
+//! varies less than throughput on a shared machine.
 //!
 //! Run with `cargo bench -p tac-crm --bench portal`. `TAC_BENCH_SECONDS`
 //! sets the measured seconds per endpoint (20), `TAC_BENCH_SIZE` the
@@ -178,11 +180,26 @@ struct Measured {
     seconds: f64,
     errors: u64,
     bytes: u64,
+    /// CPU seconds the portal's process used while measured.
+    server_cpu: f64,
+}
+
+/// CPU seconds (user and system) process `pid` has used so far, from
+/// `/proc` (Linux; 0 elsewhere): steadier than throughput on a shared
+/// machine, so it shows what a change saves.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th of the line, in clock ticks of 1/100 s.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// `CLIENTS` clients, each on its own connection, asking for `paths` in
 /// turn (each client starting at a different one) for `seconds` after the warm-up.
-async fn load(base: &str, cookie: &str, paths: Arc<Vec<String>>, seconds: Duration) -> Measured {
+async fn load(base: &str, cookie: &str, paths: Arc<Vec<String>>, seconds: Duration, server: u32) -> Measured {
     let errors = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
     let begin = Instant::now();
@@ -230,6 +247,10 @@ async fn load(base: &str, cookie: &str, paths: Arc<Vec<String>>, seconds: Durati
             latencies
         }));
     }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = cpu_seconds(server);
+    tokio::time::sleep_until(until.into()).await;
+    let server_cpu = cpu_seconds(server) - cpu_before;
     let mut latencies_us = Vec::new();
     for t in tasks {
         latencies_us.extend(t.await.expect("a client task"));
@@ -240,6 +261,7 @@ async fn load(base: &str, cookie: &str, paths: Arc<Vec<String>>, seconds: Durati
         seconds: seconds.as_secs_f64(),
         errors: errors.load(Ordering::Relaxed),
         bytes: bytes.load(Ordering::Relaxed),
+        server_cpu,
     }
 }
 
@@ -256,11 +278,12 @@ fn report(label: &str, endpoint: &str, m: &Measured, target_ms: f64) {
     let p99 = percentile_ms(l, 99.0);
     let verdict = if m.errors == 0 && p99 <= target_ms { "PASS" } else { "FAIL" };
     println!(
-        "| {label} | {endpoint} | {:.1} | {:.1} | {p99:.1} | {:.1} | {:.0} | {} | {:.1} | p99 ≤ {target_ms} ms: {verdict} |",
+        "| {label} | {endpoint} | {:.1} | {:.1} | {p99:.1} | {:.1} | {:.0} | {:.2} | {} | {:.1} | p99 ≤ {target_ms} ms: {verdict} |",
         percentile_ms(l, 50.0),
         percentile_ms(l, 95.0),
         l.last().map_or(f64::NAN, |&us| us as f64 / 1000.0),
         l.len() as f64 / m.seconds,
+        m.server_cpu * 1000.0 / l.len().max(1) as f64,
         m.errors,
         m.bytes as f64 / l.len().max(1) as f64 / 1024.0,
     );
@@ -299,11 +322,14 @@ async fn run(label: &str, database_url: Option<String>, size: &str, seconds: Dur
     let profiles = Arc::new(contacts.iter().map(|(id, _)| format!("/contacts/{id}")).collect::<Vec<_>>());
     let timelines =
         Arc::new(contacts.iter().map(|(id, _)| format!("/api/v1/contacts/{id}/timeline")).collect::<Vec<_>>());
-    let profile = load(&demo.base, &cookie, profiles, seconds).await;
-    let timeline = load(&demo.base, &cookie, timelines, seconds).await;
+    let server = demo.child.id();
+    let profile = load(&demo.base, &cookie, profiles, seconds, server).await;
+    let timeline = load(&demo.base, &cookie, timelines, seconds, server).await;
     println!();
-    println!("| store | endpoint | p50 ms | p95 ms | p99 ms | max ms | requests/s | errors | KiB/response | target |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!(
+        "| store | endpoint | p50 ms | p95 ms | p99 ms | max ms | requests/s | server CPU ms/request | errors | KiB/response | target |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     report(label, "GET /contacts/{id}", &profile, PROFILE_P99_MS);
     report(label, "GET /api/v1/contacts/{id}/timeline", &timeline, TIMELINE_P99_MS);
     println!();

@@ -127,6 +127,10 @@ impl Store {
                     .pragma("temp_store", "memory");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(SQLITE_MAX_CONNECTIONS)
+                    // The database is a local file: a connection cannot
+                    // drop, so pinging it before each use is a wasted
+                    // round trip to its worker thread.
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await
                     .map_err(|source| StoreError::Connect { backend: "sqlite", source })?;
@@ -307,6 +311,12 @@ impl Store {
     /// Every mailbox with its state and counts, by address.
     pub async fn mailboxes(&self, ws: WorkspaceId) -> Result<Vec<MailboxRow>> {
         dispatch!(self, mailboxes(ws))
+    }
+
+    /// The team's mailbox addresses, sorted: what a "team member" filter
+    /// offers, without [`Store::mailboxes`]' counts.
+    pub async fn mailbox_addresses(&self, ws: WorkspaceId) -> Result<Vec<String>> {
+        dispatch!(self, mailbox_addresses(ws))
     }
 
     // ---- sync cursors -----------------------------------------------------

@@ -23,7 +23,10 @@ domain) is refused, which is also why mail among colleagues never reaches a
 timeline.
 */
 
-use super::{BACKEND, Conn, Db, Owned, Pool, begin_write, ensure_owned, now, push_list, rows_per_statement};
+use super::{
+    BACKEND, Conn, Db, Owned, Pool, begin_write, ensure_owned, from_json_rows, json_rows, now, push_list,
+    rows_per_statement,
+};
 use crate::error::{Result, StoreError};
 use crate::query_text::like_escape;
 use crate::types::{
@@ -798,7 +801,7 @@ enum ContactFilter {
 }
 
 type ContactSqlRow =
-    (i64, String, Option<i64>, String, DateTime<Utc>, Option<String>, Option<String>, Option<DateTime<Utc>>);
+    (i64, String, Option<i64>, String, DateTime<Utc>, Option<String>, Option<String>, Option<DateTime<Utc>>, String);
 
 async fn contact_rows(
     pool: &Pool,
@@ -812,11 +815,13 @@ async fn contact_rows(
                 (select max(a.occurred_at) from activity a
                  where a.workspace_id = c.workspace_id and a.contact_id = c.id and a.occurred_at <= ",
     );
-    query.push_bind(now).push(
-        ") as last_at
+    query.push_bind(now).push(format_args!(
+        ") as last_at,
+                (select {} from contact_email ce where ce.contact_id = c.id)
          from contact c left join company co on co.id = c.company_id
          where c.workspace_id = ",
-    );
+        json_rows("ce.address", "ce.id"),
+    ));
     query.push_bind(ws.0);
     match filter {
         ContactFilter::Id(id) => {
@@ -846,26 +851,12 @@ async fn contact_rows(
         }
     }
     let rows: Vec<ContactSqlRow> = query.build_query_as().fetch_all(pool).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let mut emails: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    for chunk in ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut q = QueryBuilder::<Db>::new("select contact_id, address from contact_email where contact_id in ");
-        push_list(&mut q, chunk.iter().copied());
-        q.push(" order by id");
-        let found: Vec<(i64, String)> = q.build_query_as().persistent(false).fetch_all(pool).await?;
-        for (contact, address) in found {
-            emails.entry(contact).or_default().push(address);
-        }
-    }
     rows.into_iter()
-        .map(|(id, name, company_id, source, created_at, company_name, company_domain, last_at)| {
+        .map(|(id, name, company_id, source, created_at, company_name, company_domain, last_at, emails)| {
             Ok(ContactRow {
                 id: ContactId(id),
                 name,
-                emails: emails.remove(&id).unwrap_or_default(),
+                emails: from_json_rows::<(String,)>("contact_email", &emails)?.into_iter().map(|(a,)| a).collect(),
                 company: company_id.zip(company_name).map(|(cid, cname)| CompanyRow {
                     id: CompanyId(cid),
                     name: cname,

@@ -149,6 +149,14 @@ struct MailboxDbRow {
     updated_at: DateTime<Utc>,
 }
 
+pub(crate) async fn mailbox_addresses(pool: &Pool, ws: WorkspaceId) -> Result<Vec<String>> {
+    let rows = sqlx::query_scalar("select address from mailbox where workspace_id = $1 order by address")
+        .bind(ws.0)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows)
+}
+
 pub(crate) async fn mailboxes(pool: &Pool, ws: WorkspaceId) -> Result<Vec<MailboxRow>> {
     let rows: Vec<MailboxDbRow> = sqlx::query_as(
         "select m.id, m.user_id, m.address, m.state, m.last_success_at, m.last_error_code,

@@ -65,6 +65,25 @@ where
     list.push_unseparated(")");
 }
 
+/// SQL aggregating the rows of a correlated subquery into JSON text,
+/// `[[c1, c2, …], …]` ordered by `order` and `[]` when there are none, so an
+/// item's participants or copies come back in the item's own row: a query
+/// less per page, which is what a page read costs most (each statement is a
+/// round trip to the connection's worker on SQLite, over the network on
+/// PostgreSQL). Decode it with [`from_json_rows`].
+fn json_rows(columns: &str, order: &str) -> String {
+    match BACKEND {
+        Backend::Sqlite => format!("json_group_array(json_array({columns}) order by {order})"),
+        Backend::Postgres => format!("coalesce(json_agg(json_build_array({columns}) order by {order}), '[]')::text"),
+    }
+}
+
+/// The rows [`json_rows`] aggregated, as tuples; `column` names the data
+/// in the error should it not decode.
+fn from_json_rows<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<Vec<T>> {
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt(column, format!("{e}: {text}")))
+}
+
 /// A row that belongs to one workspace, looked up by id.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Owned {
@@ -72,6 +91,18 @@ pub(crate) enum Owned {
     Company,
     Email,
     Meeting,
+}
+
+impl Owned {
+    /// Its table, which is also the name an error gives it.
+    fn table(self) -> &'static str {
+        match self {
+            Owned::Contact => "contact",
+            Owned::Company => "company",
+            Owned::Email => "email",
+            Owned::Meeting => "meeting",
+        }
+    }
 }
 
 /// `NotFound` unless the row `id` of `what` belongs to `ws`: an id from
@@ -82,14 +113,32 @@ pub(crate) async fn ensure_owned<'e>(
     what: Owned,
     id: i64,
 ) -> crate::error::Result<()> {
-    let (sql, name) = match what {
-        Owned::Contact => ("select id from contact where workspace_id = $1 and id = $2", "contact"),
-        Owned::Company => ("select id from company where workspace_id = $1 and id = $2", "company"),
-        Owned::Email => ("select id from email where workspace_id = $1 and id = $2", "email"),
-        Owned::Meeting => ("select id from meeting where workspace_id = $1 and id = $2", "meeting"),
-    };
-    let found: Option<i64> = sqlx::query_scalar(sql).bind(ws.0).bind(id).fetch_optional(conn).await?;
-    found.map(|_| ()).ok_or(crate::error::StoreError::NotFound(name))
+    let sql = format!("select id from {} where workspace_id = $1 and id = $2", what.table());
+    let found: Option<i64> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ws.0).bind(id).fetch_optional(conn).await?;
+    found.map(|_| ()).ok_or(crate::error::StoreError::NotFound(what.table()))
+}
+
+/// What every read of the activity index starts with, in one round trip:
+/// the workspace's visibility level, after [`ensure_owned`]'s check of the
+/// contact or company read (if any).
+pub(crate) async fn visibility_owning(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    owned: Option<(Owned, i64)>,
+) -> Result<tac_core::privacy::Visibility> {
+    let Some((what, id)) = owned else { return privacy::visibility(&mut *conn, ws).await };
+    let sql = format!(
+        "select (select visibility from privacy_policy where workspace_id = $1),
+                (select count(*) from {} where workspace_id = $1 and id = $2)",
+        what.table()
+    );
+    let (visibility, found): (Option<String>, i64) =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0).bind(id).fetch_one(&mut *conn).await?;
+    if found == 0 {
+        return Err(StoreError::NotFound(what.table()));
+    }
+    privacy::parse_visibility(visibility)
 }
 
 /// Before a batched update, locks its rows (by id) in `order_by` order.

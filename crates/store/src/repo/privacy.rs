@@ -31,7 +31,12 @@ pub(crate) async fn visibility<'e>(
         .bind(ws.0)
         .fetch_optional(conn)
         .await?;
-    match row {
+    parse_visibility(row)
+}
+
+/// The stored level (`None`: no policy saved yet, the default).
+pub(crate) fn parse_visibility(stored: Option<String>) -> Result<Visibility> {
+    match stored {
         Some(v) => v.parse().map_err(|_| StoreError::corrupt("privacy_policy.visibility", v)),
         None => Ok(Visibility::default()),
     }

@@ -16,8 +16,11 @@ the FTS rowids are time-ordered keys (migration 0005), on PostgreSQL the
 planner walks the time index or reads the GIN hits, whichever is cheaper.
 */
 
-use super::privacy::visibility;
-use super::{BACKEND, Db, Owned, Pool, count, ensure_owned, push_list, rows_per_statement};
+use super::privacy::parse_visibility;
+use super::{
+    BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_rows, push_list, rows_per_statement,
+    visibility_owning,
+};
 use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, words};
 use crate::types::{
@@ -49,12 +52,15 @@ pub(crate) async fn timeline(
     query: &TimelineQuery,
     now: DateTime<Utc>,
 ) -> Result<TimelinePage> {
-    match subject {
-        TimelineOf::Contact(id) => ensure_owned(pool, ws, Owned::Contact, id.0).await?,
-        TimelineOf::Company(id) => ensure_owned(pool, ws, Owned::Company, id.0).await?,
-        TimelineOf::Everything => {}
-    }
-    let visibility = visibility(pool, ws).await?;
+    // One connection for the whole read: on SQLite each trip through the
+    // pool costs a round trip to the connection's worker thread to return it.
+    let mut conn = pool.acquire().await?;
+    let owned = match subject {
+        TimelineOf::Contact(id) => Some((Owned::Contact, id.0)),
+        TimelineOf::Company(id) => Some((Owned::Company, id.0)),
+        TimelineOf::Everything => None,
+    };
+    let visibility = visibility_owning(&mut conn, ws, owned).await?;
     let limit = query.page_size();
     let search = query.search.as_deref().map(words).unwrap_or_default();
     if !search.is_empty() && visibility == Visibility::Metadata {
@@ -62,12 +68,12 @@ pub(crate) async fn timeline(
         return Ok(TimelinePage { items: Vec::new(), next_cursor: None });
     }
     let mailbox = match &query.team_member {
-        Some(address) => Some(mailbox_by_address(pool, ws, address).await?),
+        Some(address) => Some(mailbox_by_address(&mut conn, ws, address).await?),
         None => None,
     };
     let mut entries = match subject {
-        TimelineOf::Everything => everything_entries(pool, ws, query, &search, visibility, limit).await?,
-        _ => activity_entries(pool, ws, subject, query, mailbox, &search, visibility, limit).await?,
+        TimelineOf::Everything => everything_entries(&mut conn, ws, query, &search, visibility, limit).await?,
+        _ => activity_entries(&mut conn, ws, subject, query, mailbox, &search, visibility, limit).await?,
     };
     let next_cursor = if entries.len() > limit as usize {
         entries.truncate(limit as usize);
@@ -75,7 +81,7 @@ pub(crate) async fn timeline(
     } else {
         None
     };
-    let items = items(pool, &entries, visibility, now).await?;
+    let items = items(&mut conn, &entries, visibility, now).await?;
     Ok(TimelinePage { items, next_cursor })
 }
 
@@ -89,7 +95,7 @@ pub(crate) async fn timeline(
 /// common word on a big contact).
 #[allow(clippy::too_many_arguments)]
 async fn activity_entries(
-    pool: &Pool,
+    conn: &mut Conn,
     ws: WorkspaceId,
     subject: TimelineOf,
     query: &TimelineQuery,
@@ -106,14 +112,16 @@ async fn activity_entries(
     let mut entries = Vec::new();
     for kind in kinds {
         let walk = match kind {
-            Some(kind) if !search.is_empty() => walk_in_time_order(pool, Source::of(kind), search, visibility).await?,
+            Some(kind) if !search.is_empty() => {
+                walk_in_time_order(&mut *conn, Source::of(kind), search, visibility).await?
+            }
             _ => false,
         };
         let branch = Branch { ws, subject, query, kind, mailbox, search, visibility, walk, limit };
         let mut q = QueryBuilder::<Db>::new("");
         branch.push(&mut q);
         let rows: Vec<(String, i64, DateTime<Utc>, Option<String>)> =
-            q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
+            q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(&mut *conn).await?;
         for (kind, ref_id, occurred_at, direction) in rows {
             entries.push(Entry {
                 kind: kind.parse().map_err(|_| StoreError::corrupt("activity.kind", &kind))?,
@@ -222,7 +230,7 @@ impl Branch<'_> {
 
 /// Search over every email and meeting of the workspace, newest first.
 async fn everything_entries(
-    pool: &Pool,
+    conn: &mut Conn,
     ws: WorkspaceId,
     query: &TimelineQuery,
     search: &[String],
@@ -241,7 +249,7 @@ async fn everything_entries(
         if query.kind.is_some_and(|k| k != kind) {
             continue;
         }
-        let hits = Source::of(kind).newest_hits(pool, ws, query, search, visibility, limit).await?;
+        let hits = Source::of(kind).newest_hits(&mut *conn, ws, query, search, visibility, limit).await?;
         entries.extend(hits);
     }
     Ok(newest_first(entries, limit))
@@ -252,7 +260,12 @@ async fn everything_entries(
 /// newest first and testing each item finds a page sooner than looking each
 /// item up among every hit. PostgreSQL's planner makes that choice itself
 /// from its statistics.
-async fn walk_in_time_order(pool: &Pool, source: Source, search: &[String], visibility: Visibility) -> Result<bool> {
+async fn walk_in_time_order(
+    conn: &mut Conn,
+    source: Source,
+    search: &[String],
+    visibility: Visibility,
+) -> Result<bool> {
     if BACKEND != Backend::Sqlite {
         return Ok(false);
     }
@@ -266,10 +279,10 @@ async fn walk_in_time_order(pool: &Pool, source: Source, search: &[String], visi
             "select count(*) from (select 1 from meeting_fts where meeting_fts match $1 limit $2)",
         ),
     };
-    let largest: Option<i64> = sqlx::query_scalar(max_sql).fetch_one(pool).await?;
+    let largest: Option<i64> = sqlx::query_scalar(max_sql).fetch_one(&mut *conn).await?;
     let cap = (largest.unwrap_or(0) * 3 / 100).max(WALK_MIN_HITS);
     let hits: i64 =
-        sqlx::query_scalar(count_sql).bind(source.fts_text(search, visibility)).bind(cap).fetch_one(pool).await?;
+        sqlx::query_scalar(count_sql).bind(source.fts_text(search, visibility)).bind(cap).fetch_one(conn).await?;
     Ok(hits >= cap)
 }
 
@@ -404,7 +417,7 @@ impl Source {
     /// chooses between its time index and the hits.
     async fn newest_hits(
         self,
-        pool: &Pool,
+        conn: &mut Conn,
         ws: WorkspaceId,
         query: &TimelineQuery,
         search: &[String],
@@ -441,7 +454,7 @@ impl Source {
         // would freeze one plan): whether to walk by time or read the hits
         // depends on how common they are.
         let rows: Vec<(i64, DateTime<Utc>)> =
-            q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(pool).await?;
+            q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(conn).await?;
         Ok(rows.into_iter().map(|(ref_id, occurred_at)| Entry { kind, ref_id, occurred_at, direction: None }).collect())
     }
 }
@@ -493,15 +506,15 @@ fn push_cursor(q: &mut QueryBuilder<Db>, at: &str, kind: &str, id: &str, c: Time
 
 /// The items of a page, in the page's order, each redacted.
 async fn items(
-    pool: &Pool,
+    conn: &mut Conn,
     entries: &[Entry],
     visibility: Visibility,
     now: DateTime<Utc>,
 ) -> Result<Vec<TimelineItem>> {
     let email_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Email).map(|e| e.ref_id).collect();
     let meeting_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Meeting).map(|e| e.ref_id).collect();
-    let mut emails = email_facts(pool, &email_ids).await?;
-    let mut meetings = meeting_facts(pool, &meeting_ids).await?;
+    let mut emails = email_facts(&mut *conn, &email_ids).await?;
+    let mut meetings = meeting_facts(&mut *conn, &meeting_ids).await?;
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         match e.kind {
@@ -523,75 +536,91 @@ async fn items(
     Ok(out)
 }
 
-type EmailSqlRow = (i64, DateTime<Utc>, String, String, String, Option<String>, bool, bool, String);
+/// The team mailboxes holding a live copy of the item (`alias.id`), as
+/// [`json_rows`] of addresses; the caller sorts and deduplicates them (a
+/// mailbox can hold one message twice, in Sent Items and in its Inbox).
+fn mailboxes_holding(copy: &str, item_column: &str, alias: &str, extra: &str) -> String {
+    format!(
+        "(select {} from {copy} c join mailbox m on m.id = c.mailbox_id
+          where c.{item_column} = {alias}.id and c.removed_at is null)",
+        json_rows(&format!("m.address{extra}"), "m.address"),
+    )
+}
 
-async fn email_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, EmailFacts>> {
+type EmailSqlRow = (i64, DateTime<Utc>, String, String, String, Option<String>, bool, bool, String, String, String);
+
+/// Emails by id with their participants and the mailboxes holding them,
+/// one row each.
+async fn email_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, EmailFacts>> {
     let mut facts = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(rows_per_statement(1)) {
         if chunk.is_empty() {
             continue;
         }
-        let mut q = QueryBuilder::<Db>::new(
-            "select id, sent_at, subject, body_preview, internet_message_id, conversation_id, has_attachments, is_private,
-                    content_level
-             from email where id in ",
-        );
+        let mut q = QueryBuilder::<Db>::new(format!(
+            "select e.id, e.sent_at, e.subject, e.body_preview, e.internet_message_id, e.conversation_id,
+                    e.has_attachments, e.is_private, e.content_level,
+                    (select {} from email_participant p where p.email_id = e.id),
+                    {}
+             from email e where e.id in ",
+            json_rows("p.role, p.address, p.name", "p.id"),
+            mailboxes_holding("email_copy", "email_id", "e", ""),
+        ));
         push_list(&mut q, chunk.iter().copied());
-        let rows: Vec<EmailSqlRow> = q.build_query_as().persistent(false).fetch_all(pool).await?;
-        for (id, sent_at, subject, preview, internet_message_id, conversation_id, has_attachments, is_private, level) in
-            rows
+        let rows: Vec<EmailSqlRow> = q.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        for (
+            id,
+            sent_at,
+            subject,
+            preview,
+            internet_message_id,
+            conversation_id,
+            has_attachments,
+            is_private,
+            level,
+            people,
+            held,
+        ) in rows
         {
             let content_level = level.parse().map_err(|_| StoreError::corrupt("email.content_level", &level))?;
-            facts.insert(
+            let mut f = EmailFacts {
                 id,
-                EmailFacts {
-                    id,
-                    sent_at,
-                    subject,
-                    preview,
-                    direction: Direction::Inbound,
-                    internet_message_id,
-                    conversation_id,
-                    from: None,
-                    to: Vec::new(),
-                    cc: Vec::new(),
-                    mailboxes: Vec::new(),
-                    has_attachments,
-                    is_private,
-                    content_level,
-                },
-            );
-        }
-        let mut q =
-            QueryBuilder::<Db>::new("select email_id, role, address, name from email_participant where email_id in ");
-        push_list(&mut q, chunk.iter().copied());
-        q.push(" order by id");
-        let people: Vec<(i64, String, String, String)> = q.build_query_as().persistent(false).fetch_all(pool).await?;
-        for (email_id, role, address, name) in people {
-            let Some(f) = facts.get_mut(&email_id) else { continue };
-            let person = Person { name, address };
-            match role.as_str() {
-                "from" => f.from = Some(person),
-                "to" => f.to.push(person),
-                "cc" => f.cc.push(person),
-                // Bcc recipients stay private to the sender's mailbox.
-                _ => {}
+                sent_at,
+                subject,
+                preview,
+                direction: Direction::Inbound,
+                internet_message_id,
+                conversation_id,
+                from: None,
+                to: Vec::new(),
+                cc: Vec::new(),
+                mailboxes: addresses(from_json_rows::<(String,)>("email_copy", &held)?),
+                has_attachments,
+                is_private,
+                content_level,
+            };
+            for (role, address, name) in from_json_rows::<(String, String, String)>("email_participant", &people)? {
+                let person = Person { name, address };
+                match role.as_str() {
+                    "from" => f.from = Some(person),
+                    "to" => f.to.push(person),
+                    "cc" => f.cc.push(person),
+                    // Bcc recipients stay private to the sender's mailbox.
+                    _ => {}
+                }
             }
-        }
-        let mut q = QueryBuilder::<Db>::new(
-            "select distinct ec.email_id, m.address from email_copy ec join mailbox m on m.id = ec.mailbox_id
-             where ec.removed_at is null and ec.email_id in ",
-        );
-        push_list(&mut q, chunk.iter().copied());
-        q.push(" order by m.address");
-        let copies: Vec<(i64, String)> = q.build_query_as().persistent(false).fetch_all(pool).await?;
-        for (email_id, address) in copies {
-            if let Some(f) = facts.get_mut(&email_id) {
-                f.mailboxes.push(address);
-            }
+            facts.insert(id, f);
         }
     }
     Ok(facts)
+}
+
+/// Mailbox addresses sorted, each once.
+fn addresses(rows: Vec<(String,)>) -> Vec<String> {
+    let mut out: Vec<String> = rows.into_iter().map(|(a,)| a).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 type MeetingSqlRow = (
@@ -607,21 +636,28 @@ type MeetingSqlRow = (
     Option<String>,
     Option<String>,
     String,
+    String,
+    String,
 );
 
-async fn meeting_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, MeetingFacts>> {
+/// Meetings by id with their attendees and the team's own copies, one row each.
+async fn meeting_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, MeetingFacts>> {
     let mut facts = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(rows_per_statement(1)) {
         if chunk.is_empty() {
             continue;
         }
-        let mut q = QueryBuilder::<Db>::new(
-            "select id, start_at, end_at, is_all_day, subject, is_cancelled, sensitivity, organizer_address,
-                    organizer_name, location, online_meeting_url, content_level
-             from meeting where id in ",
-        );
+        let mut q = QueryBuilder::<Db>::new(format!(
+            "select s.id, s.start_at, s.end_at, s.is_all_day, s.subject, s.is_cancelled, s.sensitivity,
+                    s.organizer_address, s.organizer_name, s.location, s.online_meeting_url, s.content_level,
+                    {},
+                    (select {} from meeting_attendee a where a.meeting_id = s.id)
+             from meeting s where s.id in ",
+            mailboxes_holding("meeting_copy", "meeting_id", "s", ", c.response"),
+            json_rows("a.address, a.name, a.kind, a.response", "a.id"),
+        ));
         push_list(&mut q, chunk.iter().copied());
-        let rows: Vec<MeetingSqlRow> = q.build_query_as().persistent(false).fetch_all(pool).await?;
+        let rows: Vec<MeetingSqlRow> = q.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
         for (
             id,
             start,
@@ -635,9 +671,23 @@ async fn meeting_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, MeetingF
             location,
             url,
             level,
+            copies,
+            attendees,
         ) in rows
         {
             let content_level = level.parse().map_err(|_| StoreError::corrupt("meeting.content_level", &level))?;
+            // Each team member's own calendar has the authoritative answer
+            // for them; other attendees' answers come from the stored event.
+            let copies: Vec<(String, String)> = from_json_rows("meeting_copy", &copies)?;
+            let own: HashMap<&str, &str> = copies.iter().map(|(a, r)| (a.as_str(), r.as_str())).collect();
+            let attendees = from_json_rows::<(String, String, String, String)>("meeting_attendee", &attendees)?
+                .into_iter()
+                .map(|(address, name, kind, response)| {
+                    let response = own.get(address.as_str()).map_or(response, |r| (*r).to_owned());
+                    AttendeeView { name, address, response, kind }
+                })
+                .collect();
+            let mailboxes = addresses(copies.into_iter().map(|(a, _)| (a,)).collect());
             facts.insert(
                 id,
                 MeetingFacts {
@@ -649,41 +699,13 @@ async fn meeting_facts(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, MeetingF
                     is_cancelled,
                     sensitivity,
                     organizer: Person { name: org_name, address: org_address },
-                    attendees: Vec::new(),
+                    attendees,
                     location,
                     online_meeting_url: url,
-                    mailboxes: Vec::new(),
+                    mailboxes,
                     content_level,
                 },
             );
-        }
-        // Each team member's own calendar has the authoritative answer for
-        // them; other attendees' answers come from the stored event.
-        let mut q = QueryBuilder::<Db>::new(
-            "select mc.meeting_id, m.address, mc.response from meeting_copy mc join mailbox m on m.id = mc.mailbox_id
-             where mc.removed_at is null and mc.meeting_id in ",
-        );
-        push_list(&mut q, chunk.iter().copied());
-        q.push(" order by m.address");
-        let copies: Vec<(i64, String, String)> = q.build_query_as().persistent(false).fetch_all(pool).await?;
-        let mut own: HashMap<(i64, String), String> = HashMap::new();
-        for (meeting_id, address, response) in copies {
-            if let Some(f) = facts.get_mut(&meeting_id) {
-                f.mailboxes.push(address.clone());
-            }
-            own.insert((meeting_id, address), response);
-        }
-        let mut q = QueryBuilder::<Db>::new(
-            "select meeting_id, address, name, kind, response from meeting_attendee where meeting_id in ",
-        );
-        push_list(&mut q, chunk.iter().copied());
-        q.push(" order by id");
-        let people: Vec<(i64, String, String, String, String)> =
-            q.build_query_as().persistent(false).fetch_all(pool).await?;
-        for (meeting_id, address, name, kind, response) in people {
-            let Some(f) = facts.get_mut(&meeting_id) else { continue };
-            let response = own.get(&(meeting_id, address.clone())).cloned().unwrap_or(response);
-            f.attendees.push(AttendeeView { name, address, response, kind });
         }
     }
     Ok(facts)
@@ -697,16 +719,18 @@ pub(crate) async fn email_body(
     email_id: i64,
     allow_remote_images: bool,
 ) -> Result<EmailBody> {
-    let row: Option<(String, String, bool, String)> = sqlx::query_as(
-        "select body_html, body_text, is_private, content_level from email where workspace_id = $1 and id = $2",
+    let row: Option<(String, String, bool, String, Option<String>)> = sqlx::query_as(
+        "select body_html, body_text, is_private, content_level,
+                (select visibility from privacy_policy where workspace_id = $1)
+         from email where workspace_id = $1 and id = $2",
     )
     .bind(ws.0)
     .bind(email_id)
     .fetch_optional(pool)
     .await?;
-    let (html, text, is_private, level) = row.ok_or(StoreError::NotFound("email"))?;
+    let (html, text, is_private, level, visibility) = row.ok_or(StoreError::NotFound("email"))?;
     let stored: Visibility = level.parse().map_err(|_| StoreError::corrupt("email.content_level", &level))?;
-    let visibility = visibility(pool, ws).await?;
+    let visibility = parse_visibility(visibility)?;
     if !tac_core::privacy::shown(visibility, is_private).body {
         return Err(StoreError::Hidden(if is_private {
             "this email is private: only who and when are shown"
@@ -727,9 +751,9 @@ pub(crate) async fn email_body(
 /// One email by id, redacted like a timeline item. Seen from the team: it
 /// is outbound when any mailbox holds it as sent.
 pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64) -> Result<EmailItem> {
-    ensure_owned(pool, ws, Owned::Email, email_id).await?;
-    let visibility = visibility(pool, ws).await?;
-    let mut facts = email_facts(pool, &[email_id]).await?;
+    let mut conn = pool.acquire().await?;
+    let visibility = visibility_owning(&mut conn, ws, Some((Owned::Email, email_id))).await?;
+    let mut facts = email_facts(&mut conn, &[email_id]).await?;
     let mut f = facts.remove(&email_id).ok_or(StoreError::NotFound("email"))?;
     // 'outbound' sorts after 'inbound': the max says whether any team
     // member sent it.
@@ -738,7 +762,7 @@ pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64) -> R
     )
     .bind(ws.0)
     .bind(email_id)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     if let Some(d) = direction.as_deref().and_then(|d| d.parse().ok()) {
         f.direction = d;
@@ -753,9 +777,9 @@ pub(crate) async fn meeting_item(
     meeting_id: i64,
     now: DateTime<Utc>,
 ) -> Result<MeetingItem> {
-    ensure_owned(pool, ws, Owned::Meeting, meeting_id).await?;
-    let visibility = visibility(pool, ws).await?;
-    let mut facts = meeting_facts(pool, &[meeting_id]).await?;
+    let mut conn = pool.acquire().await?;
+    let visibility = visibility_owning(&mut conn, ws, Some((Owned::Meeting, meeting_id))).await?;
+    let mut facts = meeting_facts(&mut conn, &[meeting_id]).await?;
     let f = facts.remove(&meeting_id).ok_or(StoreError::NotFound("meeting"))?;
     Ok(f.into_item(visibility, now))
 }
@@ -772,7 +796,6 @@ pub(crate) async fn monthly_activity(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<MonthlyActivity>> {
-    ensure_owned(pool, ws, Owned::Contact, contact.0).await?;
     let month = match BACKEND {
         Backend::Sqlite => "substr(occurred_at, 1, 7)",
         Backend::Postgres => "to_char(occurred_at at time zone 'UTC', 'YYYY-MM')",
@@ -786,8 +809,18 @@ pub(crate) async fn monthly_activity(
          group by {month}
          order by month"
     );
-    let rows: Vec<(String, i64, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0).bind(contact.0).bind(from).bind(to).fetch_all(pool).await?;
+    let mut conn = pool.acquire().await?;
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ws.0)
+        .bind(contact.0)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.is_empty() {
+        // No activity, or no such contact here: only the second is an error.
+        ensure_owned(&mut *conn, ws, Owned::Contact, contact.0).await?;
+    }
     rows.into_iter()
         .map(|(month, emails, meetings)| {
             let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
@@ -807,12 +840,14 @@ pub(crate) async fn contact_summary(
     contact: ContactId,
     now: DateTime<Utc>,
 ) -> Result<ContactSummary> {
-    ensure_owned(pool, ws, Owned::Contact, contact.0).await?;
-    // The last interaction (and the last each way, for the follow-up) and
-    // the next meeting, each one probe of the activity index, in one trip.
-    type LatestRow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let (last_interaction_at, last_inbound, last_outbound, next_meeting_at): LatestRow = sqlx::query_as(
+    let mut conn = pool.acquire().await?;
+    // Whether the contact is the workspace's, the last interaction (and the
+    // last each way, for the follow-up) and the next meeting, each one probe
+    // of an index, in one trip.
+    type LatestRow = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let (found, last_interaction_at, last_inbound, last_outbound, next_meeting_at): LatestRow = sqlx::query_as(
         "select
+             (select count(*) from contact where workspace_id = $1 and id = $2),
              (select occurred_at from activity
               where workspace_id = $1 and contact_id = $2 and occurred_at <= $3
               order by occurred_at desc limit 1),
@@ -833,8 +868,11 @@ pub(crate) async fn contact_summary(
     .bind(contact.0)
     .bind(now)
     .bind(false)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
+    if found == 0 {
+        return Err(StoreError::NotFound("contact"));
+    }
 
     // The past year's counts by age bucket, summed by the database: a
     // contact with thousands of emails a year ships four numbers per kind.
@@ -857,7 +895,7 @@ pub(crate) async fn contact_summary(
     .bind(now - Duration::days(ends[2]))
     .bind(now - Duration::days(ends[3]))
     .bind(now)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut counts = ActivityCounts::default();
     let (mut emails_30, mut emails_90, mut meetings_30, mut meetings_90) = (0u64, 0u64, 0u64, 0u64);
@@ -917,7 +955,7 @@ pub(crate) async fn contact_summary(
     .bind(contact.0)
     .bind(now - Duration::days(TEAM_WINDOW_DAYS))
     .bind(now)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
 
     Ok(ContactSummary {
@@ -936,13 +974,13 @@ pub(crate) async fn contact_summary(
     })
 }
 
-async fn mailbox_by_address(pool: &Pool, ws: WorkspaceId, address: &str) -> Result<i64> {
+async fn mailbox_by_address(conn: &mut Conn, ws: WorkspaceId, address: &str) -> Result<i64> {
     let address = address.trim().to_lowercase();
     let found: Option<i64> =
         sqlx::query_scalar("select id from mailbox where workspace_id = $1 and lower(address) = $2")
             .bind(ws.0)
             .bind(&address)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await?;
     found.ok_or(StoreError::NotFound("team member's mailbox"))
 }

@@ -260,14 +260,11 @@ pub(crate) async fn read_timeline(
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<(tac_store::TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
-    let mailboxes = state.store().mailboxes(state.workspace()).await?;
+    let mailboxes = state.store().mailbox_addresses(state.workspace()).await?;
     let (query, errors) = params.query(&mailboxes, TIMELINE_PAGE)?;
     let members = mailboxes
-        .iter()
-        .map(|m| MemberOption {
-            selected: m.address.eq_ignore_ascii_case(params.member.trim()),
-            address: m.address.clone(),
-        })
+        .into_iter()
+        .map(|address| MemberOption { selected: address.eq_ignore_ascii_case(params.member.trim()), address })
         .collect();
     let (store, ws, now) = (state.store(), state.workspace(), Utc::now());
     let page = match owner {

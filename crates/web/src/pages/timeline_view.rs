@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use tac_core::records::Direction;
 use tac_core::timeline::{ActivityKind, AttendeeView, EmailItem, MeetingItem, Person, TimelineCursor, TimelineItem};
-use tac_store::{MailboxRow, TimelineQuery};
+use tac_store::TimelineQuery;
 
 /// How a time is written on the pages.
 pub(crate) fn when(t: DateTime<Utc>) -> String {
@@ -222,7 +222,7 @@ fn date(input: &str) -> Result<Option<NaiveDate>, String> {
 impl TimelineParams {
     /// The store query, and what was wrong with the filters. A cursor that
     /// did not come from us is a bad request (it was never typed).
-    pub fn query(&self, mailboxes: &[MailboxRow], limit: u32) -> Result<(TimelineQuery, FilterErrors), WebError> {
+    pub fn query(&self, mailboxes: &[String], limit: u32) -> Result<(TimelineQuery, FilterErrors), WebError> {
         let mut errors = FilterErrors::default();
         let cursor = match self.cursor.trim() {
             "" => None,
@@ -249,7 +249,7 @@ impl TimelineParams {
         let member = self.member.trim().to_lowercase();
         let member = if member.is_empty() {
             None
-        } else if mailboxes.iter().any(|m| m.address.eq_ignore_ascii_case(&member)) {
+        } else if mailboxes.iter().any(|address| address.eq_ignore_ascii_case(&member)) {
             Some(member)
         } else {
             errors.member.set(format!("{member} is not a synced team mailbox: pick one from the list."));
