@@ -127,13 +127,13 @@ pub async fn run(config: &Config, args: TimelineArgs) -> anyhow::Result<ExitCode
             let contact = find_contact(&s, email).await?;
             let page = s.store.timeline(s.workspace, contact.id, &query, now).await.map_err(|e| explain(e, &args))?;
             let summary = s.store.contact_summary(s.workspace, contact.id, now).await?;
-            (tac_store::json::contact_timeline(&contact, &summary, &page), page)
+            (serde_json::to_value(tac_store::json::contact_timeline(&contact, &summary, &page))?, page)
         }
         (None, Some(company)) => {
             let company = find_company(&s, company).await?;
             let page =
                 s.store.company_timeline(s.workspace, company.id, &query, now).await.map_err(|e| explain(e, &args))?;
-            (tac_store::json::company_timeline(&company, &page), page)
+            (serde_json::to_value(tac_store::json::company_timeline(&company, &page))?, page)
         }
         (None, None) => bail!("give a contact's address, or --company NAME_OR_DOMAIN"),
     };
@@ -191,7 +191,12 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
             return Ok(ExitCode::SUCCESS);
         }
     }
-    print_page(tac_store::json::search_results(&args.query, &page), &page, args.filter.json, false)?;
+    print_page(
+        serde_json::to_value(tac_store::json::search_results(&args.query, &page))?,
+        &page,
+        args.filter.json,
+        false,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

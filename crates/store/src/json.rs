@@ -6,7 +6,9 @@
 //! contact, company and page around them.
 
 use crate::{CompanyRow, ContactRow, ContactSummary, MailboxRow, TimelinePage};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tac_core::timeline::TimelineItem;
 
 /// A company: `{"id", "name", "domain"}`.
 pub fn company(c: &CompanyRow) -> Value {
@@ -28,25 +30,52 @@ pub fn contact(c: &ContactRow) -> Value {
 }
 
 /// A contact's timeline page: `{"contact", "summary", "items", "next_cursor"}`.
-pub fn contact_timeline(c: &ContactRow, summary: &ContactSummary, page: &TimelinePage) -> Value {
-    let mut head = Map::new();
-    head.insert("contact".into(), contact(c));
-    head.insert("summary".into(), to_value(summary));
-    with_page(head, page)
+pub fn contact_timeline<'a>(
+    c: &ContactRow,
+    summary: &'a ContactSummary,
+    page: &'a TimelinePage,
+) -> impl Serialize + 'a {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        contact: Value,
+        summary: &'a ContactSummary,
+    }
+    Page::of(Head { contact: contact(c), summary }, page)
 }
 
 /// A company's timeline page: `{"company", "items", "next_cursor"}`.
-pub fn company_timeline(c: &CompanyRow, page: &TimelinePage) -> Value {
-    let mut head = Map::new();
-    head.insert("company".into(), company(c));
-    with_page(head, page)
+pub fn company_timeline<'a>(c: &CompanyRow, page: &'a TimelinePage) -> impl Serialize + 'a {
+    #[derive(Serialize)]
+    struct Head {
+        company: Value,
+    }
+    Page::of(Head { company: company(c) }, page)
 }
 
 /// A page of search results: `{"query", "items", "next_cursor"}`.
-pub fn search_results(query: &str, page: &TimelinePage) -> Value {
-    let mut head = Map::new();
-    head.insert("query".into(), Value::from(query));
-    with_page(head, page)
+pub fn search_results<'a>(query: &'a str, page: &'a TimelinePage) -> impl Serialize + 'a {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        query: &'a str,
+    }
+    Page::of(Head { query }, page)
+}
+
+/// A page of items after what it is a page of. Items serialise straight to
+/// the output: a page of 50 is tens of KiB, and building a `Value` tree of
+/// it first cost a tenth of the portal's CPU per timeline request.
+#[derive(Serialize)]
+struct Page<'a, H> {
+    #[serde(flatten)]
+    head: H,
+    items: &'a [TimelineItem],
+    next_cursor: Option<&'a str>,
+}
+
+impl<'a, H: Serialize> Page<'a, H> {
+    fn of(head: H, page: &'a TimelinePage) -> Self {
+        Page { head, items: &page.items, next_cursor: page.next_cursor.as_deref() }
+    }
 }
 
 /// A mailbox's sync status, as `tac-crm status --json` prints it.
@@ -62,16 +91,4 @@ pub fn mailbox_status(m: &MailboxRow) -> Value {
         "meetings": m.meeting_count,
         "skipped": m.skipped_count,
     })
-}
-
-fn with_page(mut head: Map<String, Value>, page: &TimelinePage) -> Value {
-    head.insert("items".into(), to_value(&page.items));
-    head.insert("next_cursor".into(), json!(page.next_cursor));
-    Value::Object(head)
-}
-
-/// Serialising these types cannot fail (string keys, no custom code that
-/// errors); `null` stands in should that ever change.
-fn to_value(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
 }

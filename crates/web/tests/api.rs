@@ -925,7 +925,7 @@ async fn the_timeline_is_design_section_6_json_and_pages_with_its_cursor() {
     let now = Utc::now();
     let page = portal.store.timeline(portal.ws, zoe, &tac_store::TimelineQuery::default(), now).await.unwrap();
     let summary = portal.store.contact_summary(portal.ws, zoe, now).await.unwrap();
-    let shared = tac_store::json::contact_timeline(&contact, &summary, &page);
+    let shared = serde_json::to_value(tac_store::json::contact_timeline(&contact, &summary, &page)).unwrap();
     assert_eq!(shared["items"], t["items"]);
     assert_eq!(shared["contact"], t["contact"]);
 

@@ -12,6 +12,7 @@ use super::input::{Params, invalid, not_found, path_id};
 use crate::{AppState, CurrentUser, Result, WebError};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 use tac_core::records::Direction;
@@ -77,13 +78,13 @@ pub(crate) async fn contact_timeline(
     _user: CurrentUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Timeline)?;
     let contact = contacts::load(&state, &id).await?;
     let now = Utc::now();
     let page = state.store().timeline(state.workspace(), contact.id, &query, now).await.map_err(timeline_error)?;
     let summary = state.store().contact_summary(state.workspace(), contact.id, now).await?;
-    Ok(Json(tac_store::json::contact_timeline(&contact, &summary, &page)))
+    Ok(Json(tac_store::json::contact_timeline(&contact, &summary, &page)).into_response())
 }
 
 /// `GET /api/v1/contacts/{id}/summary`
@@ -103,7 +104,7 @@ pub(crate) async fn company_timeline(
     _user: CurrentUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Timeline)?;
     let company_id = CompanyId(path_id(&id, "company", "company")?);
     let company = state.store().company(state.workspace(), company_id).await.map_err(|e| match e {
@@ -115,7 +116,7 @@ pub(crate) async fn company_timeline(
         .company_timeline(state.workspace(), company.id, &query, Utc::now())
         .await
         .map_err(timeline_error)?;
-    Ok(Json(tac_store::json::company_timeline(&company, &page)))
+    Ok(Json(tac_store::json::company_timeline(&company, &page)).into_response())
 }
 
 /// `GET /api/v1/search?q=`: every email and meeting, as far as the
@@ -124,10 +125,10 @@ pub(crate) async fn search(
     State(state): State<AppState>,
     _user: CurrentUser,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Search)?;
     let page = state.store().search(state.workspace(), &query, Utc::now()).await.map_err(timeline_error)?;
-    Ok(Json(tac_store::json::search_results(query.search.as_deref().unwrap_or(""), &page)))
+    Ok(Json(tac_store::json::search_results(query.search.as_deref().unwrap_or(""), &page)).into_response())
 }
 
 /// `GET /api/v1/emails/{id}/body?allow_remote_images=`: the sanitised HTML
