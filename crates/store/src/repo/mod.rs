@@ -33,7 +33,7 @@ pub(crate) use privacy::*;
 pub(crate) use timeline::*;
 pub(crate) use workspace::*;
 
-use super::{BACKEND, Db, begin_write};
+use super::{BACKEND, Db, begin_write, push_in_ids};
 use crate::error::{Result, StoreError};
 use crate::types::{Backend, CursorScope, MailboxId, SyncCursor, WorkspaceId};
 use chrono::{DateTime, SubsecRound, Utc};

@@ -18,8 +18,7 @@ planner walks the time index or reads the GIN hits, whichever is cheaper.
 
 use super::privacy::parse_visibility;
 use super::{
-    BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_rows, push_list, rows_per_statement,
-    visibility_owning,
+    BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_rows, push_in_ids, visibility_owning,
 };
 use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, words};
@@ -553,21 +552,18 @@ type EmailSqlRow = (i64, DateTime<Utc>, String, String, String, Option<String>, 
 /// one row each.
 async fn email_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, EmailFacts>> {
     let mut facts = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
+    if !ids.is_empty() {
         let mut q = QueryBuilder::<Db>::new(format!(
             "select e.id, e.sent_at, e.subject, e.body_preview, e.internet_message_id, e.conversation_id,
                     e.has_attachments, e.is_private, e.content_level,
                     (select {} from email_participant p where p.email_id = e.id),
                     {}
-             from email e where e.id in ",
+             from email e where e.id",
             json_rows("p.role, p.address, p.name", "p.id"),
             mailboxes_holding("email_copy", "email_id", "e", ""),
         ));
-        push_list(&mut q, chunk.iter().copied());
-        let rows: Vec<EmailSqlRow> = q.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        push_in_ids(&mut q, ids);
+        let rows: Vec<EmailSqlRow> = q.build_query_as().fetch_all(&mut *conn).await?;
         for (
             id,
             sent_at,
@@ -643,21 +639,18 @@ type MeetingSqlRow = (
 /// Meetings by id with their attendees and the team's own copies, one row each.
 async fn meeting_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, MeetingFacts>> {
     let mut facts = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(rows_per_statement(1)) {
-        if chunk.is_empty() {
-            continue;
-        }
+    if !ids.is_empty() {
         let mut q = QueryBuilder::<Db>::new(format!(
             "select s.id, s.start_at, s.end_at, s.is_all_day, s.subject, s.is_cancelled, s.sensitivity,
                     s.organizer_address, s.organizer_name, s.location, s.online_meeting_url, s.content_level,
                     {},
                     (select {} from meeting_attendee a where a.meeting_id = s.id)
-             from meeting s where s.id in ",
+             from meeting s where s.id",
             mailboxes_holding("meeting_copy", "meeting_id", "s", ", c.response"),
             json_rows("a.address, a.name, a.kind, a.response", "a.id"),
         ));
-        push_list(&mut q, chunk.iter().copied());
-        let rows: Vec<MeetingSqlRow> = q.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+        push_in_ids(&mut q, ids);
+        let rows: Vec<MeetingSqlRow> = q.build_query_as().fetch_all(&mut *conn).await?;
         for (
             id,
             start,
