@@ -43,13 +43,14 @@ mod fingerprint;
 pub mod json;
 mod postgres;
 mod query_text;
+mod reader;
 mod sqlite;
 mod types;
 
 pub use crypto::{MasterKey, token_hash};
 pub use error::{Result, StoreError};
+pub use reader::Reader;
 pub use secrecy::{ExposeSecret, SecretString};
-use types::TimelineOf;
 pub use types::{
     AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
     ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
@@ -152,6 +153,15 @@ impl Store {
             }
             other => Err(StoreError::UnsupportedUrl(other.to_owned())),
         }
+    }
+
+    /// A connection for several reads in a row ([`Reader`]): what a page
+    /// that shows a contact, its summary and its timeline should use.
+    pub async fn reader(&self) -> Result<Reader> {
+        Ok(Reader::new(match self {
+            Store::Sqlite(pool) => reader::Connection::Sqlite(pool.acquire().await?),
+            Store::Postgres(pool) => reader::Connection::Postgres(pool.acquire().await?),
+        }))
     }
 
     pub fn backend(&self) -> Backend {
@@ -316,7 +326,7 @@ impl Store {
     /// The team's mailbox addresses, sorted: what a "team member" filter
     /// offers, without [`Store::mailboxes`]' counts.
     pub async fn mailbox_addresses(&self, ws: WorkspaceId) -> Result<Vec<String>> {
-        dispatch!(self, mailbox_addresses(ws))
+        self.reader().await?.mailbox_addresses(ws).await
     }
 
     // ---- sync cursors -----------------------------------------------------
@@ -453,7 +463,7 @@ impl Store {
     }
 
     pub async fn contact(&self, ws: WorkspaceId, id: ContactId) -> Result<ContactRow> {
-        dispatch!(self, contact(ws, id))
+        self.reader().await?.contact(ws, id).await
     }
 
     pub async fn contact_by_email(&self, ws: WorkspaceId, address: &NormalizedAddress) -> Result<Option<ContactRow>> {
@@ -461,11 +471,11 @@ impl Store {
     }
 
     pub async fn contacts(&self, ws: WorkspaceId, query: &ContactListQuery) -> Result<Vec<ContactRow>> {
-        dispatch!(self, contacts(ws, query))
+        self.reader().await?.contacts(ws, query).await
     }
 
     pub async fn company(&self, ws: WorkspaceId, id: CompanyId) -> Result<CompanyRow> {
-        dispatch!(self, company(ws, id))
+        self.reader().await?.company(ws, id).await
     }
 
     pub async fn companies(&self, ws: WorkspaceId) -> Result<Vec<CompanyRow>> {
@@ -533,7 +543,7 @@ impl Store {
         query: &TimelineQuery,
         now: DateTime<Utc>,
     ) -> Result<TimelinePage> {
-        dispatch!(self, timeline(ws, TimelineOf::Contact(contact), query, now))
+        self.reader().await?.timeline(ws, contact, query, now).await
     }
 
     /// A company's timeline: its contacts' items, each once.
@@ -544,13 +554,13 @@ impl Store {
         query: &TimelineQuery,
         now: DateTime<Utc>,
     ) -> Result<TimelinePage> {
-        dispatch!(self, timeline(ws, TimelineOf::Company(company), query, now))
+        self.reader().await?.company_timeline(ws, company, query, now).await
     }
 
     /// Full-text search over every email and meeting (`query.search` is
     /// required), newest first, as far as visibility allows.
     pub async fn search(&self, ws: WorkspaceId, query: &TimelineQuery, now: DateTime<Utc>) -> Result<TimelinePage> {
-        dispatch!(self, timeline(ws, TimelineOf::Everything, query, now))
+        self.reader().await?.search(ws, query, now).await
     }
 
     /// The summary above a contact's timeline.
@@ -560,7 +570,7 @@ impl Store {
         contact: ContactId,
         now: DateTime<Utc>,
     ) -> Result<ContactSummary> {
-        dispatch!(self, contact_summary(ws, contact, now))
+        self.reader().await?.contact_summary(ws, contact, now).await
     }
 
     /// One email as a timeline shows it (redacted by the privacy policy),
@@ -592,7 +602,7 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<MonthlyActivity>> {
-        dispatch!(self, monthly_activity(ws, contact, from, to))
+        self.reader().await?.monthly_activity(ws, contact, from, to).await
     }
 
     /// An email's sanitised body; [`StoreError::Hidden`] when the policy hides it.

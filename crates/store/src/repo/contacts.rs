@@ -219,8 +219,8 @@ pub(crate) async fn remove_contact_email(
     Ok(())
 }
 
-pub(crate) async fn contact(pool: &Pool, ws: WorkspaceId, id: ContactId) -> Result<ContactRow> {
-    let mut rows = contact_rows(pool, ws, ContactFilter::Id(id), &ContactListQuery::default()).await?;
+pub(crate) async fn contact(conn: &mut Conn, ws: WorkspaceId, id: ContactId) -> Result<ContactRow> {
+    let mut rows = contact_rows(conn, ws, ContactFilter::Id(id), &ContactListQuery::default()).await?;
     rows.pop().ok_or(StoreError::NotFound("contact"))
 }
 
@@ -231,20 +231,19 @@ pub(crate) async fn contact_by_email(
 ) -> Result<Option<ContactRow>> {
     let mut conn = pool.acquire().await?;
     let Some(id) = address_owner(&mut conn, ws, address.as_str()).await? else { return Ok(None) };
-    drop(conn);
-    contact(pool, ws, id).await.map(Some)
+    contact(&mut conn, ws, id).await.map(Some)
 }
 
-pub(crate) async fn contacts(pool: &Pool, ws: WorkspaceId, query: &ContactListQuery) -> Result<Vec<ContactRow>> {
-    contact_rows(pool, ws, ContactFilter::List, query).await
+pub(crate) async fn contacts(conn: &mut Conn, ws: WorkspaceId, query: &ContactListQuery) -> Result<Vec<ContactRow>> {
+    contact_rows(conn, ws, ContactFilter::List, query).await
 }
 
-pub(crate) async fn company(pool: &Pool, ws: WorkspaceId, id: CompanyId) -> Result<CompanyRow> {
+pub(crate) async fn company(conn: &mut Conn, ws: WorkspaceId, id: CompanyId) -> Result<CompanyRow> {
     let row: Option<(i64, String, Option<String>)> =
         sqlx::query_as("select id, name, domain from company where workspace_id = $1 and id = $2")
             .bind(ws.0)
             .bind(id.0)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await?;
     row.map(|(id, name, domain)| CompanyRow { id: CompanyId(id), name, domain }).ok_or(StoreError::NotFound("company"))
 }
@@ -804,7 +803,7 @@ type ContactSqlRow =
     (i64, String, Option<i64>, String, DateTime<Utc>, Option<String>, Option<String>, Option<DateTime<Utc>>, String);
 
 async fn contact_rows(
-    pool: &Pool,
+    conn: &mut Conn,
     ws: WorkspaceId,
     filter: ContactFilter,
     list: &ContactListQuery,
@@ -850,7 +849,7 @@ async fn contact_rows(
             query.push(" offset ").push_bind(i64::from(list.offset));
         }
     }
-    let rows: Vec<ContactSqlRow> = query.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<ContactSqlRow> = query.build_query_as().fetch_all(conn).await?;
     rows.into_iter()
         .map(|(id, name, company_id, source, created_at, company_name, company_domain, last_at, emails)| {
             Ok(ContactRow {

@@ -1,4 +1,4 @@
-use super::{Pool, count, now};
+use super::{Conn, Pool, count, now};
 use crate::error::{Result, StoreError};
 use crate::types::{MailboxId, MailboxRow, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -149,10 +149,10 @@ struct MailboxDbRow {
     updated_at: DateTime<Utc>,
 }
 
-pub(crate) async fn mailbox_addresses(pool: &Pool, ws: WorkspaceId) -> Result<Vec<String>> {
+pub(crate) async fn mailbox_addresses(conn: &mut Conn, ws: WorkspaceId) -> Result<Vec<String>> {
     let rows = sqlx::query_scalar("select address from mailbox where workspace_id = $1 order by address")
         .bind(ws.0)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?;
     Ok(rows)
 }

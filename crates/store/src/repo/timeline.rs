@@ -45,21 +45,18 @@ struct Entry {
 }
 
 pub(crate) async fn timeline(
-    pool: &Pool,
+    conn: &mut Conn,
     ws: WorkspaceId,
     subject: TimelineOf,
     query: &TimelineQuery,
     now: DateTime<Utc>,
 ) -> Result<TimelinePage> {
-    // One connection for the whole read: on SQLite each trip through the
-    // pool costs a round trip to the connection's worker thread to return it.
-    let mut conn = pool.acquire().await?;
     let owned = match subject {
         TimelineOf::Contact(id) => Some((Owned::Contact, id.0)),
         TimelineOf::Company(id) => Some((Owned::Company, id.0)),
         TimelineOf::Everything => None,
     };
-    let visibility = visibility_owning(&mut conn, ws, owned).await?;
+    let visibility = visibility_owning(&mut *conn, ws, owned).await?;
     let limit = query.page_size();
     let search = query.search.as_deref().map(words).unwrap_or_default();
     if !search.is_empty() && visibility == Visibility::Metadata {
@@ -67,12 +64,12 @@ pub(crate) async fn timeline(
         return Ok(TimelinePage { items: Vec::new(), next_cursor: None });
     }
     let mailbox = match &query.team_member {
-        Some(address) => Some(mailbox_by_address(&mut conn, ws, address).await?),
+        Some(address) => Some(mailbox_by_address(&mut *conn, ws, address).await?),
         None => None,
     };
     let mut entries = match subject {
-        TimelineOf::Everything => everything_entries(&mut conn, ws, query, &search, visibility, limit).await?,
-        _ => activity_entries(&mut conn, ws, subject, query, mailbox, &search, visibility, limit).await?,
+        TimelineOf::Everything => everything_entries(&mut *conn, ws, query, &search, visibility, limit).await?,
+        _ => activity_entries(&mut *conn, ws, subject, query, mailbox, &search, visibility, limit).await?,
     };
     let next_cursor = if entries.len() > limit as usize {
         entries.truncate(limit as usize);
@@ -80,7 +77,7 @@ pub(crate) async fn timeline(
     } else {
         None
     };
-    let items = items(&mut conn, &entries, visibility, now).await?;
+    let items = items(conn, &entries, visibility, now).await?;
     Ok(TimelinePage { items, next_cursor })
 }
 
@@ -783,7 +780,7 @@ pub(crate) async fn meeting_item(
 /// its first seven characters are the month; PostgreSQL formats the
 /// `timestamptz` in UTC.
 pub(crate) async fn monthly_activity(
-    pool: &Pool,
+    conn: &mut Conn,
     ws: WorkspaceId,
     contact: ContactId,
     from: DateTime<Utc>,
@@ -802,7 +799,6 @@ pub(crate) async fn monthly_activity(
          group by {month}
          order by month"
     );
-    let mut conn = pool.acquire().await?;
     let rows: Vec<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ws.0)
         .bind(contact.0)
@@ -812,7 +808,7 @@ pub(crate) async fn monthly_activity(
         .await?;
     if rows.is_empty() {
         // No activity, or no such contact here: only the second is an error.
-        ensure_owned(&mut *conn, ws, Owned::Contact, contact.0).await?;
+        ensure_owned(conn, ws, Owned::Contact, contact.0).await?;
     }
     rows.into_iter()
         .map(|(month, emails, meetings)| {
@@ -826,73 +822,48 @@ pub(crate) async fn monthly_activity(
 /// How far back the top team members look.
 const TEAM_WINDOW_DAYS: i64 = 90;
 
-/// The summary above a contact's timeline, from the activity index.
+/// The summary above a contact's timeline, from the activity index, in
+/// one statement (a round trip each was most of its cost): whether the
+/// contact is the workspace's, four probes of the index, the past year's
+/// counts and the top team members.
 pub(crate) async fn contact_summary(
-    pool: &Pool,
+    conn: &mut Conn,
     ws: WorkspaceId,
     contact: ContactId,
     now: DateTime<Utc>,
 ) -> Result<ContactSummary> {
-    let mut conn = pool.acquire().await?;
-    // Whether the contact is the workspace's, the last interaction (and the
-    // last each way, for the follow-up) and the next meeting, each one probe
-    // of an index, in one trip.
-    type LatestRow = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let (found, last_interaction_at, last_inbound, last_outbound, next_meeting_at): LatestRow = sqlx::query_as(
-        "select
-             (select count(*) from contact where workspace_id = $1 and id = $2),
-             (select occurred_at from activity
-              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3
-              order by occurred_at desc limit 1),
-             (select occurred_at from activity
-              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3 and kind = 'email'
-                and direction = 'inbound'
-              order by occurred_at desc limit 1),
-             (select occurred_at from activity
-              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3 and kind = 'email'
-                and direction = 'outbound'
-              order by occurred_at desc limit 1),
-             (select a.occurred_at from activity a join meeting m on m.id = a.meeting_id
-              where a.workspace_id = $1 and a.contact_id = $2 and a.kind = 'meeting' and a.occurred_at > $3
-                and m.is_cancelled = $4
-              order by a.occurred_at limit 1)",
-    )
-    .bind(ws.0)
-    .bind(contact.0)
-    .bind(now)
-    .bind(false)
-    .fetch_one(&mut *conn)
-    .await?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(summary_sql);
+    type SummaryRow = (
+        i64,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        String,
+        String,
+    );
+    let ends = tac_core::insights::AGE_BUCKET_ENDS;
+    let (found, last_interaction_at, last_inbound, last_outbound, next_meeting_at, counts, members): SummaryRow =
+        sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(ws.0)
+            .bind(contact.0)
+            .bind(now)
+            .bind(false)
+            .bind(now - Duration::days(ends[0]))
+            .bind(now - Duration::days(ends[1]))
+            .bind(now - Duration::days(ends[2]))
+            .bind(now - Duration::days(ends[3]))
+            .bind(now - Duration::days(TEAM_WINDOW_DAYS))
+            .fetch_one(&mut *conn)
+            .await?;
     if found == 0 {
         return Err(StoreError::NotFound("contact"));
     }
 
-    // The past year's counts by age bucket, summed by the database: a
-    // contact with thousands of emails a year ships four numbers per kind.
-    let ends = tac_core::insights::AGE_BUCKET_ENDS;
-    type CountRow = (String, Option<String>, i64, i64, i64, i64);
-    let rows: Vec<CountRow> = sqlx::query_as(
-        "select kind, direction,
-                sum(case when occurred_at > $3 then 1 else 0 end),
-                sum(case when occurred_at > $4 then 1 else 0 end),
-                sum(case when occurred_at > $5 then 1 else 0 end),
-                count(*)
-         from activity
-         where workspace_id = $1 and contact_id = $2 and occurred_at > $6 and occurred_at <= $7
-         group by kind, direction",
-    )
-    .bind(ws.0)
-    .bind(contact.0)
-    .bind(now - Duration::days(ends[0]))
-    .bind(now - Duration::days(ends[1]))
-    .bind(now - Duration::days(ends[2]))
-    .bind(now - Duration::days(ends[3]))
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut counts = ActivityCounts::default();
+    let mut activity = ActivityCounts::default();
     let (mut emails_30, mut emails_90, mut meetings_30, mut meetings_90) = (0u64, 0u64, 0u64, 0u64);
-    for (kind, direction, n30, n90, n180, n365) in rows {
+    type CountRow = (String, Option<String>, i64, i64, i64, i64);
+    for (kind, direction, n30, n90, n180, n365) in from_json_rows::<CountRow>("activity", &counts)? {
         // Counts younger than 30, 90, 180 and 365 days, to buckets.
         let cumulative = [n30, n90, n180, n365].map(count);
         let buckets = [
@@ -906,50 +877,24 @@ pub(crate) async fn contact_summary(
             ("meeting", _) => {
                 meetings_30 += cumulative[0];
                 meetings_90 += cumulative[1];
-                &mut counts.meetings
+                &mut activity.meetings
             }
             (_, Some("inbound")) => {
                 emails_30 += cumulative[0];
                 emails_90 += cumulative[1];
-                &mut counts.emails_inbound
+                &mut activity.emails_inbound
             }
             _ => {
                 emails_30 += cumulative[0];
                 emails_90 += cumulative[1];
-                &mut counts.emails_outbound
+                &mut activity.emails_outbound
             }
         };
         for (t, n) in target.iter_mut().zip(buckets) {
             *t = t.saturating_add(n);
         }
     }
-
-    // Who on the team holds the most of this contact's last 90 days: who
-    // deals with them now (and a quarter's copies, not a year's, to join).
-    let members: Vec<(String, String, i64)> = sqlx::query_as(
-        "select mb.address, coalesce(du.display_name, mb.address), held.n from (
-             select mailbox_id, count(*) as n from (
-                 select ec.mailbox_id from activity a join email_copy ec on ec.email_id = a.email_id
-                 where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
-                   and a.kind = 'email' and ec.removed_at is null
-                 union all
-                 select mc.mailbox_id from activity a join meeting_copy mc on mc.meeting_id = a.meeting_id
-                 where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $3 and a.occurred_at <= $4
-                   and a.kind = 'meeting' and mc.removed_at is null
-             ) copies
-             group by mailbox_id
-         ) held
-         join mailbox mb on mb.id = held.mailbox_id
-         left join directory_user du on du.workspace_id = mb.workspace_id and du.id = mb.user_id
-         order by held.n desc, mb.address
-         limit 3",
-    )
-    .bind(ws.0)
-    .bind(contact.0)
-    .bind(now - Duration::days(TEAM_WINDOW_DAYS))
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
+    let members: Vec<(String, String, i64)> = from_json_rows("mailbox", &members)?;
 
     Ok(ContactSummary {
         last_interaction_at,
@@ -963,8 +908,71 @@ pub(crate) async fn contact_summary(
             .map(|(address, name, n)| TeamMember { name, address, interactions: count(n) })
             .collect(),
         follow_up: follow_up(last_inbound, last_outbound, now),
-        relationship_strength: relationship_strength(&counts),
+        relationship_strength: relationship_strength(&activity),
     })
+}
+
+/// The summary's statement. Binds: `$1` workspace, `$2` contact, `$3` now,
+/// `$4` false, `$5`–`$8` the starts of the 30, 90, 180 and 365-day age
+/// buckets, `$9` the start of the team window.
+fn summary_sql() -> String {
+    format!(
+        "select
+             (select count(*) from contact where workspace_id = $1 and id = $2),
+             -- The last interaction, and the last each way for the follow-up.
+             (select occurred_at from activity
+              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3
+              order by occurred_at desc limit 1),
+             (select occurred_at from activity
+              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3 and kind = 'email'
+                and direction = 'inbound'
+              order by occurred_at desc limit 1),
+             (select occurred_at from activity
+              where workspace_id = $1 and contact_id = $2 and occurred_at <= $3 and kind = 'email'
+                and direction = 'outbound'
+              order by occurred_at desc limit 1),
+             -- The next meeting.
+             (select a.occurred_at from activity a join meeting m on m.id = a.meeting_id
+              where a.workspace_id = $1 and a.contact_id = $2 and a.kind = 'meeting' and a.occurred_at > $3
+                and m.is_cancelled = $4
+              order by a.occurred_at limit 1),
+             -- The past year's counts by age bucket, summed by the database:
+             -- a contact with thousands of emails a year ships four numbers
+             -- per kind and direction.
+             (select {counts} from (
+                  select kind, direction,
+                         sum(case when occurred_at > $5 then 1 else 0 end) as n30,
+                         sum(case when occurred_at > $6 then 1 else 0 end) as n90,
+                         sum(case when occurred_at > $7 then 1 else 0 end) as n180,
+                         count(*) as n365
+                  from activity
+                  where workspace_id = $1 and contact_id = $2 and occurred_at > $8 and occurred_at <= $3
+                  group by kind, direction
+              ) year),
+             -- Who on the team holds the most of this contact's last 90 days:
+             -- who deals with them now (and a quarter's copies, not a year's,
+             -- to join).
+             (select {members} from (
+                  select mb.address, coalesce(du.display_name, mb.address) as name, held.n from (
+                      select mailbox_id, count(*) as n from (
+                          select ec.mailbox_id from activity a join email_copy ec on ec.email_id = a.email_id
+                          where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $9
+                            and a.occurred_at <= $3 and a.kind = 'email' and ec.removed_at is null
+                          union all
+                          select mc.mailbox_id from activity a join meeting_copy mc on mc.meeting_id = a.meeting_id
+                          where a.workspace_id = $1 and a.contact_id = $2 and a.occurred_at >= $9
+                            and a.occurred_at <= $3 and a.kind = 'meeting' and mc.removed_at is null
+                      ) copies
+                      group by mailbox_id
+                  ) held
+                  join mailbox mb on mb.id = held.mailbox_id
+                  left join directory_user du on du.workspace_id = mb.workspace_id and du.id = mb.user_id
+                  order by held.n desc, mb.address
+                  limit 3
+              ) top)",
+        counts = json_rows("year.kind, year.direction, year.n30, year.n90, year.n180, year.n365", "year.kind"),
+        members = json_rows("top.address, top.name, top.n", "top.n desc, top.address"),
+    )
 }
 
 async fn mailbox_by_address(conn: &mut Conn, ws: WorkspaceId, address: &str) -> Result<i64> {

@@ -225,8 +225,17 @@ pub(crate) fn contact_id(raw: &str) -> Result<ContactId> {
 
 /// The contact with this path id in the portal's workspace, or 404.
 pub(crate) async fn load(state: &AppState, raw: &str) -> Result<tac_store::ContactRow> {
+    load_with(&mut state.store().reader().await?, state, raw).await
+}
+
+/// [`load`] on a reader that the handler goes on reading with.
+pub(crate) async fn load_with(
+    reader: &mut tac_store::Reader,
+    state: &AppState,
+    raw: &str,
+) -> Result<tac_store::ContactRow> {
     let id = contact_id(raw)?;
-    state.store().contact(state.workspace(), id).await.map_err(|e| missing_contact(e, raw))
+    reader.contact(state.workspace(), id).await.map_err(|e| missing_contact(e, raw))
 }
 
 /// The store's "not found" as the API's 404 naming the id.

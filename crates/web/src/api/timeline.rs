@@ -80,10 +80,11 @@ pub(crate) async fn contact_timeline(
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Timeline)?;
-    let contact = contacts::load(&state, &id).await?;
+    let mut reader = state.store().reader().await?;
+    let contact = contacts::load_with(&mut reader, &state, &id).await?;
     let now = Utc::now();
-    let page = state.store().timeline(state.workspace(), contact.id, &query, now).await.map_err(timeline_error)?;
-    let summary = state.store().contact_summary(state.workspace(), contact.id, now).await?;
+    let page = reader.timeline(state.workspace(), contact.id, &query, now).await.map_err(timeline_error)?;
+    let summary = reader.contact_summary(state.workspace(), contact.id, now).await?;
     Ok(Json(tac_store::json::contact_timeline(&contact, &summary, &page)).into_response())
 }
 

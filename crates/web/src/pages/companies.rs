@@ -44,17 +44,18 @@ async fn company(
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = CompanyId(path_id(&raw)?);
-    let company = state.store().company(state.workspace(), id).await?;
+    let mut reader = state.store().reader().await?;
+    let company = reader.company(state.workspace(), id).await?;
     let query = ContactListQuery {
         company: Some(id),
         sort: ContactSort::LastInteraction,
         limit: CONTACTS_SHOWN + 1,
         ..ContactListQuery::default()
     };
-    let mut contacts = state.store().contacts(state.workspace(), &query).await?;
+    let mut contacts = reader.contacts(state.workspace(), &query).await?;
     let more_contacts = contacts.len() > CONTACTS_SHOWN as usize;
     contacts.truncate(CONTACTS_SHOWN as usize);
-    let (page_items, errors, members) = read_timeline(&state, TimelineOwner::Company(id), &params).await?;
+    let (page_items, errors, members) = read_timeline(&mut reader, &state, TimelineOwner::Company(id), &params).await?;
     let base = TimelineOwner::Company(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = CompanyPage {

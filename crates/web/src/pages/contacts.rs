@@ -248,7 +248,7 @@ pub(crate) async fn older_items(
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<Response, WebError> {
-    let (timeline, _, _) = read_timeline(state, owner, params).await?;
+    let (timeline, _, _) = read_timeline(&mut state.store().reader().await?, state, owner, params).await?;
     page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, params, &owner.base(), false) })
 }
 
@@ -256,20 +256,21 @@ pub(crate) async fn older_items(
 /// and the team members to offer in the filter; a team member who is not a
 /// synced mailbox was already refused by the filters.
 pub(crate) async fn read_timeline(
+    reader: &mut tac_store::Reader,
     state: &AppState,
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<(tac_store::TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
-    let mailboxes = state.store().mailbox_addresses(state.workspace()).await?;
+    let mailboxes = reader.mailbox_addresses(state.workspace()).await?;
     let (query, errors) = params.query(&mailboxes, TIMELINE_PAGE)?;
     let members = mailboxes
         .into_iter()
         .map(|address| MemberOption { selected: address.eq_ignore_ascii_case(params.member.trim()), address })
         .collect();
-    let (store, ws, now) = (state.store(), state.workspace(), Utc::now());
+    let (ws, now) = (state.workspace(), Utc::now());
     let page = match owner {
-        TimelineOwner::Contact(id) => store.timeline(ws, id, &query, now).await?,
-        TimelineOwner::Company(id) => store.company_timeline(ws, id, &query, now).await?,
+        TimelineOwner::Contact(id) => reader.timeline(ws, id, &query, now).await?,
+        TimelineOwner::Company(id) => reader.company_timeline(ws, id, &query, now).await?,
     };
     Ok((page, errors, members))
 }
@@ -281,14 +282,14 @@ async fn profile(
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = ContactId(path_id(&raw)?);
-    let store = state.store();
     let ws = state.workspace();
-    let contact = store.contact(ws, id).await?;
+    let mut reader = state.store().reader().await?;
+    let contact = reader.contact(ws, id).await?;
     let now = Utc::now();
-    let summary = store.contact_summary(ws, id, now).await?;
+    let summary = reader.contact_summary(ws, id, now).await?;
     let (from, to) = activity_chart::window(now);
-    let months = store.monthly_activity(ws, id, from, to).await?;
-    let (timeline, errors, members) = read_timeline(&state, TimelineOwner::Contact(id), &params).await?;
+    let months = reader.monthly_activity(ws, id, from, to).await?;
+    let (timeline, errors, members) = read_timeline(&mut reader, &state, TimelineOwner::Contact(id), &params).await?;
     let base = TimelineOwner::Contact(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = ProfilePage {
