@@ -14,11 +14,11 @@ pub(crate) async fn begin_write(pool: &sqlx::Pool<Db>) -> sqlx::Result<sqlx::Tra
     pool.begin().await
 }
 
-/// Appends ` = any(…)` matching any of `ids` with a single array bind, so
-/// the statement's text is the same for any number of ids and its prepared
-/// form is reused.
-pub(crate) fn push_in_ids(query: &mut sqlx::QueryBuilder<Db>, ids: &[i64]) {
-    query.push(" = any(").push_bind(ids.to_vec()).push(")");
+/// Appends a table `ids` of one column, `value`, holding `ids`, with a
+/// single array bind, so the statement's text is the same for any number of
+/// ids and its prepared form is reused.
+pub(crate) fn push_id_table(query: &mut sqlx::QueryBuilder<Db>, ids: &[i64]) {
+    query.push("unnest(").push_bind(ids.to_vec()).push(") as ids(value)");
 }
 
 #[path = "repo/mod.rs"]

@@ -16,13 +16,14 @@ pub(crate) async fn begin_write(pool: &sqlx::Pool<Db>) -> sqlx::Result<sqlx::Tra
     pool.begin_with("begin immediate").await
 }
 
-/// Appends ` in (…)` matching any of `ids` with a single bind (a JSON
-/// array that `json_each` unpacks), so the statement's text is the same for
-/// any number of ids and its prepared form is reused; a `?` per id made
-/// every page a statement to parse anew.
-pub(crate) fn push_in_ids(query: &mut sqlx::QueryBuilder<Db>, ids: &[i64]) {
+/// Appends a table `ids` of one column, `value`, holding `ids`, with a
+/// single bind (a JSON array that `json_each` unpacks): the statement's text
+/// is the same for any number of ids, so its prepared form is reused (a `?`
+/// per id made every page a statement to parse anew). Join it to the rows
+/// wanted; `in (select value …)` would copy the ids into a temporary index.
+pub(crate) fn push_id_table(query: &mut sqlx::QueryBuilder<Db>, ids: &[i64]) {
     let list = format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-    query.push(" in (select value from json_each(").push_bind(list).push("))");
+    query.push("json_each(").push_bind(list).push(") ids");
 }
 
 #[path = "repo/mod.rs"]

@@ -799,6 +799,12 @@ enum ContactFilter {
     List,
 }
 
+/// A contact's addresses as they were added (the first is its primary).
+fn addresses_in_order(mut rows: Vec<(i64, String)>) -> Vec<String> {
+    rows.sort_unstable_by_key(|r| r.0);
+    rows.into_iter().map(|(_, address)| address).collect()
+}
+
 type ContactSqlRow =
     (i64, String, Option<i64>, String, DateTime<Utc>, Option<String>, Option<String>, Option<DateTime<Utc>>, String);
 
@@ -819,7 +825,7 @@ async fn contact_rows(
                 (select {} from contact_email ce where ce.contact_id = c.id)
          from contact c left join company co on co.id = c.company_id
          where c.workspace_id = ",
-        json_rows("ce.address", "ce.id"),
+        json_rows("ce.id, ce.address"),
     ));
     query.push_bind(ws.0);
     match filter {
@@ -855,7 +861,7 @@ async fn contact_rows(
             Ok(ContactRow {
                 id: ContactId(id),
                 name,
-                emails: from_json_rows::<(String,)>("contact_email", &emails)?.into_iter().map(|(a,)| a).collect(),
+                emails: addresses_in_order(from_json_rows("contact_email", &emails)?),
                 company: company_id.zip(company_name).map(|(cid, cname)| CompanyRow {
                     id: CompanyId(cid),
                     name: cname,

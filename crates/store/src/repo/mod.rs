@@ -33,7 +33,7 @@ pub(crate) use privacy::*;
 pub(crate) use timeline::*;
 pub(crate) use workspace::*;
 
-use super::{BACKEND, Db, begin_write, push_in_ids};
+use super::{BACKEND, Db, begin_write, push_id_table};
 use crate::error::{Result, StoreError};
 use crate::types::{Backend, CursorScope, MailboxId, SyncCursor, WorkspaceId};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -66,15 +66,20 @@ where
 }
 
 /// SQL aggregating the rows of a correlated subquery into JSON text,
-/// `[[c1, c2, …], …]` ordered by `order` and `[]` when there are none, so an
-/// item's participants or copies come back in the item's own row: a query
-/// less per page, which is what a page read costs most (each statement is a
-/// round trip to the connection's worker on SQLite, over the network on
-/// PostgreSQL). Decode it with [`from_json_rows`].
-fn json_rows(columns: &str, order: &str) -> String {
+/// `[[c1, c2, …], …]`, `[]` when there are none, so an item's participants
+/// or copies come back in the item's own row: a query less per page, which
+/// is what a page read costs most (each statement is a round trip to the
+/// connection's worker on SQLite, over the network on PostgreSQL). Decode
+/// it with [`from_json_rows`].
+///
+/// The rows come in no particular order: give a column to sort by and sort
+/// them after decoding. SQLite sorts an aggregate's `order by` through a
+/// temporary b-tree per row aggregated into, which cost more than the rest
+/// of a page's read.
+fn json_rows(columns: &str) -> String {
     match BACKEND {
-        Backend::Sqlite => format!("json_group_array(json_array({columns}) order by {order})"),
-        Backend::Postgres => format!("coalesce(json_agg(json_build_array({columns}) order by {order}), '[]')::text"),
+        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
+        Backend::Postgres => format!("coalesce(json_agg(json_build_array({columns})), '[]')::text"),
     }
 }
 

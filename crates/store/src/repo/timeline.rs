@@ -18,7 +18,7 @@ planner walks the time index or reads the GIN hits, whichever is cheaper.
 
 use super::privacy::parse_visibility;
 use super::{
-    BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_rows, push_in_ids, visibility_owning,
+    BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_rows, push_id_table, visibility_owning,
 };
 use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, words};
@@ -539,7 +539,7 @@ fn mailboxes_holding(copy: &str, item_column: &str, alias: &str, extra: &str) ->
     format!(
         "(select {} from {copy} c join mailbox m on m.id = c.mailbox_id
           where c.{item_column} = {alias}.id and c.removed_at is null)",
-        json_rows(&format!("m.address{extra}"), "m.address"),
+        json_rows(&format!("m.address{extra}")),
     )
 }
 
@@ -555,11 +555,12 @@ async fn email_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, EmailF
                     e.has_attachments, e.is_private, e.content_level,
                     (select {} from email_participant p where p.email_id = e.id),
                     {}
-             from email e where e.id",
-            json_rows("p.role, p.address, p.name", "p.id"),
+             from ",
+            json_rows("p.id, p.role, p.address, p.name"),
             mailboxes_holding("email_copy", "email_id", "e", ""),
         ));
-        push_in_ids(&mut q, ids);
+        push_id_table(&mut q, ids);
+        q.push(" join email e on e.id = ids.value");
         let rows: Vec<EmailSqlRow> = q.build_query_as().fetch_all(&mut *conn).await?;
         for (
             id,
@@ -592,7 +593,10 @@ async fn email_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, EmailF
                 is_private,
                 content_level,
             };
-            for (role, address, name) in from_json_rows::<(String, String, String)>("email_participant", &people)? {
+            let mut people: Vec<(i64, String, String, String)> = from_json_rows("email_participant", &people)?;
+            // As the message lists them.
+            people.sort_unstable_by_key(|p| p.0);
+            for (_, role, address, name) in people {
                 let person = Person { name, address };
                 match role.as_str() {
                     "from" => f.from = Some(person),
@@ -642,11 +646,12 @@ async fn meeting_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Meet
                     s.organizer_address, s.organizer_name, s.location, s.online_meeting_url, s.content_level,
                     {},
                     (select {} from meeting_attendee a where a.meeting_id = s.id)
-             from meeting s where s.id",
+             from ",
             mailboxes_holding("meeting_copy", "meeting_id", "s", ", c.response"),
-            json_rows("a.address, a.name, a.kind, a.response", "a.id"),
+            json_rows("a.id, a.address, a.name, a.kind, a.response"),
         ));
-        push_in_ids(&mut q, ids);
+        push_id_table(&mut q, ids);
+        q.push(" join meeting s on s.id = ids.value");
         let rows: Vec<MeetingSqlRow> = q.build_query_as().fetch_all(&mut *conn).await?;
         for (
             id,
@@ -670,9 +675,13 @@ async fn meeting_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Meet
             // for them; other attendees' answers come from the stored event.
             let copies: Vec<(String, String)> = from_json_rows("meeting_copy", &copies)?;
             let own: HashMap<&str, &str> = copies.iter().map(|(a, r)| (a.as_str(), r.as_str())).collect();
-            let attendees = from_json_rows::<(String, String, String, String)>("meeting_attendee", &attendees)?
+            let mut attendees: Vec<(i64, String, String, String, String)> =
+                from_json_rows("meeting_attendee", &attendees)?;
+            // As the event lists them.
+            attendees.sort_unstable_by_key(|a| a.0);
+            let attendees = attendees
                 .into_iter()
-                .map(|(address, name, kind, response)| {
+                .map(|(_, address, name, kind, response)| {
                     let response = own.get(address.as_str()).map_or(response, |r| (*r).to_owned());
                     AttendeeView { name, address, response, kind }
                 })
@@ -894,7 +903,8 @@ pub(crate) async fn contact_summary(
             *t = t.saturating_add(n);
         }
     }
-    let members: Vec<(String, String, i64)> = from_json_rows("mailbox", &members)?;
+    let mut members: Vec<(String, String, i64)> = from_json_rows("mailbox", &members)?;
+    members.sort_unstable_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
 
     Ok(ContactSummary {
         last_interaction_at,
@@ -970,8 +980,8 @@ fn summary_sql() -> String {
                   order by held.n desc, mb.address
                   limit 3
               ) top)",
-        counts = json_rows("year.kind, year.direction, year.n30, year.n90, year.n180, year.n365", "year.kind"),
-        members = json_rows("top.address, top.name, top.n", "top.n desc, top.address"),
+        counts = json_rows("year.kind, year.direction, year.n30, year.n90, year.n180, year.n365"),
+        members = json_rows("top.address, top.name, top.n"),
     )
 }
 
