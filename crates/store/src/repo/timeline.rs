@@ -56,21 +56,35 @@ pub(crate) async fn timeline(
         TimelineOf::Company(id) => Some((Owned::Company, id.0)),
         TimelineOf::Everything => None,
     };
-    let visibility = visibility_owning(&mut *conn, ws, owned).await?;
     let limit = query.page_size();
     let search = query.search.as_deref().map(words).unwrap_or_default();
-    if !search.is_empty() && visibility == Visibility::Metadata {
+    // A search is written for what the viewer may read, so it needs the
+    // visibility level first (and checks the owner with it). A plain page
+    // reads the level with its items, and checks the owner only when the
+    // page comes back empty: rows are read within the workspace, so a
+    // foreign contact's page is always empty. One round trip less.
+    let visibility =
+        if search.is_empty() && owned.is_some() { None } else { Some(visibility_owning(&mut *conn, ws, owned).await?) };
+    if !search.is_empty() && visibility == Some(Visibility::Metadata) {
         // Nothing the viewer may read is searchable.
         return Ok(TimelinePage { items: Vec::new(), next_cursor: None });
     }
+    // Unread only for a page without search, whose statements ignore it.
+    let search_visibility = visibility.unwrap_or_default();
     let mailbox = match &query.team_member {
         Some(address) => Some(mailbox_by_address(&mut *conn, ws, address).await?),
         None => None,
     };
     let mut entries = match subject {
-        TimelineOf::Everything => everything_entries(&mut *conn, ws, query, &search, visibility, limit).await?,
-        _ => activity_entries(&mut *conn, ws, subject, query, mailbox, &search, visibility, limit).await?,
+        TimelineOf::Everything => everything_entries(&mut *conn, ws, query, &search, search_visibility, limit).await?,
+        _ => activity_entries(&mut *conn, ws, subject, query, mailbox, &search, search_visibility, limit).await?,
     };
+    if entries.is_empty() && visibility.is_none() {
+        if let Some((what, id)) = owned {
+            ensure_owned(&mut *conn, ws, what, id).await?;
+        }
+        return Ok(TimelinePage { items: Vec::new(), next_cursor: None });
+    }
     let next_cursor = if entries.len() > limit as usize {
         entries.truncate(limit as usize);
         entries.last().map(|e| TimelineCursor { occurred_at: e.occurred_at, kind: e.kind, ref_id: e.ref_id }.encode())
@@ -500,22 +514,24 @@ fn push_cursor(q: &mut QueryBuilder<Db>, at: &str, kind: &str, id: &str, c: Time
         .push("))))");
 }
 
-/// The items of a page, in the page's order, each redacted.
+/// The items of a page, in the page's order, each redacted by
+/// `visibility`, or by the level their own read brings when the caller has
+/// not read it yet.
 async fn items(
     conn: &mut Conn,
     entries: &[Entry],
-    visibility: Visibility,
+    visibility: Option<Visibility>,
     now: DateTime<Utc>,
 ) -> Result<Vec<TimelineItem>> {
     let email_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Email).map(|e| e.ref_id).collect();
     let meeting_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Meeting).map(|e| e.ref_id).collect();
-    let mut emails = email_facts(&mut *conn, &email_ids).await?;
-    let mut meetings = meeting_facts(&mut *conn, &meeting_ids).await?;
+    let mut facts = item_facts(conn, &email_ids, &meeting_ids).await?;
+    let visibility = visibility.or(facts.visibility).unwrap_or_default();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         match e.kind {
             ActivityKind::Email => {
-                if let Some(mut f) = emails.remove(&e.ref_id) {
+                if let Some(mut f) = facts.emails.remove(&e.ref_id) {
                     if let Some(d) = e.direction {
                         f.direction = d;
                     }
@@ -523,7 +539,7 @@ async fn items(
                 }
             }
             ActivityKind::Meeting => {
-                if let Some(f) = meetings.remove(&e.ref_id) {
+                if let Some(f) = facts.meetings.remove(&e.ref_id) {
                     out.push(TimelineItem::Meeting(f.into_item(visibility, now)));
                 }
             }
@@ -532,182 +548,209 @@ async fn items(
     Ok(out)
 }
 
-/// The team mailboxes holding a live copy of the item (`alias.id`), as
-/// [`json_rows`] of addresses; the caller sorts and deduplicates them (a
-/// mailbox can hold one message twice, in Sent Items and in its Inbox).
-fn mailboxes_holding(copy: &str, item_column: &str, alias: &str, extra: &str) -> String {
-    format!(
-        "(select {} from {copy} c join mailbox m on m.id = c.mailbox_id
-          where c.{item_column} = {alias}.id and c.removed_at is null)",
-        json_rows(&format!("m.address{extra}")),
-    )
+/// Emails and meetings by id, unredacted, with the workspace's visibility
+/// level (`None` when no row came back).
+struct Facts {
+    emails: HashMap<i64, EmailFacts>,
+    meetings: HashMap<i64, MeetingFacts>,
+    visibility: Option<Visibility>,
 }
 
-type EmailSqlRow = (i64, DateTime<Utc>, String, String, String, Option<String>, bool, bool, String, String, String);
+/// One row of [`item_facts`]: an email's columns or a meeting's, the other
+/// kind's left null.
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    kind: String,
+    id: i64,
+    /// An email's sent time, a meeting's start.
+    at: DateTime<Utc>,
+    end_at: Option<DateTime<Utc>>,
+    subject: String,
+    preview: Option<String>,
+    internet_message_id: Option<String>,
+    conversation_id: Option<String>,
+    has_attachments: Option<bool>,
+    is_private: Option<bool>,
+    is_all_day: Option<bool>,
+    is_cancelled: Option<bool>,
+    sensitivity: Option<String>,
+    organizer_address: Option<String>,
+    organizer_name: Option<String>,
+    location: Option<String>,
+    online_meeting_url: Option<String>,
+    content_level: String,
+    /// [`json_rows`]: an email's participants (id, role, address, name), a
+    /// meeting's attendees (id, address, name, kind, response).
+    people: String,
+    /// [`json_rows`]: the mailboxes holding a live copy (address, and for a
+    /// meeting that team member's own response).
+    copies: String,
+    visibility: Option<String>,
+}
 
-/// Emails by id with their participants and the mailboxes holding them,
-/// one row each.
-async fn email_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, EmailFacts>> {
-    let mut facts = HashMap::with_capacity(ids.len());
-    if !ids.is_empty() {
-        let mut q = QueryBuilder::<Db>::new(format!(
-            "select e.id, e.sent_at, e.subject, e.body_preview, e.internet_message_id, e.conversation_id,
-                    e.has_attachments, e.is_private, e.content_level,
-                    (select {} from email_participant p where p.email_id = e.id),
-                    {}
-             from ",
-            json_rows("p.id, p.role, p.address, p.name"),
-            mailboxes_holding("email_copy", "email_id", "e", ""),
-        ));
-        push_id_table(&mut q, ids);
-        q.push(" join email e on e.id = ids.value");
-        let rows: Vec<EmailSqlRow> = q.build_query_as().fetch_all(&mut *conn).await?;
-        for (
-            id,
-            sent_at,
-            subject,
-            preview,
-            internet_message_id,
-            conversation_id,
-            has_attachments,
-            is_private,
-            level,
-            people,
-            held,
-        ) in rows
-        {
-            let content_level = level.parse().map_err(|_| StoreError::corrupt("email.content_level", &level))?;
-            let mut f = EmailFacts {
-                id,
-                sent_at,
-                subject,
-                preview,
-                direction: Direction::Inbound,
-                internet_message_id,
-                conversation_id,
-                from: None,
-                to: Vec::new(),
-                cc: Vec::new(),
-                mailboxes: addresses(from_json_rows::<(String,)>("email_copy", &held)?),
-                has_attachments,
-                is_private,
-                content_level,
-            };
-            let mut people: Vec<(i64, String, String, String)> = from_json_rows("email_participant", &people)?;
-            // As the message lists them.
-            people.sort_unstable_by_key(|p| p.0);
-            for (_, role, address, name) in people {
-                let person = Person { name, address };
-                match role.as_str() {
-                    "from" => f.from = Some(person),
-                    "to" => f.to.push(person),
-                    "cc" => f.cc.push(person),
-                    // Bcc recipients stay private to the sender's mailbox.
-                    _ => {}
-                }
+/// The statement of [`item_facts`], in three parts: the email ids and then
+/// the meeting ids go between them as [`push_id_table`] tables.
+fn item_facts_sql() -> (String, String, String) {
+    let copies = |copy: &str, item: &str, alias: &str, extra: &str| {
+        format!(
+            "(select {} from {copy} c join mailbox m on m.id = c.mailbox_id
+              where c.{item} = {alias}.id and c.removed_at is null)",
+            json_rows(&format!("m.address{extra}")),
+        )
+    };
+    // The items' own workspace's: ids only ever come from reads scoped to one.
+    let policy =
+        |alias: &str| format!("(select visibility from privacy_policy p where p.workspace_id = {alias}.workspace_id)");
+    let emails = format!(
+        "select 'email' as kind, e.id, e.sent_at as at, cast(null as {timestamp}) as end_at, e.subject,
+                e.body_preview as preview, e.internet_message_id, e.conversation_id, e.has_attachments, e.is_private,
+                cast(null as boolean) as is_all_day, cast(null as boolean) as is_cancelled,
+                cast(null as text) as sensitivity, cast(null as text) as organizer_address,
+                cast(null as text) as organizer_name, cast(null as text) as location,
+                cast(null as text) as online_meeting_url, e.content_level,
+                (select {people} from email_participant p where p.email_id = e.id) as people,
+                {copies} as copies, {policy} as visibility
+         from ",
+        policy = policy("e"),
+        timestamp = timestamp_type(),
+        people = json_rows("p.id, p.role, p.address, p.name"),
+        copies = copies("email_copy", "email_id", "e", ""),
+    );
+    let meetings = format!(
+        " join email e on e.id = ids.value
+         union all
+         select 'meeting', s.id, s.start_at, s.end_at, s.subject, null, null, null, null, null, s.is_all_day,
+                s.is_cancelled, s.sensitivity, s.organizer_address, s.organizer_name, s.location,
+                s.online_meeting_url, s.content_level,
+                (select {people} from meeting_attendee a where a.meeting_id = s.id),
+                {copies}, {policy}
+         from ",
+        policy = policy("s"),
+        people = json_rows("a.id, a.address, a.name, a.kind, a.response"),
+        copies = copies("meeting_copy", "meeting_id", "s", ", c.response"),
+    );
+    (emails, meetings, " join meeting s on s.id = ids.value".to_owned())
+}
+
+/// How a null timestamp is cast so both halves of a `union` agree.
+fn timestamp_type() -> &'static str {
+    match BACKEND {
+        Backend::Sqlite => "text",
+        Backend::Postgres => "timestamptz",
+    }
+}
+
+/// Emails and meetings by id, each with its people and copies, and the
+/// workspace's visibility level, in one statement.
+async fn item_facts(conn: &mut Conn, email_ids: &[i64], meeting_ids: &[i64]) -> Result<Facts> {
+    let mut facts = Facts { emails: HashMap::new(), meetings: HashMap::new(), visibility: None };
+    if email_ids.is_empty() && meeting_ids.is_empty() {
+        return Ok(facts);
+    }
+    static SQL: std::sync::LazyLock<(String, String, String)> = std::sync::LazyLock::new(item_facts_sql);
+    let (emails, meetings, end) = &*SQL;
+    let mut q = QueryBuilder::<Db>::new(emails.as_str());
+    push_id_table(&mut q, email_ids);
+    q.push(meetings.as_str());
+    push_id_table(&mut q, meeting_ids);
+    q.push(end.as_str());
+    let rows: Vec<ItemRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    for row in rows {
+        facts.visibility = Some(parse_visibility(row.visibility.clone())?);
+        match row.kind.as_str() {
+            "email" => {
+                let f = email_facts(row)?;
+                facts.emails.insert(f.id, f);
             }
-            facts.insert(id, f);
+            _ => {
+                let f = meeting_facts(row)?;
+                facts.meetings.insert(f.id, f);
+            }
         }
     }
     Ok(facts)
 }
 
-/// Mailbox addresses sorted, each once.
-fn addresses(rows: Vec<(String,)>) -> Vec<String> {
-    let mut out: Vec<String> = rows.into_iter().map(|(a,)| a).collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-type MeetingSqlRow = (
-    i64,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    bool,
-    String,
-    bool,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    String,
-);
-
-/// Meetings by id with their attendees and the team's own copies, one row each.
-async fn meeting_facts(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, MeetingFacts>> {
-    let mut facts = HashMap::with_capacity(ids.len());
-    if !ids.is_empty() {
-        let mut q = QueryBuilder::<Db>::new(format!(
-            "select s.id, s.start_at, s.end_at, s.is_all_day, s.subject, s.is_cancelled, s.sensitivity,
-                    s.organizer_address, s.organizer_name, s.location, s.online_meeting_url, s.content_level,
-                    {},
-                    (select {} from meeting_attendee a where a.meeting_id = s.id)
-             from ",
-            mailboxes_holding("meeting_copy", "meeting_id", "s", ", c.response"),
-            json_rows("a.id, a.address, a.name, a.kind, a.response"),
-        ));
-        push_id_table(&mut q, ids);
-        q.push(" join meeting s on s.id = ids.value");
-        let rows: Vec<MeetingSqlRow> = q.build_query_as().fetch_all(&mut *conn).await?;
-        for (
-            id,
-            start,
-            end,
-            is_all_day,
-            subject,
-            is_cancelled,
-            sensitivity,
-            org_address,
-            org_name,
-            location,
-            url,
-            level,
-            copies,
-            attendees,
-        ) in rows
-        {
-            let content_level = level.parse().map_err(|_| StoreError::corrupt("meeting.content_level", &level))?;
-            // Each team member's own calendar has the authoritative answer
-            // for them; other attendees' answers come from the stored event.
-            let copies: Vec<(String, String)> = from_json_rows("meeting_copy", &copies)?;
-            let own: HashMap<&str, &str> = copies.iter().map(|(a, r)| (a.as_str(), r.as_str())).collect();
-            let mut attendees: Vec<(i64, String, String, String, String)> =
-                from_json_rows("meeting_attendee", &attendees)?;
-            // As the event lists them.
-            attendees.sort_unstable_by_key(|a| a.0);
-            let attendees = attendees
-                .into_iter()
-                .map(|(_, address, name, kind, response)| {
-                    let response = own.get(address.as_str()).map_or(response, |r| (*r).to_owned());
-                    AttendeeView { name, address, response, kind }
-                })
-                .collect();
-            let mailboxes = addresses(copies.into_iter().map(|(a, _)| (a,)).collect());
-            facts.insert(
-                id,
-                MeetingFacts {
-                    id,
-                    start,
-                    end,
-                    is_all_day,
-                    subject,
-                    is_cancelled,
-                    sensitivity,
-                    organizer: Person { name: org_name, address: org_address },
-                    attendees,
-                    location,
-                    online_meeting_url: url,
-                    mailboxes,
-                    content_level,
-                },
-            );
+fn email_facts(row: ItemRow) -> Result<EmailFacts> {
+    let content_level =
+        row.content_level.parse().map_err(|_| StoreError::corrupt("email.content_level", &row.content_level))?;
+    let held: Vec<(String,)> = from_json_rows("email_copy", &row.copies)?;
+    let mut f = EmailFacts {
+        id: row.id,
+        sent_at: row.at,
+        subject: row.subject,
+        preview: row.preview.unwrap_or_default(),
+        direction: Direction::Inbound,
+        internet_message_id: row.internet_message_id.unwrap_or_default(),
+        conversation_id: row.conversation_id,
+        from: None,
+        to: Vec::new(),
+        cc: Vec::new(),
+        mailboxes: addresses(held.into_iter().map(|(a,)| a).collect()),
+        has_attachments: row.has_attachments.unwrap_or(false),
+        is_private: row.is_private.unwrap_or(false),
+        content_level,
+    };
+    let mut people: Vec<(i64, String, String, String)> = from_json_rows("email_participant", &row.people)?;
+    // As the message lists them.
+    people.sort_unstable_by_key(|p| p.0);
+    for (_, role, address, name) in people {
+        let person = Person { name, address };
+        match role.as_str() {
+            "from" => f.from = Some(person),
+            "to" => f.to.push(person),
+            "cc" => f.cc.push(person),
+            // Bcc recipients stay private to the sender's mailbox.
+            _ => {}
         }
     }
-    Ok(facts)
+    Ok(f)
+}
+
+fn meeting_facts(row: ItemRow) -> Result<MeetingFacts> {
+    let content_level =
+        row.content_level.parse().map_err(|_| StoreError::corrupt("meeting.content_level", &row.content_level))?;
+    // Each team member's own calendar has the authoritative answer for
+    // them; other attendees' answers come from the stored event.
+    let copies: Vec<(String, String)> = from_json_rows("meeting_copy", &row.copies)?;
+    let own: HashMap<&str, &str> = copies.iter().map(|(a, r)| (a.as_str(), r.as_str())).collect();
+    let mut attendees: Vec<(i64, String, String, String, String)> = from_json_rows("meeting_attendee", &row.people)?;
+    // As the event lists them.
+    attendees.sort_unstable_by_key(|a| a.0);
+    let attendees = attendees
+        .into_iter()
+        .map(|(_, address, name, kind, response)| {
+            let response = own.get(address.as_str()).map_or(response, |r| (*r).to_owned());
+            AttendeeView { name, address, response, kind }
+        })
+        .collect();
+    let mailboxes = addresses(copies.iter().map(|(a, _)| a.clone()).collect());
+    Ok(MeetingFacts {
+        id: row.id,
+        start: row.at,
+        end: row.end_at.unwrap_or(row.at),
+        is_all_day: row.is_all_day.unwrap_or(false),
+        subject: row.subject,
+        is_cancelled: row.is_cancelled.unwrap_or(false),
+        sensitivity: row.sensitivity.unwrap_or_default(),
+        organizer: Person {
+            name: row.organizer_name.unwrap_or_default(),
+            address: row.organizer_address.unwrap_or_default(),
+        },
+        attendees,
+        location: row.location,
+        online_meeting_url: row.online_meeting_url,
+        mailboxes,
+        content_level,
+    })
+}
+
+/// Mailbox addresses sorted, each once (a mailbox can hold one message
+/// twice, in Sent Items and in its Inbox).
+fn addresses(mut all: Vec<String>) -> Vec<String> {
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// An email's body for display: sanitised HTML and text, or `NotFound`
@@ -752,8 +795,8 @@ pub(crate) async fn email_body(
 pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64) -> Result<EmailItem> {
     let mut conn = pool.acquire().await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Email, email_id))).await?;
-    let mut facts = email_facts(&mut conn, &[email_id]).await?;
-    let mut f = facts.remove(&email_id).ok_or(StoreError::NotFound("email"))?;
+    let mut facts = item_facts(&mut conn, &[email_id], &[]).await?;
+    let mut f = facts.emails.remove(&email_id).ok_or(StoreError::NotFound("email"))?;
     // 'outbound' sorts after 'inbound': the max says whether any team
     // member sent it.
     let direction: Option<String> = sqlx::query_scalar(
@@ -778,8 +821,8 @@ pub(crate) async fn meeting_item(
 ) -> Result<MeetingItem> {
     let mut conn = pool.acquire().await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Meeting, meeting_id))).await?;
-    let mut facts = meeting_facts(&mut conn, &[meeting_id]).await?;
-    let f = facts.remove(&meeting_id).ok_or(StoreError::NotFound("meeting"))?;
+    let mut facts = item_facts(&mut conn, &[], &[meeting_id]).await?;
+    let f = facts.meetings.remove(&meeting_id).ok_or(StoreError::NotFound("meeting"))?;
     Ok(f.into_item(visibility, now))
 }
 

@@ -773,6 +773,30 @@ async fn a_company_timeline_merges_its_contacts_once(db: TestDb) {
         .await
         .unwrap();
     assert!(hostile.is_empty());
+    // Another workspace's contact or company is unknown here, not an empty
+    // timeline; a contact of one's own without activity is.
+    let other = store.ensure_workspace("other").await.unwrap();
+    let any = TimelineQuery::default();
+    assert!(matches!(store.timeline(other, zoe, &any, now()).await, Err(StoreError::NotFound("contact"))));
+    assert!(matches!(
+        store.company_timeline(other, company.id, &any, now()).await,
+        Err(StoreError::NotFound("company"))
+    ));
+    assert!(matches!(store.contact_summary(other, zoe, now()).await, Err(StoreError::NotFound("contact"))));
+    let quiet = store
+        .create_contact(
+            ws,
+            &NewContact {
+                name: "Quiet".into(),
+                emails: vec![addr("quiet@example.org")],
+                company: None,
+                source: ContactSource::Manual,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.timeline(ws, quiet, &any, now()).await.unwrap().items.is_empty());
+    assert!(matches!(store.timeline(other, quiet, &any, now()).await, Err(StoreError::NotFound("contact"))));
 }
 
 async fn csv_import_reports_bad_lines_and_never_imports_twice(db: TestDb) {
