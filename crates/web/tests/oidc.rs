@@ -446,21 +446,18 @@ async fn forged_id_tokens_are_refused_with_a_clear_page_and_no_session() {
     type Forge = Box<dyn Fn(&str) -> String>;
     let b = base.clone();
     let valid: Forge = Box::new(move |nonce| forger::sign(&forger::claims(&b, nonce)));
+    // A signed token whose one claim `key` says `value` instead.
+    let with_claim = |base: &str, key: &'static str, value: serde_json::Value| -> Forge {
+        let b = base.to_owned();
+        Box::new(move |nonce| {
+            let mut c = forger::claims(&b, nonce);
+            c[key] = value.clone();
+            forger::sign(&c)
+        })
+    };
     let cases: Vec<(&str, u16, &str, Forge)> = vec![
         ("valid", 303, "", valid),
-        (
-            "another tenant",
-            403,
-            "another organisation",
-            Box::new({
-                let b = base.clone();
-                move |nonce| {
-                    let mut c = forger::claims(&b, nonce);
-                    c["tid"] = serde_json::json!(other_tenant);
-                    forger::sign(&c)
-                }
-            }),
-        ),
+        ("another tenant", 403, "another organisation", with_claim(&base, "tid", serde_json::json!(other_tenant))),
         (
             "a tampered payload",
             400,
@@ -490,40 +487,19 @@ async fn forged_id_tokens_are_refused_with_a_clear_page_and_no_session() {
             "another audience",
             400,
             "could not be verified",
-            Box::new({
-                let b = base.clone();
-                move |nonce| {
-                    let mut c = forger::claims(&b, nonce);
-                    c["aud"] = serde_json::json!("00000003-0000-0000-c000-000000000000");
-                    forger::sign(&c)
-                }
-            }),
+            with_claim(&base, "aud", serde_json::json!("00000003-0000-0000-c000-000000000000")),
         ),
         (
             "another issuer",
             400,
             "could not be verified",
-            Box::new({
-                let b = base.clone();
-                move |nonce| {
-                    let mut c = forger::claims(&b, nonce);
-                    c["iss"] = serde_json::json!(format!("https://sts.windows.net/{}/", forger::TID));
-                    forger::sign(&c)
-                }
-            }),
+            with_claim(&base, "iss", serde_json::json!(format!("https://sts.windows.net/{}/", forger::TID))),
         ),
         (
             "expired",
             400,
             "could not be verified",
-            Box::new({
-                let b = base.clone();
-                move |nonce| {
-                    let mut c = forger::claims(&b, nonce);
-                    c["exp"] = serde_json::json!(chrono::Utc::now().timestamp() - 3600);
-                    forger::sign(&c)
-                }
-            }),
+            with_claim(&base, "exp", serde_json::json!(chrono::Utc::now().timestamp() - 3600)),
         ),
     ];
     for (case, status, says, forge) in cases {
