@@ -588,9 +588,9 @@ struct ItemRow {
     visibility: Option<String>,
 }
 
-/// The statement of [`item_facts`], in three parts: the email ids and then
-/// the meeting ids go between them as [`push_id_table`] tables.
-fn item_facts_sql() -> (String, String, String) {
+/// The statement of [`item_facts`] in two parts: the email ids go after
+/// the first, the meeting ids after the second, as [`push_id_table`] tables.
+fn item_facts_sql() -> (String, String) {
     let copies = |copy: &str, item: &str, alias: &str, extra: &str| {
         format!(
             "(select {} from {copy} c join mailbox m on m.id = c.mailbox_id
@@ -629,7 +629,7 @@ fn item_facts_sql() -> (String, String, String) {
         people = json_rows("a.id, a.address, a.name, a.kind, a.response"),
         copies = copies("meeting_copy", "meeting_id", "s", ", c.response"),
     );
-    (emails, meetings, " join meeting s on s.id = ids.value".to_owned())
+    (emails, meetings)
 }
 
 /// How a null timestamp is cast so both halves of a `union` agree.
@@ -647,16 +647,18 @@ async fn item_facts(conn: &mut Conn, email_ids: &[i64], meeting_ids: &[i64]) -> 
     if email_ids.is_empty() && meeting_ids.is_empty() {
         return Ok(facts);
     }
-    static SQL: std::sync::LazyLock<(String, String, String)> = std::sync::LazyLock::new(item_facts_sql);
-    let (emails, meetings, end) = &*SQL;
+    static SQL: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(item_facts_sql);
+    let (emails, meetings) = &*SQL;
     let mut q = QueryBuilder::<Db>::new(emails.as_str());
     push_id_table(&mut q, email_ids);
     q.push(meetings.as_str());
     push_id_table(&mut q, meeting_ids);
-    q.push(end.as_str());
+    q.push(" join meeting s on s.id = ids.value");
     let rows: Vec<ItemRow> = q.build_query_as().fetch_all(&mut *conn).await?;
     for row in rows {
-        facts.visibility = Some(parse_visibility(row.visibility.clone())?);
+        if facts.visibility.is_none() {
+            facts.visibility = Some(parse_visibility(row.visibility.clone())?);
+        }
         match row.kind.as_str() {
             "email" => {
                 let f = email_facts(row)?;
