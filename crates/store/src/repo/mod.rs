@@ -83,6 +83,30 @@ fn json_rows(columns: &str) -> String {
     }
 }
 
+/// JSON to nest in other JSON: the array `[i1, i2, …]` of the SQL
+/// expressions `items`. On SQLite it is JSONB, which (unlike JSON text)
+/// stays JSON when a subquery returns it.
+fn json_array(items: &str) -> String {
+    match BACKEND {
+        Backend::Sqlite => format!("jsonb_array({items})"),
+        Backend::Postgres => format!("json_build_array({items})"),
+    }
+}
+
+/// [`json_rows`] as JSON to nest in other JSON, like [`json_array`].
+fn json_rows_value(columns: &str) -> String {
+    match BACKEND {
+        Backend::Sqlite => format!("jsonb_group_array(jsonb_array({columns}))"),
+        Backend::Postgres => format!("coalesce(json_agg(json_build_array({columns})), '[]')"),
+    }
+}
+
+/// The JSON `value` a correlated subquery (`from … where …`) yields, as an
+/// element of other JSON; null when it finds no row.
+fn nested_json(value: &str, from: &str) -> String {
+    format!("(select {value} {from})")
+}
+
 /// The rows [`json_rows`] aggregated, as tuples; `column` names the data
 /// in the error should it not decode.
 fn from_json_rows<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<Vec<T>> {

@@ -18,7 +18,8 @@ planner walks the time index or reads the GIN hits, whichever is cheaper.
 
 use super::privacy::parse_visibility;
 use super::{
-    BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_rows, push_id_table, visibility_owning,
+    BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_array, json_rows, json_rows_value,
+    nested_json, push_id_table, visibility_owning,
 };
 use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, words};
@@ -75,9 +76,15 @@ pub(crate) async fn timeline(
         Some(address) => Some(mailbox_by_address(&mut *conn, ws, address).await?),
         None => None,
     };
-    let mut entries = match subject {
-        TimelineOf::Everything => everything_entries(&mut *conn, ws, query, &search, search_visibility, limit).await?,
-        _ => activity_entries(&mut *conn, ws, subject, query, mailbox, &search, search_visibility, limit).await?,
+    let (mut entries, facts) = match subject {
+        TimelineOf::Everything => {
+            (everything_entries(&mut *conn, ws, query, &search, search_visibility, limit).await?, None)
+        }
+        _ => {
+            let (entries, facts) =
+                activity_page(&mut *conn, ws, subject, query, mailbox, &search, search_visibility, limit).await?;
+            (entries, Some(facts))
+        }
     };
     if entries.is_empty() && visibility.is_none() {
         if let Some((what, id)) = owned {
@@ -91,20 +98,27 @@ pub(crate) async fn timeline(
     } else {
         None
     };
-    let items = items(conn, &entries, visibility, now).await?;
+    let facts = match facts {
+        Some(facts) => facts,
+        None => {
+            let ids = |kind| entries.iter().filter(|e| e.kind == kind).map(|e| e.ref_id).collect::<Vec<_>>();
+            item_facts(conn, ws, &ids(ActivityKind::Email), &ids(ActivityKind::Meeting)).await?
+        }
+    };
+    let items = items(&entries, facts, visibility, now);
     Ok(TimelinePage { items, next_cursor })
 }
 
 /// The page's entries from the activity index (one extra, to know whether
-/// another page follows).
+/// another page follows), with their items' facts, in one statement.
 ///
 /// A filter that looks into the items (search, team member) reads each kind
-/// in its own query that stops at the page size, and the two are merged
-/// here: one `email_id in (…) or meeting_id in (…)` made PostgreSQL test
+/// in its own branch that stops at the page size, and the statement merges
+/// the two: one `email_id in (…) or meeting_id in (…)` made PostgreSQL test
 /// every activity against an unhashed million-row subplan (90 s for a
 /// common word on a big contact).
 #[allow(clippy::too_many_arguments)]
-async fn activity_entries(
+async fn activity_page(
     conn: &mut Conn,
     ws: WorkspaceId,
     subject: TimelineOf,
@@ -113,13 +127,13 @@ async fn activity_entries(
     search: &[String],
     visibility: Visibility,
     limit: u32,
-) -> Result<Vec<Entry>> {
+) -> Result<(Vec<Entry>, Facts)> {
     let kinds = match query.kind {
         Some(kind) => vec![Some(kind)],
         None if search.is_empty() && mailbox.is_none() => vec![None],
         None => vec![Some(ActivityKind::Email), Some(ActivityKind::Meeting)],
     };
-    let mut entries = Vec::new();
+    let mut branches = Vec::with_capacity(kinds.len());
     for kind in kinds {
         let walk = match kind {
             Some(kind) if !search.is_empty() => {
@@ -127,21 +141,25 @@ async fn activity_entries(
             }
             _ => false,
         };
-        let branch = Branch { ws, subject, query, kind, mailbox, search, visibility, walk, limit };
-        let mut q = QueryBuilder::<Db>::new("");
-        branch.push(&mut q);
-        let rows: Vec<(String, i64, DateTime<Utc>, Option<String>)> =
-            q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_all(&mut *conn).await?;
-        for (kind, ref_id, occurred_at, direction) in rows {
-            entries.push(Entry {
-                kind: kind.parse().map_err(|_| StoreError::corrupt("activity.kind", &kind))?,
-                ref_id,
-                occurred_at,
-                direction: direction.as_deref().and_then(|d| d.parse().ok()),
-            });
-        }
+        branches.push(Branch { ws, subject, query, kind, mailbox, search, visibility, walk, limit });
     }
-    Ok(newest_first(entries, limit))
+    let mut q = QueryBuilder::<Db>::new("");
+    push_page(&mut q, ws, |q| match branches.as_slice() {
+        [branch] => branch.push(q),
+        several => {
+            for (i, branch) in several.iter().enumerate() {
+                if i > 0 {
+                    q.push(" union all ");
+                }
+                q.push("select * from (");
+                branch.push(q);
+                q.push(format_args!(") branch{i}"));
+            }
+            q.push(" order by occurred_at desc, kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
+        }
+    });
+    let (entries, facts) = page_rows(conn, q).await?;
+    Ok((newest_first(entries, limit), facts))
 }
 
 /// Sorts entries merged from several queries into the page order (time,
@@ -175,7 +193,8 @@ impl Branch<'_> {
         // and is read straight off the index in order.
         let company = matches!(self.subject, TimelineOf::Company(_));
         q.push(if company {
-            "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, min(a.direction)
+            "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at,
+                    min(a.direction) as direction
              from activity a where a.workspace_id = "
         } else {
             "select a.kind, coalesce(a.email_id, a.meeting_id) as ref_id, a.occurred_at, a.direction
@@ -515,17 +534,9 @@ fn push_cursor(q: &mut QueryBuilder<Db>, at: &str, kind: &str, id: &str, c: Time
 }
 
 /// The items of a page, in the page's order, each redacted by
-/// `visibility`, or by the level their own read brings when the caller has
-/// not read it yet.
-async fn items(
-    conn: &mut Conn,
-    entries: &[Entry],
-    visibility: Option<Visibility>,
-    now: DateTime<Utc>,
-) -> Result<Vec<TimelineItem>> {
-    let email_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Email).map(|e| e.ref_id).collect();
-    let meeting_ids: Vec<i64> = entries.iter().filter(|e| e.kind == ActivityKind::Meeting).map(|e| e.ref_id).collect();
-    let mut facts = item_facts(conn, &email_ids, &meeting_ids).await?;
+/// `visibility`, or by the level the page's rows brought when the caller
+/// has not read it.
+fn items(entries: &[Entry], mut facts: Facts, visibility: Option<Visibility>, now: DateTime<Utc>) -> Vec<TimelineItem> {
     let visibility = visibility.or(facts.visibility).unwrap_or_default();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
@@ -545,91 +556,182 @@ async fn items(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// Emails and meetings by id, unredacted, with the workspace's visibility
 /// level (`None` when no row came back).
+#[derive(Default)]
 struct Facts {
     emails: HashMap<i64, EmailFacts>,
     meetings: HashMap<i64, MeetingFacts>,
     visibility: Option<Visibility>,
 }
 
-/// One row of [`item_facts`]: an email's columns or a meeting's, the other
-/// kind's left null.
-#[derive(sqlx::FromRow)]
-struct ItemRow {
-    kind: String,
+/// One entry of a page statement ([`push_page`]) with its item's facts:
+/// kind, id, time and direction (none for entries from an id list), and
+/// the email's or the meeting's facts (null if the item is gone).
+type PageEntry = (String, i64, Option<DateTime<Utc>>, Option<String>, Option<EmailRow>, Option<MeetingRow>);
+
+/// An email's facts, in the order of [`page_sql`]'s array.
+#[derive(serde::Deserialize)]
+struct EmailRow {
     id: i64,
-    /// An email's sent time, a meeting's start.
-    at: DateTime<Utc>,
-    end_at: Option<DateTime<Utc>>,
+    sent_at: DateTime<Utc>,
     subject: String,
-    preview: Option<String>,
-    internet_message_id: Option<String>,
+    preview: String,
+    internet_message_id: String,
     conversation_id: Option<String>,
-    has_attachments: Option<bool>,
-    is_private: Option<bool>,
-    is_all_day: Option<bool>,
-    is_cancelled: Option<bool>,
-    sensitivity: Option<String>,
-    organizer_address: Option<String>,
-    organizer_name: Option<String>,
+    #[serde(deserialize_with = "flag")]
+    has_attachments: bool,
+    #[serde(deserialize_with = "flag")]
+    is_private: bool,
+    content_level: String,
+    /// (id, role, address, name), in no order.
+    people: Vec<(i64, String, String, String)>,
+    /// The addresses of the mailboxes holding a live copy.
+    copies: Vec<(String,)>,
+}
+
+/// A meeting's facts, in the order of [`page_sql`]'s array.
+#[derive(serde::Deserialize)]
+struct MeetingRow {
+    id: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    subject: String,
+    #[serde(deserialize_with = "flag")]
+    is_all_day: bool,
+    #[serde(deserialize_with = "flag")]
+    is_cancelled: bool,
+    sensitivity: String,
+    organizer_address: String,
+    organizer_name: String,
     location: Option<String>,
     online_meeting_url: Option<String>,
     content_level: String,
-    /// [`json_rows`]: an email's participants (id, role, address, name), a
-    /// meeting's attendees (id, address, name, kind, response).
-    people: String,
-    /// [`json_rows`]: the mailboxes holding a live copy (address, and for a
-    /// meeting that team member's own response).
-    copies: String,
-    visibility: Option<String>,
+    /// (id, address, name, kind, response), in no order.
+    attendees: Vec<(i64, String, String, String, String)>,
+    /// The mailboxes holding a live copy: (address, that member's response).
+    copies: Vec<(String, String)>,
 }
 
-/// The statement of [`item_facts`] in two parts: the email ids go after
-/// the first, the meeting ids after the second, as [`push_id_table`] tables.
-fn item_facts_sql() -> (String, String) {
-    let copies = |copy: &str, item: &str, alias: &str, extra: &str| {
-        format!(
-            "(select {} from {copy} c join mailbox m on m.id = c.mailbox_id
-              where c.{item} = {alias}.id and c.removed_at is null)",
-            json_rows(&format!("m.address{extra}")),
-        )
-    };
-    // The items' own workspace's: ids only ever come from reads scoped to one.
-    let policy =
-        |alias: &str| format!("(select visibility from privacy_policy p where p.workspace_id = {alias}.workspace_id)");
-    let emails = format!(
-        "select 'email' as kind, e.id, e.sent_at as at, cast(null as {timestamp}) as end_at, e.subject,
-                e.body_preview as preview, e.internet_message_id, e.conversation_id, e.has_attachments, e.is_private,
-                cast(null as boolean) as is_all_day, cast(null as boolean) as is_cancelled,
-                cast(null as text) as sensitivity, cast(null as text) as organizer_address,
-                cast(null as text) as organizer_name, cast(null as text) as location,
-                cast(null as text) as online_meeting_url, e.content_level,
-                (select {people} from email_participant p where p.email_id = e.id) as people,
-                {copies} as copies, {policy} as visibility
-         from ",
-        policy = policy("e"),
-        timestamp = timestamp_type(),
-        people = json_rows("p.id, p.role, p.address, p.name"),
-        copies = copies("email_copy", "email_id", "e", ""),
-    );
-    let meetings = format!(
-        " join email e on e.id = ids.value
-         union all
-         select 'meeting', s.id, s.start_at, s.end_at, s.subject, null, null, null, null, null, s.is_all_day,
-                s.is_cancelled, s.sensitivity, s.organizer_address, s.organizer_name, s.location,
-                s.online_meeting_url, s.content_level,
-                (select {people} from meeting_attendee a where a.meeting_id = s.id),
-                {copies}, {policy}
-         from ",
-        policy = policy("s"),
-        people = json_rows("a.id, a.address, a.name, a.kind, a.response"),
-        copies = copies("meeting_copy", "meeting_id", "s", ", c.response"),
-    );
-    (emails, meetings)
+/// A boolean column in JSON: `true`/`false` from PostgreSQL, `1`/`0` from
+/// SQLite, which has no boolean type.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Int(i64),
+    }
+    Ok(match serde::Deserialize::deserialize(d)? {
+        Flag::Bool(b) => b,
+        Flag::Int(n) => n != 0,
+    })
+}
+
+/// A page statement up to its workspace bind: the entries of the subquery
+/// `page` with their items' facts, aggregated into one JSON value
+/// ([`PageEntry`] rows), and the workspace's visibility level.
+///
+/// One value, not a row per item: sqlx hands each row from the SQLite
+/// worker thread to the task on its own, and those hand-offs (and each
+/// column's copy and decode) cost more than reading the rows.
+fn page_sql() -> String {
+    let email = json_array(&format!(
+        "e.id, e.sent_at, e.subject, e.body_preview, e.internet_message_id, e.conversation_id, e.has_attachments,
+         e.is_private, e.content_level, {people}, {copies}",
+        people = nested_json(
+            &json_rows_value("p.id, p.role, p.address, p.name"),
+            "from email_participant p where p.email_id = e.id"
+        ),
+        copies = nested_json(
+            &json_rows_value("m.address"),
+            "from email_copy c join mailbox m on m.id = c.mailbox_id where c.email_id = e.id and c.removed_at is null"
+        ),
+    ));
+    let meeting = json_array(&format!(
+        "s.id, s.start_at, s.end_at, s.subject, s.is_all_day, s.is_cancelled, s.sensitivity, s.organizer_address,
+         s.organizer_name, s.location, s.online_meeting_url, s.content_level, {attendees}, {copies}",
+        attendees = nested_json(
+            &json_rows_value("a.id, a.address, a.name, a.kind, a.response"),
+            "from meeting_attendee a where a.meeting_id = s.id"
+        ),
+        copies = nested_json(
+            &json_rows_value("m.address, c.response"),
+            "from meeting_copy c join mailbox m on m.id = c.mailbox_id
+             where c.meeting_id = s.id and c.removed_at is null"
+        ),
+    ));
+    let entries = json_rows(&format!(
+        "page.kind, page.ref_id, page.occurred_at, page.direction, {email}, {meeting}",
+        email = nested_json(&email, "from email e where page.kind = 'email' and e.id = page.ref_id"),
+        meeting = nested_json(&meeting, "from meeting s where page.kind = 'meeting' and s.id = page.ref_id"),
+    ));
+    format!("select {entries}, (select visibility from privacy_policy where workspace_id = ")
+}
+
+/// Pushes a page statement: the rows of `page` (a select of `kind, ref_id,
+/// occurred_at, direction` in the workspace), each with its item's facts, in
+/// one statement and one value, so a page costs one round trip.
+fn push_page(q: &mut QueryBuilder<Db>, ws: WorkspaceId, page: impl FnOnce(&mut QueryBuilder<Db>)) {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(page_sql);
+    q.push(SQL.as_str()).push_bind(ws.0).push(") from (");
+    page(q);
+    q.push(") page");
+}
+
+/// Runs a page statement: its entries (those with a time) and the facts.
+async fn page_rows(conn: &mut Conn, mut q: QueryBuilder<Db>) -> Result<(Vec<Entry>, Facts)> {
+    let (page, visibility): (String, Option<String>) =
+        q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_one(&mut *conn).await?;
+    let rows: Vec<PageEntry> = from_json_rows("activity", &page)?;
+    let mut facts = Facts::default();
+    if !rows.is_empty() {
+        facts.visibility = Some(parse_visibility(visibility)?);
+    }
+    let mut entries = Vec::with_capacity(rows.len());
+    for (kind, ref_id, occurred_at, direction, email, meeting) in rows {
+        let kind: ActivityKind = kind.parse().map_err(|_| StoreError::corrupt("activity.kind", &kind))?;
+        if let Some(occurred_at) = occurred_at {
+            entries.push(Entry {
+                kind,
+                ref_id,
+                occurred_at,
+                direction: direction.as_deref().and_then(|d| d.parse().ok()),
+            });
+        }
+        if let Some(email) = email {
+            let f = email_facts(email)?;
+            facts.emails.insert(f.id, f);
+        }
+        if let Some(meeting) = meeting {
+            let f = meeting_facts(meeting)?;
+            facts.meetings.insert(f.id, f);
+        }
+    }
+    Ok((entries, facts))
+}
+
+/// Emails and meetings by id, each with its people and copies, and the
+/// workspace's visibility level, in one statement.
+async fn item_facts(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64], meeting_ids: &[i64]) -> Result<Facts> {
+    if email_ids.is_empty() && meeting_ids.is_empty() {
+        return Ok(Facts::default());
+    }
+    let mut q = QueryBuilder::<Db>::new("");
+    push_page(&mut q, ws, |q| {
+        q.push(format_args!(
+            "select 'email' as kind, ids.value as ref_id, cast(null as {timestamp}) as occurred_at,
+                    cast(null as text) as direction from ",
+            timestamp = timestamp_type(),
+        ));
+        push_id_table(q, email_ids);
+        q.push(" union all select 'meeting', ids.value, null, null from ");
+        push_id_table(q, meeting_ids);
+    });
+    Ok(page_rows(conn, q).await?.1)
 }
 
 /// How a null timestamp is cast so both halves of a `union` agree.
@@ -640,60 +742,26 @@ fn timestamp_type() -> &'static str {
     }
 }
 
-/// Emails and meetings by id, each with its people and copies, and the
-/// workspace's visibility level, in one statement.
-async fn item_facts(conn: &mut Conn, email_ids: &[i64], meeting_ids: &[i64]) -> Result<Facts> {
-    let mut facts = Facts { emails: HashMap::new(), meetings: HashMap::new(), visibility: None };
-    if email_ids.is_empty() && meeting_ids.is_empty() {
-        return Ok(facts);
-    }
-    static SQL: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(item_facts_sql);
-    let (emails, meetings) = &*SQL;
-    let mut q = QueryBuilder::<Db>::new(emails.as_str());
-    push_id_table(&mut q, email_ids);
-    q.push(meetings.as_str());
-    push_id_table(&mut q, meeting_ids);
-    q.push(" join meeting s on s.id = ids.value");
-    let rows: Vec<ItemRow> = q.build_query_as().fetch_all(&mut *conn).await?;
-    for row in rows {
-        if facts.visibility.is_none() {
-            facts.visibility = Some(parse_visibility(row.visibility.clone())?);
-        }
-        match row.kind.as_str() {
-            "email" => {
-                let f = email_facts(row)?;
-                facts.emails.insert(f.id, f);
-            }
-            _ => {
-                let f = meeting_facts(row)?;
-                facts.meetings.insert(f.id, f);
-            }
-        }
-    }
-    Ok(facts)
-}
-
-fn email_facts(row: ItemRow) -> Result<EmailFacts> {
+fn email_facts(row: EmailRow) -> Result<EmailFacts> {
     let content_level =
         row.content_level.parse().map_err(|_| StoreError::corrupt("email.content_level", &row.content_level))?;
-    let held: Vec<(String,)> = from_json_rows("email_copy", &row.copies)?;
     let mut f = EmailFacts {
         id: row.id,
-        sent_at: row.at,
+        sent_at: row.sent_at,
         subject: row.subject,
-        preview: row.preview.unwrap_or_default(),
+        preview: row.preview,
         direction: Direction::Inbound,
-        internet_message_id: row.internet_message_id.unwrap_or_default(),
+        internet_message_id: row.internet_message_id,
         conversation_id: row.conversation_id,
         from: None,
         to: Vec::new(),
         cc: Vec::new(),
-        mailboxes: addresses(held.into_iter().map(|(a,)| a).collect()),
-        has_attachments: row.has_attachments.unwrap_or(false),
-        is_private: row.is_private.unwrap_or(false),
+        mailboxes: addresses(row.copies.into_iter().map(|(a,)| a).collect()),
+        has_attachments: row.has_attachments,
+        is_private: row.is_private,
         content_level,
     };
-    let mut people: Vec<(i64, String, String, String)> = from_json_rows("email_participant", &row.people)?;
+    let mut people = row.people;
     // As the message lists them.
     people.sort_unstable_by_key(|p| p.0);
     for (_, role, address, name) in people {
@@ -709,14 +777,13 @@ fn email_facts(row: ItemRow) -> Result<EmailFacts> {
     Ok(f)
 }
 
-fn meeting_facts(row: ItemRow) -> Result<MeetingFacts> {
+fn meeting_facts(row: MeetingRow) -> Result<MeetingFacts> {
     let content_level =
         row.content_level.parse().map_err(|_| StoreError::corrupt("meeting.content_level", &row.content_level))?;
     // Each team member's own calendar has the authoritative answer for
     // them; other attendees' answers come from the stored event.
-    let copies: Vec<(String, String)> = from_json_rows("meeting_copy", &row.copies)?;
-    let own: HashMap<&str, &str> = copies.iter().map(|(a, r)| (a.as_str(), r.as_str())).collect();
-    let mut attendees: Vec<(i64, String, String, String, String)> = from_json_rows("meeting_attendee", &row.people)?;
+    let own: HashMap<&str, &str> = row.copies.iter().map(|(a, r)| (a.as_str(), r.as_str())).collect();
+    let mut attendees = row.attendees;
     // As the event lists them.
     attendees.sort_unstable_by_key(|a| a.0);
     let attendees = attendees
@@ -726,19 +793,16 @@ fn meeting_facts(row: ItemRow) -> Result<MeetingFacts> {
             AttendeeView { name, address, response, kind }
         })
         .collect();
-    let mailboxes = addresses(copies.iter().map(|(a, _)| a.clone()).collect());
+    let mailboxes = addresses(row.copies.iter().map(|(a, _)| a.clone()).collect());
     Ok(MeetingFacts {
         id: row.id,
-        start: row.at,
-        end: row.end_at.unwrap_or(row.at),
-        is_all_day: row.is_all_day.unwrap_or(false),
+        start: row.start,
+        end: row.end,
+        is_all_day: row.is_all_day,
         subject: row.subject,
-        is_cancelled: row.is_cancelled.unwrap_or(false),
-        sensitivity: row.sensitivity.unwrap_or_default(),
-        organizer: Person {
-            name: row.organizer_name.unwrap_or_default(),
-            address: row.organizer_address.unwrap_or_default(),
-        },
+        is_cancelled: row.is_cancelled,
+        sensitivity: row.sensitivity,
+        organizer: Person { name: row.organizer_name, address: row.organizer_address },
         attendees,
         location: row.location,
         online_meeting_url: row.online_meeting_url,
@@ -797,7 +861,7 @@ pub(crate) async fn email_body(
 pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64) -> Result<EmailItem> {
     let mut conn = pool.acquire().await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Email, email_id))).await?;
-    let mut facts = item_facts(&mut conn, &[email_id], &[]).await?;
+    let mut facts = item_facts(&mut conn, ws, &[email_id], &[]).await?;
     let mut f = facts.emails.remove(&email_id).ok_or(StoreError::NotFound("email"))?;
     // 'outbound' sorts after 'inbound': the max says whether any team
     // member sent it.
@@ -823,7 +887,7 @@ pub(crate) async fn meeting_item(
 ) -> Result<MeetingItem> {
     let mut conn = pool.acquire().await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Meeting, meeting_id))).await?;
-    let mut facts = item_facts(&mut conn, &[], &[meeting_id]).await?;
+    let mut facts = item_facts(&mut conn, ws, &[], &[meeting_id]).await?;
     let f = facts.meetings.remove(&meeting_id).ok_or(StoreError::NotFound("meeting"))?;
     Ok(f.into_item(visibility, now))
 }

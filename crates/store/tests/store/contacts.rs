@@ -41,6 +41,7 @@ both_backends!(
     one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only,
     monthly_activity_counts_each_month_in_utc,
     a_contact_created_while_its_mail_is_stored_still_gets_that_mail,
+    timeline_items_carry_every_field_as_stored,
 );
 
 fn cursor(n: u32) -> SyncCursor {
@@ -1036,4 +1037,50 @@ async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: Tes
         assert_eq!(found, [format!("<recv{round}@f>"), format!("<sent{round}@contoso>")], "round {round}");
     }
     assert_eq!(store.settle_links(ws).await.unwrap(), 0, "nothing left to settle");
+}
+
+/// Each item's facts travel as one JSON value per row; every field, flag,
+/// odd character and sub-second time must come through it unchanged.
+async fn timeline_items_carry_every_field_as_stored(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, _bob) = setup(store).await;
+    let sent = at(2, 9) + Duration::microseconds(123_456);
+    let mut e = mail("<odd@f>", sent, true);
+    e.subject = "Quote \"this\" \\ and ünïcode ✓".into();
+    e.conversation_id = None;
+    e.has_attachments = true;
+    e.participants[0].name = "Zoë \"Z\" Client".into();
+    put_mail(store, ws, ann, &[e]).await;
+    let mut m = meeting("uid-odd", "All day, cancelled");
+    m.start = at(4, 0);
+    m.end = at(5, 0);
+    m.is_all_day = true;
+    m.is_cancelled = true;
+    m.location = None;
+    store
+        .apply_calendar_page(ws, ann, &[(m, meeting_copy("ev-odd", "organizer", true))], &[], &[], &cursor(1))
+        .await
+        .unwrap();
+    let zoe = zoe(store, ws).await;
+    let items = page(store, ws, zoe, TimelineQuery::default()).await;
+    let [TimelineItem::Meeting(meeting), TimelineItem::Email(email)] = items.as_slice() else {
+        panic!("a meeting then an email: {items:?}");
+    };
+    assert_eq!(email.occurred_at, sent);
+    assert_eq!(email.subject.as_deref(), Some("Quote \"this\" \\ and ünïcode ✓"));
+    assert_eq!(email.conversation_id, None);
+    assert!(email.has_attachments && !email.is_private && email.body_available);
+    assert_eq!(email.from.as_ref().map(|p| p.name.as_str()), Some("Zoë \"Z\" Client"));
+    assert_eq!(email.to.iter().map(|p| p.address.as_str()).collect::<Vec<_>>(), ["ann@contoso.com"]);
+    assert_eq!(email.cc.iter().map(|p| p.address.as_str()).collect::<Vec<_>>(), ["bob@contoso.com"]);
+    assert_eq!(email.mailboxes, ["ann@contoso.com"]);
+    assert_eq!((meeting.start, meeting.end), (at(4, 0), at(5, 0)));
+    assert!(meeting.is_all_day && meeting.is_cancelled && !meeting.is_private);
+    assert_eq!(meeting.location, None);
+    assert_eq!(meeting.online_meeting_url.as_deref(), Some("https://teams.example/meet/1"));
+    assert_eq!(meeting.organizer.address, "ann@contoso.com");
+    let attendees: Vec<(&str, &str, &str)> =
+        meeting.attendees.iter().map(|a| (a.address.as_str(), a.kind.as_str(), a.response.as_str())).collect();
+    assert_eq!(attendees, [("bob@contoso.com", "required", "accepted"), ("zoe@fabrikam.com", "optional", "none")]);
+    assert_eq!(meeting.mailboxes, ["ann@contoso.com"]);
 }
