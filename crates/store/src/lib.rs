@@ -732,7 +732,7 @@ impl Store {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<PortalSession>> {
-        dispatch!(self, session_by_token(ws, token, now))
+        self.reader().await?.session_by_token(ws, token, now).await
     }
 
     /// Ends a session (sign-out); an unknown token is not an error.

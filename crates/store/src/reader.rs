@@ -12,8 +12,8 @@
 
 use crate::error::Result;
 use crate::types::{
-    CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSummary, MonthlyActivity, TimelineOf,
-    TimelinePage, TimelineQuery, WorkspaceId,
+    CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSummary, MonthlyActivity, PortalSession,
+    TimelineOf, TimelinePage, TimelineQuery, WorkspaceId,
 };
 use crate::{postgres, sqlite};
 use chrono::{DateTime, Utc};
@@ -109,6 +109,16 @@ impl Reader {
         to: DateTime<Utc>,
     ) -> Result<Vec<MonthlyActivity>> {
         read!(self, monthly_activity(ws, contact, from, to))
+    }
+
+    /// The live session with this cookie token, with its user.
+    pub async fn session_by_token(
+        &mut self,
+        ws: WorkspaceId,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PortalSession>> {
+        read!(self, session_by_token(ws, token, now))
     }
 
     /// The team's mailbox addresses, sorted.

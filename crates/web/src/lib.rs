@@ -40,7 +40,7 @@ pub mod security;
 mod statics;
 
 pub use api::ROUTES as API_ROUTES;
-pub use auth::session::{AdminUser, CurrentUser, MaybeUser};
+pub use auth::session::{AdminUser, CurrentUser, MaybeUser, ReadingUser};
 pub use error::{FieldIssue, Result, WebError};
 pub use pages::setup::first_admin_setup_link;
 

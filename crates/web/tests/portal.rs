@@ -207,6 +207,12 @@ async fn signing_out_ends_the_session_for_good() {
     let home = browser.get("/").await;
     assert_eq!(home.status, 303);
     assert_eq!(home.header("location"), "/login?next=%2F");
+    // Nor do the pages and API reads that read the session on their own
+    // connection.
+    let profile = browser.get("/contacts/1").await;
+    assert_eq!(profile.status, 303);
+    assert_eq!(profile.header("location"), "/login?next=%2Fcontacts%2F1");
+    assert_eq!(browser.get("/api/v1/contacts/1/timeline").await.status, 401);
     portal.stop().await;
 }
 

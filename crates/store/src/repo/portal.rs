@@ -192,7 +192,7 @@ struct SessionRow {
 }
 
 pub(crate) async fn session_by_token(
-    pool: &Pool,
+    conn: &mut Conn,
     ws: WorkspaceId,
     token: &str,
     now: DateTime<Utc>,
@@ -206,7 +206,7 @@ pub(crate) async fn session_by_token(
     .bind(token_hash(token))
     .bind(ws.0)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     row.map(|r| {
         Ok(PortalSession {

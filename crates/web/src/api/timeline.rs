@@ -9,7 +9,7 @@
 
 use super::contacts;
 use super::input::{Params, invalid, not_found, path_id};
-use crate::{AppState, CurrentUser, Result, WebError};
+use crate::{AppState, CurrentUser, ReadingUser, Result, WebError};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -75,12 +75,11 @@ fn timeline_error(e: StoreError) -> WebError {
 /// (`contact`, `summary`, `items`) plus `next_cursor`.
 pub(crate) async fn contact_timeline(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    ReadingUser { mut reader, .. }: ReadingUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Timeline)?;
-    let mut reader = state.store().reader().await?;
     let contact = contacts::load_with(&mut reader, &state, &id).await?;
     let now = Utc::now();
     let page = reader.timeline(state.workspace(), contact.id, &query, now).await.map_err(timeline_error)?;

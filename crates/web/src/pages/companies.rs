@@ -5,7 +5,7 @@
 use super::contacts::{ContactLine, MemberOption, TimelineBlock, TimelineOwner, older_items, path_id, read_timeline};
 use super::timeline_view::{FilterErrors, TimelineParams};
 use super::{Layout, page};
-use crate::{AppState, CurrentUser, WebError};
+use crate::{AppState, ReadingUser, WebError};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -39,12 +39,11 @@ struct CompanyPage {
 
 async fn company(
     State(state): State<AppState>,
-    current: CurrentUser,
+    ReadingUser { user: current, mut reader }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = CompanyId(path_id(&raw)?);
-    let mut reader = state.store().reader().await?;
     let company = reader.company(state.workspace(), id).await?;
     let query = ContactListQuery {
         company: Some(id),
@@ -76,9 +75,9 @@ async fn company(
 
 async fn timeline_fragment(
     State(state): State<AppState>,
-    _current: CurrentUser,
+    ReadingUser { mut reader, .. }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
-    older_items(&state, TimelineOwner::Company(CompanyId(path_id(&raw)?)), &params).await
+    older_items(&mut reader, &state, TimelineOwner::Company(CompanyId(path_id(&raw)?)), &params).await
 }

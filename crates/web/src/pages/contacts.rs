@@ -16,7 +16,7 @@
 use super::activity_chart::{self, ActivityChart};
 use super::timeline_view::{FilterErrors, ItemView, TimelineParams, when};
 use super::{FieldError, Layout, page, see_other};
-use crate::{AppState, CurrentUser, WebError};
+use crate::{AppState, CurrentUser, ReadingUser, WebError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -244,11 +244,12 @@ impl TimelineOwner {
 /// The next page of a contact's or company's timeline as list items, for
 /// htmx's "Older".
 pub(crate) async fn older_items(
+    reader: &mut tac_store::Reader,
     state: &AppState,
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<Response, WebError> {
-    let (timeline, _, _) = read_timeline(&mut state.store().reader().await?, state, owner, params).await?;
+    let (timeline, _, _) = read_timeline(reader, state, owner, params).await?;
     page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, params, &owner.base(), false) })
 }
 
@@ -277,13 +278,12 @@ pub(crate) async fn read_timeline(
 
 async fn profile(
     State(state): State<AppState>,
-    current: CurrentUser,
+    ReadingUser { user: current, mut reader }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = ContactId(path_id(&raw)?);
     let ws = state.workspace();
-    let mut reader = state.store().reader().await?;
     let contact = reader.contact(ws, id).await?;
     let now = Utc::now();
     let summary = reader.contact_summary(ws, id, now).await?;
@@ -331,11 +331,11 @@ async fn profile(
 /// The next page of a contact's timeline as list items, for htmx's "Older".
 async fn timeline_fragment(
     State(state): State<AppState>,
-    _current: CurrentUser,
+    ReadingUser { mut reader, .. }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
-    older_items(&state, TimelineOwner::Contact(ContactId(path_id(&raw)?)), &params).await
+    older_items(&mut reader, &state, TimelineOwner::Contact(ContactId(path_id(&raw)?)), &params).await
 }
 
 // ---- adding and editing ---------------------------------------------------------
