@@ -65,6 +65,15 @@ where
     list.push_unseparated(")");
 }
 
+/// Appends ` limit N` with N in the statement's text, not bound. SQLite
+/// plans with a bound limit's value, so rebinding it makes the prepared
+/// statement expire: every timeline page was parsed and planned again (a
+/// sixteenth of the portal's CPU). A handful of page sizes is a handful of
+/// cached statements. `n` is a number, never text from a user.
+fn push_limit(q: &mut QueryBuilder<Db>, n: u32) {
+    q.push(format_args!(" limit {n}"));
+}
+
 /// SQL aggregating the rows of a correlated subquery into JSON text,
 /// `[[c1, c2, …], …]`, `[]` when there are none, so an item's participants
 /// or copies come back in the item's own row: a query less per page, which

@@ -19,7 +19,7 @@ planner walks the time index or reads the GIN hits, whichever is cheaper.
 use super::privacy::parse_visibility;
 use super::{
     BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_array, json_rows, json_rows_value,
-    nested_json, push_id_table, visibility_owning,
+    nested_json, push_id_table, push_limit, visibility_owning,
 };
 use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, words};
@@ -155,7 +155,8 @@ async fn activity_page(
                 branch.push(q);
                 q.push(format_args!(") branch{i}"));
             }
-            q.push(" order by occurred_at desc, kind desc, ref_id desc limit ").push_bind(i64::from(limit) + 1);
+            q.push(" order by occurred_at desc, kind desc, ref_id desc");
+            push_limit(q, limit + 1);
         }
     });
     let (entries, facts) = page_rows(conn, q).await?;
@@ -253,7 +254,8 @@ impl Branch<'_> {
         if company {
             q.push(" group by a.kind, a.email_id, a.meeting_id, a.occurred_at");
         }
-        q.push(" order by a.occurred_at desc, a.kind desc, ref_id desc limit ").push_bind(i64::from(self.limit) + 1);
+        q.push(" order by a.occurred_at desc, a.kind desc, ref_id desc");
+        push_limit(q, self.limit + 1);
     }
 }
 
@@ -472,13 +474,13 @@ impl Source {
                 if let Some(upper) = upper.into_iter().flatten().min() {
                     q.push(" and f.rowid < ").push_bind(upper);
                 }
-                q.push(" order by f.rowid desc limit ");
+                q.push(" order by f.rowid desc");
             }
             Backend::Postgres => {
-                q.push(format_args!(" order by s.{at} desc, s.id desc limit "));
+                q.push(format_args!(" order by s.{at} desc, s.id desc"));
             }
         }
-        q.push_bind(i64::from(limit) + 1);
+        push_limit(&mut q, limit + 1);
         // PostgreSQL plans each search with its words (persistent statements
         // would freeze one plan): whether to walk by time or read the hits
         // depends on how common they are.
