@@ -296,12 +296,18 @@ async fn run(label: &str, database_url: Option<String>, size: &str, seconds: Dur
     let mut demo = tokio::task::block_in_place(|| start_demo(&dir, database_url.as_deref(), size));
     // Browsable: the first sync is done and /readyz answers.
     let probe = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if let Ok(r) = probe.get(format!("{}/readyz", demo.base)).send().await
-            && r.status().is_success()
-        {
+        let answer = probe.get(format!("{}/readyz", demo.base)).send().await.map(|r| r.status());
+        if answer.as_ref().is_ok_and(|status| status.is_success()) {
             break;
         }
+        // Fail loudly rather than wait for ever on a portal that never
+        // becomes ready.
+        assert!(
+            Instant::now() < deadline,
+            "{label}: /readyz still answers {answer:?} two minutes after the first sync"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     demo.browsable = demo.started.elapsed();

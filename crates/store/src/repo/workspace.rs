@@ -18,6 +18,8 @@ pub(crate) async fn ensure_workspace(pool: &Pool, name: &str) -> Result<Workspac
 
 /// One round trip, for readiness checks.
 pub(crate) async fn ping(pool: &Pool) -> Result<()> {
-    let _: i64 = sqlx::query_scalar("select 1").fetch_one(pool).await?;
+    // Nothing decoded: `select 1` is an int4 on PostgreSQL and an int8 on
+    // SQLite, and a type mismatch must not read as "the database is down".
+    sqlx::query("select 1").execute(pool).await?;
     Ok(())
 }

@@ -1,7 +1,16 @@
 //! Opening databases: URL handling and SQLite settings.
 
-use crate::common::random_suffix;
+use crate::both_backends;
+use crate::common::{TestDb, random_suffix};
 use tac_store::{Backend, Store, StoreError};
+
+both_backends!(a_live_database_answers_the_readiness_ping);
+
+/// `/readyz` is this ping: on PostgreSQL it once failed on the type of
+/// `select 1`, so a healthy deployment never became ready.
+async fn a_live_database_answers_the_readiness_ping(db: TestDb) {
+    db.store.ping().await.expect("the database answers");
+}
 
 #[tokio::test]
 async fn sqlite_file_is_created_in_wal_mode_with_foreign_keys() {
