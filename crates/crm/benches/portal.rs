@@ -225,19 +225,14 @@ async fn load(base: &str, cookie: &str, paths: Arc<Vec<String>>, seconds: Durati
                 let path = &paths[i % paths.len()];
                 i += 1;
                 let response = client.get(format!("{base}{path}")).header("cookie", &cookie).send().await;
-                let ok = match response {
-                    Ok(r) if r.status().is_success() => match r.bytes().await {
-                        Ok(body) => {
-                            bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-                            true
-                        }
-                        Err(_) => false,
-                    },
-                    _ => false,
+                let body = match response {
+                    Ok(r) if r.status().is_success() => r.bytes().await.ok(),
+                    _ => None,
                 };
                 let done = Instant::now();
                 if sent >= measure_from && done <= until {
-                    if ok {
+                    if let Some(body) = body {
+                        bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                         latencies.push((done - sent).as_micros() as u64);
                     } else {
                         errors.fetch_add(1, Ordering::Relaxed);
