@@ -93,11 +93,13 @@ fn json_rows(columns: &str) -> String {
 }
 
 /// JSON to nest in other JSON: the array `[i1, i2, …]` of the SQL
-/// expressions `items`. On SQLite it is JSONB, which (unlike JSON text)
-/// stays JSON when a subquery returns it.
+/// expressions `items`. SQLite marks JSON text with a subtype that a
+/// scalar subquery's result keeps, so nesting stays text end to end (its
+/// JSONB form cost a conversion each way at every level);
+/// `timeline_items_carry_every_field_as_stored` checks that it nests.
 fn json_array(items: &str) -> String {
     match BACKEND {
-        Backend::Sqlite => format!("jsonb_array({items})"),
+        Backend::Sqlite => format!("json_array({items})"),
         Backend::Postgres => format!("json_build_array({items})"),
     }
 }
@@ -105,7 +107,7 @@ fn json_array(items: &str) -> String {
 /// [`json_rows`] as JSON to nest in other JSON, like [`json_array`].
 fn json_rows_value(columns: &str) -> String {
     match BACKEND {
-        Backend::Sqlite => format!("jsonb_group_array(jsonb_array({columns}))"),
+        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
         Backend::Postgres => format!("coalesce(json_agg(json_build_array({columns})), '[]')"),
     }
 }

@@ -621,16 +621,23 @@ struct MeetingRow {
 /// A boolean column in JSON: `true`/`false` from PostgreSQL, `1`/`0` from
 /// SQLite, which has no boolean type.
 fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Int(i64),
+    struct Flag;
+    impl serde::de::Visitor<'_> for Flag {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("true, false, 1 or 0")
+        }
+        fn visit_bool<E>(self, b: bool) -> std::result::Result<bool, E> {
+            Ok(b)
+        }
+        fn visit_u64<E>(self, n: u64) -> std::result::Result<bool, E> {
+            Ok(n != 0)
+        }
+        fn visit_i64<E>(self, n: i64) -> std::result::Result<bool, E> {
+            Ok(n != 0)
+        }
     }
-    Ok(match serde::Deserialize::deserialize(d)? {
-        Flag::Bool(b) => b,
-        Flag::Int(n) => n != 0,
-    })
+    d.deserialize_any(Flag)
 }
 
 /// A page statement up to its workspace bind: the entries of the subquery
