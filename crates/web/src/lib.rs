@@ -13,7 +13,9 @@ What every request gets, whatever the route:
   and shown generically.
 
 Handlers get the signed-in person from the [`CurrentUser`] and [`AdminUser`]
-extractors and scope every query to [`AppState::workspace`]. A module adds
+extractors (or [`ReadingUser`], which brings the connection the session was
+read on, for handlers that only read) and scope every query to
+[`AppState::workspace`]. A module adds
 its routes to [`routes`]; [`build`] wraps any router in the layers above.
 
 ```no_run
