@@ -10,8 +10,9 @@ at `full`, never private items.
 
 A page is keyset-paginated on (time, kind, id) descending, which the
 `activity_timeline` index serves: the first page of a contact with tens of
-thousands of activities reads a few dozen index entries, then the page's
-items by id. Search over everything reads hits newest first: on SQLite
+thousands of activities reads a few dozen index entries, and the same
+statement reads the page's items by id and returns them as one JSON value
+(a page is one round trip). Search over everything reads hits newest first: on SQLite
 the FTS rowids are time-ordered keys (migration 0005), on PostgreSQL the
 planner walks the time index or reads the GIN hits, whichever is cheaper.
 */
@@ -159,7 +160,9 @@ async fn activity_page(
             push_limit(q, limit + 1);
         }
     });
-    let (entries, facts) = page_rows(conn, q).await?;
+    // PostgreSQL plans a search with its words (a prepared statement would
+    // freeze one plan for every word); any other page keeps its plan.
+    let (entries, facts) = page_rows(conn, q, search.is_empty()).await?;
     Ok((newest_first(entries, limit), facts))
 }
 
@@ -692,9 +695,11 @@ fn push_page(q: &mut QueryBuilder<Db>, ws: WorkspaceId, page: impl FnOnce(&mut Q
 }
 
 /// Runs a page statement: its entries (those with a time) and the facts.
-async fn page_rows(conn: &mut Conn, mut q: QueryBuilder<Db>) -> Result<(Vec<Entry>, Facts)> {
+/// `prepared`: whether PostgreSQL may keep the statement prepared, and so
+/// its plan; SQLite's statements always are.
+async fn page_rows(conn: &mut Conn, mut q: QueryBuilder<Db>, prepared: bool) -> Result<(Vec<Entry>, Facts)> {
     let (page, visibility): (String, Option<String>) =
-        q.build_query_as().persistent(BACKEND == Backend::Sqlite).fetch_one(&mut *conn).await?;
+        q.build_query_as().persistent(prepared || BACKEND == Backend::Sqlite).fetch_one(&mut *conn).await?;
     let rows: Vec<PageEntry> = from_json_rows("activity", &page)?;
     let mut facts = Facts::default();
     if !rows.is_empty() {
@@ -740,7 +745,7 @@ async fn item_facts(conn: &mut Conn, ws: WorkspaceId, email_ids: &[i64], meeting
         q.push(" union all select 'meeting', ids.value, null, null from ");
         push_id_table(q, meeting_ids);
     });
-    Ok(page_rows(conn, q).await?.1)
+    Ok(page_rows(conn, q, true).await?.1)
 }
 
 /// How a null timestamp is cast so both halves of a `union` agree.
