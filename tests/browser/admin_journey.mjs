@@ -124,6 +124,28 @@ await scenario('admin journey', async ({ page, step }) => {
     check((await page.locator('svg.activity-chart rect').count()) > 0, 'bars in the activity chart');
   });
 
+  await step("times show in the reader's time zone, the UTC text kept in the title", async () => {
+    const times = page.locator('ol.timeline > li.item time[data-start]');
+    const count = await times.count();
+    check(count > 0, 'times on the timeline');
+    for (let i = 0; i < Math.min(count, 5); i += 1) {
+      const time = times.nth(i);
+      const instant = Date.parse(await time.getAttribute('data-start'));
+      const shown = (await time.innerText()).trim();
+      const title = (await time.getAttribute('title')) ?? '';
+      check(title.endsWith(' UTC'), `the UTC text in the title, got ${JSON.stringify(title)}`);
+      const local = shown.match(/^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}).* (GMT-[45]|EST|EDT)$/);
+      check(local !== null, `a New York time, got ${JSON.stringify(shown)}`);
+      if (local) {
+        const wallClock = Date.parse(`${local[1]}T${local[2]}:${local[3]}:00Z`);
+        const behind = (Math.floor(instant / 60000) * 60000 - wallClock) / 3600000;
+        check(behind === 4 || behind === 5, `New York 4 or 5 hours behind UTC, got ${behind} h for ${shown}`);
+      }
+    }
+    const zone = await page.locator('.tz-name').first().innerText();
+    check(zone === 'America/New_York', `the hint to name the zone, got ${JSON.stringify(zone)}`);
+  });
+
   await step('save a screenshot of the contact profile', async () => {
     await shoot(page, 'contact-profile.png');
   });

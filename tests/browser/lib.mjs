@@ -58,7 +58,13 @@ export async function launch() {
  */
 export async function openPage(browser, { allowStatus = [] } = {}) {
   const problems = [];
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+  // A reader far from UTC: the portal writes UTC and local-time.js must
+  // show New York time.
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    locale: 'en-GB',
+    timezoneId: 'America/New_York',
+  });
   context.setDefaultTimeout(TIMEOUT);
   context.setDefaultNavigationTimeout(TIMEOUT);
   await context.exposeBinding('__tacCspViolation', (source, v) => {

@@ -1,4 +1,4 @@
-//! The portal's CSS and vendored htmx, embedded in the binary so a single
+//! The portal's CSS, its two small scripts and vendored htmx, embedded in the binary so a single
 //! file deploys. Pages link them with `?v=<hash of the files>`, so they can be
 //! cached for a year and still change with each build that changes them.
 
@@ -15,6 +15,8 @@ const APP_CSS: &[u8] = include_bytes!("../static/app.css");
 const HTMX_JS: &[u8] = include_bytes!("../static/htmx.min.js");
 /// The copy buttons of the Integrations page (no inline scripts: the CSP).
 const COPY_JS: &[u8] = include_bytes!("../static/copy.js");
+/// Email and meeting times in the reader's time zone (the server writes UTC).
+const LOCAL_TIME_JS: &[u8] = include_bytes!("../static/local-time.js");
 
 /// A short hash of every static file, for cache-busting links.
 pub(crate) static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
@@ -22,6 +24,7 @@ pub(crate) static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     context.update(APP_CSS);
     context.update(HTMX_JS);
     context.update(COPY_JS);
+    context.update(LOCAL_TIME_JS);
     context.finish().as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
 });
 
@@ -34,6 +37,7 @@ async fn file(Path(name): Path<String>) -> Result<Response, WebError> {
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         "htmx.min.js" => (HTMX_JS, "text/javascript; charset=utf-8"),
         "copy.js" => (COPY_JS, "text/javascript; charset=utf-8"),
+        "local-time.js" => (LOCAL_TIME_JS, "text/javascript; charset=utf-8"),
         _ => return Err(WebError::NotFound),
     };
     Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], bytes)

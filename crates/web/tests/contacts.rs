@@ -316,7 +316,11 @@ async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
     );
     assert!(body.contains("href=\"https://teams.microsoft.com/l/meetup-join/abc\""), "join link");
     assert!(body.contains("Cancelled"));
-    assert!(body.contains("Times are in UTC"));
+    assert!(body.contains("Times are in <span class=\"tz-name\">UTC</span>"), "the zone a script may rename");
+    // Each time carries its instant for local-time.js.
+    let review = &body[position(&profile, "Upcoming meeting")..position(&profile, "Review")];
+    assert!(review.contains("data-start=\"") && review.contains("data-end=\""), "{review}");
+    assert!(body.contains("<script src=\"/static/local-time.js?v="));
 
     // Filters: meetings only; inbound only; a bad date is a field error.
     let meetings = browser.get(&format!("/contacts/{}?kind=meeting", id.0)).await;
@@ -348,7 +352,7 @@ async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
         "{}",
         meeting_page.body
     );
-    assert!(meeting_page.body.contains("times in UTC"));
+    assert!(meeting_page.body.contains("(times in <span class=\"tz-name\">UTC</span>)"), "{}", meeting_page.body);
 
     // The company page merges its contacts' timelines.
     let company = link(&profile, "Fabrikam").expect("a company link");

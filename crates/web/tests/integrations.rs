@@ -299,9 +299,11 @@ async fn the_dashboard_shows_each_mailbox_after_a_pass_and_polls_for_progress() 
         assert!(tag.contains(" src=\"/static/"), "only script files: {tag}");
     }
     assert!(!lower.contains(" style=") && !lower.contains(" hx-on") && !lower.contains(" onclick="));
-    let copy = browser.get("/static/copy.js").await;
-    assert_eq!(copy.status, 200);
-    assert!(copy.header("content-type").starts_with("text/javascript"));
+    for script in ["/static/copy.js", "/static/local-time.js"] {
+        let served = browser.get(script).await;
+        assert_eq!(served.status, 200, "{script}");
+        assert!(served.header("content-type").starts_with("text/javascript"), "{script}");
+    }
 
     assert_eq!(save(&mut browser, &c, &c.client_secret).await.status, 200);
     sync_pass(&portal).await;

@@ -14,7 +14,7 @@
 //! through `tac-crm contacts import`.
 
 use super::activity_chart::{self, ActivityChart};
-use super::timeline_view::{FilterErrors, ItemView, TimelineParams, when};
+use super::timeline_view::{FilterErrors, Instant, ItemView, TimelineParams, instant};
 use super::{FieldError, Layout, page, see_other};
 use crate::{AppState, CurrentUser, ReadingUser, WebError};
 use askama::Template;
@@ -151,8 +151,8 @@ async fn list(
 // ---- the profile ----------------------------------------------------------------
 
 struct SummaryView {
-    last_interaction: Option<String>,
-    next_meeting: Option<String>,
+    last_interaction: Option<Instant>,
+    next_meeting: Option<Instant>,
     follow_up: String,
     strength: u8,
     emails_30: u64,
@@ -302,8 +302,8 @@ async fn profile(
         },
         contact: ContactLine::new(&contact),
         summary: SummaryView {
-            last_interaction: summary.last_interaction_at.map(when),
-            next_meeting: summary.next_meeting_at.map(when),
+            last_interaction: summary.last_interaction_at.map(instant),
+            next_meeting: summary.next_meeting_at.map(instant),
             follow_up: follow_up_text(summary.follow_up),
             strength: summary.relationship_strength,
             emails_30: summary.emails_last_30_days,

@@ -4,8 +4,10 @@
 //! The store has already applied the privacy policy: a field it hid is
 //! `None`, and this module shows that as hidden ("Subject hidden"), never
 //! fills it in. A private item's subject is the store's "Private email" or
-//! "Private meeting". Times are shown in UTC and say so: the store keeps
-//! instants, not the organiser's time zone.
+//! "Private meeting". Times are written in UTC and say so: the store keeps
+//! instants, not the organiser's time zone. Each carries its instant
+//! (`data-start`), and the portal's `local-time.js` shows it in the
+//! reader's own zone; all-day meetings stay as days.
 
 use crate::WebError;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -17,6 +19,17 @@ use tac_store::TimelineQuery;
 /// How a time is written on the pages.
 pub(crate) fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// An instant for a `<time datetime data-start>`: [`when`]'s UTC text, and
+/// the RFC 3339 value `local-time.js` rewrites it from in the reader's zone.
+pub(crate) struct Instant {
+    pub when: String,
+    pub datetime: String,
+}
+
+pub(crate) fn instant(t: DateTime<Utc>) -> Instant {
+    Instant { when: when(t), datetime: t.to_rfc3339() }
 }
 
 /// `Ann Lee <ann@fabrikam.com>`, or the bare address without a name.
@@ -107,6 +120,9 @@ pub(crate) struct MeetingView {
     /// `2025-03-10 14:00–15:00 UTC`, or the day(s) of an all-day meeting.
     pub range: String,
     pub datetime: String,
+    /// The end, for the reader's time zone; none for an all-day meeting,
+    /// whose days are the same everywhere.
+    pub end_datetime: Option<String>,
     pub subject: Option<String>,
     pub is_private: bool,
     pub is_cancelled: bool,
@@ -125,6 +141,7 @@ impl MeetingView {
             id: numeric_id(&m.id),
             range: range(m),
             datetime: m.start.to_rfc3339(),
+            end_datetime: (!m.is_all_day).then(|| m.end.to_rfc3339()),
             subject: m.subject.clone(),
             is_private: m.is_private,
             is_cancelled: m.is_cancelled,
