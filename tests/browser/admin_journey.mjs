@@ -97,6 +97,11 @@ await scenario('admin journey', async ({ page, step }) => {
     console.log(`[admin journey] mailboxes: ${states.filter((s) => s === 'ok').length} ok, ${states.filter((s) => s !== 'ok').length} without a mailbox`);
     const summary = await page.locator('#sync-health .health-summary').innerText();
     check(/\d+ mailboxes: [1-9][\d,]* emails and [1-9][\d,]* meetings stored\.$/.test(summary.trim()), `a summary with emails and meetings, got ${JSON.stringify(summary)}`);
+    // The table is swapped in by htmx; its times follow the reader's zone too.
+    await page.waitForFunction(() => {
+      const time = document.querySelector('#sync-health time[data-start]');
+      return time && / (GMT-[45]|EST|EDT)$/.test(time.textContent.trim());
+    }, null, { polling: 200, timeout: 10_000 });
   });
   await step('the health table fits a desktop window without scrolling', async () => {
     const overflow = await page.locator('#sync-health .table-wrap').evaluate((el) => el.scrollWidth - el.clientWidth);

@@ -15,7 +15,7 @@ const APP_CSS: &[u8] = include_bytes!("../static/app.css");
 const HTMX_JS: &[u8] = include_bytes!("../static/htmx.min.js");
 /// The copy buttons of the Integrations page (no inline scripts: the CSP).
 const COPY_JS: &[u8] = include_bytes!("../static/copy.js");
-/// Email and meeting times in the reader's time zone (the server writes UTC).
+/// Times in the reader's time zone (the server writes UTC; see `pages::times`).
 const LOCAL_TIME_JS: &[u8] = include_bytes!("../static/local-time.js");
 
 /// A short hash of every static file, for cache-busting links.

@@ -1,4 +1,4 @@
-// Shows email and meeting times in the reader's own time zone. The server
+// Shows the portal's times in the reader's own time zone. The server
 // writes them in UTC, which is what a page without scripts shows; each
 // <time data-start> (with data-end for a meeting) is rewritten in the
 // browser's zone, and its title keeps the UTC text. All-day meetings carry
@@ -35,6 +35,7 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => localise(document));
-  // "Older" items arrive through htmx.
-  document.addEventListener('htmx:afterSwap', (event) => localise(event.target));
+  // "Older" items and the sync health table arrive through htmx; a time
+  // already shown locally keeps its UTC title and is written again alike.
+  document.addEventListener('htmx:afterSettle', () => localise(document));
 })();

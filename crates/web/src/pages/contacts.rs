@@ -14,7 +14,8 @@
 //! through `tac-crm contacts import`.
 
 use super::activity_chart::{self, ActivityChart};
-use super::timeline_view::{FilterErrors, Instant, ItemView, TimelineParams, instant};
+use super::timeline_view::{FilterErrors, ItemView, TimelineParams};
+use super::times::{Instant, instant};
 use super::{FieldError, Layout, page, see_other};
 use crate::{AppState, CurrentUser, ReadingUser, WebError};
 use askama::Template;

@@ -2,6 +2,7 @@
 //! Admins also see whether Microsoft 365 is connected, since connecting it
 //! (Integrations) is the first thing an admin does.
 
+use super::times::{Instant, instant};
 use super::{Layout, page};
 use crate::{AppState, CurrentUser, WebError};
 use askama::Template;
@@ -24,7 +25,7 @@ struct HomePage {
     email: String,
     role: &'static str,
     is_admin: bool,
-    last_login: Option<String>,
+    last_login: Option<Instant>,
     /// For admins: the integration's state in a sentence.
     integration: Option<String>,
 }
@@ -44,7 +45,7 @@ async fn home(State(state): State<AppState>, current: CurrentUser) -> Result<Res
             email: user.email.clone(),
             role: user.role.as_str(),
             is_admin: user.is_admin(),
-            last_login: user.last_login_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            last_login: user.last_login_at.map(instant),
             integration,
         },
     )

@@ -12,6 +12,7 @@ mod items;
 pub(crate) mod login;
 pub(crate) mod setup;
 mod timeline_view;
+mod times;
 
 use crate::{AppState, CurrentUser, WebError};
 use askama::Template;

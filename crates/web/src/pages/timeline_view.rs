@@ -9,28 +9,13 @@
 //! (`data-start`), and the portal's `local-time.js` shows it in the
 //! reader's own zone; all-day meetings stay as days.
 
+use super::times::when;
 use crate::WebError;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use tac_core::records::Direction;
 use tac_core::timeline::{ActivityKind, AttendeeView, EmailItem, MeetingItem, Person, TimelineCursor, TimelineItem};
 use tac_store::TimelineQuery;
-
-/// How a time is written on the pages.
-pub(crate) fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// An instant for a `<time datetime data-start>`: [`when`]'s UTC text, and
-/// the RFC 3339 value `local-time.js` rewrites it from in the reader's zone.
-pub(crate) struct Instant {
-    pub when: String,
-    pub datetime: String,
-}
-
-pub(crate) fn instant(t: DateTime<Utc>) -> Instant {
-    Instant { when: when(t), datetime: t.to_rfc3339() }
-}
 
 /// `Ann Lee <ann@fabrikam.com>`, or the bare address without a name.
 pub(crate) fn person(p: &Person) -> String {

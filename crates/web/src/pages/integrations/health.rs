@@ -8,8 +8,9 @@
 //! the background sync for a pass now, or says that none runs in this
 //! process (`tac-crm serve --no-sync`).
 
-use super::{is_htmx, minute};
+use super::is_htmx;
 use crate::pages::page;
+use crate::pages::times::{Instant, instant};
 use crate::{AdminUser, AppState, WebError};
 use askama::Template;
 use axum::Router;
@@ -30,7 +31,8 @@ pub(crate) struct MailboxView {
     /// `ok`, `syncing`, `backoff`, `no_mailbox`, `access_denied`, `failed`.
     pub state: &'static str,
     pub label: &'static str,
-    pub last_success: String,
+    /// None: never.
+    pub last_success: Option<Instant>,
     pub emails: u64,
     pub meetings: u64,
     pub skipped: u64,
@@ -62,7 +64,7 @@ impl HealthView {
                     address: m.address.clone(),
                     state: m.state.as_str(),
                     label: state_label(m.state),
-                    last_success: m.last_success_at.map_or_else(|| "never".to_owned(), minute),
+                    last_success: m.last_success_at.map(instant),
                     emails: m.email_count,
                     meetings: m.meeting_count,
                     skipped: m.skipped_count,

@@ -79,11 +79,6 @@ pub(crate) fn is_htmx(headers: &HeaderMap) -> bool {
     headers.get("hx-request").is_some_and(|v| v == "true")
 }
 
-/// `2026-11-26 14:05 UTC`.
-pub(crate) fn minute(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// A group the sync can be limited to.
 pub(crate) struct GroupOption {
     pub id: String,
