@@ -87,8 +87,8 @@ fn push_limit(q: &mut QueryBuilder<Db>, n: u32) {
 /// of a page's read.
 fn json_rows(columns: &str) -> String {
     match BACKEND {
-        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
-        Backend::Postgres => format!("coalesce(json_agg(json_build_array({columns})), '[]')::text"),
+        Backend::Sqlite => json_rows_value(columns),
+        Backend::Postgres => format!("{}::text", json_rows_value(columns)),
     }
 }
 

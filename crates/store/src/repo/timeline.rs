@@ -78,14 +78,8 @@ pub(crate) async fn timeline(
         None => None,
     };
     let (mut entries, facts) = match subject {
-        TimelineOf::Everything => {
-            (everything_entries(&mut *conn, ws, query, &search, search_visibility, limit).await?, None)
-        }
-        _ => {
-            let (entries, facts) =
-                activity_page(&mut *conn, ws, subject, query, mailbox, &search, search_visibility, limit).await?;
-            (entries, Some(facts))
-        }
+        TimelineOf::Everything => everything_page(&mut *conn, ws, query, &search, search_visibility, limit).await?,
+        _ => activity_page(&mut *conn, ws, subject, query, mailbox, &search, search_visibility, limit).await?,
     };
     if entries.is_empty() && visibility.is_none() {
         if let Some((what, id)) = owned {
@@ -98,13 +92,6 @@ pub(crate) async fn timeline(
         entries.last().map(|e| TimelineCursor { occurred_at: e.occurred_at, kind: e.kind, ref_id: e.ref_id }.encode())
     } else {
         None
-    };
-    let facts = match facts {
-        Some(facts) => facts,
-        None => {
-            let ids = |kind| entries.iter().filter(|e| e.kind == kind).map(|e| e.ref_id).collect::<Vec<_>>();
-            item_facts(conn, ws, &ids(ActivityKind::Email), &ids(ActivityKind::Meeting)).await?
-        }
     };
     let items = items(&entries, facts, visibility, now);
     Ok(TimelinePage { items, next_cursor })
@@ -262,21 +249,22 @@ impl Branch<'_> {
     }
 }
 
-/// Search over every email and meeting of the workspace, newest first.
-async fn everything_entries(
+/// Search over every email and meeting of the workspace, newest first
+/// (one extra entry, as [`activity_page`]), with the entries' facts.
+async fn everything_page(
     conn: &mut Conn,
     ws: WorkspaceId,
     query: &TimelineQuery,
     search: &[String],
     visibility: Visibility,
     limit: u32,
-) -> Result<Vec<Entry>> {
+) -> Result<(Vec<Entry>, Facts)> {
     if query.search.is_none() {
         return Err(StoreError::InvalidInput("searching everything needs at least one word".into()));
     }
     if search.is_empty() {
         // Punctuation only: nothing any index holds.
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Facts::default()));
     }
     let mut entries = Vec::new();
     for kind in [ActivityKind::Email, ActivityKind::Meeting] {
@@ -286,7 +274,10 @@ async fn everything_entries(
         let hits = Source::of(kind).newest_hits(&mut *conn, ws, query, search, visibility, limit).await?;
         entries.extend(hits);
     }
-    Ok(newest_first(entries, limit))
+    let entries = newest_first(entries, limit);
+    let ids = |kind| entries.iter().filter(|e| e.kind == kind).map(|e| e.ref_id).collect::<Vec<_>>();
+    let facts = item_facts(conn, ws, &ids(ActivityKind::Email), &ids(ActivityKind::Meeting)).await?;
+    Ok((entries, facts))
 }
 
 /// SQLite, for a contact's or company's timeline searched: whether the
