@@ -73,8 +73,16 @@ pub(crate) async fn load(state: &AppState, parts_headers: &HeaderMap) -> Result<
     let Some(token) = cookie(parts_headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let found: Option<PortalSession> = state.store().session_by_token(state.workspace(), token, Utc::now()).await?;
-    Ok(found.map(CurrentUser::from))
+    read_session(&mut state.store().reader().await?, state, token).await
+}
+
+/// The live session of a cookie's token, read on `reader`.
+async fn read_session(
+    reader: &mut tac_store::Reader,
+    state: &AppState,
+    token: &str,
+) -> Result<Option<CurrentUser>, WebError> {
+    Ok(reader.session_by_token(state.workspace(), token, Utc::now()).await?.map(CurrentUser::from))
 }
 
 impl From<PortalSession> for CurrentUser {
@@ -112,7 +120,7 @@ impl FromRequestParts<AppState> for ReadingUser {
             None => {
                 let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(WebError::Unauthenticated)?;
                 let mut reader = state.store().reader().await?;
-                let found = reader.session_by_token(state.workspace(), token, Utc::now()).await?.map(CurrentUser::from);
+                let found = read_session(&mut reader, state, token).await?;
                 parts.extensions.insert(LoadedSession(found.clone()));
                 (found.ok_or(WebError::Unauthenticated)?, reader)
             }
