@@ -9,7 +9,7 @@
 //! (`data-start`), and the portal's `local-time.js` shows it in the
 //! reader's own zone; all-day meetings stay as days.
 
-use super::times::when;
+use super::times::{Instant, instant};
 use crate::WebError;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -56,8 +56,7 @@ impl ItemView {
 
 pub(crate) struct EmailView {
     pub id: i64,
-    pub when: String,
-    pub datetime: String,
+    pub sent: Instant,
     /// `Inbound` or `Outbound`.
     pub direction: &'static str,
     pub from: Option<String>,
@@ -75,8 +74,7 @@ impl EmailView {
     pub fn new(e: &EmailItem) -> Self {
         EmailView {
             id: numeric_id(&e.id),
-            when: when(e.occurred_at),
-            datetime: e.occurred_at.to_rfc3339(),
+            sent: instant(e.occurred_at),
             direction: match e.direction {
                 Direction::Inbound => "Inbound",
                 Direction::Outbound => "Outbound",

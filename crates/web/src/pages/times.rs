@@ -1,6 +1,7 @@
 //! How pages show a time: in UTC, saying so, inside a `<time>` that carries
 //! the instant, which the portal's `local-time.js` rewrites in the reader's
-//! own time zone. One place, so every page's times read alike.
+//! own time zone. One place (with the `time.html` template macro), so every
+//! page's times read alike.
 
 use chrono::{DateTime, Utc};
 
@@ -9,9 +10,9 @@ pub(crate) fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// An instant for `<time datetime="{{ t.datetime }}" data-start="{{
-/// t.datetime }}">{{ t.when }}</time>`: [`when`]'s text, and the RFC 3339
-/// value `local-time.js` reads.
+/// An instant as templates show it, through the `instant` macro of
+/// `templates/time.html`: [`when`]'s text, and the RFC 3339 value
+/// `local-time.js` reads.
 pub(crate) struct Instant {
     pub when: String,
     pub datetime: String,
