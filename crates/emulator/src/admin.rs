@@ -7,7 +7,7 @@
 //! on a loopback address.
 
 use crate::config::{Faults, OutlookLimits};
-use crate::corpus::FolderKind;
+use crate::corpus::{Address, FolderKind};
 use crate::ids;
 use crate::state::AppState;
 use crate::throttle::{Scheduled, window_from_secs};
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/_emulator/users", post(hire_user))
         .route("/_emulator/users/{user}/mailFolders", post(create_folder))
         .route("/_emulator/users/{user}/messages", post(add_message))
+        .route("/_emulator/users/{user}/messages/bulk", post(add_messages))
         .route("/_emulator/users/{user}/messages/{id}", patch(update_message).delete(delete_message))
         .route("/_emulator/users/{user}/messages/{id}/move", post(move_message))
         .route("/_emulator/users/{user}/events", post(add_event))
@@ -134,15 +135,23 @@ struct AppSpec {
     redirect_uris: Option<Vec<String>>,
 }
 
-async fn create_app(State(state): State<AppState>, Json(spec): Json<AppSpec>) -> Json<Value> {
-    let roles = spec.roles.unwrap_or_else(|| crate::tokens::TAC_APP_ROLES.iter().map(|r| r.to_string()).collect());
+/// Grants only what Entra could: application permissions that exist in Microsoft Graph.
+fn grantable(roles: &[String]) -> AdminResult<Vec<String>> {
+    crate::permissions::check_grant(roles).map_err(|e| AdminError(StatusCode::BAD_REQUEST, e))
+}
+
+async fn create_app(State(state): State<AppState>, Json(spec): Json<AppSpec>) -> AdminResult<Json<Value>> {
+    let roles = match spec.roles {
+        Some(r) => grantable(&r)?,
+        None => crate::tokens::TAC_APP_ROLES.iter().map(|r| r.to_string()).collect(),
+    };
     let app = state.registry().add_app(
         state.org().seed,
         spec.display_name.as_deref().unwrap_or("Test app"),
         roles,
         spec.admin_consent.unwrap_or(true),
     );
-    Json(json!({"client_id": app.client_id, "client_secret": app.secrets[0].value, "app": app}))
+    Ok(Json(json!({"client_id": app.client_id, "client_secret": app.secrets[0].value, "app": app})))
 }
 
 async fn update_app(
@@ -150,9 +159,10 @@ async fn update_app(
     Path(client): Path<String>,
     Json(spec): Json<AppSpec>,
 ) -> AdminResult<Json<Value>> {
+    let roles = spec.roles.as_deref().map(grantable).transpose()?;
     let mut registry = state.registry();
     let app = registry.app_mut(&client).ok_or_else(|| not_found("app"))?;
-    if let Some(r) = spec.roles {
+    if let Some(r) = roles {
         app.roles = r;
     }
     if let Some(c) = spec.admin_consent {
@@ -341,6 +351,57 @@ async fn add_message(
     let folder = folder_of(&state, m, &spec.folder)?;
     let key = state.world.add_message(m, folder, spec.message)?;
     Ok(Json(json!({"id": ids::message_id(m, key, Some(0)), "immutableId": ids::message_id(m, key, None)})))
+}
+
+/// Many plain messages at once, for big-folder tests and benchmarks: `count`
+/// messages into `folder`, received at even steps from `since` to `until`,
+/// from an outside sender to the mailbox's owner.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddMessages {
+    folder: String,
+    count: usize,
+    since: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+}
+
+/// The most one bulk call adds.
+const MAX_BULK: usize = 200_000;
+
+async fn add_messages(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    Json(spec): Json<AddMessages>,
+) -> AdminResult<Json<Value>> {
+    let m = user_index(&state, &user)?;
+    let folder = folder_of(&state, m, &spec.folder)?;
+    if spec.count == 0 || spec.count > MAX_BULK || spec.until < spec.since {
+        return Err(AdminError(
+            StatusCode::BAD_REQUEST,
+            format!("count is 1 to {MAX_BULK}, and until is not before since"),
+        ));
+    }
+    let owner = state.org().users[m].clone();
+    let step = (spec.until - spec.since) / i32::try_from(spec.count).unwrap_or(i32::MAX);
+    for i in 0..spec.count {
+        let n = i32::try_from(i).unwrap_or(i32::MAX);
+        let message = NewMessage {
+            subject: format!("Bulk message {i}"),
+            from: Address { name: format!("Sender {}", i % 97), address: format!("sender{}@bulk.example", i % 97) },
+            to: vec![Address { name: owner.display_name.clone(), address: owner.user_principal_name.clone() }],
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            body: Some(format!("<p>Bulk message {i}.</p>")),
+            received_date_time: Some(spec.since + step * n),
+            internet_message_id: Some(format!("<bulk.{m}.{i}.{}@emulator.invalid>", spec.since.timestamp())),
+            conversation_id: None,
+            is_read: true,
+            sensitivity: None,
+            raw: None,
+        };
+        state.world.add_message(m, folder, message)?;
+    }
+    Ok(Json(json!({"added": spec.count})))
 }
 
 async fn update_message(

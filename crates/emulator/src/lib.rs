@@ -22,7 +22,8 @@ println!("tenant {} at {}", creds.tenant_id, creds.login_url);
 
 Layout: [`org`] and [`corpus`] generate the organisation and its mail lazily;
 [`world`] layers changes on top and answers delta rounds; [`identity`] is Entra;
-[`graph`] is Graph; [`admin`] is the test-facing `/_emulator/` API.
+[`graph`] is Graph, checked against Microsoft's published metadata by
+[`schema`]; [`admin`] is the test-facing `/_emulator/` API.
 */
 
 pub mod admin;
@@ -33,8 +34,10 @@ pub mod graph;
 pub mod identity;
 pub mod ids;
 pub mod org;
+pub mod permissions;
 pub mod render;
 pub mod rng;
+pub mod schema;
 pub mod state;
 pub mod throttle;
 pub mod tokens;

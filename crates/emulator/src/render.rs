@@ -1,13 +1,16 @@
 //! Graph's JSON shapes for users, groups, folders, messages and events.
 //!
 //! Field names, nesting and value formats follow Microsoft's published
-//! responses (see `graph-reference/examples/`); the fidelity test checks them.
-//! `$select` is applied here: unknown properties are refused the way the real
-//! service refuses them, and `id` always comes back.
+//! responses (see `graph-reference/examples/`); the fidelity tests check
+//! them, and every field against Graph's metadata ([`crate::schema`]).
+//! `$select` arrives resolved (a [`Selection`]) and is applied here, by the
+//! item's actual type, so a cast such as
+//! `microsoft.graph.eventMessage/meetingMessageType` reaches eventMessages only.
 
 use crate::corpus::{Address, Event, EventKey, FolderKind, Message, html_to_text};
 use crate::ids;
 use crate::org::{Group, Organization, User};
+use crate::schema::Selection;
 use crate::tz::{Zone, utc_stamp};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -33,10 +36,6 @@ pub struct FolderInfo<'a> {
     pub unread: usize,
 }
 
-/// Why a `$select` was refused: the property that does not exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownProperty(pub String);
-
 fn email(a: &Address) -> Value {
     json!({"emailAddress": {"name": a.name, "address": a.address}})
 }
@@ -49,41 +48,6 @@ fn etag(version: u64, salt: u64) -> (String, String) {
     let change_key = base64::engine::general_purpose::STANDARD.encode(bytes);
     (format!("W/\"{change_key}\""), change_key)
 }
-
-/// Keeps `id`, annotations and the selected properties.
-fn apply_select(
-    mut full: Map<String, Value>,
-    select: Option<&[String]>,
-    allowed_extra: &[&str],
-) -> Result<Value, UnknownProperty> {
-    let Some(select) = select else {
-        return Ok(Value::Object(full));
-    };
-    for name in select {
-        if !full.contains_key(name.as_str()) && !allowed_extra.contains(&name.as_str()) {
-            return Err(UnknownProperty(name.clone()));
-        }
-    }
-    full.retain(|k, _| k == "id" || k.starts_with('@') || select.iter().any(|s| s == k));
-    Ok(Value::Object(full))
-}
-
-/// Properties `$select` may name on a message (the eventMessage ones too).
-const MESSAGE_EXTRA: &[&str] = &[
-    "meetingMessageType",
-    "startDateTime",
-    "endDateTime",
-    "location",
-    "isAllDay",
-    "type",
-    "isOutOfDate",
-    "responseType",
-    "uniqueBody",
-    "internetMessageHeaders",
-    "attachments",
-    "event",
-    "singleValueExtendedProperties",
-];
 
 impl RenderContext {
     fn date_time_zone(&self, at: DateTime<Utc>) -> Value {
@@ -103,31 +67,25 @@ impl RenderContext {
         &self,
         m: &Message,
         moves: u16,
-        select: Option<&[String]>,
+        select: &Selection,
         annotate_type: bool,
         expand_sensitivity: bool,
-    ) -> Result<Value, UnknownProperty> {
+    ) -> Value {
         if let Some(raw) = &m.raw {
-            return Ok(raw.clone());
+            return raw.clone();
         }
         let id = ids::message_id(m.mailbox, m.key, (!self.immutable_ids).then_some(moves));
         let (etag, change_key) = etag(m.version, m.key.index as u64 ^ ((m.mailbox as u64) << 32));
         let preview: String = html_to_text(&m.body_html).chars().take(255).collect();
         let mut o = Map::new();
-        match m.meeting.as_ref().map(|x| x.kind) {
-            Some("meetingRequest") => {
-                o.insert("@odata.type".into(), json!("#microsoft.graph.eventMessageRequest"));
-            }
-            Some("meetingAccepted" | "meetingTenativelyAccepted" | "meetingDeclined") => {
-                o.insert("@odata.type".into(), json!("#microsoft.graph.eventMessageResponse"));
-            }
-            Some(_) => {
-                o.insert("@odata.type".into(), json!("#microsoft.graph.eventMessage"));
-            }
-            None if annotate_type => {
-                o.insert("@odata.type".into(), json!("#microsoft.graph.message"));
-            }
-            None => {}
+        let item_type = match m.meeting.as_ref().map(|x| x.kind) {
+            Some("meetingRequest") => "eventMessageRequest",
+            Some("meetingAccepted" | "meetingTenativelyAccepted" | "meetingDeclined") => "eventMessageResponse",
+            Some(_) => "eventMessage",
+            None => "message",
+        };
+        if item_type != "message" || annotate_type {
+            o.insert("@odata.type".into(), json!(format!("#microsoft.graph.{item_type}")));
         }
         o.insert("@odata.etag".into(), json!(etag));
         o.insert("id".into(), json!(id));
@@ -188,7 +146,7 @@ impl RenderContext {
                 o.insert("responseType".into(), json!(response));
             }
         }
-        let mut out = apply_select(o, select, MESSAGE_EXTRA)?;
+        let mut out = select.apply(o, item_type);
         // `$expand=singleValueExtendedProperties($filter=id eq 'Integer
         // 0x0036')`: PidTagSensitivity, with Graph's normalised id. Mail that
         // never had the property set (here: normal) comes without the
@@ -199,14 +157,14 @@ impl RenderContext {
             "confidential" => Some("3"),
             _ => None,
         };
-        if let (true, Some(value), Some(object)) = (expand_sensitivity, value, out.as_object_mut()) {
-            object.insert("singleValueExtendedProperties".into(), json!([{"id": "Integer 0x36", "value": value}]));
+        if let (true, Some(value)) = (expand_sensitivity, value) {
+            out.insert("singleValueExtendedProperties".into(), json!([{"id": "Integer 0x36", "value": value}]));
         }
-        Ok(out)
+        Value::Object(out)
     }
 
     /// An event, occurrence or series master.
-    pub fn event(&self, e: &Event, select: Option<&[String]>) -> Result<Value, UnknownProperty> {
+    pub fn event(&self, e: &Event, select: &Selection) -> Value {
         let id = ids::event_id(e.mailbox, e.key);
         let (etag, change_key) = etag(e.version, e.key.index as u64 ^ ((e.mailbox as u64) << 32));
         let (start, end) = if e.is_all_day {
@@ -255,7 +213,6 @@ impl RenderContext {
         o.insert("originalStartTimeZone".into(), json!(e.original_zone.name));
         o.insert("originalEndTimeZone".into(), json!(e.original_zone.name));
         o.insert("iCalUId".into(), json!(e.ical_uid));
-        o.insert("uid".into(), json!(e.ical_uid));
         o.insert("reminderMinutesBeforeStart".into(), json!(if e.is_all_day { 1080 } else { 15 }));
         o.insert("isReminderOn".into(), json!(!e.is_all_day));
         o.insert("hasAttachments".into(), json!(false));
@@ -317,15 +274,11 @@ impl RenderContext {
                 None => Value::Null,
             },
         );
-        apply_select(
-            o,
-            select,
-            &["occurrenceId", "cancelledOccurrences", "exceptionOccurrences", "instances", "calendar"],
-        )
+        Value::Object(select.apply(o, "event"))
     }
 
     /// A mail folder.
-    pub fn folder(&self, mailbox: usize, f: &FolderInfo) -> Value {
+    pub fn folder(&self, mailbox: usize, f: &FolderInfo, select: &Selection) -> Value {
         let mut o = Map::new();
         if f.kind.is_search_folder() {
             o.insert("@odata.type".into(), json!("#microsoft.graph.mailSearchFolder"));
@@ -344,7 +297,8 @@ impl RenderContext {
             o.insert("isSupported".into(), json!(true));
             o.insert("filterQuery".into(), json!("contains(subject, 'weekly digest')"));
         }
-        Value::Object(o)
+        let item_type = if f.kind.is_search_folder() { "mailSearchFolder" } else { "mailFolder" };
+        Value::Object(select.apply(o, item_type))
     }
 }
 
@@ -366,29 +320,23 @@ pub fn url_escape(s: &str) -> String {
     s.replace('%', "%25").replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
 }
 
-/// Properties a user has, beyond the default ones, that `$select` may ask for.
-const USER_EXTRA: &[&str] = &[
-    "accountEnabled",
-    "proxyAddresses",
-    "department",
-    "userType",
-    "createdDateTime",
-    "companyName",
-    "usageLocation",
-    "otherMails",
-    "mailNickname",
-    "employeeId",
-    "onPremisesSyncEnabled",
-    "assignedLicenses",
-    "city",
-    "country",
-    "state",
-    "streetAddress",
-    "postalCode",
+/// The properties `/users` returns without `$select` (FACTS §2).
+pub const USER_DEFAULT: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
 ];
 
-/// A directory user. Without `$select`, only Graph's default properties.
-pub fn user(org: &Organization, u: &User, select: Option<&[String]>) -> Result<Value, UnknownProperty> {
+/// A directory user, every property the emulator knows: `$filter` reads
+/// them all, and [`user_selected`] keeps what a response may carry.
+pub fn user(org: &Organization, u: &User) -> Map<String, Value> {
     let mut o = Map::new();
     o.insert("businessPhones".into(), json!([format!("+1 425 555 {:04}", 100 + u.index)]));
     o.insert("displayName".into(), json!(u.display_name));
@@ -404,9 +352,6 @@ pub fn user(org: &Organization, u: &User, select: Option<&[String]>) -> Result<V
     o.insert("surname".into(), json!(u.surname));
     o.insert("userPrincipalName".into(), json!(u.user_principal_name));
     o.insert("id".into(), json!(u.id));
-    let Some(select) = select else {
-        return Ok(Value::Object(o));
-    };
     o.insert("accountEnabled".into(), json!(u.account_enabled));
     o.insert("proxyAddresses".into(), json!(u.proxy_addresses));
     o.insert("department".into(), json!(u.department));
@@ -431,15 +376,21 @@ pub fn user(org: &Organization, u: &User, select: Option<&[String]>) -> Result<V
             json!([])
         },
     );
-    if select.is_empty() {
-        // Everything, for `$filter` evaluation.
-        return Ok(Value::Object(o));
-    }
-    apply_select(o, Some(select), USER_EXTRA)
+    o
+}
+
+/// A user as a response carries it: the selected properties, or without
+/// `$select` only Graph's default ones.
+pub fn user_selected(org: &Organization, u: &User, select: &Selection) -> Value {
+    let full = user(org, u);
+    Value::Object(match select.keys {
+        Some(_) => select.apply(full, "user"),
+        None => Selection::only(USER_DEFAULT).apply(full, "user"),
+    })
 }
 
 /// A group.
-pub fn group(g: &Group, select: Option<&[String]>) -> Result<Value, UnknownProperty> {
+pub fn group(g: &Group, select: &Selection) -> Value {
     let o = json!({
         "id": g.id,
         "deletedDateTime": null,
@@ -455,8 +406,8 @@ pub fn group(g: &Group, select: Option<&[String]>) -> Result<Value, UnknownPrope
         "visibility": if g.unified { json!("Private") } else { Value::Null },
     });
     match o {
-        Value::Object(map) => apply_select(map, select, &[]),
-        other => Ok(other),
+        Value::Object(map) => Value::Object(select.apply(map, "group")),
+        other => other,
     }
 }
 
@@ -480,20 +431,4 @@ pub fn organization(org: &Organization) -> Value {
             "type": "Managed",
         })).collect::<Vec<_>>(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn select_keeps_id_and_refuses_unknown_properties() {
-        let mut map = Map::new();
-        map.insert("id".into(), json!("1"));
-        map.insert("subject".into(), json!("s"));
-        map.insert("isRead".into(), json!(true));
-        let out = apply_select(map.clone(), Some(&["subject".to_string()]), &[]).unwrap();
-        assert_eq!(out, json!({"id": "1", "subject": "s"}));
-        assert_eq!(apply_select(map, Some(&["nope".to_string()]), &[]), Err(UnknownProperty("nope".into())));
-    }
 }

@@ -39,17 +39,34 @@ async fn client_credentials_issue_an_rs256_app_token_with_the_granted_roles() {
     assert_eq!(c["idtyp"], "app");
     assert_eq!(c["iss"], format!("https://sts.windows.net/{}/", h.creds.tenant_id));
     let roles: Vec<&str> = c["roles"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for r in [
-        "Directory.Read.All",
-        "Group.Read.All",
-        "GroupMember.Read.All",
-        "User.Read",
-        "User.Read.All",
-        "Mail.Read",
-        "Calendars.Read",
-    ] {
+    for r in tac_emulator::tokens::TAC_APP_ROLES {
         assert!(roles.contains(&r), "missing {r}");
     }
+    assert!(!roles.contains(&"User.Read"), "User.Read is delegated only: no app-only token carries it");
+}
+
+#[tokio::test]
+async fn only_application_permissions_that_exist_in_graph_can_be_granted() {
+    let h = Harness::start().await;
+    let patch = |roles: Value| {
+        h.http.patch(h.admin(&format!("/apps/{}", h.creds.client_id))).json(&json!({"roles": roles})).send()
+    };
+    let r = patch(json!(["User.Read", "Mail.Read"])).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("delegated"), "{body}");
+    let r = patch(json!(["Mail.ReadEverything"])).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let (status, _) = h.admin_post("/apps", json!({"roles": ["openid"]})).await;
+    assert_eq!(status, 400, "a sign-in scope is no app role");
+
+    // Extra, higher and unexpected permissions are granted and carried.
+    let r =
+        patch(json!(["user.readwrite.all", "Mail.ReadWrite", "Calendars.ReadWrite", "Sites.Read.All"])).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let c = claims(&h.token().await);
+    let roles: Vec<&str> = c["roles"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(roles, ["User.ReadWrite.All", "Mail.ReadWrite", "Calendars.ReadWrite", "Sites.Read.All"]);
 }
 
 #[tokio::test]

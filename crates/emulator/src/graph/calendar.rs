@@ -6,18 +6,22 @@
 
 use super::error::{GraphError, GraphResult};
 use super::mail::Mailbox;
+use super::odata::Service;
 use super::{Answer, Ctx, context_url, skip_page};
 use crate::corpus::{Event, EventKey};
 use crate::ids::{self, decode_token, encode_token};
-use crate::render::UnknownProperty;
+use crate::schema::{DerivedNames, Selection};
 use crate::tz::parse_query_datetime;
 use crate::world::{CalendarRound, Change, Cursor};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-fn select_error(e: UnknownProperty) -> GraphError {
-    GraphError::unknown_property(&e.0, "Microsoft.OutlookServices.Event")
+/// `$select` and `$expand`/`$orderby` names, checked against the event type.
+fn selection(ctx: &Ctx) -> GraphResult<Selection> {
+    let select = ctx.query.selection(Service::Outlook, "event", DerivedNames::Refuse)?;
+    ctx.query.check_names(Service::Outlook, "event")?;
+    Ok(select)
 }
 
 fn window_required() -> GraphError {
@@ -52,18 +56,38 @@ fn window(ctx: &Ctx) -> GraphResult<(DateTime<Utc>, DateTime<Utc>)> {
     Ok((start, end))
 }
 
-fn render_all(ctx: &Ctx, events: &[Event]) -> GraphResult<Vec<Value>> {
-    let select = ctx.query.select();
-    events.iter().map(|e| ctx.render.event(e, select.as_deref()).map_err(select_error)).collect()
+/// The longest calendarView window Graph answers (FACTS §8: observed on
+/// calendarView; whether calendarView delta has the same limit is not
+/// documented, so the emulator applies it there too, the stricter reading).
+pub const MAX_VIEW_DAYS: i64 = 1825;
+
+/// [`window`], refused when it spans more than [`MAX_VIEW_DAYS`].
+fn view_window(ctx: &Ctx) -> GraphResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let (start, end) = window(ctx)?;
+    if end - start > chrono::Duration::days(MAX_VIEW_DAYS) {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidRequest",
+            format!(
+                "The value of the time range is greater than the allowed range. Maximum number of days: {MAX_VIEW_DAYS}"
+            ),
+        ));
+    }
+    Ok((start, end))
+}
+
+fn render_all(ctx: &Ctx, mailbox: &Mailbox, events: &[Event]) -> GraphResult<Vec<Value>> {
+    let select = selection(ctx)?;
+    Ok(events.iter().map(|e| mailbox.withhold(ctx.render.event(e, &select))).collect())
 }
 
 /// `/calendarView?startDateTime&endDateTime`: ordered by start, ten per page.
 pub fn view(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$top", "$skip", "$filter", "$orderby", "$count", "$expand"])?;
-    let (start, end) = window(ctx)?;
+    let (start, end) = view_window(ctx)?;
     let mut events = ctx.state.world.events_in(mailbox.index, start, end);
     events.sort_by_key(|e| (e.start, e.key));
-    let items = render_all(ctx, &events)?;
+    let items = render_all(ctx, mailbox, &events)?;
     skip_page(
         ctx,
         items,
@@ -94,7 +118,7 @@ pub fn list_events(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
             _ => {}
         }
     }
-    let items = render_all(ctx, &events)?;
+    let items = render_all(ctx, mailbox, &events)?;
     skip_page(
         ctx,
         items,
@@ -117,7 +141,7 @@ fn lookup(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Event> {
 pub fn event(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$expand"])?;
     let e = lookup(ctx, mailbox, id)?;
-    let mut body = ctx.render.event(&e, ctx.query.select().as_deref()).map_err(select_error)?;
+    let mut body = mailbox.withhold(ctx.render.event(&e, &selection(ctx)?));
     body["@odata.context"] = json!(context_url(ctx.state, &format!("users('{}')/events/$entity", mailbox.user_id)));
     Ok(Answer::ok(body))
 }
@@ -141,7 +165,7 @@ pub fn instances(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> 
         })
         .collect();
     events.sort_by_key(|e| e.start);
-    let items = render_all(ctx, &events)?;
+    let items = render_all(ctx, mailbox, &events)?;
     skip_page(
         ctx,
         items,
@@ -191,7 +215,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
         (None, None) => {
             // calendarView delta takes no OData query options at all.
             ctx.query.allow_only(&[])?;
-            let (start, end) = window(ctx)?;
+            let (start, end) = view_window(ctx)?;
             CalendarToken {
                 m: mailbox.index,
                 g: world.generation(mailbox.index),
@@ -211,7 +235,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
     for change in changes {
         value.push(match change {
             Change::Live(e, _) => {
-                let mut v = ctx.render.event(&e, None).map_err(select_error)?;
+                let mut v = mailbox.withhold(ctx.render.event(&e, &Selection::default()));
                 if let Value::Object(map) = &mut v {
                     let mut annotated = serde_json::Map::new();
                     annotated.insert("@odata.type".into(), json!("#microsoft.graph.event"));

@@ -4,18 +4,23 @@
 //! <https://learn.microsoft.com/graph/api/group-list-members>.
 
 use super::error::{GraphError, GraphResult};
+use super::odata::Service;
 use super::{Answer, Ctx, GROUP_ROLES, MEMBER_ROLES, ORGANIZATION_ROLES, USER_ROLES, context_url};
 use crate::ids::{decode_token, encode_token};
 use crate::render;
+use crate::schema::{DerivedNames, Selection, UnknownName, schema};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-fn directory_select_error(name: &str, type_name: &str) -> GraphError {
-    GraphError::new(
-        StatusCode::BAD_REQUEST,
-        "Request_BadRequest",
-        format!("Could not find a property named '{name}' on type 'Microsoft.DirectoryServices.{type_name}'."),
-    )
+/// `$select` on a directory resource of type `ty`, checked against Graph's metadata.
+fn selection(ctx: &Ctx, ty: &str, select: Option<&[String]>) -> GraphResult<Selection> {
+    match select {
+        None => Ok(Selection::default()),
+        Some(names) => {
+            schema().select(ty, names, DerivedNames::Refuse).map_err(|e| Service::Directory.unknown_name(&e))
+        }
+    }
+    .and_then(|s| ctx.query.check_names(Service::Directory, ty).map(|_| s))
 }
 
 /// `/me`: the signed-in user of a delegated token.
@@ -24,8 +29,8 @@ pub fn me(ctx: &Ctx) -> GraphResult<Answer> {
         return Err(GraphError::bad_request("/me request is only valid with delegated authentication flow."));
     };
     let user = &ctx.state.org().users[u];
-    let mut body = render::user(ctx.state.org(), user, ctx.query.select().as_deref())
-        .map_err(|e| directory_select_error(&e.0, "User"))?;
+    let select = selection(ctx, "user", ctx.query.select().as_deref())?;
+    let mut body = render::user_selected(ctx.state.org(), user, &select);
     body["@odata.context"] = json!(context_url(ctx.state, "users/$entity"));
     Ok(Answer::ok(body))
 }
@@ -57,6 +62,9 @@ type UserFilter = Box<dyn Fn(&Value) -> bool>;
 
 fn user_filter(filter: &str) -> GraphResult<UserFilter> {
     let f = filter.trim();
+    let known = |prop: &str| {
+        schema().check_names("user", [prop], false).map_err(|e: UnknownName| Service::Directory.unknown_name(&e))
+    };
     let unsupported = || {
         GraphError::new(
             StatusCode::BAD_REQUEST,
@@ -85,6 +93,7 @@ fn user_filter(filter: &str) -> GraphResult<UserFilter> {
                 return Err(unsupported());
             };
             let prop = prop.trim().to_string();
+            known(&prop)?;
             let prefix = prefix.to_lowercase();
             clauses.push(Box::new(move |u| u[&prop].as_str().is_some_and(|s| s.to_lowercase().starts_with(&prefix))));
         } else if let Some(rest) = clause.strip_prefix("proxyAddresses/any(x:x eq ").and_then(|r| r.strip_suffix(')')) {
@@ -101,6 +110,7 @@ fn user_filter(filter: &str) -> GraphResult<UserFilter> {
             let [prop, "eq", value] = parts.as_slice() else {
                 return Err(unsupported());
             };
+            known(prop)?;
             let want = literal(value).ok_or_else(unsupported)?;
             let prop = prop.to_string();
             clauses.push(Box::new(move |u| match (&u[&prop], &want) {
@@ -114,7 +124,7 @@ fn user_filter(filter: &str) -> GraphResult<UserFilter> {
 
 /// Every property a user can be filtered on.
 fn filterable(org: &crate::org::Organization, u: &crate::org::User) -> Value {
-    render::user(org, u, Some(&[])).unwrap_or(Value::Null)
+    Value::Object(render::user(org, u))
 }
 
 /// `/users`: pages of 100 by default, `$top` 1–999, `$skiptoken` next links.
@@ -138,7 +148,7 @@ pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
             "$count is only supported with the ConsistencyLevel header set to eventual.",
         ));
     }
-    let (offset, top, filter, select) = match token {
+    let (offset, top, filter, select_names) = match token {
         Some(t) => (t.offset, t.top, t.filter, t.select),
         None => {
             (0, ctx.query.top(999)?.unwrap_or(100), ctx.query.get("$filter").map(str::to_string), ctx.query.select())
@@ -148,18 +158,19 @@ pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
         Some(f) => user_filter(f)?,
         None => Box::new(|_: &Value| true),
     };
+    let select = selection(ctx, "user", select_names.as_deref())?;
     let org = ctx.state.org();
     let matching: Vec<&crate::org::User> = org.active_users().iter().filter(|u| keep(&filterable(org, u))).collect();
     let mut value = Vec::new();
     for u in matching.iter().skip(offset).take(top) {
-        value.push(render::user(org, u, select.as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?);
+        value.push(render::user_selected(org, u, &select));
     }
     let mut body = json!({"@odata.context": context_url(ctx.state, "users"), "value": value});
     if count && offset == 0 {
         body["@odata.count"] = json!(matching.len());
     }
     if offset + top < matching.len() {
-        let next = ListToken { offset: offset + top, top, filter, select };
+        let next = ListToken { offset: offset + top, top, filter, select: select_names };
         body["@odata.nextLink"] =
             json!(format!("{}/users?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
     }
@@ -175,8 +186,8 @@ pub fn user(ctx: &Ctx, id: &str) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$expand"])?;
     let org = ctx.state.org();
     let user = org.find_user(id).ok_or_else(|| GraphError::directory_not_found(id))?;
-    let mut body =
-        render::user(org, user, ctx.query.select().as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?;
+    let select = selection(ctx, "user", ctx.query.select().as_deref())?;
+    let mut body = render::user_selected(org, user, &select);
     body["@odata.context"] = json!(context_url(ctx.state, "users/$entity"));
     Ok(Answer::ok(body))
 }
@@ -194,15 +205,16 @@ pub fn groups(ctx: &Ctx) -> GraphResult<Answer> {
         None => 0,
     };
     let top = ctx.query.top(999)?.unwrap_or(100);
-    let select = ctx.query.select();
+    let select_names = ctx.query.select();
+    let select = selection(ctx, "group", select_names.as_deref())?;
     let groups = &ctx.state.org().groups;
     let mut value = Vec::new();
     for g in groups.iter().skip(offset).take(top) {
-        value.push(render::group(g, select.as_deref()).map_err(|e| directory_select_error(&e.0, "Group"))?);
+        value.push(render::group(g, &select));
     }
     let mut body = json!({"@odata.context": context_url(ctx.state, "groups"), "value": value});
     if offset + top < groups.len() {
-        let next = ListToken { offset: offset + top, top, filter: None, select };
+        let next = ListToken { offset: offset + top, top, filter: None, select: select_names };
         body["@odata.nextLink"] =
             json!(format!("{}/groups?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
     }
@@ -219,8 +231,8 @@ pub fn group(ctx: &Ctx, id: &str) -> GraphResult<Answer> {
         .iter()
         .find(|g| g.id.eq_ignore_ascii_case(id))
         .ok_or_else(|| GraphError::directory_not_found(id))?;
-    let mut body =
-        render::group(g, ctx.query.select().as_deref()).map_err(|e| directory_select_error(&e.0, "Group"))?;
+    let select = selection(ctx, "group", ctx.query.select().as_deref())?;
+    let mut body = render::group(g, &select);
     body["@odata.context"] = json!(context_url(ctx.state, "groups/$entity"));
     Ok(Answer::ok(body))
 }
@@ -241,12 +253,14 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
         None => 0,
     };
     let top = ctx.query.top(999)?.unwrap_or(100).min(100);
-    let select = ctx.query.select();
+    let select_names = ctx.query.select();
+    // Members are directoryObjects, and Graph returns a user's properties
+    // for the users among them; every member here is a user.
+    let select = selection(ctx, "user", select_names.as_deref())?;
     let mut value: Vec<Value> = Vec::new();
     let members: Vec<usize> = g.members.iter().copied().filter(|&m| org.is_active(m)).collect();
     for &m in members.iter().skip(offset).take(top) {
-        let mut v =
-            render::user(org, &org.users[m], select.as_deref()).map_err(|e| directory_select_error(&e.0, "User"))?;
+        let mut v = render::user_selected(org, &org.users[m], &select);
         if let Value::Object(map) = &mut v {
             let mut annotated = serde_json::Map::new();
             annotated.insert("@odata.type".into(), json!("#microsoft.graph.user"));
@@ -258,7 +272,7 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
     let context = if users_only { "users" } else { "directoryObjects" };
     let mut body = json!({"@odata.context": context_url(ctx.state, context), "value": value});
     if offset + top < members.len() {
-        let next = ListToken { offset: offset + top, top, filter: None, select };
+        let next = ListToken { offset: offset + top, top, filter: None, select: select_names };
         let cast = if users_only { "/microsoft.graph.user" } else { "" };
         body["@odata.nextLink"] = json!(format!(
             "{}/groups/{}/members{cast}?$skiptoken={}",

@@ -47,15 +47,6 @@ impl GraphError {
         GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
-    /// 400 for a `$select` naming a property the type lacks (Outlook resources).
-    pub fn unknown_property(name: &str, type_name: &str) -> Self {
-        GraphError::new(
-            StatusCode::BAD_REQUEST,
-            "RequestBroker--ParseUri",
-            format!("Could not find a property named '{name}' on type '{type_name}'."),
-        )
-    }
-
     /// 404 for a path Graph does not have.
     pub fn no_such_path(path: &str) -> Self {
         GraphError::new(

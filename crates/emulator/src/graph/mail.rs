@@ -4,10 +4,16 @@
 //! <https://learn.microsoft.com/graph/delta-query-messages>.
 
 use super::error::{GraphError, GraphResult};
-use super::{Answer, CALENDAR_ROLES, Ctx, MAIL_ROLES, MailboxResource, context_url, skip_page};
+use super::odata::Service;
+use super::{
+    Answer, CALENDAR_BASIC_ROLES, CALENDAR_ROLES, Ctx, MAIL_BASIC_ROLES, MAIL_ROLES, MailboxResource, context_url,
+    skip_page,
+};
 use crate::corpus::{FolderKind, ItemKey, Message};
 use crate::ids::{self, decode_token, encode_token};
-use crate::render::{FolderInfo, UnknownProperty};
+use crate::permissions::{Access, BASIC_CALENDAR_WITHHELD, BASIC_MAIL_WITHHELD};
+use crate::render::FolderInfo;
+use crate::schema::{DerivedNames, schema};
 use crate::world::{Change, Cursor, MailRound};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -18,6 +24,40 @@ use std::collections::HashMap;
 pub struct Mailbox {
     pub index: usize,
     pub user_id: String,
+    /// How much of the resource asked for (mail or calendar) the caller may read.
+    pub access: Access,
+    /// What that access withholds from each item.
+    withheld: &'static [&'static str],
+}
+
+impl Mailbox {
+    /// Refuses a request that names a withheld property in `$select` or
+    /// `$expand`, as the service does for a `ReadBasic` app (the emulator
+    /// takes the stricter reading: refused, not silently emptied).
+    pub fn check_query(&self, ctx: &Ctx) -> GraphResult<()> {
+        if self.access == Access::Full {
+            return Ok(());
+        }
+        let named = |option: &str| {
+            ctx.query
+                .get(option)
+                .is_some_and(|v| v.split([',', '(', ')', ' ', '/']).any(|name| self.withheld.contains(&name.trim())))
+        };
+        if named("$select") || named("$expand") {
+            return Err(GraphError::mailbox_denied());
+        }
+        Ok(())
+    }
+
+    /// Removes what the caller's access withholds from a rendered item.
+    pub fn withhold(&self, mut item: Value) -> Value {
+        if self.access == Access::Basic
+            && let Value::Object(map) = &mut item
+        {
+            map.retain(|k, _| !self.withheld.contains(&k.as_str()));
+        }
+        item
+    }
 }
 
 /// Resolves the user of a mailbox path and checks the caller may read it.
@@ -35,7 +75,17 @@ pub fn open_mailbox(ctx: &Ctx, user: &str, resource: &MailboxResource) -> GraphR
             | MailboxResource::Event(_)
             | MailboxResource::Instances(_)
     );
-    ctx.caller.require(if calendar { CALENDAR_ROLES } else { MAIL_ROLES }, GraphError::mailbox_denied)?;
+    let (full, basic, withheld) = if calendar {
+        (CALENDAR_ROLES, CALENDAR_BASIC_ROLES, BASIC_CALENDAR_WITHHELD)
+    } else {
+        (MAIL_ROLES, MAIL_BASIC_ROLES, BASIC_MAIL_WITHHELD)
+    };
+    let access = if ctx.caller.require(full, GraphError::mailbox_denied).is_ok() {
+        Access::Full
+    } else {
+        ctx.caller.require(basic, GraphError::mailbox_denied)?;
+        Access::Basic
+    };
     let u = found.ok_or_else(|| GraphError::invalid_user(user))?;
     if ctx.state.is_denied(u.index) {
         return Err(GraphError::access_policy_denied());
@@ -43,7 +93,9 @@ pub fn open_mailbox(ctx: &Ctx, user: &str, resource: &MailboxResource) -> GraphR
     if !u.has_mailbox {
         return Err(GraphError::no_mailbox());
     }
-    Ok(Mailbox { index: u.index, user_id: u.id.clone() })
+    let mailbox = Mailbox { index: u.index, user_id: u.id.clone(), access, withheld };
+    mailbox.check_query(ctx)?;
+    Ok(mailbox)
 }
 
 /// Resolves a folder by well-known name or id.
@@ -58,13 +110,11 @@ pub fn resolve_folder(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Fol
     Ok(folder)
 }
 
-fn select_error(e: UnknownProperty) -> GraphError {
-    GraphError::unknown_property(&e.0, "Microsoft.OutlookServices.Message")
-}
-
 /// `/mailFolders` and `/mailFolders/{id}/childFolders`: ten per page by default, `$skip` links.
 pub fn folders(ctx: &Ctx, mailbox: &Mailbox, parent: Option<&str>) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$top", "$skip", "$count", "$filter", "$expand"])?;
+    let select = ctx.query.selection(Service::Outlook, "mailFolder", DerivedNames::Refuse)?;
+    ctx.query.check_names(Service::Outlook, "mailFolder")?;
     let parent_kind = match parent {
         Some(id) => resolve_folder(ctx, mailbox, id)?,
         None => FolderKind::MsgFolderRoot,
@@ -84,7 +134,8 @@ pub fn folders(ctx: &Ctx, mailbox: &Mailbox, parent: Option<&str>) -> GraphResul
         .map(|(kind, name, p)| {
             let children = all.iter().filter(|(_, _, pp)| *pp == Some(*kind)).count();
             let (total, unread) = counts.get(kind).copied().unwrap_or_default();
-            ctx.render.folder(mailbox.index, &FolderInfo { kind: *kind, name, parent: *p, children, total, unread })
+            let info = FolderInfo { kind: *kind, name, parent: *p, children, total, unread };
+            ctx.render.folder(mailbox.index, &info, &select)
         })
         .collect();
     let link = match parent {
@@ -100,6 +151,9 @@ pub fn folders(ctx: &Ctx, mailbox: &Mailbox, parent: Option<&str>) -> GraphResul
 
 /// `/mailFolders/{id}`.
 pub fn folder(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
+    ctx.query.allow_only(&["$select", "$expand"])?;
+    let select = ctx.query.selection(Service::Outlook, "mailFolder", DerivedNames::Refuse)?;
+    ctx.query.check_names(Service::Outlook, "mailFolder")?;
     let kind = resolve_folder(ctx, mailbox, id)?;
     let all = ctx.state.world.folders(mailbox.index);
     let (_, name, parent) = all.iter().find(|(k, _, _)| *k == kind).cloned().ok_or_else(GraphError::item_not_found)?;
@@ -111,7 +165,8 @@ pub fn folder(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
             unread += usize::from(!m.is_read);
         }
     }
-    let mut body = ctx.render.folder(mailbox.index, &FolderInfo { kind, name: &name, parent, children, total, unread });
+    let info = FolderInfo { kind, name: &name, parent, children, total, unread };
+    let mut body = ctx.render.folder(mailbox.index, &info, &select);
     body["@odata.context"] =
         json!(context_url(ctx.state, &format!("users('{}')/mailFolders/$entity", mailbox.user_id)));
     Ok(Answer::ok(body))
@@ -144,6 +199,8 @@ fn invalid_filter() -> GraphError {
 }
 
 /// Parses `receivedDateTime OP VALUE [and …]`, with the operators `allowed`.
+/// A property the message type lacks is refused as Graph refuses it; one
+/// it has but the emulator does not filter on is an invalid filter.
 fn parse_time_filter(filter: &str, allowed: &[&'static str]) -> GraphResult<Vec<TimeFilter>> {
     let mut out = Vec::new();
     for clause in filter.split(" and ") {
@@ -151,7 +208,8 @@ fn parse_time_filter(filter: &str, allowed: &[&'static str]) -> GraphResult<Vec<
         let [field, op, value] = parts.as_slice() else {
             return Err(invalid_filter());
         };
-        if !field.eq_ignore_ascii_case("receivedDateTime") {
+        schema().check_names("message", [*field], false).map_err(|e| Service::Outlook.unknown_name(&e))?;
+        if *field != "receivedDateTime" {
             return Err(invalid_filter());
         }
         let op = *allowed.iter().find(|a| a.eq_ignore_ascii_case(op)).ok_or_else(invalid_filter)?;
@@ -165,6 +223,8 @@ fn parse_time_filter(filter: &str, allowed: &[&'static str]) -> GraphResult<Vec<
 /// `/messages` and `/mailFolders/{id}/messages`: newest first, ten per page, `$skip` links.
 pub fn list_messages(ctx: &Ctx, mailbox: &Mailbox, folder: Option<&str>) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$top", "$skip", "$filter", "$orderby", "$count", "$expand"])?;
+    let select = ctx.query.selection(Service::Outlook, "message", DerivedNames::Refuse)?;
+    ctx.query.check_names(Service::Outlook, "message")?;
     let folder = folder.map(|f| resolve_folder(ctx, mailbox, f)).transpose()?;
     let filters = match ctx.query.get("$filter") {
         Some(f) => parse_time_filter(f, &["ge", "gt", "le", "lt"])?,
@@ -192,12 +252,11 @@ pub fn list_messages(ctx: &Ctx, mailbox: &Mailbox, folder: Option<&str>) -> Grap
     if !ascending {
         messages.reverse();
     }
-    let select = ctx.query.select();
     let expand = expands_sensitivity(ctx.query.get("$expand"));
-    let items = messages
+    let items: Vec<Value> = messages
         .iter()
-        .map(|(m, moves)| ctx.render.message(m, *moves, select.as_deref(), false, expand).map_err(select_error))
-        .collect::<GraphResult<Vec<_>>>()?;
+        .map(|(m, moves)| mailbox.withhold(ctx.render.message(m, *moves, &select, false, expand)))
+        .collect();
     let link = match folder {
         Some(f) => format!("/users/{}/mailFolders/{}/messages", mailbox.user_id, ids::folder_id(mailbox.index, f)),
         None => format!("/users/{}/messages", mailbox.user_id),
@@ -222,9 +281,11 @@ fn lookup(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<(Message, u16)>
 /// `/messages/{id}`.
 pub fn message(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$expand"])?;
+    let select = ctx.query.selection(Service::Outlook, "message", DerivedNames::Refuse)?;
+    ctx.query.check_names(Service::Outlook, "message")?;
     let (m, moves) = lookup(ctx, mailbox, id)?;
     let expand = expands_sensitivity(ctx.query.get("$expand"));
-    let mut body = ctx.render.message(&m, moves, ctx.query.select().as_deref(), false, expand).map_err(select_error)?;
+    let mut body = mailbox.withhold(ctx.render.message(&m, moves, &select, false, expand));
     if body.is_object() {
         body["@odata.context"] =
             json!(context_url(ctx.state, &format!("users('{}')/messages/$entity", mailbox.user_id)));
@@ -248,6 +309,47 @@ struct MailToken {
     /// given once and kept in the tokens).
     #[serde(default)]
     x: bool,
+    /// `$orderby=receivedDateTime desc` was given: the initial round runs
+    /// newest first, from after this (received, key).
+    #[serde(default)]
+    desc: bool,
+    #[serde(default)]
+    after: Option<(DateTime<Utc>, ItemKey)>,
+    /// Items this round has returned so far, for the filtered round's cap.
+    #[serde(default)]
+    n: usize,
+}
+
+/// "Applying `$filter` in a delta query returns only up to 5,000 messages"
+/// (FACTS §3, §8): each round of a filtered message delta ends after this
+/// many, whatever the folder holds. The emulator applies it to every round,
+/// later ones included, the stricter reading.
+pub const FILTERED_DELTA_CAP: usize = 5000;
+
+/// One page of the initial round newest first: the folder's messages since
+/// the filter date, by received time descending, after `after`.
+fn newest_first(
+    ctx: &Ctx,
+    round: &MailRound,
+    after: Option<(DateTime<Utc>, ItemKey)>,
+    limit: usize,
+) -> (Vec<(Message, u16)>, bool) {
+    let mut all: Vec<(Message, u16)> = ctx
+        .state
+        .world
+        .all_messages(round.mailbox)
+        .into_iter()
+        .filter(|(m, _)| m.folder == round.folder && round.since.is_none_or(|t| m.received >= t))
+        .collect();
+    all.sort_by_key(|(m, _)| std::cmp::Reverse((m.received, m.key)));
+    let start = match after {
+        Some(pos) => all.partition_point(|(m, _)| (m.received, m.key) >= pos),
+        None => 0,
+    };
+    let rest = all.len().saturating_sub(start);
+    let page: Vec<(Message, u16)> = all.into_iter().skip(start).take(limit).collect();
+    let more = rest > page.len();
+    (page, more)
 }
 
 /// Whether `$expand` asks for PidTagSensitivity:
@@ -294,18 +396,25 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
                 // A delta link starts the next round from where the last began.
                 token.to = world.seq();
                 token.c = Cursor::Changes(None);
+                token.n = 0;
             }
             token
         }
         (None, None) => {
             ctx.query.allow_only(&["$select", "$top", "$expand", "$filter", "$orderby"])?;
-            if let Some(o) = ctx.query.get("$orderby")
-                && !o.trim().eq_ignore_ascii_case("receivedDateTime desc")
-            {
-                return Err(GraphError::bad_request(
-                    "$orderby on message delta supports only 'receivedDateTime desc'.",
-                ));
-            }
+            // On delta, a derived type's property named without its cast is
+            // left out rather than refused (FACTS §8).
+            ctx.query.selection(Service::Outlook, "message", DerivedNames::LeaveOut)?;
+            ctx.query.check_names(Service::Outlook, "message")?;
+            let desc = match ctx.query.get("$orderby") {
+                None => false,
+                Some(o) if o.split_whitespace().collect::<Vec<_>>() == ["receivedDateTime", "desc"] => true,
+                Some(_) => {
+                    return Err(GraphError::bad_request(
+                        "$orderby on message delta supports only 'receivedDateTime desc'.",
+                    ));
+                }
+            };
             let since = match ctx.query.get("$filter") {
                 Some(f) => match parse_time_filter(f, &["ge", "gt"])?.as_slice() {
                     [one] => Some(if one.op == "gt" { one.at + chrono::Duration::nanoseconds(1) } else { one.at }),
@@ -331,18 +440,41 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
                 to: world.seq(),
                 c: Cursor::Base(None),
                 ps: DEFAULT_DELTA_PAGE,
+                desc,
+                after: None,
+                n: 0,
             }
         }
     };
     let page_size = ctx.prefer.max_page_size.unwrap_or(token.ps).clamp(1, MAX_DELTA_PAGE);
     let round = MailRound { mailbox: mailbox.index, folder, since: token.since, from: token.from };
-    let (changes, next) = world.mail_delta_page(&round, token.c, page_size);
+    // A filtered round stops at the cap, whatever is left.
+    let room = if token.since.is_some() { FILTERED_DELTA_CAP.saturating_sub(token.n) } else { usize::MAX };
+    let limit = page_size.min(room);
+    let mut after = token.after;
+    let (changes, mut next) = if limit == 0 {
+        (Vec::new(), None)
+    } else if token.desc && token.from.is_none() {
+        let (page, more) = newest_first(ctx, &round, token.after, limit);
+        after = page.last().map(|(m, _)| (m.received, m.key)).or(token.after);
+        (page.into_iter().map(|(m, moves)| Change::Live(m, moves)).collect(), more.then_some(token.c))
+    } else {
+        world.mail_delta_page(&round, token.c, limit)
+    };
+    let returned = token.n + changes.len();
+    if token.since.is_some() && returned >= FILTERED_DELTA_CAP {
+        next = None;
+    }
+    let select = match &token.sel {
+        Some(names) => {
+            schema().select("message", names, DerivedNames::LeaveOut).map_err(|e| Service::Outlook.unknown_name(&e))?
+        }
+        None => Default::default(),
+    };
     let mut value = Vec::with_capacity(changes.len());
     for change in changes {
         value.push(match change {
-            Change::Live(m, moves) => {
-                ctx.render.message(&m, moves, token.sel.as_deref(), true, token.x).map_err(select_error)?
-            }
+            Change::Live(m, moves) => mailbox.withhold(ctx.render.message(&m, moves, &select, true, token.x)),
             Change::Removed(key, moves) => json!({
                 "@odata.type": "#microsoft.graph.message",
                 "id": ids::message_id(mailbox.index, key, (!ctx.render.immutable_ids).then_some(moves)),
@@ -353,11 +485,12 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
     let mut body = json!({"@odata.context": context_url(ctx.state, "Collection(message)"), "value": value});
     match next {
         Some(cursor) => {
-            let t = MailToken { c: cursor, ps: page_size, ..token };
+            let t = MailToken { c: cursor, ps: page_size, after, n: returned, ..token };
             body["@odata.nextLink"] = json!(format!("{base_link}?$skiptoken={}", encode_token(&t)));
         }
         None => {
-            let t = MailToken { from: Some(token.to), c: Cursor::Changes(None), ps: page_size, ..token };
+            let t =
+                MailToken { from: Some(token.to), c: Cursor::Changes(None), ps: page_size, after: None, n: 0, ..token };
             body["@odata.deltaLink"] = json!(format!("{base_link}?$deltatoken={}", encode_token(&t)));
         }
     }

@@ -47,9 +47,12 @@ impl Caller {
     }
 }
 
-/// Permissions that let an app read mail, calendars and the directory.
-pub const MAIL_ROLES: &[&str] = &["Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic.All"];
+/// Permissions that let an app read mail, calendars and the directory
+/// (FACTS §8). The `BASIC` ones read without bodies and the like.
+pub const MAIL_ROLES: &[&str] = &["Mail.Read", "Mail.ReadWrite"];
+pub const MAIL_BASIC_ROLES: &[&str] = &["Mail.ReadBasic.All"];
 pub const CALENDAR_ROLES: &[&str] = &["Calendars.Read", "Calendars.ReadWrite"];
+pub const CALENDAR_BASIC_ROLES: &[&str] = &["Calendars.ReadBasic.All"];
 pub const USER_ROLES: &[&str] =
     &["User.Read.All", "User.ReadWrite.All", "User.ReadBasic.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 pub const GROUP_ROLES: &[&str] =
@@ -377,11 +380,21 @@ pub enum MailboxResource {
     Instances(String),
 }
 
-/// Splits a path into segments, turning `name('key')` into `name`, `key`.
+/// Splits a path into percent-decoded segments, turning `name('key')` into
+/// `name`, `key`, and a function call without parameters, `delta()`, into
+/// its name: Microsoft's kiota-generated SDKs call functions that way, the
+/// JavaScript SDK without the parentheses, and Graph takes both (FACTS §8).
 pub fn segments(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in path.split('/').filter(|s| !s.is_empty()) {
         let decoded: String = percent_decode(raw);
+        if let Some(function) = decoded.strip_suffix("()")
+            && !function.is_empty()
+            && !function.contains(['(', ')', '\''])
+        {
+            out.push(function.to_string());
+            continue;
+        }
         if let Some(open) = decoded.find("('")
             && decoded.ends_with("')")
         {
@@ -506,6 +519,9 @@ pub fn skip_page(
     let total = items.len();
     let page: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
     let mut body = serde_json::json!({"@odata.context": context_url(ctx.state, context), "value": page});
+    if ctx.query.get("$count").is_some_and(|c| c.eq_ignore_ascii_case("true")) {
+        body["@odata.count"] = serde_json::json!(total);
+    }
     if skip + top < total {
         let mut keep: Vec<String> = form_urlencoded::parse(ctx.request.raw_query.as_bytes())
             .filter(|(k, _)| !k.eq_ignore_ascii_case("$skip") && !k.eq_ignore_ascii_case("$top"))
@@ -537,6 +553,16 @@ mod tests {
         let b = Route::parse(&Method::GET, "/users/u1/mailfolders/f==/messages/delta", &app()).unwrap();
         assert_eq!(a, b);
         assert_eq!(a, Route::Mailbox("u1".into(), MailboxResource::FolderDelta("f==".into())));
+    }
+
+    #[test]
+    fn function_calls_and_percent_encoded_ids_route_as_graph_routes_them() {
+        let plain = Route::parse(&Method::GET, "/users/u1/mailFolders/f+x=/messages/delta", &app()).unwrap();
+        let sdk = Route::parse(&Method::GET, "/users/u1/mailFolders/f%2Bx%3D/messages/delta()", &app()).unwrap();
+        assert_eq!(plain, sdk);
+        let calendar = Route::parse(&Method::GET, "/users/u1/calendarView/delta()", &app()).unwrap();
+        assert_eq!(calendar, Route::Mailbox("u1".into(), MailboxResource::CalendarDelta));
+        assert!(Route::parse(&Method::GET, "/users/u1/calendarView/delta(x)", &app()).is_err());
     }
 
     #[test]

@@ -5,8 +5,35 @@
 //! relies on an option the real service would reject fails here first.
 
 use super::error::GraphError;
+use crate::schema::{DerivedNames, Selection, UnknownName, schema};
 use crate::tz::Zone;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+
+/// The Microsoft service behind a resource: each words a refused name its
+/// own way (FACTS §8: Outlook's `RequestBroker--ParseUri`, the directory's
+/// `Request_BadRequest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Outlook,
+    Directory,
+}
+
+impl Service {
+    /// The 400 for a name the resource's type lacks.
+    pub fn unknown_name(self, e: &UnknownName) -> GraphError {
+        let mut chars = e.on_type.chars();
+        let type_name: String = chars.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(chars).collect();
+        let (code, service) = match self {
+            Service::Outlook => ("RequestBroker--ParseUri", "OutlookServices"),
+            Service::Directory => ("Request_BadRequest", "DirectoryServices"),
+        };
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("Could not find a property named '{}' on type 'Microsoft.{service}.{type_name}'.", e.name),
+        )
+    }
+}
 
 /// The query string, decoded.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +66,31 @@ impl Query {
         self.get("$select").map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
     }
 
+    /// `$select` resolved against the entity type `ty` of the resource
+    /// (Graph's metadata decides which names exist).
+    pub fn selection(&self, service: Service, ty: &str, derived: DerivedNames) -> Result<Selection, GraphError> {
+        match self.select() {
+            None => Ok(Selection::default()),
+            Some(names) => schema().select(ty, &names, derived).map_err(|e| service.unknown_name(&e)),
+        }
+    }
+
+    /// Checks the property names of `$orderby` and `$expand` against `ty`:
+    /// each `$orderby` item is a property path with an optional direction,
+    /// each `$expand` item a navigation property with optional options in
+    /// parentheses.
+    pub fn check_names(&self, service: Service, ty: &str) -> Result<(), GraphError> {
+        let unknown = |e: UnknownName| service.unknown_name(&e);
+        if let Some(order) = self.get("$orderby") {
+            let names = order.split(',').filter_map(|item| item.split_whitespace().next());
+            schema().check_names(ty, names, false).map_err(unknown)?;
+        }
+        if let Some(expand) = self.get("$expand") {
+            schema().check_names(ty, expand_names(expand), true).map_err(unknown)?;
+        }
+        Ok(())
+    }
+
     /// `$top` checked against `1..=max`.
     pub fn top(&self, max: usize) -> Result<Option<usize>, GraphError> {
         match self.get("$top") {
@@ -59,6 +111,36 @@ impl Query {
             Some(v) => v.parse().map_err(|_| GraphError::bad_request(format!("Invalid $skip value '{v}'."))),
         }
     }
+}
+
+/// The navigation properties an `$expand` names: its top-level items, each
+/// without the options in parentheses.
+fn expand_names(expand: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in expand.char_indices() {
+        match c {
+            '(' => {
+                if depth == 0 {
+                    names.push(expand[start..i].trim());
+                }
+                depth += 1;
+            }
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                if !expand[start..i].trim().is_empty() && !expand[start..i].trim().ends_with(')') {
+                    names.push(expand[start..i].trim());
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = expand[start..].trim();
+    if depth == 0 && !last.is_empty() && !last.contains('(') {
+        names.push(last);
+    }
+    names.into_iter().filter(|n| !n.is_empty()).collect()
 }
 
 /// The `Prefer` header's preferences that Graph honours here.
@@ -139,6 +221,32 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("prefer", HeaderValue::from_static("outlook.timezone=\"Mars/Olympus\""));
         assert!(Prefer::parse(&h).is_err());
+    }
+
+    #[test]
+    fn expand_names_are_the_top_level_items_without_options() {
+        assert_eq!(expand_names("attachments"), ["attachments"]);
+        assert_eq!(
+            expand_names("singleValueExtendedProperties($filter=id eq 'Integer 0x0036'),attachments"),
+            ["singleValueExtendedProperties", "attachments"]
+        );
+        assert_eq!(expand_names("a($select=x,y), b"), ["a", "b"]);
+    }
+
+    #[test]
+    fn names_the_type_lacks_are_refused_in_the_service_s_words() {
+        let q = Query::parse("$select=subject,meetingMessageType");
+        let e = q.selection(Service::Outlook, "message", DerivedNames::Refuse).unwrap_err();
+        assert_eq!(e.code, "RequestBroker--ParseUri");
+        assert!(
+            e.message.contains("'meetingMessageType' on type 'Microsoft.OutlookServices.Message'"),
+            "{}",
+            e.message
+        );
+        let e = Query::parse("$orderby=hireDay").check_names(Service::Directory, "user").unwrap_err();
+        assert_eq!(e.code, "Request_BadRequest");
+        assert!(Query::parse("$orderby=displayName desc").check_names(Service::Directory, "user").is_ok());
+        assert!(Query::parse("$expand=subject").check_names(Service::Outlook, "message").is_err());
     }
 
     #[test]
