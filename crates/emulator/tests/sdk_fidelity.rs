@@ -8,162 +8,19 @@
 //! Microsoft's clients speak only HTTPS (MSAL refuses an `http://` authority;
 //! the Graph SDK sends the token only to `https://` hosts and mis-joins
 //! `http://` next links onto its base URL), so the emulator is served here
-//! behind TLS with a test certificate from `tests/sdk-fidelity/tls/`, and the
-//! CA is handed to Node with `NODE_EXTRA_CA_CERTS`.
+//! behind TLS with a test certificate from `tests/sdk-fidelity/tls/` (the
+//! serving code is shared with the Python SDK's test, in `common/fidelity.rs`),
+//! and the CA is handed to Node with `NODE_EXTRA_CA_CERTS`.
 //!
 //! Needs `node` (20 or newer) and `npm` on `PATH`; the test fails without them.
 
-use axum::serve::Listener;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tac_emulator::{Emulator, EmulatorConfig};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::server::TlsStream;
+mod common;
 
-fn fidelity_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("sdk-fidelity")
-}
-
-/// The server side of the test TLS: the fixture certificate and key.
-fn tls_acceptor() -> TlsAcceptor {
-    let tls = fidelity_dir().join("tls");
-    let read = |name: &str| std::fs::read(tls.join(name)).unwrap_or_else(|e| panic!("reading tls/{name}: {e}"));
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read("server.pem"))
-        .collect::<Result<_, _>>()
-        .expect("tls/server.pem holds certificates");
-    let key = PrivateKeyDer::from_pem_slice(&read("server-key.pem")).expect("tls/server-key.pem holds a private key");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("the test certificate and key match");
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    TlsAcceptor::from(Arc::new(config))
-}
-
-/// A TLS listener for `axum::serve`: handshakes run concurrently, so one slow
-/// client cannot hold up the others.
-struct TlsListener {
-    connections: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    addr: SocketAddr,
-}
-
-impl TlsListener {
-    fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
-        let addr = tcp.local_addr().expect("local address");
-        let (tx, connections) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = tcp.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                        let _ = tx.send((tls, peer)).await;
-                    }
-                });
-            }
-        });
-        TlsListener { connections, addr }
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.connections.recv().await {
-            Some(connection) => connection,
-            // The acceptor task only stops with the runtime.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.addr)
-    }
-}
-
-/// The emulator on `https://127.0.0.1:PORT`, stopped when dropped.
-struct HttpsEmulator {
-    emulator: Emulator,
-    base_url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for HttpsEmulator {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn spawn_https(config: EmulatorConfig) -> HttpsEmulator {
-    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-    let base_url = format!("https://{}", tcp.local_addr().expect("local address"));
-    let emulator = Emulator::new(&config, &base_url);
-    let router = emulator.router();
-    let listener = TlsListener::new(tcp, tls_acceptor());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("the emulator serves");
-    });
-    HttpsEmulator { emulator, base_url, task }
-}
-
-/// Runs a command to completion with a deadline, killing it when the deadline passes.
-fn run(mut command: Command, what: &str, limit: Duration) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {what}: {e}"));
-    // Drain the pipes on their own threads so a chatty child cannot block.
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut v).map(|_| v).unwrap_or_default()
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut stderr, &mut v).map(|_| v).unwrap_or_default()
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the child") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit status: {}\n--- stdout ---\n{}--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::fidelity::{assert_script_passed, ca_file, describe, fidelity_dir, run, spawn_https};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tac_emulator::EmulatorConfig;
 
 /// Fails the test with advice when a tool is missing.
 fn require_tool(tool: &str) {
@@ -221,7 +78,7 @@ async fn microsofts_graph_sdk_pages_users_and_delta_rounds_to_the_ground_truth()
         .env("TAC_CLIENT_ID", &creds.client_id)
         .env("TAC_CLIENT_SECRET", &creds.client_secret)
         .env("TAC_EMULATOR_URL", &server.base_url)
-        .env("NODE_EXTRA_CA_CERTS", dir.join("tls").join("ca.pem"))
+        .env("NODE_EXTRA_CA_CERTS", ca_file())
         // Loopback traffic must not go to a proxy that the environment names.
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
@@ -230,12 +87,5 @@ async fn microsofts_graph_sdk_pages_users_and_delta_rounds_to_the_ground_truth()
         .await
         .expect("node task");
     println!("{}", describe(&output));
-
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-    assert!(
-        output.status.success(),
-        "the Graph SDK disagreed with the ground truth ({summary}); the script's output is above"
-    );
-    assert!(summary.ends_with(" passed, 0 failed"), "the script did not finish its checks: {summary:?}");
+    assert_script_passed(&output, "the Graph JavaScript SDK");
 }

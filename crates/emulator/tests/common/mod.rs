@@ -1,7 +1,10 @@
 //! Helpers shared by the end-to-end tests: an emulator on a loopback port, a
-//! real HTTP client, and tokens.
+//! real HTTP client, and tokens; and, in [`fidelity`], the HTTPS emulator and
+//! child-process running of the Graph SDK fidelity tests.
 
 #![allow(dead_code)]
+
+pub mod fidelity;
 
 use serde_json::Value;
 use tac_emulator::{Credentials, EmulatorConfig, RunningEmulator};
