@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tac_graph::{Cloud, GraphClient};
 use tac_store::{Integration, IntegrationSettings};
-use tac_sync::connection::ConnectionError;
+use tac_sync::connection::{CheckStatus, ConnectionError};
 
 #[derive(Debug, Subcommand)]
 pub enum IntegrationCommand {
@@ -18,7 +18,7 @@ pub enum IntegrationCommand {
     Set(SetArgs),
     /// Show the saved connection; the secret is never shown.
     Show(JsonFlag),
-    /// Get a token and check the seven application permissions and admin consent.
+    /// Get a token, then prove each capability TAC needs with one real call.
     Test(JsonFlag),
     /// Remove the connection and purge everything synced through it (asks for --yes).
     Disconnect(DisconnectArgs),
@@ -202,9 +202,13 @@ async fn test(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let ok = test.ok();
     if json {
         let out = match &test.result {
-            Ok(report) => {
-                serde_json::json!({"token": {"ok": true}, "admin_consent": report.admin_consent, "permissions": report.checks, "ok": ok})
-            }
+            Ok(report) => serde_json::json!({
+                "token": {"ok": true},
+                "admin_consent": report.admin_consent,
+                "mailbox": report.mailbox,
+                "checks": test.checklist(),
+                "ok": ok,
+            }),
             Err(e) => serde_json::json!({"token": {"ok": false, "code": e.code(), "advice": e.advice()}, "ok": false}),
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -214,14 +218,25 @@ async fn test(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         println!("✓ Token: signed in as the app");
         for item in test.checklist() {
             match &item.fix {
-                None => println!("{} {}", mark(item.ok), item.name),
-                Some(fix) => println!("{} {}: {fix}", mark(item.ok), item.name),
+                None => println!("{} {}", mark(item.status), item.name),
+                Some(fix) => println!("{} {}: {fix}", mark(item.status), item.name),
             }
         }
+        if let Ok(Some(mailbox)) = test.result.as_ref().map(|r| r.mailbox.as_ref()) {
+            println!("  (mail and calendars were tried on the mailbox of user {mailbox})");
+        }
+        println!(
+            "  Sign-in permissions ({}) are delegated: they are checked when someone signs in with Microsoft.",
+            tac_graph::SIGN_IN_PERMISSIONS.join(", ")
+        );
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn mark(ok: bool) -> &'static str {
-    if ok { "✓" } else { "✗" }
+fn mark(status: CheckStatus) -> &'static str {
+    match status {
+        CheckStatus::Ok => "✓",
+        CheckStatus::Warning => "⚠",
+        CheckStatus::Failed => "✗",
+    }
 }

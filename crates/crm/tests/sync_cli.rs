@@ -52,7 +52,10 @@ async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() 
         assert!(out.status.success(), "{backend}: {}", text(&out));
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["ok"], true);
-        assert_eq!(report["permissions"].as_array().unwrap().len(), 7);
+        let checks = report["checks"].as_array().unwrap();
+        assert_eq!(checks.len(), 6, "admin consent and five capabilities: {report}");
+        assert!(checks.iter().all(|c| c["status"] == "ok"), "{report}");
+        assert!(report["mailbox"].is_string(), "mail and calendars were tried on a mailbox: {report}");
 
         let out = tokio::task::block_in_place(|| cli.run(&["integration", "show", "--json"], None));
         let shown = text(&out);

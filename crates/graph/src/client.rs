@@ -11,7 +11,7 @@ use crate::delta::{DeltaPage, RawPage};
 use crate::error::{ApiError, AuthError, GraphError};
 use crate::resources::{DirectoryObject, Group, MailFolder, Organization, USER_SELECT, User};
 use crate::retry::{RetryPolicy, parse_retry_after};
-use crate::token::{AccessToken, AppCredentials, PermissionReport, roles_claim};
+use crate::token::{AccessToken, AppCredentials, roles_claim};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -126,8 +126,10 @@ impl GraphClient {
                                 url: url.clone(),
                                 reason: format!("token response: {e}"),
                             })?;
+                            let roles = roles_claim(&t.access_token);
                             return Ok(AccessToken {
-                                roles: roles_claim(&t.access_token)?,
+                                opaque: roles.is_none(),
+                                roles: roles.flatten(),
                                 expires_at: Instant::now() + Duration::from_secs(t.expires_in),
                                 value: SecretString::from(t.access_token),
                             });
@@ -171,12 +173,6 @@ impl GraphClient {
 
     async fn forget_token(&self) {
         *self.token.lock().await = None;
-    }
-
-    /// Gets a token and reads the granted permissions from it.
-    pub async fn check_permissions(&self) -> Result<PermissionReport, GraphError> {
-        let token = self.fetch_token().await?;
-        Ok(PermissionReport::from_roles(token.roles.as_deref()))
     }
 
     /// GETs a Graph path or link and parses the JSON, retrying throttling,

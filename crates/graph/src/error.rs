@@ -114,14 +114,22 @@ impl ApiError {
         }
     }
 
+    /// Whether an Exchange application access policy refused the mailbox.
+    /// Graph answers it with the same 403 `ErrorAccessDenied` as a missing
+    /// permission; only its message, "Access to OData is disabled.", tells
+    /// them apart (FACTS §1), so this is the one place that reads it.
+    pub fn blocked_by_access_policy(&self) -> bool {
+        self.status == 403 && self.message.contains("OData is disabled")
+    }
+
     /// The admin-facing explanation.
     pub fn advice(&self) -> String {
         match (self.class(), self.code.as_str()) {
             (ErrorClass::NoMailbox, _) => "this user has no Exchange Online mailbox (no licence, inactive, or on-premises); nothing to sync.".into(),
             (ErrorClass::AccessDenied, "Authorization_RequestDenied") => {
-                "the app lacks a directory permission. Add Directory.Read.All, Group.Read.All, GroupMember.Read.All and User.Read.All as application permissions, then Grant admin consent.".into()
+                "the app lacks a directory permission. Add User.Read.All, Group.Read.All, GroupMember.Read.All and Directory.Read.All as application permissions, then Grant admin consent.".into()
             }
-            (ErrorClass::AccessDenied, _) if self.message.contains("OData is disabled") => {
+            (ErrorClass::AccessDenied, _) if self.blocked_by_access_policy() => {
                 "an Exchange application access policy blocks this mailbox. Add the mailbox to the policy's group, or remove the policy (changes can take an hour).".into()
             }
             (ErrorClass::AccessDenied, _) => {
@@ -177,6 +185,15 @@ impl GraphError {
             GraphError::Decode { .. } => "bad_response".into(),
             GraphError::ForeignLink(_) => "foreign_link".into(),
             GraphError::Config(_) => "configuration".into(),
+        }
+    }
+
+    /// Whether an Exchange application access policy refused the mailbox.
+    pub fn blocked_by_access_policy(&self) -> bool {
+        match self {
+            GraphError::Api(e) => e.blocked_by_access_policy(),
+            GraphError::RetriesExhausted { last, .. } => last.blocked_by_access_policy(),
+            _ => false,
         }
     }
 

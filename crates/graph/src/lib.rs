@@ -2,8 +2,8 @@
 TAC's client for Microsoft Entra ID and Microsoft Graph.
 
 It owns everything about talking to Microsoft and nothing about the database:
-client-credentials tokens (cached, with the granted permissions read from the
-`roles` claim), typed resources, list paging and delta rounds, retries that
+client-credentials tokens (cached), the connection test that proves what the
+app's permissions allow ([`capabilities`]), typed resources, list paging and delta rounds, retries that
 honour `Retry-After`, and an error taxonomy that tells the admin what to do.
 
 Login and Graph base URLs come from [`Cloud`]: the public cloud by default,
@@ -19,12 +19,14 @@ let client = GraphClient::new(
     AppCredentials { tenant_id: "contoso.com".into(), client_id: "…".into(), client_secret: SecretString::from("…") },
     RetryPolicy::default(),
 )?;
-let report = client.check_permissions().await?;
-println!("missing: {:?}", report.missing());
+let plan = tac_graph::capabilities::ProbePlan { mail: true, calendars: true, mailboxes: Vec::new() };
+let report = client.probe_capabilities(&plan).await?;
+println!("failed: {:?}", report.failed());
 # Ok(()) }
 ```
 */
 
+pub mod capabilities;
 pub mod client;
 pub mod cloud;
 pub mod delta;
@@ -36,11 +38,10 @@ pub mod timezone;
 pub mod token;
 pub mod validate;
 
+pub use capabilities::{Capability, CapabilityCheck, CapabilityReport, Outcome, ProbePlan};
 pub use client::{GraphClient, Prefer};
 pub use cloud::Cloud;
 pub use delta::{Cursor, DeltaItem, DeltaPage, ItemError, RawPage};
 pub use error::{ApiError, AuthError, ErrorClass, GraphError};
 pub use retry::RetryPolicy;
-pub use token::{
-    ADMIN_CONSENT_FIX, AccessToken, AppCredentials, PermissionCheck, PermissionReport, REQUIRED_PERMISSIONS,
-};
+pub use token::{ADMIN_CONSENT_FIX, APPLICATION_PERMISSIONS, AccessToken, AppCredentials, SIGN_IN_PERMISSIONS};

@@ -6,7 +6,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 use tac_emulator::{EmulatorConfig, RunningEmulator};
 use tac_graph::resources::{Event, Message};
-use tac_graph::{AppCredentials, Cloud, Cursor, DeltaItem, ErrorClass, GraphClient, GraphError, Prefer, RetryPolicy};
+use tac_graph::{
+    AppCredentials, Capability, CapabilityReport, Cloud, Cursor, DeltaItem, ErrorClass, GraphClient, GraphError,
+    Outcome, Prefer, ProbePlan, RetryPolicy,
+};
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(300) }
@@ -51,28 +54,105 @@ async fn first_mailbox(e: &RunningEmulator) -> (String, String) {
     (u["id"].as_str().unwrap().to_string(), u["userPrincipalName"].as_str().unwrap().to_string())
 }
 
-#[tokio::test]
-async fn the_permission_checklist_reads_the_roles_claim() {
-    let e = emulator().await;
-    let report = client(&e).check_permissions().await.expect("token");
-    assert!(report.all_granted(), "{report:?}");
+async fn grant(e: &RunningEmulator, body: Value) {
     let c = e.credentials();
-    admin(
-        &e,
-        reqwest::Method::PATCH,
-        &format!("/apps/{}", c.client_id),
-        json!({"roles": ["Mail.Read", "User.Read.All"]}),
-    )
-    .await;
-    let report = client(&e).check_permissions().await.unwrap();
-    assert_eq!(
-        report.missing(),
-        ["Directory.Read.All", "Group.Read.All", "GroupMember.Read.All", "User.Read", "Calendars.Read"]
+    let r = reqwest::Client::new()
+        .patch(format!("{}/_emulator/apps/{}", e.base_url(), c.client_id))
+        .json(&body)
+        .send()
+        .await
+        .expect("admin call");
+    assert_eq!(r.status(), 200, "{body}");
+}
+
+fn everything() -> ProbePlan {
+    ProbePlan { mail: true, calendars: true, mailboxes: Vec::new() }
+}
+
+fn outcome(report: &CapabilityReport, c: Capability) -> &Outcome {
+    &report.checks.iter().find(|x| x.capability == c).unwrap_or_else(|| panic!("no {c:?} line")).outcome
+}
+
+#[tokio::test]
+async fn the_guides_permissions_prove_every_capability_on_a_real_mailbox() {
+    let e = emulator().await;
+    let report = client(&e).probe_capabilities(&everything()).await.expect("token");
+    assert!(report.ok(), "{report:#?}");
+    assert_eq!(report.admin_consent, Some(true));
+    assert!(report.checks.iter().all(|c| c.outcome == Outcome::Ok), "{report:#?}");
+    assert_eq!(report.checks.len(), 5);
+    assert!(report.mailbox.is_some(), "mail and calendars were tried on a mailbox");
+    let users = report.checks.iter().find(|c| c.capability == Capability::Users).unwrap();
+    assert!(
+        users.granted.contains(&"User.Read.All".to_string())
+            && users.granted.contains(&"Directory.Read.All".to_string())
     );
-    admin(&e, reqwest::Method::PATCH, &format!("/apps/{}", c.client_id), json!({"adminConsent": false})).await;
-    let report = client(&e).check_permissions().await.unwrap();
-    assert!(!report.admin_consent);
-    assert_eq!(report.missing().len(), 7);
+}
+
+#[tokio::test]
+async fn basic_mail_and_calendar_permissions_are_warnings_that_say_what_is_lost() {
+    let e = emulator().await;
+    let roles =
+        ["User.Read.All", "Group.Read.All", "Directory.Read.All", "Mail.ReadBasic.All", "Calendars.ReadBasic.All"];
+    grant(&e, json!({"roles": roles})).await;
+    let report = client(&e).probe_capabilities(&everything()).await.unwrap();
+    assert!(report.ok(), "warnings do not fail the connection: {report:#?}");
+    match outcome(&report, Capability::Mail) {
+        Outcome::Warning(w) => {
+            assert!(w.contains("bodies and previews will be empty") && w.contains("Mail.Read"), "{w}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match outcome(&report, Capability::Calendars) {
+        Outcome::Warning(w) => assert!(w.contains("without attendees") && w.contains("Calendars.Read"), "{w}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn missing_optional_permissions_warn_and_missing_required_ones_fail_with_the_fix() {
+    let e = emulator().await;
+    grant(&e, json!({"roles": ["User.Read.All", "Mail.Read"]})).await;
+    let report = client(&e).probe_capabilities(&everything()).await.unwrap();
+    assert!(!report.ok());
+    assert!(matches!(outcome(&report, Capability::Users), Outcome::Ok));
+    assert!(matches!(outcome(&report, Capability::Mail), Outcome::Ok));
+    for optional in [Capability::Groups, Capability::Domains] {
+        assert!(matches!(outcome(&report, optional), Outcome::Warning(_)), "{optional:?}: {report:#?}");
+    }
+    match outcome(&report, Capability::Calendars) {
+        Outcome::Failed(f) => assert!(f.contains("Add Calendars.Read under API permissions"), "{f}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(report.failed(), ["Read calendars, including attendees"]);
+
+    // With calendar sync off, calendars are not checked at all.
+    let plan = ProbePlan { calendars: false, ..everything() };
+    let report = client(&e).probe_capabilities(&plan).await.unwrap();
+    assert!(report.ok() && report.checks.iter().all(|c| c.capability != Capability::Calendars));
+}
+
+#[tokio::test]
+async fn higher_and_unexpected_permissions_still_work() {
+    let e = emulator().await;
+    let roles =
+        ["User.ReadWrite.All", "Directory.ReadWrite.All", "Mail.ReadWrite", "Calendars.ReadWrite", "Sites.Read.All"];
+    grant(&e, json!({"roles": roles})).await;
+    let report = client(&e).probe_capabilities(&everything()).await.unwrap();
+    assert!(report.checks.iter().all(|c| c.outcome == Outcome::Ok), "{report:#?}");
+}
+
+#[tokio::test]
+async fn without_admin_consent_every_line_says_to_grant_it() {
+    let e = emulator().await;
+    grant(&e, json!({"adminConsent": false})).await;
+    let report = client(&e).probe_capabilities(&everything()).await.unwrap();
+    assert_eq!(report.admin_consent, Some(false));
+    match outcome(&report, Capability::Users) {
+        Outcome::Failed(f) => assert_eq!(f, tac_graph::ADMIN_CONSENT_FIX),
+        other => panic!("{other:?}"),
+    }
+    assert!(!report.ok());
 }
 
 #[tokio::test]
@@ -95,7 +175,7 @@ async fn sign_in_failures_carry_the_aadsts_code_and_the_fix() {
         ("not a tenant", c.client_id.as_str(), "x", "AADSTS900023", "Tenant ID is not valid"),
     ];
     for (tenant, client_id, secret, code, advice) in cases {
-        let err = client_with(&e, tenant, client_id, secret).check_permissions().await.unwrap_err();
+        let err = client_with(&e, tenant, client_id, secret).probe_capabilities(&everything()).await.unwrap_err();
         assert_eq!(err.code(), code);
         assert!(err.advice().contains(advice), "{code}: {}", err.advice());
         assert_eq!(err.class(), ErrorClass::Unauthenticated);

@@ -1,7 +1,7 @@
 //! The Microsoft 365 connection as an admin manages it: build the Graph
-//! client from the saved integration, test the connection (a token, then the
-//! checklist of admin consent and the seven permissions, each failure with
-//! its fix), and say what disconnecting would delete.
+//! client from the saved integration, test the connection (a token, then
+//! each capability TAC needs proved by a real call, each failure or warning
+//! with its fix), and say what disconnecting would delete.
 //!
 //! `tac-crm integration …` and the portal's Integrations page both call
 //! these, so the command line and the browser can never disagree about
@@ -11,7 +11,10 @@ pub use tac_graph::validate;
 
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use tac_graph::{ADMIN_CONSENT_FIX, AppCredentials, Cloud, GraphClient, GraphError, PermissionReport, RetryPolicy};
+use tac_graph::{
+    ADMIN_CONSENT_FIX, AppCredentials, CapabilityReport, Cloud, GraphClient, GraphError, Outcome, ProbePlan,
+    RetryPolicy,
+};
 use tac_store::{Integration, IntegrationStatus, MasterKey, Store, StoreError, WorkspaceId};
 
 /// The backfill windows accepted, in days (the first round's reach).
@@ -52,26 +55,38 @@ pub fn check_cloud(login_url: &str, graph_url: &str) -> Result<(), String> {
     Cloud::new(login_url, graph_url).map(|_| ()).map_err(|e| e.to_string())
 }
 
+/// How a line of the checklist came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Warning,
+    Failed,
+}
+
 /// One line of the connection checklist.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckItem {
     pub name: String,
-    pub ok: bool,
-    /// The exact fix, when not ok.
+    pub status: CheckStatus,
+    /// What follows and what to do, when not ok.
     pub fix: Option<String>,
+    /// The granted application permissions that cover this line (from the
+    /// token, to explain; the call decided).
+    pub granted: Vec<String>,
 }
 
 /// What a connection test found: the token request's outcome and, when a
-/// token came, what it grants.
+/// token came, what each capability's call proved.
 #[derive(Debug)]
 pub struct ConnectionTest {
-    pub result: Result<PermissionReport, GraphError>,
+    pub result: Result<CapabilityReport, GraphError>,
 }
 
 impl ConnectionTest {
-    /// A token came, with admin consent and all seven permissions.
+    /// A token came and no required capability failed (warnings allowed).
     pub fn ok(&self) -> bool {
-        self.result.as_ref().is_ok_and(PermissionReport::all_granted)
+        self.result.as_ref().is_ok_and(CapabilityReport::ok)
     }
 
     /// When the token request failed: its code (`AADSTS7000215`, …) and what
@@ -80,34 +95,44 @@ impl ConnectionTest {
         self.result.as_ref().err().map(|e| (e.code(), e.advice()))
     }
 
-    /// Admin consent, then the seven permissions in the guide's order; empty
+    /// Admin consent (when the token says), then each capability; empty
     /// when no token came.
     pub fn checklist(&self) -> Vec<CheckItem> {
         let Ok(report) = &self.result else {
             return Vec::new();
         };
-        let consent = CheckItem {
+        let consent = report.admin_consent.map(|given| CheckItem {
             name: "Admin consent".to_owned(),
-            ok: report.admin_consent,
-            fix: (!report.admin_consent).then(|| ADMIN_CONSENT_FIX.to_owned()),
-        };
-        std::iter::once(consent)
-            .chain(report.checks.iter().map(|c| CheckItem { name: c.name.clone(), ok: c.granted, fix: c.fix.clone() }))
+            status: if given { CheckStatus::Ok } else { CheckStatus::Failed },
+            fix: (!given).then(|| ADMIN_CONSENT_FIX.to_owned()),
+            granted: Vec::new(),
+        });
+        consent
+            .into_iter()
+            .chain(report.checks.iter().map(|c| {
+                let (status, fix) = match &c.outcome {
+                    Outcome::Ok => (CheckStatus::Ok, None),
+                    Outcome::Warning(w) => (CheckStatus::Warning, Some(w.clone())),
+                    Outcome::Failed(f) => (CheckStatus::Failed, Some(f.clone())),
+                };
+                CheckItem { name: c.label.to_owned(), status, fix, granted: c.granted.clone() }
+            }))
             .collect()
     }
 
     /// The integration status and last error this outcome records.
     fn status(&self) -> (IntegrationStatus, Option<String>) {
         match &self.result {
-            Ok(report) if report.all_granted() => (IntegrationStatus::Connected, None),
-            Ok(report) => (IntegrationStatus::Failed, Some(format!("missing: {}", report.missing().join(", ")))),
+            Ok(report) if report.ok() => (IntegrationStatus::Connected, None),
+            Ok(report) => (IntegrationStatus::Failed, Some(format!("cannot: {}", report.failed().join("; ")))),
             Err(e) => (IntegrationStatus::Failed, Some(e.advice())),
         }
     }
 }
 
-/// Gets a token with the saved integration, reads what it grants, and
-/// records the outcome as the integration's status.
+/// Gets a token with the saved integration, proves what it allows with one
+/// cheap call per capability (mail and calendars on a mailbox in scope, when
+/// their sync is on), and records the outcome as the integration's status.
 pub async fn test_connection(
     store: &Store,
     ws: WorkspaceId,
@@ -115,7 +140,15 @@ pub async fn test_connection(
 ) -> Result<ConnectionTest, ConnectionError> {
     let integration = store.load_integration(ws, key).await?.ok_or(ConnectionError::NotConfigured)?;
     let client = graph_client(&integration)?;
-    let test = ConnectionTest { result: client.check_permissions().await };
+    // Mailboxes that synced before are tried first: they are in scope.
+    let mut known = store.mailboxes(ws).await?;
+    known.sort_by_key(|m| m.state != tac_core::MailboxState::Ok);
+    let plan = ProbePlan {
+        mail: integration.settings.import_emails,
+        calendars: integration.settings.calendar_sync,
+        mailboxes: known.into_iter().map(|m| m.user_id).collect(),
+    };
+    let test = ConnectionTest { result: client.probe_capabilities(&plan).await };
     let (status, last_error) = test.status();
     store.set_integration_status(ws, status, last_error.as_deref()).await?;
     Ok(test)
@@ -142,23 +175,37 @@ pub async fn disconnect_preview(store: &Store, ws: WorkspaceId) -> Result<Discon
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tac_graph::{Capability, CapabilityCheck};
+
+    fn report(consent: Option<bool>, outcomes: &[Outcome]) -> ConnectionTest {
+        let checks = Capability::ALL
+            .iter()
+            .zip(outcomes)
+            .map(|(c, o)| CapabilityCheck { capability: *c, label: c.label(), outcome: o.clone(), granted: Vec::new() })
+            .collect();
+        ConnectionTest { result: Ok(CapabilityReport { admin_consent: consent, mailbox: None, checks }) }
+    }
 
     #[test]
     fn the_checklist_puts_admin_consent_first_with_its_fix() {
-        let test = ConnectionTest { result: Ok(PermissionReport::from_roles(None)) };
+        let failed = Outcome::Failed(ADMIN_CONSENT_FIX.into());
+        let test =
+            report(Some(false), &[failed.clone(), Outcome::Warning("w".into()), Outcome::Ok, failed.clone(), failed]);
         let list = test.checklist();
-        assert_eq!(list.len(), 8);
+        assert_eq!(list.len(), 6);
         assert_eq!(list[0].name, "Admin consent");
         assert_eq!(list[0].fix.as_deref(), Some(ADMIN_CONSENT_FIX));
+        assert_eq!(list[2].status, CheckStatus::Warning);
         assert!(!test.ok());
         assert_eq!(test.status().0, IntegrationStatus::Failed);
     }
 
     #[test]
-    fn all_seven_with_consent_is_connected() {
-        let roles: Vec<String> = tac_graph::REQUIRED_PERMISSIONS.iter().map(|p| p.to_string()).collect();
-        let test = ConnectionTest { result: Ok(PermissionReport::from_roles(Some(&roles))) };
-        assert!(test.ok() && test.checklist().iter().all(|c| c.ok && c.fix.is_none()));
+    fn warnings_still_connect_and_an_opaque_token_skips_the_consent_line() {
+        let test =
+            report(None, &[Outcome::Ok, Outcome::Warning("no groups".into()), Outcome::Ok, Outcome::Ok, Outcome::Ok]);
+        assert!(test.ok());
+        assert_eq!(test.checklist().len(), 5, "no consent line when the token could not be read");
         assert_eq!(test.status(), (IntegrationStatus::Connected, None));
     }
 }

@@ -35,7 +35,7 @@ use health::HealthView;
 use privacy::PrivacyView;
 use sign_in::SignInView;
 use tac_store::{IntegrationSettings, IntegrationStatus, MailboxScope, SecretString};
-use tac_sync::connection::{self, BACKFILL_DAYS, ConnectionError, validate};
+use tac_sync::connection::{self, BACKFILL_DAYS, CheckStatus, ConnectionError, validate};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -177,25 +177,64 @@ pub(crate) struct TestView {
     pub token_ok: bool,
     /// "signed in as the app", or the error (its AADSTS code first) and its fix.
     pub token_text: String,
-    pub checks: Vec<tac_sync::connection::CheckItem>,
+    pub checks: Vec<CheckView>,
+    pub warnings: usize,
+    /// The user whose mailbox the mail and calendar checks used.
+    pub mailbox: Option<String>,
+}
+
+/// One line of the checklist, with how to show its status.
+pub(crate) struct CheckView {
+    pub item: tac_sync::connection::CheckItem,
+}
+
+impl CheckView {
+    fn class(&self) -> &'static str {
+        match self.item.status {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Failed => "failed",
+        }
+    }
+
+    fn mark(&self) -> &'static str {
+        match self.item.status {
+            CheckStatus::Ok => "✓",
+            CheckStatus::Warning => "⚠",
+            CheckStatus::Failed => "✗",
+        }
+    }
+
+    fn spoken(&self) -> &'static str {
+        match self.item.status {
+            CheckStatus::Ok => "Passed:",
+            CheckStatus::Warning => "Warning:",
+            CheckStatus::Failed => "Failed:",
+        }
+    }
 }
 
 impl TestView {
     fn from(test: &connection::ConnectionTest) -> Self {
         match test.token_error() {
-            Some((_, advice)) => TestView { ok: false, token_ok: false, token_text: advice, checks: Vec::new() },
-            None => TestView {
-                ok: test.ok(),
-                token_ok: true,
-                token_text: "signed in as the app".to_owned(),
-                checks: test.checklist(),
-            },
+            Some((_, advice)) => TestView::not_run(advice),
+            None => {
+                let checks: Vec<CheckView> = test.checklist().into_iter().map(|item| CheckView { item }).collect();
+                TestView {
+                    ok: test.ok(),
+                    token_ok: true,
+                    token_text: "signed in as the app".to_owned(),
+                    warnings: checks.iter().filter(|c| c.item.status == CheckStatus::Warning).count(),
+                    checks,
+                    mailbox: test.result.as_ref().ok().and_then(|r| r.mailbox.clone()),
+                }
+            }
         }
     }
 
     /// The test could not run (nothing saved, no secret, a bad URL).
     fn not_run(reason: String) -> Self {
-        TestView { ok: false, token_ok: false, token_text: reason, checks: Vec::new() }
+        TestView { ok: false, token_ok: false, token_text: reason, checks: Vec::new(), warnings: 0, mailbox: None }
     }
 }
 
