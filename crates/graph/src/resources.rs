@@ -138,11 +138,32 @@ pub struct Message {
     pub has_attachments: Option<bool>,
     pub importance: Option<String>,
     /// Set on eventMessages: `meetingRequest`, `meetingCancelled`, …
+    /// Asked for with its cast (see [`MESSAGE_SELECT`]); read it through
+    /// [`Message::meeting_kind`].
     pub meeting_message_type: Option<String>,
     /// Present when expanded ([`MESSAGE_EXPAND`]) and set on the item.
     #[serde(default)]
     pub single_value_extended_properties: Vec<SingleValueExtendedProperty>,
 }
+
+/// What a message is to the calendar, from [`Message::meeting_kind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeetingKind {
+    /// A plain message.
+    NotMeeting,
+    /// An invitation, cancellation or response: Graph's `meetingMessageType`
+    /// value (`meetingRequest`, `meetingCancelled`, `meetingAccepted`,
+    /// `meetingTenativelyAccepted` — Graph's spelling — or `meetingDeclined`).
+    Meeting(&'static str),
+    /// An eventMessage whose kind cannot be told: `meetingMessageType`
+    /// missing or a value Graph does not document (the raw value, if any).
+    /// Stored as an email and noted, never dropped.
+    Unknown(Option<String>),
+}
+
+/// The `meetingMessageType` values Graph v1.0 documents, bar `none`.
+const MEETING_MESSAGE_TYPES: [&str; 5] =
+    ["meetingRequest", "meetingCancelled", "meetingAccepted", "meetingTenativelyAccepted", "meetingDeclined"];
 
 /// One MAPI property expanded onto an item. Graph normalises the id it
 /// returns (`Integer 0x36` for a requested `Integer 0x0036`).
@@ -162,6 +183,25 @@ pub enum MessageSensitivity {
 }
 
 impl Message {
+    /// Whether this is an invitation, a cancellation or a response. Graph
+    /// sends `meetingMessageType` when it is selected with its cast; where
+    /// a service leaves it out, an invitation still shows by its
+    /// `@odata.type` (`#microsoft.graph.eventMessageRequest`).
+    pub fn meeting_kind(&self) -> MeetingKind {
+        let odata_type = self.odata_type.as_deref().unwrap_or("#microsoft.graph.message");
+        let is_event_message = odata_type.starts_with("#microsoft.graph.eventMessage");
+        match self.meeting_message_type.as_deref() {
+            Some(t) => match MEETING_MESSAGE_TYPES.iter().find(|known| **known == t) {
+                Some(known) => MeetingKind::Meeting(known),
+                None if t == "none" => MeetingKind::NotMeeting,
+                None => MeetingKind::Unknown(Some(t.to_string())),
+            },
+            None if odata_type == "#microsoft.graph.eventMessageRequest" => MeetingKind::Meeting("meetingRequest"),
+            None if is_event_message => MeetingKind::Unknown(None),
+            None => MeetingKind::NotMeeting,
+        }
+    }
+
     /// The sensitivity the sender set, from the expanded PidTagSensitivity
     /// (0 normal, 1 personal, 2 private, 3 confidential). Absent or
     /// unreadable: normal, as Outlook treats a message without it.
@@ -195,8 +235,15 @@ fn is_sensitivity_tag(id: &str) -> bool {
 /// Message delta supports `$expand` (FACTS: delta-query-messages).
 pub const MESSAGE_EXPAND: &str = "singleValueExtendedProperties($filter=id%20eq%20'Integer%200x0036')";
 
-/// The `$select` TAC uses for message delta.
-pub const MESSAGE_SELECT: &str = "subject,bodyPreview,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,internetMessageId,conversationId,parentFolderId,isRead,isDraft,hasAttachments,importance,meetingMessageType";
+/// The `$select` TAC uses for message delta. `meetingMessageType` belongs to
+/// the derived type eventMessage, so it is named with its cast: bare, Graph
+/// refuses it on `/messages` and leaves it out on delta (FACTS §8).
+pub const MESSAGE_SELECT: &str = "subject,bodyPreview,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,internetMessageId,conversationId,parentFolderId,isRead,isDraft,hasAttachments,importance,microsoft.graph.eventMessage/meetingMessageType";
+
+/// The `$select` for an app with only Mail.ReadBasic.All, which may not
+/// read bodies, previews or extended properties (FACTS §8): the same without
+/// `body` and `bodyPreview`, and used without [`MESSAGE_EXPAND`].
+pub const MESSAGE_SELECT_BASIC: &str = "subject,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,internetMessageId,conversationId,parentFolderId,isRead,isDraft,hasAttachments,importance,microsoft.graph.eventMessage/meetingMessageType";
 
 /// `{"dateTime", "timeZone"}`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -272,4 +319,42 @@ pub struct Event {
     pub online_meeting: Option<OnlineMeeting>,
     pub online_meeting_url: Option<String>,
     pub response_status: Option<ResponseStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn message(v: serde_json::Value) -> Message {
+        serde_json::from_value(v).expect("a message")
+    }
+
+    #[test]
+    fn meeting_kind_reads_the_type_then_the_odata_type() {
+        let kind = |v| message(v).meeting_kind();
+        assert_eq!(kind(json!({"id": "a"})), MeetingKind::NotMeeting);
+        assert_eq!(
+            kind(
+                json!({"id": "a", "@odata.type": "#microsoft.graph.eventMessage", "meetingMessageType": "meetingCancelled"})
+            ),
+            MeetingKind::Meeting("meetingCancelled")
+        );
+        assert_eq!(
+            kind(json!({"id": "a", "@odata.type": "#microsoft.graph.eventMessageRequest"})),
+            MeetingKind::Meeting("meetingRequest"),
+            "an invitation without its meetingMessageType still shows as one"
+        );
+        assert_eq!(
+            kind(json!({"id": "a", "@odata.type": "#microsoft.graph.eventMessageResponse"})),
+            MeetingKind::Unknown(None)
+        );
+        assert_eq!(
+            kind(
+                json!({"id": "a", "@odata.type": "#microsoft.graph.eventMessage", "meetingMessageType": "meetingForwarded"})
+            ),
+            MeetingKind::Unknown(Some("meetingForwarded".into()))
+        );
+        assert_eq!(kind(json!({"id": "a", "meetingMessageType": "none"})), MeetingKind::NotMeeting);
+    }
 }

@@ -13,7 +13,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tac_core::privacy::PrivacyPolicy;
 use tac_core::{DirectoryGroup, DirectoryUser, MailboxState, Participant, ParticipantRole, TenantDomain};
-use tac_graph::resources::{Event, MESSAGE_EXPAND, MESSAGE_SELECT, MailFolder, Message};
+use tac_graph::resources::{
+    Event, MESSAGE_EXPAND, MESSAGE_SELECT, MESSAGE_SELECT_BASIC, MailFolder, MeetingKind, Message,
+};
 use tac_graph::{DeltaItem, ErrorClass, GraphClient, GraphError, Prefer};
 use tac_store::{CursorScope, MailboxId, Store, SyncCursor, WorkspaceId};
 
@@ -29,6 +31,20 @@ pub const REQUESTS_PER_MAILBOX: usize = 4;
 /// naming them would cost requests and exclude nothing more.
 const EXCLUDED_FOLDERS: &[&str] =
     &["deleteditems", "junkemail", "drafts", "outbox", "conversationhistory", "syncissues"];
+
+/// Below this many messages since the backfill date, a folder's first round
+/// is filtered by that date; at or above it, unfiltered. Graph caps a
+/// filtered round at 5,000 messages (FACTS §3); the margin covers mail that
+/// arrives between the count and the round.
+const FILTERED_ROUND_SAFE: u64 = 4_500;
+
+/// How Graph writes a `DateTimeOffset` in a filter.
+const GRAPH_TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// How far ahead the calendar is synced, and the longest window Graph's
+/// calendarView answers (FACTS §8).
+const CALENDAR_AHEAD_DAYS: i64 = 365;
+const CALENDAR_MAX_DAYS: i64 = 1825;
 
 /// How many of a mailbox's four concurrent requests folder discovery uses
 /// while the calendar and the Inbox chains hold the other two.
@@ -239,8 +255,13 @@ async fn sync_directory(
 ) -> Result<(Vec<DirectoryUser>, DirectoryIndex), SyncError> {
     let microsoft = SyncError::Microsoft;
     // The three lists, then every group's members, each set fetched at once.
+    // Users are required; groups and verified domains are optional (the
+    // connection test warns when they are refused), so a refusal there
+    // syncs without them.
     let (org, users, groups) = tokio::join!(graph.organization(), graph.users(), graph.groups());
-    let (org, users, groups) = (org.map_err(microsoft)?, users.map_err(microsoft)?, groups.map_err(microsoft)?);
+    let users = users.map_err(microsoft)?;
+    let org = optional_directory(org, "the organisation's verified domains").map_err(microsoft)?;
+    let groups = optional_directory(groups, "groups").map_err(microsoft)?.unwrap_or_default();
     let users: Vec<DirectoryUser> = users
         .into_iter()
         .map(|u| DirectoryUser {
@@ -259,7 +280,7 @@ async fn sync_directory(
         while !pending.is_empty() {
             let ((group, members), _, rest) = select_all(pending).await;
             pending = rest;
-            for m in members.map_err(microsoft)? {
+            for m in optional_directory(members, "group members").map_err(microsoft)?.unwrap_or_default() {
                 if m.is_user() {
                     memberships.push((group.clone(), m.id));
                 }
@@ -271,13 +292,27 @@ async fn sync_directory(
         .map(|g| DirectoryGroup { display_name: g.display_name.unwrap_or_default(), mail: g.mail, id: g.id })
         .collect();
     let domains: Vec<TenantDomain> = org
-        .verified_domains
+        .map(|o| o.verified_domains)
+        .unwrap_or_default()
         .into_iter()
         .map(|d| TenantDomain { name: d.name.to_lowercase(), is_default: d.is_default, is_initial: d.is_initial })
         .collect();
     store.replace_directory(ws, &users, &groups, &memberships, &domains).await?;
     let index = DirectoryIndex::new(&users, &domains);
     Ok((users, index))
+}
+
+/// A directory read TAC can do without: refused, it is left out with a
+/// warning; any other failure still fails the pass.
+fn optional_directory<T>(result: Result<T, GraphError>, what: &str) -> Result<Option<T>, GraphError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.class() == ErrorClass::AccessDenied => {
+            tracing::warn!(error = %e, "the app may not read {what}; syncing without them");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Default)]
@@ -288,10 +323,13 @@ struct Counts {
     skipped: u64,
     /// Items the privacy policy kept out (blocklist, retention).
     withheld: u64,
+    /// Mail older than the backfill window that an unfiltered round brought.
+    older: u64,
 }
 
 impl Counts {
     fn add(&mut self, other: &Counts) {
+        self.older += other.older;
         self.emails += other.emails;
         self.meetings += other.meetings;
         self.removed += other.removed;
@@ -303,7 +341,12 @@ impl Counts {
 /// A sequential chain of delta pages inside one mailbox.
 enum Chain {
     Calendar,
-    Folder { id: String, is_sent: bool },
+    /// A mail folder, with the item count Graph gave for it (all dates).
+    Folder {
+        id: String,
+        is_sent: bool,
+        total: Option<u64>,
+    },
 }
 
 /// A chain's live copies: (graph id, internetMessageId or iCalUId).
@@ -461,7 +504,8 @@ impl MailboxJob<'_> {
                 match self.graph.well_known_folder(&self.user.id, "inbox").await {
                     Ok(inbox) => {
                         let _ = inbox_found.send(inbox.id.clone());
-                        Step::Chain(self.chain(&Chain::Folder { id: inbox.id, is_sent: false }).await)
+                        let chain = Chain::Folder { id: inbox.id, is_sent: false, total: inbox.total_item_count };
+                        Step::Chain(self.chain(&chain).await)
                     }
                     Err(e) => Step::Chain(Err(e.into())),
                 }
@@ -494,7 +538,8 @@ impl MailboxJob<'_> {
                 Step::Discovered(Ok((mut found, sent))) => {
                     found.sort_by_key(|f| std::cmp::Reverse(f.total_item_count.unwrap_or(0)));
                     for f in found {
-                        let chain = Chain::Folder { is_sent: sent.as_deref() == Some(f.id.as_str()), id: f.id };
+                        let is_sent = sent.as_deref() == Some(f.id.as_str());
+                        let chain = Chain::Folder { is_sent, total: f.total_item_count, id: f.id };
                         pending.push(Box::pin(async move {
                             let _slot = requests.acquire().await;
                             Step::Chain(self.chain(&chain).await)
@@ -544,24 +589,77 @@ impl MailboxJob<'_> {
         Ok((keep, sent))
     }
 
-    /// The first link of a chain's round: a filtered, selected message delta
-    /// for a folder; the calendar view over the backfill window and a year ahead.
-    fn initial_link(&self, chain: &Chain) -> String {
+    /// The first link of a chain's round. For a mail folder, a selected
+    /// message delta (`basic`: without the bodies and extended properties a
+    /// Mail.ReadBasic.All app may not read): filtered by the backfill date
+    /// when the folder holds fewer messages than a filtered round can
+    /// return, else unfiltered (see [`MailboxJob::filter_is_safe`]). For the
+    /// calendar, the calendar view over the backfill window and a year ahead.
+    async fn initial_link(&self, chain: &Chain, basic: bool) -> String {
         let uid = &self.user.id;
         let now = Utc::now();
         match chain {
-            Chain::Folder { id, .. } => {
-                let since = (now - Duration::days(self.options.backfill_days)).format("%Y-%m-%dT%H:%M:%SZ");
-                format!(
-                    "/users/{uid}/mailFolders/{id}/messages/delta?$select={MESSAGE_SELECT}&$expand={MESSAGE_EXPAND}&$filter=receivedDateTime%20ge%20{since}"
-                )
+            Chain::Folder { id, total, .. } => {
+                let select = if basic {
+                    format!("$select={MESSAGE_SELECT_BASIC}")
+                } else {
+                    format!("$select={MESSAGE_SELECT}&$expand={MESSAGE_EXPAND}")
+                };
+                let delta = format!("/users/{uid}/mailFolders/{id}/messages/delta?{select}");
+                if self.filter_is_safe(id, *total).await {
+                    format!("{delta}&$filter=receivedDateTime%20ge%20{}", self.mail_cutoff(now).format(GRAPH_TIME))
+                } else {
+                    tracing::info!(mailbox = %self.user.user_principal_name, folder = %id, "a big folder: its first round is unfiltered, older mail is dropped here");
+                    delta
+                }
             }
             Chain::Calendar => {
-                let start = (now - Duration::days(self.options.backfill_days)).format("%Y-%m-%dT00:00:00Z");
-                let end = (now + Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
+                let (start, end) = self.calendar_window(now);
+                let (start, end) = (start.format("%Y-%m-%dT00:00:00Z"), end.format("%Y-%m-%dT00:00:00Z"));
                 format!("/users/{uid}/calendarView/delta?startDateTime={start}&endDateTime={end}")
             }
         }
+    }
+
+    /// The oldest mail the sync keeps: the backfill window's start.
+    fn mail_cutoff(&self, now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+        now - Duration::days(self.options.backfill_days)
+    }
+
+    /// Whether a round filtered by the backfill date can return the whole
+    /// folder. A filtered message delta returns at most 5,000 messages
+    /// (FACTS §3), silently; so unless the folder is known to be small,
+    /// its messages in the window are counted first (one request), with a
+    /// margin for mail that arrives meanwhile. A big folder gets an
+    /// unfiltered round instead, which Graph does not cap, and the sync
+    /// drops what is older than the window ([`MailboxJob::apply`]); its delta
+    /// link then tracks every message of the folder. When the count cannot
+    /// be had, the unfiltered round is the safe choice.
+    async fn filter_is_safe(&self, folder: &str, total: Option<u64>) -> bool {
+        if total.is_some_and(|t| t < FILTERED_ROUND_SAFE) {
+            return true;
+        }
+        let since = self.mail_cutoff(Utc::now()).format(GRAPH_TIME);
+        let path = format!(
+            "/users/{}/mailFolders/{folder}/messages?$filter=receivedDateTime%20ge%20{since}&$count=true&$top=1&$select=id",
+            self.user.id
+        );
+        match self.graph.get_value(&path, &Prefer::default()).await {
+            Ok(body) => body["@odata.count"].as_u64().is_some_and(|n| n < FILTERED_ROUND_SAFE),
+            Err(error) => {
+                tracing::debug!(%error, "could not count a folder's recent mail: its round is unfiltered");
+                false
+            }
+        }
+    }
+
+    /// The calendar window: the backfill period and a year ahead, within
+    /// Graph's 1,825-day calendarView limit (FACTS §8), so at most
+    /// `CALENDAR_MAX_DAYS - 365` days back.
+    fn calendar_window(&self, now: chrono::DateTime<Utc>) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+        // Both ends are written as midnight, so the span is whole days.
+        let back = self.options.backfill_days.min(CALENDAR_MAX_DAYS - CALENDAR_AHEAD_DAYS);
+        (now - Duration::days(back), now + Duration::days(CALENDAR_AHEAD_DAYS))
     }
 
     /// Runs one chain until its round ends, resuming from its cursor. The
@@ -577,11 +675,16 @@ impl MailboxJob<'_> {
             Chain::Folder { .. } => Prefer::mail(self.options.page_size),
             Chain::Calendar => Prefer::calendar(self.options.page_size),
         };
-        let initial = self.initial_link(chain);
+        let mut basic = false;
+        // Whether `link` is the first link of a round (not a saved cursor).
+        let mut at_start = true;
         // After a reset: what was stored before, and what the new round has confirmed.
         let mut reconcile: Option<(StoredIds, HashSet<String>)> = None;
         let mut link = match self.store.cursor(self.ws, self.mailbox, scope).await? {
-            Some(c) if self.graph.cloud().resolve(c.url()).is_ok() => c.url().to_string(),
+            Some(c) if self.graph.cloud().resolve(c.url()).is_ok() => {
+                at_start = false;
+                c.url().to_string()
+            }
             Some(_) => {
                 // Saved under another Graph URL (the integration's changed, or
                 // the emulator moved): following it would send the token
@@ -592,9 +695,9 @@ impl MailboxJob<'_> {
                 );
                 reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
                 self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                initial.clone()
+                self.initial_link(chain, basic).await
             }
-            None => initial.clone(),
+            None => self.initial_link(chain, basic).await,
         };
         let mut counts = Counts::default();
         let mut resets = 0;
@@ -612,12 +715,29 @@ impl MailboxJob<'_> {
                         reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
                     }
                     self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                    link = initial.clone();
+                    link = self.initial_link(chain, basic).await;
+                    at_start = true;
+                    page = self.graph.page(&link, &prefer).await;
+                    continue;
+                }
+                Err(e)
+                    if e.class() == ErrorClass::AccessDenied
+                        && !basic
+                        && at_start
+                        && matches!(chain, Chain::Folder { .. }) =>
+                {
+                    // An app with Mail.ReadBasic.All only may not ask for
+                    // bodies: start the round without them (the connection
+                    // test warns the admin). Refused again, it is refused.
+                    tracing::info!(mailbox = %self.user.user_principal_name, "mail refused with bodies: syncing without them");
+                    basic = true;
+                    link = self.initial_link(chain, true).await;
                     page = self.graph.page(&link, &prefer).await;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
+            at_start = false;
             if let Some((_, seen)) = reconcile.as_mut() {
                 seen.extend(raw.value.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string)));
             }
@@ -686,7 +806,7 @@ impl MailboxJob<'_> {
     ) -> Result<u64, JobError> {
         let now = Utc::now();
         let window_start = now - Duration::days(self.options.backfill_days);
-        let window_end = now + Duration::days(365);
+        let window_end = now + Duration::days(CALENDAR_AHEAD_DAYS);
         let mut gone = Vec::new();
         for (graph_id, key) in stored.into_iter().filter(|(g, _)| !seen.contains(g)) {
             let in_window = match chain {
@@ -748,13 +868,21 @@ impl MailboxJob<'_> {
         let mut skipped: Vec<(String, String)> = Vec::new();
         let mut removed = Vec::new();
         match chain {
-            Chain::Folder { id: folder_id, is_sent } => {
+            Chain::Folder { id: folder_id, is_sent, .. } => {
+                let cutoff = self.mail_cutoff(Utc::now());
                 let mut upserts = Vec::new();
                 let mut new_contacts = Vec::new();
                 for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Message>) {
                     match item {
+                        // An unfiltered round brings the folder's older mail too.
+                        Ok(DeltaItem::Changed(m)) if m.received_date_time.is_some_and(|t| t < cutoff) => {
+                            counts.older += 1;
+                        }
                         Ok(DeltaItem::Changed(m)) => match normalize::email(&self.ctx, &m, folder_id, *is_sent) {
                             Ok((mut record, copy)) => {
+                                if let MeetingKind::Unknown(kind) = m.meeting_kind() {
+                                    tracing::warn!(mailbox = %self.user.user_principal_name, item = %m.id, ?kind, "a meeting message of unknown kind is kept as an email");
+                                }
                                 if !self.keeps(record.participants.iter().map(|p| p.address.as_str()), record.sent_at) {
                                     counts.withheld += 1;
                                     continue;

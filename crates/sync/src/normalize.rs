@@ -10,7 +10,7 @@ use tac_core::{
     AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
     ParticipantRole,
 };
-use tac_graph::resources::{EmailAddress, Event, Message, MessageSensitivity, Recipient};
+use tac_graph::resources::{EmailAddress, Event, MeetingKind, Message, MessageSensitivity, Recipient};
 
 /// Why an item was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,7 +142,10 @@ pub fn email(
             importance: m.importance.clone().unwrap_or_else(|| "normal".into()),
             // Private and confidential mail is kept to who and when.
             is_private: matches!(m.sensitivity(), MessageSensitivity::Private | MessageSensitivity::Confidential),
-            meeting_message_type: m.meeting_message_type.clone().filter(|t| t != "none"),
+            meeting_message_type: match m.meeting_kind() {
+                MeetingKind::Meeting(kind) => Some(kind.to_string()),
+                MeetingKind::NotMeeting | MeetingKind::Unknown(_) => None,
+            },
             participants: people,
         },
         EmailCopy {
