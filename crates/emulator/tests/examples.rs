@@ -113,7 +113,7 @@ impl World {
     }
 
     fn window(&self) -> String {
-        "startDateTime=2000-01-01T00:00:00Z&endDateTime=2100-01-01T00:00:00Z".to_string()
+        common::wide_window()
     }
 
     /// A calendar item of this mailbox matching `pick`, in a mailbox that has one.

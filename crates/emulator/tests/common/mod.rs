@@ -156,3 +156,11 @@ pub fn percent_encode(segment: &str) -> String {
         })
         .collect()
 }
+
+/// The widest calendar window Graph answers (1,825 days), centred on today,
+/// where all of the emulator's meetings lie.
+pub fn wide_window() -> String {
+    let now = chrono::Utc::now();
+    let (start, end) = (now - chrono::Duration::days(912), now + chrono::Duration::days(912));
+    format!("startDateTime={}&endDateTime={}", start.format("%Y-%m-%dT00:00:00Z"), end.format("%Y-%m-%dT00:00:00Z"))
+}
