@@ -10,7 +10,7 @@ use crate::cloud::Cloud;
 use crate::delta::{DeltaPage, RawPage};
 use crate::error::{ApiError, AuthError, GraphError};
 use crate::resources::{DirectoryObject, Group, MailFolder, Organization, USER_SELECT, User};
-use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::retry::{Pauses, RetryPolicy, mailbox_of, parse_retry_after};
 use crate::token::{AccessToken, AppCredentials, roles_claim};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -63,6 +63,8 @@ pub struct GraphClient {
     credentials: AppCredentials,
     policy: RetryPolicy,
     token: Mutex<Option<AccessToken>>,
+    /// Mailboxes Microsoft throttled: their requests wait.
+    pauses: Pauses,
 }
 
 #[derive(serde::Deserialize)]
@@ -93,7 +95,7 @@ impl GraphClient {
 
     /// Builds a client that shares an existing connection pool.
     pub fn with_http(http: reqwest::Client, cloud: Cloud, credentials: AppCredentials, policy: RetryPolicy) -> Self {
-        GraphClient { http, cloud, credentials, policy, token: Mutex::new(None) }
+        GraphClient { http, cloud, credentials, policy, token: Mutex::new(None), pauses: Pauses::default() }
     }
 
     pub fn cloud(&self) -> &Cloud {
@@ -175,14 +177,30 @@ impl GraphClient {
         *self.token.lock().await = None;
     }
 
+    /// Waits out a pause Microsoft put on the mailbox a path reads, or fails
+    /// at once when the pause is longer than the policy waits in place.
+    async fn wait_for_mailbox(&self, mailbox: Option<&str>) -> Result<(), GraphError> {
+        if let Some(left) = mailbox.and_then(|m| self.pauses.remaining(m)) {
+            if self.policy.too_long(left) {
+                return Err(GraphError::Paused { retry_after: left });
+            }
+            tokio::time::sleep(left).await;
+        }
+        Ok(())
+    }
+
     /// GETs a Graph path or link and parses the JSON, retrying throttling,
-    /// 5xx and network failures, and renewing a refused token once.
+    /// 5xx and network failures, and renewing a refused token once. A 429 for
+    /// a mailbox pauses every request to it for its `Retry-After` (waited in
+    /// full); one longer than the policy's ceiling fails at once.
     pub async fn get_value(&self, path_or_link: &str, prefer: &Prefer) -> Result<Value, GraphError> {
         let url = self.cloud.resolve(path_or_link)?;
+        let mailbox = mailbox_of(url.path());
         let mut renewed = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.wait_for_mailbox(mailbox.as_deref()).await?;
             let token = self.access_token().await?;
             let mut request = self.http.get(url.clone()).bearer_auth(token.value.expose_secret());
             if let Some(p) = prefer.header() {
@@ -213,13 +231,22 @@ impl GraphClient {
                 GraphError::Transport { .. } => {}
                 _ => return Err(failure),
             }
+            let retry_after = failure.retry_after();
+            let throttled = matches!(&failure, GraphError::Api(e) if e.status == 429);
+            if let (Some(m), true) = (&mailbox, throttled) {
+                // Every request to this mailbox waits, not just this one.
+                self.pauses.pause(m, self.policy.wait(attempt, retry_after));
+            }
+            if retry_after.is_some_and(|d| self.policy.too_long(d)) {
+                return Err(failure);
+            }
             if attempt >= self.policy.max_attempts {
                 return Err(GraphError::RetriesExhausted { attempts: attempt, last: Box::new(failure) });
             }
-            let retry_after = match &failure {
-                GraphError::Api(e) => e.retry_after,
-                _ => None,
-            };
+            if mailbox.is_some() && throttled {
+                tracing::debug!(url = %url, attempt, error = %failure, "waiting out the mailbox's pause");
+                continue;
+            }
             let wait = self.policy.wait(attempt, retry_after);
             tracing::debug!(url = %url, attempt, ?wait, error = %failure, "retrying Graph request");
             tokio::time::sleep(wait).await;
@@ -419,18 +446,32 @@ impl GraphClient {
                 Ok(r["body"].clone())
             } else {
                 let error = &r["body"]["error"];
+                // Inner header names are not guaranteed lowercase (FACTS §8).
+                let header = |name: &str| {
+                    r["headers"].as_object().and_then(|h| {
+                        h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
+                    })
+                };
                 let e = ApiError {
                     status,
                     code: error["code"].as_str().unwrap_or("unknown").to_string(),
                     message: error["message"].as_str().unwrap_or("").to_string(),
                     request_id: None,
-                    retry_after: r["headers"]["retry-after"]
-                        .as_str()
-                        .and_then(|v| parse_retry_after(v, SystemTime::now())),
+                    retry_after: header("retry-after").and_then(|v| parse_retry_after(v, SystemTime::now())),
                 };
                 if e.class() == crate::ErrorClass::Transient {
-                    // The SDKs don't retry throttled inner requests; we do, one by one.
-                    self.get_value(&paths[i], &Prefer::default()).await
+                    // The SDKs don't retry throttled inner requests; we do, one
+                    // by one, each after its own Retry-After.
+                    let wait = self.policy.wait(1, e.retry_after);
+                    if self.policy.too_long(wait) {
+                        Err(GraphError::Api(e))
+                    } else {
+                        match mailbox_of(&paths[i]) {
+                            Some(m) if status == 429 => self.pauses.pause(&m, wait),
+                            _ => tokio::time::sleep(wait).await,
+                        }
+                        self.get_value(&paths[i], &Prefer::default()).await
+                    }
                 } else {
                     Err(GraphError::Api(e))
                 }

@@ -160,6 +160,9 @@ pub enum GraphError {
     Config(String),
     #[error("gave up after {attempts} attempts: {last}")]
     RetriesExhausted { attempts: u32, last: Box<GraphError> },
+    /// Microsoft throttled this mailbox for longer than TAC waits in place.
+    #[error("Microsoft asked TAC to pause requests to this mailbox for {} s", .retry_after.as_secs())]
+    Paused { retry_after: Duration },
 }
 
 impl GraphError {
@@ -168,7 +171,7 @@ impl GraphError {
         match self {
             GraphError::Api(e) => e.class(),
             GraphError::RetriesExhausted { last, .. } => last.class(),
-            GraphError::Transport { .. } => ErrorClass::Transient,
+            GraphError::Transport { .. } | GraphError::Paused { .. } => ErrorClass::Transient,
             GraphError::Auth(a) if a.is_transient() => ErrorClass::Transient,
             GraphError::Auth(_) => ErrorClass::Unauthenticated,
             _ => ErrorClass::Permanent,
@@ -181,6 +184,7 @@ impl GraphError {
             GraphError::Auth(a) => a.code.map(|c| format!("AADSTS{c}")).unwrap_or_else(|| a.error.clone()),
             GraphError::Api(e) => e.code.clone(),
             GraphError::RetriesExhausted { last, .. } => last.code(),
+            GraphError::Paused { .. } => "throttled".into(),
             GraphError::Transport { .. } => "network".into(),
             GraphError::Decode { .. } => "bad_response".into(),
             GraphError::ForeignLink(_) => "foreign_link".into(),
@@ -197,9 +201,23 @@ impl GraphError {
         }
     }
 
+    /// How long Microsoft asked TAC to wait, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GraphError::Api(a) => a.retry_after,
+            GraphError::RetriesExhausted { last, .. } => last.retry_after(),
+            GraphError::Paused { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// What a person should do about it.
     pub fn advice(&self) -> String {
         match self {
+            GraphError::Paused { .. } => {
+                "Microsoft is throttling this mailbox; TAC comes back after the time it asked for. Nothing to change."
+                    .into()
+            }
             GraphError::Auth(a) => a.advice(),
             GraphError::Api(e) => e.advice(),
             GraphError::RetriesExhausted { last, .. } => last.advice(),

@@ -12,7 +12,12 @@ use tac_graph::{
 };
 
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(300) }
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(300),
+        max_retry_after: Duration::from_secs(5),
+    }
 }
 
 async fn emulator() -> RunningEmulator {
@@ -46,6 +51,13 @@ async fn admin(e: &RunningEmulator, method: reqwest::Method, path: &str, body: V
         .await
         .expect("admin call");
     r.json().await.unwrap_or(Value::Null)
+}
+
+/// The widest calendar window Graph answers (1,825 days), centred on today.
+fn wide_window() -> String {
+    let now = chrono::Utc::now();
+    let (start, end) = (now - chrono::Duration::days(912), now + chrono::Duration::days(912));
+    format!("startDateTime={}&endDateTime={}", start.format("%Y-%m-%dT00:00:00Z"), end.format("%Y-%m-%dT00:00:00Z"))
 }
 
 async fn first_mailbox(e: &RunningEmulator) -> (String, String) {
@@ -279,7 +291,10 @@ async fn persistent_failures_end_in_a_classified_error() {
     assert_eq!(err.class(), ErrorClass::NoMailbox);
 
     let (_, link) = {
-        let page = g.delta_page::<Event>(&format!("/users/{user}/calendarView/delta?startDateTime=2020-01-01T00:00:00Z&endDateTime=2030-01-01T00:00:00Z"), &Prefer::calendar(500)).await.unwrap();
+        let page = g
+            .delta_page::<Event>(&format!("/users/{user}/calendarView/delta?{}", wide_window()), &Prefer::calendar(500))
+            .await
+            .unwrap();
         let mut cursor = page.cursor;
         loop {
             match cursor {
@@ -309,12 +324,7 @@ async fn events_arrive_in_utc_and_convert_to_instants() {
     let g = client(&e);
     let (user, _) = first_mailbox(&e).await;
     let page = g
-        .delta_page::<Event>(
-            &format!(
-                "/users/{user}/calendarView/delta?startDateTime=2000-01-01T00:00:00Z&endDateTime=2100-01-01T00:00:00Z"
-            ),
-            &Prefer::calendar(50),
-        )
+        .delta_page::<Event>(&format!("/users/{user}/calendarView/delta?{}", wide_window()), &Prefer::calendar(50))
         .await
         .unwrap();
     let mut seen = 0;
@@ -346,4 +356,92 @@ async fn a_batch_answers_each_request_in_order_and_retries_throttled_ones() {
     assert_eq!(answers[0].as_ref().unwrap()["displayName"], "Inbox", "the throttled one was retried");
     assert_eq!(answers[1].as_ref().unwrap()["displayName"], "Sent Items");
     assert_eq!(answers[2].as_ref().unwrap_err().class(), ErrorClass::NotFound);
+}
+
+/// The emulator's request log: (path, status, started, finished) in ms of its clock.
+async fn log(e: &RunningEmulator) -> Vec<(String, u16, u64, u64)> {
+    let body = admin(e, reqwest::Method::GET, "/requests", Value::Null).await;
+    body["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap().to_string(),
+                r["status"].as_u64().unwrap() as u16,
+                r["startedMs"].as_f64().unwrap() as u64,
+                r["finishedMs"].as_f64().unwrap() as u64,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_throttled_mailbox_pauses_every_request_to_it_for_its_retry_after() {
+    let e = emulator().await;
+    let g = std::sync::Arc::new(client(&e));
+    let (user, upn) = first_mailbox(&e).await;
+    admin(&e, reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 1, "retryAfter": "1.5"})).await;
+    let first = {
+        let (g, path) = (g.clone(), format!("/users/{user}/mailFolders/inbox"));
+        tokio::spawn(async move { g.get_value(&path, &Prefer::default()).await })
+    };
+    // Once the 429 is in the log, another request to the same mailbox is made.
+    let throttled_at = loop {
+        if let Some((_, _, _, finished)) = log(&e).await.into_iter().find(|r| r.1 == 429) {
+            break finished;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let second = g.get_value(&format!("/users/{user}/mailFolders/sentitems"), &Prefer::default()).await.unwrap();
+    assert_eq!(second["displayName"], "Sent Items");
+    assert_eq!(first.await.unwrap().unwrap()["displayName"], "Inbox");
+    let later: Vec<_> =
+        log(&e).await.into_iter().filter(|r| r.0.contains("/mailFolders/") && r.2 > throttled_at).collect();
+    assert_eq!(later.len(), 2, "the retry and the other request: {later:?}");
+    for (path, _, started, _) in later {
+        assert!(
+            started >= throttled_at + 1500,
+            "{path} went out {} ms after the 429, before its Retry-After",
+            started - throttled_at
+        );
+    }
+    // Directory calls are not held up by a mailbox's pause.
+    assert!(g.users().await.is_ok());
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_ceiling_fails_at_once_and_holds_the_mailbox() {
+    let e = emulator().await;
+    let g = client(&e);
+    let (user, upn) = first_mailbox(&e).await;
+    admin(&e, reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 1, "retryAfter": "3600"})).await;
+    let err = g.get_value(&format!("/users/{user}/mailFolders/inbox"), &Prefer::default()).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Transient);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)), "{err}");
+    let sent = log(&e).await.len();
+    let err = g
+        .get_value(
+            &format!("/users/{user}/calendarView?startDateTime=2024-01-01T00:00:00Z&endDateTime=2024-02-01T00:00:00Z"),
+            &Prefer::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GraphError::Paused { retry_after } if retry_after > Duration::from_secs(3500)), "{err}");
+    assert_eq!(log(&e).await.len(), sent, "nothing more was sent to the paused mailbox");
+}
+
+#[tokio::test]
+async fn a_throttled_batch_item_waits_its_own_retry_after_read_in_any_case() {
+    let e = emulator().await;
+    let g = client(&e);
+    let (user, upn) = first_mailbox(&e).await;
+    admin(&e, reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 1, "retryAfter": "1"})).await;
+    let answers = g.batch_get(&[format!("/users/{user}/mailFolders/inbox")]).await.unwrap();
+    assert_eq!(answers[0].as_ref().unwrap()["displayName"], "Inbox");
+    let entries = log(&e).await;
+    // Inner requests are not logged on their own: the batch's answer carried the 429.
+    let throttled = entries.iter().find(|r| r.0 == "/$batch").expect("the batch").3;
+    let retried = entries.iter().rev().find(|r| r.0.ends_with("/mailFolders/inbox") && r.1 == 200).unwrap().2;
+    assert!(retried >= throttled + 1000, "retried {} ms after the 429", retried - throttled);
 }

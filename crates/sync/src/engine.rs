@@ -431,7 +431,7 @@ async fn sync_mailbox(
     } else if state == MailboxState::Backoff {
         // Throttled past the retry budget: come back after Microsoft's wait, or five minutes.
         let wait = match &outcome {
-            Err((_, JobError::Graph(e))) => retry_after(e).unwrap_or(std::time::Duration::from_secs(300)),
+            Err((_, JobError::Graph(e))) => e.retry_after().unwrap_or(std::time::Duration::from_secs(300)),
             _ => std::time::Duration::from_secs(300),
         };
         let until = Utc::now() + Duration::from_std(wait).unwrap_or(Duration::minutes(5));
@@ -440,15 +440,6 @@ async fn sync_mailbox(
     report.state = state;
     report.error = error;
     report
-}
-
-/// The `Retry-After` of the error that ended the retries, if any.
-fn retry_after(e: &GraphError) -> Option<std::time::Duration> {
-    match e {
-        GraphError::Api(a) => a.retry_after,
-        GraphError::RetriesExhausted { last, .. } => retry_after(last),
-        _ => None,
-    }
 }
 
 enum JobError {
@@ -968,6 +959,7 @@ const STORE_RETRY: tac_graph::RetryPolicy = tac_graph::RetryPolicy {
     max_attempts: 5,
     base_delay: std::time::Duration::from_millis(50),
     max_delay: std::time::Duration::from_secs(2),
+    max_retry_after: std::time::Duration::from_secs(2),
 };
 
 /// Runs a page write, again after a transient database failure.

@@ -77,7 +77,10 @@ async fn a_folder_with_20000_messages_in_the_window_is_synced_whole_resumably_an
             (OLDER, now - Duration::days(700), now - Duration::days(400)),
         ] {
             let body = json!({"folder": "inbox", "count": count, "since": since, "until": until});
-            assert_eq!(world.admin(reqwest::Method::POST, &format!("/users/{uid}/messages/bulk"), body).await["added"], count);
+            assert_eq!(
+                world.admin(reqwest::Method::POST, &format!("/users/{uid}/messages/bulk"), body).await["added"],
+                count
+            );
         }
         let expected = truth_inbox(&world, &uid).await;
         assert!(expected.len() >= IN_WINDOW, "{backend}: the window holds the bulk mail and the corpus's");
@@ -111,7 +114,10 @@ async fn a_folder_with_20000_messages_in_the_window_is_synced_whole_resumably_an
         let inbox_requests: Vec<Value> = requests_since(&world, before)
             .await
             .into_iter()
-            .filter(|r| r["path"].as_str().unwrap().ends_with("/messages/delta") && r["path"].as_str().unwrap().contains(&folder))
+            .filter(|r| {
+                r["path"].as_str().unwrap().ends_with("/messages/delta")
+                    && r["path"].as_str().unwrap().contains(&folder)
+            })
             .collect();
         assert!(
             inbox_requests.first().is_some_and(|r| r["query"].as_str().unwrap().contains("$skiptoken=")),

@@ -448,3 +448,114 @@ async fn a_group_scope_syncs_only_its_members() {
         assert_eq!(synced, members, "{backend}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_retry_after_moves_the_mailbox_to_backoff_until_that_time_not_to_failed() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let users = world.get("/truth/mailboxes").await;
+        let user = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap().clone();
+        let upn = user["userPrincipalName"].as_str().unwrap().to_string();
+        // Longer than the client waits in place (the tests' ceiling is 5 s).
+        world
+            .admin(reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 1, "retryAfter": "3600"}))
+            .await;
+        let report = sync(&store, ws, &world).await;
+        let throttled = report.mailboxes.iter().find(|m| m.user_principal_name == upn).unwrap();
+        assert_eq!(throttled.state, MailboxState::Backoff, "{backend}: {throttled:?}");
+        assert!(
+            report.mailboxes.iter().filter(|m| m.user_principal_name != upn).all(|m| m.state != MailboxState::Backoff),
+            "{backend}: only that mailbox waits"
+        );
+        let row = store.mailboxes(ws).await.unwrap().into_iter().find(|m| m.user_id == user["id"]).unwrap();
+        let until = row.backoff_until.expect("the time Microsoft gave is kept");
+        assert!(until > Utc::now() + Duration::minutes(55), "{backend}: backoff until {until}");
+
+        // The next pass leaves it alone until then.
+        let before =
+            world.get("/requests").await["requests"].as_array().unwrap().last().unwrap()["n"].as_u64().unwrap();
+        let again = sync(&store, ws, &world).await;
+        assert_eq!(again.mailboxes.iter().find(|m| m.user_principal_name == upn).unwrap().state, MailboxState::Backoff);
+        let requests = world.get(&format!("/requests?since={before}")).await;
+        assert!(
+            requests["requests"].as_array().unwrap().iter().all(|r| r["mailbox"].as_str() != Some(upn.as_str())),
+            "{backend}: no request reached the mailbox in backoff"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meeting_messages_of_unknown_kind_and_unknown_fields_still_import_as_emails() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let users = world.get("/truth/mailboxes").await;
+        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let received = (Utc::now() - Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let item = |id: &str, kind: Value| {
+            json!({"id": id, "@odata.type": "#microsoft.graph.eventMessage", "meetingMessageType": kind,
+                   "internetMessageId": format!("<{id}@fourthcoffee.com>"), "subject": "Odd invitation",
+                   "receivedDateTime": received, "sentDateTime": received, "aFieldGraphMayAddOneDay": {"x": 1},
+                   "from": {"emailAddress": {"name": "Ann", "address": "ann@fourthcoffee.com"}}})
+        };
+        for (id, kind) in [("AAkALgOddKind", json!("meetingForwarded")), ("AAkALgNoKind", Value::Null)] {
+            world
+                .admin(
+                    reqwest::Method::POST,
+                    &format!("/users/{uid}/messages"),
+                    json!({"folder": "inbox", "subject": "x", "from": {"name": "x", "address": "x@example.com"}, "raw": item(id, kind)}),
+                )
+                .await;
+        }
+        let report = sync(&store, ws, &world).await;
+        assert!(report.all_ok() && report.mailboxes.iter().all(|m| m.skipped == 0), "{backend}: {report:?}");
+        for id in ["AAkALgOddKind", "AAkALgNoKind"] {
+            let email = store.email_by_message_id(ws, &format!("<{id}@fourthcoffee.com>")).await.unwrap();
+            let email = email.unwrap_or_else(|| panic!("{backend}: {id} was dropped"));
+            assert_eq!(email.subject, "Odd invitation");
+            assert_eq!(email.meeting_message_type, None, "{backend}: an unknown kind is not guessed");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_basic_mail_access_mail_syncs_without_bodies() {
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let c = world.emulator.credentials();
+        world
+            .admin(
+                reqwest::Method::PATCH,
+                &format!("/apps/{}", c.client_id),
+                json!({"roles": ["User.Read.All", "Group.Read.All", "Directory.Read.All", "Mail.ReadBasic.All", "Calendars.Read"]}),
+            )
+            .await;
+        let report = sync(&store, ws, &world).await;
+        assert!(report.all_ok(), "{backend}: {report:?}");
+        let mail = world.expected_mail().await;
+        let stored: usize = {
+            let mut n = 0;
+            for m in store.mailboxes(ws).await.unwrap() {
+                n += store.email_copies(ws, m.id).await.unwrap().iter().filter(|c| !c.removed).count();
+            }
+            n
+        };
+        assert_eq!(stored, mail.values().map(HashSet::len).sum::<usize>(), "{backend}: every message, without bodies");
+        let users = world.get("/truth/mailboxes").await;
+        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let truth = world.get(&format!("/truth/users/{uid}/mail")).await;
+        let inbox =
+            truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap().clone();
+        let message_id = inbox["messages"][0]["internetMessageId"].as_str().unwrap().to_string();
+        let email = store.email_by_message_id(ws, &message_id).await.unwrap().expect("stored");
+        assert!(email.body_html.is_empty() && email.body_preview.is_empty(), "{backend}: no body was read");
+    }
+}

@@ -145,12 +145,16 @@ async fn run_one(state: &AppState, caller: &Caller, item: Item) -> GraphResult<(
     let (response, _) = process_boxed(state, caller, &inner).await;
     let status = response.status().as_u16();
     let mut out_headers = Map::new();
-    for name in ["retry-after", "location", "preference-applied"] {
+    // Inner header names are not guaranteed lowercase (FACTS §8): written
+    // capitalised here, so a client that matches them exactly fails here first.
+    for (name, written) in
+        [("retry-after", "Retry-After"), ("location", "Location"), ("preference-applied", "Preference-Applied")]
+    {
         if let Some(v) = response.headers().get(name).and_then(|v| v.to_str().ok()) {
-            out_headers.insert(name.to_string(), json!(v));
+            out_headers.insert(written.to_string(), json!(v));
         }
     }
-    out_headers.insert("content-type".into(), json!("application/json"));
+    out_headers.insert("Content-Type".into(), json!("application/json"));
     let (status, body) = match axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await {
         Ok(bytes) => (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)),
         // A connection dropped inside Graph surfaces in a batch as a gateway timeout of that item.

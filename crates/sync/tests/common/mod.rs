@@ -68,6 +68,7 @@ impl World {
                     max_attempts: 8,
                     base_delay: std::time::Duration::from_millis(10),
                     max_delay: std::time::Duration::from_millis(200),
+                    max_retry_after: std::time::Duration::from_secs(5),
                 },
             )
             .unwrap(),
