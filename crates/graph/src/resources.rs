@@ -254,9 +254,10 @@ pub struct DateTimeTimeZone {
 }
 
 impl DateTimeTimeZone {
-    /// The UTC instant; Graph's zone defaults to UTC when absent.
-    pub fn to_utc(&self) -> Result<DateTime<Utc>, crate::timezone::TimeError> {
-        crate::timezone::to_utc(&self.date_time, self.time_zone.as_deref().unwrap_or("UTC"))
+    /// The UTC instant; Graph's zone defaults to UTC when absent. A zone
+    /// that cannot be resolved is read as UTC, with a note saying so.
+    pub fn to_utc(&self) -> Result<(DateTime<Utc>, Option<String>), crate::timezone::TimeError> {
+        crate::timezone::to_utc_or_as_utc(&self.date_time, self.time_zone.as_deref().unwrap_or("UTC"))
     }
 }
 

@@ -331,7 +331,7 @@ async fn events_arrive_in_utc_and_convert_to_instants() {
     for item in page.items {
         if let Ok(DeltaItem::Changed(ev)) = item {
             assert_eq!(ev.start.as_ref().unwrap().time_zone.as_deref(), Some("UTC"));
-            let (s, en) = (ev.start.unwrap().to_utc().unwrap(), ev.end.unwrap().to_utc().unwrap());
+            let (s, en) = (ev.start.unwrap().to_utc().unwrap().0, ev.end.unwrap().to_utc().unwrap().0);
             assert!(en > s);
             assert!(ev.ical_uid.is_some());
             seen += 1;

@@ -162,7 +162,13 @@ pub fn meeting(ctx: &MailboxContext, e: &Event) -> Result<(MeetingRecord, Meetin
     let dir = ctx.directory;
     let ical_uid = e.ical_uid.clone().filter(|u| !u.trim().is_empty()).ok_or(SkipReason::NoICalUid)?;
     let time = |t: &Option<tac_graph::resources::DateTimeTimeZone>| -> Result<DateTime<Utc>, SkipReason> {
-        t.as_ref().ok_or(SkipReason::NoDate)?.to_utc().map_err(|e| SkipReason::BadTime(e.to_string()))
+        let (at, note) =
+            t.as_ref().ok_or(SkipReason::NoDate)?.to_utc().map_err(|e| SkipReason::BadTime(e.to_string()))?;
+        if let Some(note) = note {
+            // Kept, never skipped: an hour off is better than a lost meeting.
+            tracing::warn!(event = %e.id, %note, "a meeting's time zone is unknown");
+        }
+        Ok(at)
     };
     let (start, end) = (time(&e.start)?, time(&e.end)?);
     if end < start {
@@ -313,8 +319,25 @@ mod tests {
         assert!(copy.is_organizer);
         let no_uid = event(json!({"id": "e", "start": {"dateTime": "2024-01-01T00:00:00", "timeZone": "UTC"}}));
         assert_eq!(meeting(&ctx, &no_uid).unwrap_err(), SkipReason::NoICalUid);
-        let bad_zone = event(json!({"id": "e", "iCalUId": "u",
-            "start": {"dateTime": "2024-01-01T00:00:00", "timeZone": "Mars"}, "end": {"dateTime": "2024-01-01T00:00:00", "timeZone": "UTC"}}));
-        assert!(matches!(meeting(&ctx, &bad_zone), Err(SkipReason::BadTime(_))));
+        let bad_time = event(json!({"id": "e", "iCalUId": "u",
+            "start": {"dateTime": "soon", "timeZone": "UTC"}, "end": {"dateTime": "2024-01-01T00:00:00", "timeZone": "UTC"}}));
+        assert!(matches!(meeting(&ctx, &bad_time), Err(SkipReason::BadTime(_))));
+    }
+
+    #[test]
+    fn a_meeting_in_any_windows_zone_or_an_unknown_one_is_kept() {
+        let dir = directory();
+        let ctx = MailboxContext { user_id: "u1", directory: &dir };
+        let event = |zone: &str| -> Event {
+            serde_json::from_value(json!({"id": "e", "iCalUId": "u",
+                "start": {"dateTime": "2024-01-10T09:00:00.0000000", "timeZone": zone},
+                "end": {"dateTime": "2024-01-10T10:00:00.0000000", "timeZone": zone}}))
+            .unwrap()
+        };
+        // Not in the old hand-kept table: Nepal is UTC+05:45.
+        let (nepal, _) = meeting(&ctx, &event("Nepal Standard Time")).unwrap();
+        assert_eq!(nepal.start.to_rfc3339(), "2024-01-10T03:15:00+00:00");
+        let (unknown, _) = meeting(&ctx, &event("Mars")).unwrap();
+        assert_eq!(unknown.start.to_rfc3339(), "2024-01-10T09:00:00+00:00", "read as UTC, not skipped");
     }
 }
