@@ -38,10 +38,29 @@ pub struct User {
     #[serde(default)]
     pub proxy_addresses: Vec<String>,
     pub account_enabled: Option<bool>,
+    /// `Member` or `Guest`.
+    pub user_type: Option<String>,
+    /// The licences assigned (only their presence is read).
+    pub assigned_licenses: Option<Vec<serde_json::Value>>,
+}
+
+impl User {
+    /// A guest of the tenant (`userType` Guest, or `#EXT#` in the principal
+    /// name): its mailbox, if any, lives in its home organisation.
+    pub fn is_guest(&self) -> bool {
+        self.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Guest"))
+            || self.user_principal_name.as_deref().is_some_and(|u| u.to_ascii_uppercase().contains("#EXT#"))
+    }
+
+    /// Whether the directory shows any licence; `None` when not read.
+    pub fn is_licensed(&self) -> Option<bool> {
+        self.assigned_licenses.as_ref().map(|l| !l.is_empty())
+    }
 }
 
 /// The `$select` TAC uses for users.
-pub const USER_SELECT: &str = "id,displayName,userPrincipalName,mail,proxyAddresses,accountEnabled";
+pub const USER_SELECT: &str =
+    "id,displayName,userPrincipalName,mail,proxyAddresses,accountEnabled,userType,assignedLicenses";
 
 /// A group.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

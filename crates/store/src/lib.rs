@@ -288,6 +288,20 @@ impl Store {
         dispatch!(self, set_mailbox_state(ws, mailbox, state, last_error))
     }
 
+    /// Records that the user has no mailbox, to be checked again after
+    /// `recheck_at` or when a licence appears (`licensed` is what the
+    /// directory showed now); `reason` is `(code, message)`.
+    pub async fn set_mailbox_no_mailbox(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        recheck_at: DateTime<Utc>,
+        licensed: Option<bool>,
+        reason: (&str, &str),
+    ) -> Result<()> {
+        dispatch!(self, set_mailbox_no_mailbox(ws, mailbox, recheck_at, licensed, reason))
+    }
+
     /// Puts the mailbox in `backoff` until `until` (from `Retry-After` or the
     /// exponential schedule).
     pub async fn set_mailbox_backoff(

@@ -176,7 +176,11 @@ pub struct MailboxRow {
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error_code: Option<String>,
     pub last_error_message: Option<String>,
+    /// In `backoff`, when to try again; in `no_mailbox`, when to check again.
     pub backoff_until: Option<DateTime<Utc>>,
+    /// In `no_mailbox`: whether the directory showed a licence when it was
+    /// last checked (a licence added since makes it checked at once).
+    pub licensed_at_check: Option<bool>,
     /// Emails present in the mailbox (copies not marked removed).
     pub email_count: u64,
     /// Meetings present in the mailbox's calendar.

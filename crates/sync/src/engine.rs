@@ -143,7 +143,7 @@ pub async fn sync_once(
         options.backfill_days = options.backfill_days.min(i64::from(days));
     }
     let options = &options;
-    let (users, directory) = sync_directory(store, ws, &graph).await?;
+    let (users, directory, hints) = sync_directory(store, ws, &graph).await?;
     let users: Vec<DirectoryUser> = users.into_iter().filter(|u| !policy.excluded_mailboxes.contains(&u.id)).collect();
     let in_scope: Vec<DirectoryUser> = match &options.scope {
         MailboxScope::All => users,
@@ -157,42 +157,54 @@ pub async fn sync_once(
             users.into_iter().filter(|u| members.contains(&u.id)).collect()
         }
     };
-    // Mailboxes Microsoft throttled past the retry budget wait out their backoff.
+    // Mailboxes Microsoft throttled wait out their backoff; people without a
+    // mailbox are checked again only after a day or once a licence appears.
     let now = Utc::now();
-    let waiting: HashMap<String, chrono::DateTime<Utc>> = store
-        .mailboxes(ws)
-        .await?
-        .into_iter()
-        .filter_map(|m| m.backoff_until.filter(|until| *until > now).map(|until| (m.user_id, until)))
-        .collect();
+    let rows: HashMap<String, tac_store::MailboxRow> =
+        store.mailboxes(ws).await?.into_iter().map(|m| (m.user_id.clone(), m)).collect();
     let mut report = SyncReport::default();
-    let in_scope: Vec<DirectoryUser> = in_scope
-        .into_iter()
-        .filter(|u| match waiting.get(&u.id) {
-            Some(until) => {
-                report.mailboxes.push(MailboxReport {
-                    user_principal_name: u.user_principal_name.clone(),
-                    state: MailboxState::Backoff,
-                    emails: 0,
-                    meetings: 0,
-                    removed: 0,
-                    skipped: 0,
-                    withheld: 0,
-                    error: Some((
-                        "backoff".into(),
-                        format!("Microsoft asked TAC to wait; the next attempt is after {until}."),
-                    )),
-                });
-                false
+    let mut to_sync = Vec::with_capacity(in_scope.len());
+    for u in in_scope {
+        let hint = hints.get(&u.id).copied().unwrap_or_default();
+        let (state, code, message) = match hold(rows.get(&u.id), hint, now) {
+            None => {
+                to_sync.push(u);
+                continue;
             }
-            None => true,
-        })
-        .collect();
+            Some(Hold::Backoff(until)) => (
+                MailboxState::Backoff,
+                "backoff".to_string(),
+                format!("Microsoft asked TAC to wait; the next attempt is after {until}."),
+            ),
+            Some(Hold::NoMailbox { code, message, first }) => {
+                if first {
+                    let address = u.mail.clone().unwrap_or_else(|| u.user_principal_name.clone());
+                    let mailbox = store.upsert_mailbox(ws, &u.id, &address).await?;
+                    store
+                        .set_mailbox_no_mailbox(ws, mailbox, now + NO_MAILBOX_RECHECK, hint.licensed, (&code, &message))
+                        .await?;
+                }
+                (MailboxState::NoMailbox, code, message)
+            }
+        };
+        report.mailboxes.push(MailboxReport {
+            user_principal_name: u.user_principal_name.clone(),
+            state,
+            emails: 0,
+            meetings: 0,
+            removed: 0,
+            skipped: 0,
+            withheld: 0,
+            error: Some((code, message)),
+        });
+    }
+    let in_scope = to_sync;
     progress.mailboxes(in_scope.len());
     let directory = Arc::new(directory);
     let limit = Arc::new(Semaphore::new(options.parallel_mailboxes.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for user in in_scope {
+        let licensed = hints.get(&user.id).and_then(|h| h.licensed);
         let (store, graph, directory, options, progress, limit, policy) = (
             store.clone(),
             graph.clone(),
@@ -206,7 +218,7 @@ pub async fn sync_once(
             let _slot = limit.acquire_owned().await;
             progress.started(&user.user_principal_name);
             let job = (&*directory, &*policy, &options);
-            let report = sync_mailbox(&store, ws, &graph, job, &user, progress.as_ref()).await;
+            let report = sync_mailbox(&store, ws, &graph, job, &user, licensed, progress.as_ref()).await;
             progress.finished(&report);
             report
         });
@@ -244,6 +256,61 @@ pub async fn sync_once(
     Ok(report)
 }
 
+/// How long a user found without a mailbox is left unprobed, unless a
+/// licence appears in the directory meanwhile.
+const NO_MAILBOX_RECHECK: Duration = Duration::hours(24);
+
+/// What the directory says about a user's mailbox, before any call to it.
+#[derive(Debug, Clone, Copy, Default)]
+struct MailboxHint {
+    /// A guest: its mailbox lives in its home organisation.
+    guest: bool,
+    /// Whether any licence is assigned; `None` when the directory did not say.
+    licensed: Option<bool>,
+}
+
+/// Why a mailbox is left alone this pass.
+#[derive(Debug, PartialEq)]
+enum Hold {
+    Backoff(chrono::DateTime<Utc>),
+    /// `first`: the reason is new and must be recorded.
+    NoMailbox {
+        code: String,
+        message: String,
+        first: bool,
+    },
+}
+
+/// Whether a mailbox is left alone this pass: a guest always; one in
+/// backoff until its time; one found without a mailbox until a day has
+/// passed, unless a licence was added since (then it is checked at once).
+fn hold(row: Option<&tac_store::MailboxRow>, hint: MailboxHint, now: chrono::DateTime<Utc>) -> Option<Hold> {
+    if hint.guest {
+        let recorded =
+            row.is_some_and(|r| r.state == MailboxState::NoMailbox && r.last_error_code.as_deref() == Some("guest"));
+        return Some(Hold::NoMailbox {
+            code: "guest".into(),
+            message: "a guest of the organisation: its mailbox is in its home organisation, so there is nothing to sync here.".into(),
+            first: !recorded,
+        });
+    }
+    let row = row?;
+    let until = row.backoff_until.filter(|until| *until > now)?;
+    match row.state {
+        MailboxState::Backoff => Some(Hold::Backoff(until)),
+        MailboxState::NoMailbox if hint.licensed == Some(true) && row.licensed_at_check == Some(false) => None,
+        MailboxState::NoMailbox => Some(Hold::NoMailbox {
+            code: row.last_error_code.clone().unwrap_or_else(|| "no_mailbox".into()),
+            message: format!(
+                "{} Checked again after {until}, or as soon as a licence is assigned.",
+                row.last_error_message.as_deref().unwrap_or("no Exchange Online mailbox.")
+            ),
+            first: false,
+        }),
+        _ => None,
+    }
+}
+
 /// How often a pass settles the links of contacts its pages auto-created.
 const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -252,7 +319,7 @@ async fn sync_directory(
     store: &Store,
     ws: WorkspaceId,
     graph: &GraphClient,
-) -> Result<(Vec<DirectoryUser>, DirectoryIndex), SyncError> {
+) -> Result<(Vec<DirectoryUser>, DirectoryIndex, HashMap<String, MailboxHint>), SyncError> {
     let microsoft = SyncError::Microsoft;
     // The three lists, then every group's members, each set fetched at once.
     // Users are required; groups and verified domains are optional (the
@@ -260,6 +327,8 @@ async fn sync_directory(
     // syncs without them.
     let (org, users, groups) = tokio::join!(graph.organization(), graph.users(), graph.groups());
     let users = users.map_err(microsoft)?;
+    let hints: HashMap<String, MailboxHint> =
+        users.iter().map(|u| (u.id.clone(), MailboxHint { guest: u.is_guest(), licensed: u.is_licensed() })).collect();
     let org = optional_directory(org, "the organisation's verified domains").map_err(microsoft)?;
     let groups = optional_directory(groups, "groups").map_err(microsoft)?.unwrap_or_default();
     let users: Vec<DirectoryUser> = users
@@ -299,7 +368,7 @@ async fn sync_directory(
         .collect();
     store.replace_directory(ws, &users, &groups, &memberships, &domains).await?;
     let index = DirectoryIndex::new(&users, &domains);
-    Ok((users, index))
+    Ok((users, index, hints))
 }
 
 /// A directory read TAC can do without: refused, it is left out with a
@@ -365,6 +434,7 @@ async fn sync_mailbox(
     graph: &GraphClient,
     (directory, policy, options): (&DirectoryIndex, &PrivacyPolicy, &SyncOptions),
     user: &DirectoryUser,
+    licensed: Option<bool>,
     progress: &dyn Progress,
 ) -> MailboxReport {
     let address = user.mail.clone().unwrap_or_else(|| user.user_principal_name.clone());
@@ -421,7 +491,14 @@ async fn sync_mailbox(
         Err((_, JobError::Store(e))) => (MailboxState::Failed, Some(("storage".to_string(), e.to_string()))),
     };
     let stored_error = error.as_ref().map(|(c, m)| (c.as_str(), m.as_str()));
-    if let Err(e) = store.set_mailbox_state(ws, mailbox, state, stored_error).await {
+    let recorded = match (state, stored_error) {
+        // Not probed again for a day, or until a licence appears.
+        (MailboxState::NoMailbox, Some(reason)) => {
+            store.set_mailbox_no_mailbox(ws, mailbox, Utc::now() + NO_MAILBOX_RECHECK, licensed, reason).await
+        }
+        _ => store.set_mailbox_state(ws, mailbox, state, stored_error).await,
+    };
+    if let Err(e) = recorded {
         tracing::error!(mailbox = %report.user_principal_name, error = %e, "could not record the mailbox state");
     }
     if state == MailboxState::Ok {
@@ -995,4 +1072,55 @@ async fn select_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> (F::
         std::task::Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: MailboxState, until: Option<chrono::DateTime<Utc>>, licensed: Option<bool>) -> tac_store::MailboxRow {
+        tac_store::MailboxRow {
+            id: MailboxId(1),
+            user_id: "u".into(),
+            address: "ann@contoso.com".into(),
+            state,
+            last_success_at: None,
+            last_error_code: Some("MailboxNotEnabledForRESTAPI".into()),
+            last_error_message: Some("no mailbox.".into()),
+            backoff_until: until,
+            licensed_at_check: licensed,
+            email_count: 0,
+            meeting_count: 0,
+            skipped_count: 0,
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn people_without_a_mailbox_are_checked_daily_or_when_licensed() {
+        let now = Utc::now();
+        let member = MailboxHint { guest: false, licensed: Some(false) };
+        let soon = now + Duration::hours(3);
+        let unlicensed = row(MailboxState::NoMailbox, Some(soon), Some(false));
+        assert!(matches!(hold(Some(&unlicensed), member, now), Some(Hold::NoMailbox { first: false, .. })));
+        let licence_added = MailboxHint { licensed: Some(true), ..member };
+        assert_eq!(hold(Some(&unlicensed), licence_added, now), None, "a new licence is checked at once");
+        let a_day_later = row(MailboxState::NoMailbox, Some(now - Duration::minutes(1)), Some(false));
+        assert_eq!(hold(Some(&a_day_later), member, now), None, "checked again after a day");
+        assert_eq!(hold(None, member, now), None, "a new user is checked");
+        assert_eq!(hold(Some(&row(MailboxState::Ok, None, None)), member, now), None);
+        assert_eq!(hold(Some(&row(MailboxState::Backoff, Some(soon), None)), member, now), Some(Hold::Backoff(soon)));
+    }
+
+    #[test]
+    fn guests_are_never_probed_and_their_reason_is_recorded_once() {
+        let now = Utc::now();
+        let guest = MailboxHint { guest: true, licensed: None };
+        assert!(
+            matches!(hold(None, guest, now), Some(Hold::NoMailbox { first: true, ref code, .. }) if code == "guest")
+        );
+        let mut recorded = row(MailboxState::NoMailbox, Some(now + NO_MAILBOX_RECHECK), None);
+        recorded.last_error_code = Some("guest".into());
+        assert!(matches!(hold(Some(&recorded), guest, now), Some(Hold::NoMailbox { first: false, .. })));
+    }
 }

@@ -71,6 +71,7 @@ mod tests {
             last_error_code: message.map(|_| "ErrorAccessDenied".into()),
             last_error_message: message.map(str::to_owned),
             backoff_until: None,
+            licensed_at_check: None,
             email_count: 0,
             meeting_count: 0,
             skipped_count: 0,

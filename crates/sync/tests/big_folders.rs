@@ -22,11 +22,7 @@ const OLDER: usize = 300;
 
 /// The first mailbox's user id and its Inbox's folder id.
 async fn inbox(world: &World) -> (String, String) {
-    let users = world.get("/truth/mailboxes").await;
-    let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (uid, _) = world.first_mailbox().await;
     let truth = world.get(&format!("/truth/users/{uid}/mail")).await;
     let folder = truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap()["id"]
         .as_str()

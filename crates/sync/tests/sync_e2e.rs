@@ -174,6 +174,24 @@ async fn a_full_sync_equals_the_ground_truth_and_a_second_fetches_only_deltas() 
             .filter(|r| r["path"].as_str().unwrap().ends_with("/delta") && r["status"] != 404)
             .collect();
         assert!(!deltas.is_empty());
+        // People without a mailbox are not probed again the next pass, yet still listed with why.
+        let unlicensed: Vec<String> = world.get("/truth/mailboxes").await["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["hasMailbox"] == false)
+            .map(|u| u["userPrincipalName"].as_str().unwrap().to_string())
+            .collect();
+        assert!(!unlicensed.is_empty());
+        for upn in &unlicensed {
+            assert!(
+                requests["requests"].as_array().unwrap().iter().all(|r| r["mailbox"].as_str() != Some(upn.as_str())),
+                "{backend}: {upn} was probed again"
+            );
+            let listed = again.mailboxes.iter().find(|m| &m.user_principal_name == upn).expect("listed");
+            assert_eq!(listed.state, MailboxState::NoMailbox);
+            assert!(listed.error.as_ref().is_some_and(|(_, why)| why.contains("Checked again after")), "{listed:?}");
+        }
         for r in deltas {
             assert!(
                 r["query"].as_str().unwrap().contains("$deltatoken="),
@@ -314,11 +332,7 @@ async fn throttling_faults_expired_tokens_and_interruptions_still_end_equal_to_t
         world.admin(reqwest::Method::PUT, "/faults", json!({})).await;
         world.admin(reqwest::Method::POST, "/delta-tokens/expire", json!({})).await;
         // Deleted while the sync state is lost: the resync must notice.
-        let users = world.get("/truth/mailboxes").await;
-        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (uid, _) = world.first_mailbox().await;
         let truth = world.get(&format!("/truth/users/{uid}/mail")).await;
         let inbox =
             truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap().clone();
@@ -379,11 +393,7 @@ async fn a_bad_item_is_skipped_and_recorded_and_the_rest_lands() {
     for (backend, store) in stores().await {
         let world = World::new().await;
         let ws = store.ensure_workspace("default").await.unwrap();
-        let users = world.get("/truth/mailboxes").await;
-        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (uid, _) = world.first_mailbox().await;
         world
             .admin(
                 reqwest::Method::POST,
@@ -454,9 +464,7 @@ async fn a_long_retry_after_moves_the_mailbox_to_backoff_until_that_time_not_to_
     for (backend, store) in stores().await {
         let world = World::new().await;
         let ws = store.ensure_workspace("default").await.unwrap();
-        let users = world.get("/truth/mailboxes").await;
-        let user = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap().clone();
-        let upn = user["userPrincipalName"].as_str().unwrap().to_string();
+        let (uid, upn) = world.first_mailbox().await;
         // Longer than the client waits in place (the tests' ceiling is 5 s).
         world
             .admin(reqwest::Method::POST, "/throttle", json!({"mailbox": upn, "count": 1, "retryAfter": "3600"}))
@@ -468,7 +476,7 @@ async fn a_long_retry_after_moves_the_mailbox_to_backoff_until_that_time_not_to_
             report.mailboxes.iter().filter(|m| m.user_principal_name != upn).all(|m| m.state != MailboxState::Backoff),
             "{backend}: only that mailbox waits"
         );
-        let row = store.mailboxes(ws).await.unwrap().into_iter().find(|m| m.user_id == user["id"]).unwrap();
+        let row = store.mailboxes(ws).await.unwrap().into_iter().find(|m| m.user_id == uid).unwrap();
         let until = row.backoff_until.expect("the time Microsoft gave is kept");
         assert!(until > Utc::now() + Duration::minutes(55), "{backend}: backoff until {until}");
 
@@ -490,11 +498,7 @@ async fn meeting_messages_of_unknown_kind_and_unknown_fields_still_import_as_ema
     for (backend, store) in stores().await {
         let world = World::new().await;
         let ws = store.ensure_workspace("default").await.unwrap();
-        let users = world.get("/truth/mailboxes").await;
-        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (uid, _) = world.first_mailbox().await;
         let received = (Utc::now() - Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let item = |id: &str, kind: Value| {
             json!({"id": id, "@odata.type": "#microsoft.graph.eventMessage", "meetingMessageType": kind,
@@ -546,11 +550,7 @@ async fn with_basic_mail_access_mail_syncs_without_bodies() {
             n
         };
         assert_eq!(stored, mail.values().map(HashSet::len).sum::<usize>(), "{backend}: every message, without bodies");
-        let users = world.get("/truth/mailboxes").await;
-        let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (uid, _) = world.first_mailbox().await;
         let truth = world.get(&format!("/truth/users/{uid}/mail")).await;
         let inbox =
             truth["folders"].as_array().unwrap().iter().find(|f| f["wellKnownName"] == "inbox").unwrap().clone();

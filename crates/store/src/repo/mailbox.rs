@@ -26,7 +26,8 @@ pub(crate) async fn upsert_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, 
 
 /// Sets the state. An error replaces the last one; `None` keeps it (so a
 /// mailbox back to `syncing` still shows why it failed before). Any state
-/// but `backoff` clears `backoff_until`.
+/// but `backoff` clears `backoff_until`; `no_mailbox` keeps it, as the time
+/// of the next check (see [`set_mailbox_no_mailbox`]).
 pub(crate) async fn set_mailbox_state(
     pool: &Pool,
     ws: WorkspaceId,
@@ -48,6 +49,38 @@ pub(crate) async fn set_mailbox_backoff(
     update_state(pool, ws, mailbox, MailboxState::Backoff, Some(until), last_error).await
 }
 
+/// Records that the user has no mailbox: checked again after `recheck_at`,
+/// or sooner if a licence appears where there was none (`licensed`).
+pub(crate) async fn set_mailbox_no_mailbox(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    recheck_at: DateTime<Utc>,
+    licensed: Option<bool>,
+    reason: (&str, &str),
+) -> Result<()> {
+    let updated = sqlx::query(
+        "update mailbox
+         set state = $1, backoff_until = $2, licensed_at_check = $3, updated_at = $4,
+             last_error_code = $5, last_error_message = $6
+         where workspace_id = $7 and id = $8",
+    )
+    .bind(MailboxState::NoMailbox.as_str())
+    .bind(recheck_at)
+    .bind(licensed)
+    .bind(now())
+    .bind(reason.0)
+    .bind(reason.1)
+    .bind(ws.0)
+    .bind(mailbox.0)
+    .execute(pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound("mailbox"));
+    }
+    Ok(())
+}
+
 async fn update_state(
     pool: &Pool,
     ws: WorkspaceId,
@@ -57,10 +90,12 @@ async fn update_state(
     last_error: Option<(&str, &str)>,
 ) -> Result<()> {
     let backoff_until = if state == MailboxState::Backoff { backoff_until } else { None };
+    // A mailbox found again (or syncing) is no longer waiting for a recheck.
     let query = match last_error {
         Some((code, message)) => sqlx::query(
             "update mailbox
-             set state = $1, backoff_until = $2, updated_at = $3, last_error_code = $4, last_error_message = $5
+             set state = $1, backoff_until = $2, updated_at = $3, last_error_code = $4, last_error_message = $5,
+                 licensed_at_check = null
              where workspace_id = $6 and id = $7",
         )
         .bind(state.as_str())
@@ -71,7 +106,7 @@ async fn update_state(
         .bind(ws.0)
         .bind(mailbox.0),
         None => sqlx::query(
-            "update mailbox set state = $1, backoff_until = $2, updated_at = $3
+            "update mailbox set state = $1, backoff_until = $2, updated_at = $3, licensed_at_check = null
              where workspace_id = $4 and id = $5",
         )
         .bind(state.as_str())
@@ -143,6 +178,7 @@ struct MailboxDbRow {
     last_error_code: Option<String>,
     last_error_message: Option<String>,
     backoff_until: Option<DateTime<Utc>>,
+    licensed_at_check: Option<bool>,
     email_count: i64,
     meeting_count: i64,
     skipped_count: i64,
@@ -160,7 +196,7 @@ pub(crate) async fn mailbox_addresses(conn: &mut Conn, ws: WorkspaceId) -> Resul
 pub(crate) async fn mailboxes(pool: &Pool, ws: WorkspaceId) -> Result<Vec<MailboxRow>> {
     let rows: Vec<MailboxDbRow> = sqlx::query_as(
         "select m.id, m.user_id, m.address, m.state, m.last_success_at, m.last_error_code,
-                m.last_error_message, m.backoff_until, m.updated_at,
+                m.last_error_message, m.backoff_until, m.licensed_at_check, m.updated_at,
                 (select count(*) from email_copy c
                  where c.workspace_id = m.workspace_id and c.mailbox_id = m.id and c.removed_at is null)
                     as email_count,
@@ -188,6 +224,7 @@ pub(crate) async fn mailboxes(pool: &Pool, ws: WorkspaceId) -> Result<Vec<Mailbo
                 last_error_code: row.last_error_code,
                 last_error_message: row.last_error_message,
                 backoff_until: row.backoff_until,
+                licensed_at_check: row.licensed_at_check,
                 email_count: count(row.email_count),
                 meeting_count: count(row.meeting_count),
                 skipped_count: count(row.skipped_count),

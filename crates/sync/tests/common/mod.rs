@@ -89,4 +89,11 @@ impl World {
     pub async fn get(&self, path: &str) -> Value {
         self.admin(reqwest::Method::GET, path, Value::Null).await
     }
+
+    /// The first user with a mailbox: (object id, user principal name).
+    pub async fn first_mailbox(&self) -> (String, String) {
+        let users = self.get("/truth/mailboxes").await;
+        let user = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap().clone();
+        (user["id"].as_str().unwrap().to_string(), user["userPrincipalName"].as_str().unwrap().to_string())
+    }
 }
