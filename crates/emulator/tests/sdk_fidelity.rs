@@ -70,18 +70,8 @@ async fn microsofts_graph_sdk_pages_users_and_delta_rounds_to_the_ground_truth()
     assert!(creds.login_url.starts_with("https://"), "the emulator's links carry its https base URL");
 
     let mut node = Command::new("node");
-    node.current_dir(&dir)
-        .arg("fidelity.mjs")
-        .env("TAC_LOGIN_URL", &creds.login_url)
-        .env("TAC_GRAPH_URL", &creds.graph_url)
-        .env("TAC_TENANT_ID", &creds.tenant_id)
-        .env("TAC_CLIENT_ID", &creds.client_id)
-        .env("TAC_CLIENT_SECRET", &creds.client_secret)
-        .env("TAC_EMULATOR_URL", &server.base_url)
-        .env("NODE_EXTRA_CA_CERTS", ca_file())
-        // Loopback traffic must not go to a proxy that the environment names.
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost");
+    node.current_dir(&dir).arg("fidelity.mjs").env("NODE_EXTRA_CA_CERTS", ca_file());
+    server.configure(&mut node);
     // The emulator keeps serving on the runtime's workers while node runs here.
     let output = tokio::task::spawn_blocking(move || run(node, "node fidelity.mjs", Duration::from_secs(300)))
         .await

@@ -129,16 +129,8 @@ async fn microsofts_python_graph_sdk_pages_users_every_folder_and_delta_rounds_t
         // -I: only the venv's packages, whatever PYTHONPATH or user site says;
         // -u: unbuffered, so the output up to a hang is not lost.
         .args(["-I", "-u", "fidelity.py"])
-        .env("TAC_LOGIN_URL", &creds.login_url)
-        .env("TAC_GRAPH_URL", &creds.graph_url)
-        .env("TAC_TENANT_ID", &creds.tenant_id)
-        .env("TAC_CLIENT_ID", &creds.client_id)
-        .env("TAC_CLIENT_SECRET", &creds.client_secret)
-        .env("TAC_EMULATOR_URL", &server.base_url)
-        .env("TAC_CA_FILE", ca_file())
-        // Loopback traffic must not go to a proxy that the environment names.
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost");
+        .env("TAC_CA_FILE", ca_file());
+    server.configure(&mut python);
     // The emulator keeps serving on the runtime's workers while Python runs here.
     let output = tokio::task::spawn_blocking(move || run(python, "python fidelity.py", Duration::from_secs(300)))
         .await

@@ -110,6 +110,24 @@ impl Drop for HttpsEmulator {
     }
 }
 
+impl HttpsEmulator {
+    /// Hands a script what it needs to reach this emulator: the URLs, the
+    /// app's credentials and the admin API's base, with loopback kept away
+    /// from any proxy the environment names.
+    pub fn configure(&self, command: &mut Command) {
+        let creds = self.emulator.credentials();
+        command
+            .env("TAC_LOGIN_URL", &creds.login_url)
+            .env("TAC_GRAPH_URL", &creds.graph_url)
+            .env("TAC_TENANT_ID", &creds.tenant_id)
+            .env("TAC_CLIENT_ID", &creds.client_id)
+            .env("TAC_CLIENT_SECRET", &creds.client_secret)
+            .env("TAC_EMULATOR_URL", &self.base_url)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost");
+    }
+}
+
 /// Serves an emulator over HTTPS on a free loopback port, in the background.
 pub async fn spawn_https(config: EmulatorConfig) -> HttpsEmulator {
     let tcp = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
