@@ -9,6 +9,11 @@
 //!    rules. Prints the wall time and the lower bound that the emulator's
 //!    request schedule allows: for each mailbox, the longer of its longest
 //!    sequential page chain and its total pages divided by four.
+//! 3. A big folder: one Inbox with 20,000 messages in the backfill window
+//!    and 10,000 older ones, synced into SQLite. Prints the requests the
+//!    Inbox cost (its count, delta pages and the rest) and, for comparison,
+//!    how far a filtered delta round gets in the same folder: Graph stops a
+//!    filtered round at 5,000 messages.
 //!
 //! Run with `cargo bench -p tac-crm --bench sync`.
 
@@ -182,8 +187,11 @@ fn main() {
         if only != "latency" {
             ingest_cases().await;
         }
-        if only != "ingest" {
+        if only.is_empty() || only == "latency" {
             latency_case().await;
+        }
+        if only.is_empty() || only == "big" {
+            big_folder_case().await;
         }
     });
 }
@@ -204,6 +212,78 @@ async fn ingest_cases() {
         }
         None => println!("postgres   skipped: set TAC_TEST_POSTGRES_URL (scripts/test does) to measure PostgreSQL too"),
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One Inbox with 20,000 messages in the window and 10,000 older: the
+/// requests its first sync costs, and what a filtered round would return.
+async fn big_folder_case() {
+    let emulator = start_emulator(&["--size", "small", "--seed", "7"]);
+    let base = emulator.settings["login_url"].clone();
+    let http = reqwest::Client::new();
+    let truth: Value =
+        http.get(format!("{base}/_emulator/truth/mailboxes")).send().await.unwrap().json().await.unwrap();
+    let user = truth["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap().clone();
+    let uid = user["id"].as_str().unwrap().to_string();
+    let now = chrono::Utc::now();
+    for (count, since, until) in [
+        (20_000, now - chrono::Duration::days(360), now - chrono::Duration::hours(1)),
+        (10_000, now - chrono::Duration::days(1500), now - chrono::Duration::days(400)),
+    ] {
+        let body = serde_json::json!({"folder": "inbox", "count": count, "since": since, "until": until});
+        let r = http.post(format!("{base}/_emulator/users/{uid}/messages/bulk")).json(&body).send().await.unwrap();
+        assert!(r.status().is_success());
+    }
+    let graph = emulator.graph();
+    let inbox =
+        graph.get_value(&format!("/users/{uid}/mailFolders/inbox?$select=id"), &Default::default()).await.unwrap();
+    let inbox_id = inbox["id"].as_str().unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("tac-bench-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("sqlite");
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let first = emulator.admin("/requests")["requests"].as_array().map_or(0, Vec::len);
+    let started = Instant::now();
+    let report = sync_once(&store, ws, graph.clone(), &SyncOptions::default(), Arc::new(Quiet)).await.unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(report.all_ok());
+    let requests = emulator.admin("/requests")["requests"].as_array().cloned().unwrap_or_default();
+    let inbox_requests: Vec<&Value> = requests[first..]
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.contains(&inbox_id) || p.ends_with("/mailFolders/inbox")))
+        .collect();
+    let delta = inbox_requests.iter().filter(|r| r["path"].as_str().unwrap().ends_with("/messages/delta")).count();
+    let counts = inbox_requests.iter().filter(|r| r["query"].as_str().unwrap_or("").contains("$count=true")).count();
+    let mailbox = store.mailboxes(ws).await.unwrap().into_iter().find(|m| m.user_id == uid).unwrap();
+    let stored = store
+        .email_copies(ws, mailbox.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| !c.removed && c.folder_id == inbox_id)
+        .count();
+    println!(
+        "big folder  Inbox: 20,000 in the window + 10,000 older; stored {stored} Inbox copies; {} requests for the Inbox ({delta} delta pages of 100, {counts} count, {} other); whole pass {seconds:.1} s, {} requests",
+        inbox_requests.len(),
+        inbox_requests.len() - delta - counts,
+        requests.len() - first
+    );
+    // What a filtered round returns from the same folder.
+    let since = (now - chrono::Duration::days(365)).format("%Y-%m-%dT%H:%M:%SZ");
+    let mut link = Some(format!(
+        "/users/{uid}/mailFolders/inbox/messages/delta?$select=id&$filter=receivedDateTime%20ge%20{since}"
+    ));
+    let (mut pages, mut items) = (0, 0);
+    while let Some(l) = link.take() {
+        let page = graph.page(&l, &tac_graph::Prefer::mail(100)).await.unwrap();
+        pages += 1;
+        items += page.value.len();
+        link = page.next_link;
+    }
+    println!(
+        "big folder  a filtered delta round of the same Inbox: {items} messages in {pages} pages, then its delta link (Graph's 5,000 cap); the rest would need {} more pages of /messages at $top=100",
+        (stored.saturating_sub(items)).div_ceil(100)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
