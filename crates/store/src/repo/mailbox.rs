@@ -35,7 +35,7 @@ pub(crate) async fn set_mailbox_state(
     state: MailboxState,
     last_error: Option<(&str, &str)>,
 ) -> Result<()> {
-    update_state(pool, ws, mailbox, state, None, last_error).await
+    update_state(pool, ws, mailbox, state, None, None, last_error).await
 }
 
 /// Puts the mailbox in `backoff` until the given time.
@@ -46,7 +46,7 @@ pub(crate) async fn set_mailbox_backoff(
     until: DateTime<Utc>,
     last_error: Option<(&str, &str)>,
 ) -> Result<()> {
-    update_state(pool, ws, mailbox, MailboxState::Backoff, Some(until), last_error).await
+    update_state(pool, ws, mailbox, MailboxState::Backoff, Some(until), None, last_error).await
 }
 
 /// Records that the user has no mailbox: checked again after `recheck_at`,
@@ -59,58 +59,46 @@ pub(crate) async fn set_mailbox_no_mailbox(
     licensed: Option<bool>,
     reason: (&str, &str),
 ) -> Result<()> {
-    let updated = sqlx::query(
-        "update mailbox
-         set state = $1, backoff_until = $2, licensed_at_check = $3, updated_at = $4,
-             last_error_code = $5, last_error_message = $6
-         where workspace_id = $7 and id = $8",
-    )
-    .bind(MailboxState::NoMailbox.as_str())
-    .bind(recheck_at)
-    .bind(licensed)
-    .bind(now())
-    .bind(reason.0)
-    .bind(reason.1)
-    .bind(ws.0)
-    .bind(mailbox.0)
-    .execute(pool)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Err(StoreError::NotFound("mailbox"));
-    }
-    Ok(())
+    update_state(pool, ws, mailbox, MailboxState::NoMailbox, Some(recheck_at), licensed, Some(reason)).await
 }
 
+/// One statement for every state change. `until` is kept only for the
+/// states that wait (`backoff`, and `no_mailbox` until its recheck), and
+/// `licensed` only for `no_mailbox`; other states clear both.
+#[allow(clippy::too_many_arguments, reason = "one column each, bound in one statement")]
 async fn update_state(
     pool: &Pool,
     ws: WorkspaceId,
     mailbox: MailboxId,
     state: MailboxState,
-    backoff_until: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    licensed: Option<bool>,
     last_error: Option<(&str, &str)>,
 ) -> Result<()> {
-    let backoff_until = if state == MailboxState::Backoff { backoff_until } else { None };
-    // A mailbox found again (or syncing) is no longer waiting for a recheck.
+    let until = matches!(state, MailboxState::Backoff | MailboxState::NoMailbox).then_some(until).flatten();
+    let licensed = (state == MailboxState::NoMailbox).then_some(licensed).flatten();
     let query = match last_error {
         Some((code, message)) => sqlx::query(
             "update mailbox
-             set state = $1, backoff_until = $2, updated_at = $3, last_error_code = $4, last_error_message = $5,
-                 licensed_at_check = null
-             where workspace_id = $6 and id = $7",
+             set state = $1, backoff_until = $2, licensed_at_check = $3, updated_at = $4,
+                 last_error_code = $5, last_error_message = $6
+             where workspace_id = $7 and id = $8",
         )
         .bind(state.as_str())
-        .bind(backoff_until)
+        .bind(until)
+        .bind(licensed)
         .bind(now())
         .bind(code)
         .bind(message)
         .bind(ws.0)
         .bind(mailbox.0),
         None => sqlx::query(
-            "update mailbox set state = $1, backoff_until = $2, updated_at = $3, licensed_at_check = null
-             where workspace_id = $4 and id = $5",
+            "update mailbox set state = $1, backoff_until = $2, licensed_at_check = $3, updated_at = $4
+             where workspace_id = $5 and id = $6",
         )
         .bind(state.as_str())
-        .bind(backoff_until)
+        .bind(until)
+        .bind(licensed)
         .bind(now())
         .bind(ws.0)
         .bind(mailbox.0),
