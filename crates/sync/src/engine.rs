@@ -392,13 +392,10 @@ struct Counts {
     skipped: u64,
     /// Items the privacy policy kept out (blocklist, retention).
     withheld: u64,
-    /// Mail older than the backfill window that an unfiltered round brought.
-    older: u64,
 }
 
 impl Counts {
     fn add(&mut self, other: &Counts) {
-        self.older += other.older;
         self.emails += other.emails;
         self.meetings += other.meetings;
         self.removed += other.removed;
@@ -942,10 +939,8 @@ impl MailboxJob<'_> {
                 let mut new_contacts = Vec::new();
                 for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Message>) {
                     match item {
-                        // An unfiltered round brings the folder's older mail too.
-                        Ok(DeltaItem::Changed(m)) if m.received_date_time.is_some_and(|t| t < cutoff) => {
-                            counts.older += 1;
-                        }
+                        // An unfiltered round brings the folder's older mail too: not kept.
+                        Ok(DeltaItem::Changed(m)) if m.received_date_time.is_some_and(|t| t < cutoff) => {}
                         Ok(DeltaItem::Changed(m)) => match normalize::email(&self.ctx, &m, folder_id, *is_sent) {
                             Ok((mut record, copy)) => {
                                 if let MeetingKind::Unknown(kind) = m.meeting_kind() {
