@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/_emulator/delta-tokens/expire", post(expire_delta_tokens))
         .route("/_emulator/access-policy", put(access_policy))
         .route("/_emulator/users", post(hire_user))
+        .route("/_emulator/directoryRoles/{template}/members", put(assign_role))
         .route("/_emulator/users/{user}/mailFolders", post(create_folder))
         .route("/_emulator/users/{user}/messages", post(add_message))
         .route("/_emulator/users/{user}/messages/bulk", post(add_messages))
@@ -311,6 +312,24 @@ async fn hire_user(State(state): State<AppState>) -> AdminResult<Json<Value>> {
         .hire()
         .ok_or_else(|| AdminError(StatusCode::CONFLICT, "every future hire has joined already".into()))?;
     Ok(Json(json!({"id": user.id, "userPrincipalName": user.user_principal_name, "mail": user.mail})))
+}
+
+#[derive(Deserialize)]
+struct RoleAssignment {
+    /// Object ids or user principal names.
+    users: Vec<String>,
+}
+
+/// Makes exactly these users the people holding a built-in role (by its
+/// template id), as an admin assigning roles in the Entra admin center would.
+async fn assign_role(
+    State(state): State<AppState>,
+    Path(template): Path<String>,
+    Json(spec): Json<RoleAssignment>,
+) -> AdminResult<Json<Value>> {
+    let users = spec.users.iter().map(|u| user_index(&state, u)).collect::<AdminResult<Vec<_>>>()?;
+    let role = state.org().assign_role(&template, &users).ok_or_else(|| not_found("role template"))?;
+    Ok(Json(json!({"id": role.id, "roleTemplateId": role.template().template_id, "members": users.len()})))
 }
 
 #[derive(Deserialize)]

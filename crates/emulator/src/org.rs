@@ -6,8 +6,8 @@
 
 use crate::config::OrgSize;
 use crate::rng::{Rng, guid, hash};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 const TENANT_NAMES: &[&str] =
     &["Contoso", "Fabrikam", "Northwind", "Tailspin", "Litware", "Adatum", "Woodgrove", "Proseware"];
@@ -175,6 +175,85 @@ pub struct Group {
     pub members: Vec<usize>,
 }
 
+/// A built-in Entra role: template id (the same in every tenant), name and
+/// description, as Microsoft lists them in "Microsoft Entra built-in roles".
+pub struct RoleTemplate {
+    pub template_id: &'static str,
+    pub display_name: &'static str,
+    pub description: &'static str,
+}
+
+/// The built-in roles the emulator knows. The first five are activated in
+/// every tenant it builds; the others become activated when the admin API
+/// assigns someone to them, as the Entra admin center does.
+pub const ROLE_TEMPLATES: &[RoleTemplate] = &[
+    RoleTemplate {
+        template_id: "62e90394-69f5-4237-9190-012177145e10",
+        display_name: "Global Administrator",
+        description: "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra \
+                      identities.",
+    },
+    RoleTemplate {
+        template_id: "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        display_name: "User Administrator",
+        description: "Can manage all aspects of users and groups, including resetting passwords for limited admins.",
+    },
+    RoleTemplate {
+        template_id: "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        display_name: "Exchange Administrator",
+        description: "Can manage all aspects of the Exchange product.",
+    },
+    RoleTemplate {
+        template_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        display_name: "Global Reader",
+        description: "Can read everything that a Global Administrator can, but not update anything.",
+    },
+    RoleTemplate {
+        template_id: "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
+        display_name: "Directory Readers",
+        description: "Can read basic directory information. Commonly used to grant directory read access to \
+                      applications and guests.",
+    },
+    RoleTemplate {
+        template_id: "194ae4cb-b126-40b2-bd5b-6091b380977d",
+        display_name: "Security Administrator",
+        description: "Can read security information and reports, and manage configuration in Microsoft Entra ID \
+                      and Office 365.",
+    },
+    RoleTemplate {
+        template_id: "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        display_name: "Privileged Role Administrator",
+        description: "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity \
+                      Management.",
+    },
+];
+
+/// How many of [`ROLE_TEMPLATES`] a new tenant has activated.
+const ACTIVATED_ROLES: usize = 5;
+
+/// Who holds a directory role: a user (by index) or an app's service
+/// principal. Graph lists both among a role's members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleMember {
+    User(usize),
+    ServicePrincipal { id: String, app_id: String, display_name: String },
+}
+
+/// An activated directory role (`/directoryRoles`): its own object id in
+/// this tenant, the template it comes from, and its members.
+#[derive(Debug, Clone)]
+pub struct DirectoryRole {
+    pub id: String,
+    pub template: usize,
+    pub members: Vec<RoleMember>,
+}
+
+impl DirectoryRole {
+    pub fn template(&self) -> &'static RoleTemplate {
+        &ROLE_TEMPLATES[self.template]
+    }
+}
+
 /// A person outside the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -207,6 +286,8 @@ pub struct Organization {
     pub no_reply: Vec<Person>,
     /// Private people writing from free-mail domains.
     pub free_mail_people: Vec<Person>,
+    /// The activated directory roles. The admin API changes who holds them.
+    roles: Arc<RwLock<Vec<DirectoryRole>>>,
     /// How many of `users` are in the directory now. The rest are a team of
     /// future hires that the admin API brings in one by one, mailbox history
     /// and all, to test a sync meeting a new user.
@@ -397,6 +478,25 @@ impl Organization {
             })
             .collect();
 
+        // The first user is the Global Administrator, the next two hold an
+        // admin role each, Global Reader has nobody, and Directory Readers is
+        // held by an app, not a person.
+        let roles = (0..ACTIVATED_ROLES)
+            .map(|t| DirectoryRole {
+                id: guid(seed, &[0xd1e, t as u64]),
+                template: t,
+                members: match t {
+                    0..=2 => vec![RoleMember::User(t)],
+                    4 => vec![RoleMember::ServicePrincipal {
+                        id: guid(seed, &[0x5e7, 1]),
+                        app_id: guid(seed, &[0x5e7, 2]),
+                        display_name: "Directory Audit Tool".into(),
+                    }],
+                    _ => Vec::new(),
+                },
+            })
+            .collect();
+
         Organization {
             seed,
             tenant_id,
@@ -408,6 +508,7 @@ impl Organization {
             newsletters,
             no_reply,
             free_mail_people,
+            roles: Arc::new(RwLock::new(roles)),
             active: Arc::new(AtomicUsize::new(size.users())),
         }
     }
@@ -429,6 +530,34 @@ impl Organization {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.users.len()).then_some(n + 1))
             .ok()?;
         self.users.get(next)
+    }
+
+    /// The activated directory roles, in activation order.
+    pub fn roles(&self) -> RwLockReadGuard<'_, Vec<DirectoryRole>> {
+        self.roles.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes `users` the people holding the built-in role `template_id`
+    /// (apps that hold it keep it), activating the role first if needed.
+    /// `None` when the emulator does not know the template.
+    pub fn assign_role(&self, template_id: &str, users: &[usize]) -> Option<DirectoryRole> {
+        let template = ROLE_TEMPLATES.iter().position(|t| t.template_id.eq_ignore_ascii_case(template_id))?;
+        let mut roles = self.roles.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = match roles.iter().position(|r| r.template == template) {
+            Some(at) => at,
+            None => {
+                roles.push(DirectoryRole {
+                    id: guid(self.seed, &[0xd1e, template as u64]),
+                    template,
+                    members: Vec::new(),
+                });
+                roles.len() - 1
+            }
+        };
+        let role = &mut roles[at];
+        role.members.retain(|m| !matches!(m, RoleMember::User(_)));
+        role.members.extend(users.iter().map(|&u| RoleMember::User(u)));
+        Some(role.clone())
     }
 
     /// The default verified domain (`contoso.com`).

@@ -9,7 +9,7 @@
 
 use crate::corpus::{Address, Event, EventKey, FolderKind, Message, html_to_text};
 use crate::ids;
-use crate::org::{Group, Organization, User};
+use crate::org::{DirectoryRole, Group, Organization, RoleMember, User};
 use crate::schema::Selection;
 use crate::tz::{Zone, utc_stamp};
 use chrono::{DateTime, Utc};
@@ -409,6 +409,65 @@ pub fn group(g: &Group, select: &Selection) -> Value {
         Value::Object(map) => Value::Object(select.apply(map, "group")),
         other => other,
     }
+}
+
+/// An activated directory role.
+pub fn directory_role(role: &DirectoryRole, select: &Selection) -> Value {
+    let t = role.template();
+    let o = json!({
+        "id": role.id,
+        "deletedDateTime": null,
+        "description": t.description,
+        "displayName": t.display_name,
+        "roleTemplateId": t.template_id,
+    });
+    match o {
+        Value::Object(map) => Value::Object(select.apply(map, "directoryRole")),
+        other => other,
+    }
+}
+
+/// A directory role's member, as a directoryObject with its `@odata.type`.
+/// `limited`: the caller may not read users, so a user is its id alone
+/// with every other property null, as Graph answers then
+/// (permissions-overview, "Limited information returned for inaccessible
+/// member objects").
+pub fn role_member(org: &Organization, member: &RoleMember, select: &Selection, limited: bool) -> Value {
+    let (ty, mut map) = match member {
+        RoleMember::User(u) => {
+            let mut v = user_selected(org, &org.users[*u], select);
+            if limited && let Value::Object(map) = &mut v {
+                for (k, value) in map.iter_mut() {
+                    if k != "id" {
+                        *value = Value::Null;
+                    }
+                }
+            }
+            ("#microsoft.graph.user", v)
+        }
+        RoleMember::ServicePrincipal { id, app_id, display_name } => {
+            let full = json!({
+                "id": id,
+                "deletedDateTime": null,
+                "accountEnabled": true,
+                "appDisplayName": display_name,
+                "appId": app_id,
+                "displayName": display_name,
+                "servicePrincipalType": "Application",
+            });
+            let v = match full {
+                Value::Object(map) => Value::Object(select.apply(map, "servicePrincipal")),
+                other => other,
+            };
+            ("#microsoft.graph.servicePrincipal", v)
+        }
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("@odata.type".into(), json!(ty));
+    if let Value::Object(m) = &mut map {
+        out.extend(std::mem::take(m));
+    }
+    Value::Object(out)
 }
 
 /// The tenant's `/organization` entry.

@@ -2,7 +2,8 @@
 //! emulator and checked here over real HTTP: the 5,000-message cap of a
 //! filtered message delta, calendarView's 1,825-day window, names the
 //! metadata does not know, derived-type casts, both forms of `delta`,
-//! percent-encoded ids, `$count`, and what a `ReadBasic` permission withholds.
+//! percent-encoded ids, `$count`, what a `ReadBasic` permission withholds,
+//! and directory roles: who may read them and what a role's members show.
 
 mod common;
 
@@ -204,4 +205,75 @@ async fn basic_permissions_withhold_bodies_and_refuse_to_select_them() {
         .await;
     assert!(!items.is_empty());
     assert!(items.iter().all(|e| e.get("attendees").is_none() && e.get("body").is_none()), "withheld on delta too");
+}
+
+const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+async fn set_roles(h: &Harness, roles: &[&str]) {
+    let r = h.http.patch(h.admin(&format!("/apps/{}", h.creds.client_id))).json(&json!({"roles": roles})).send();
+    assert_eq!(r.await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn directory_roles_list_the_activated_roles_by_id_or_template_with_their_members() {
+    let h = Harness::start().await;
+    let token = h.token().await;
+    let (status, _, roles) = h.get(&token, "/directoryRoles", &[]).await;
+    assert_eq!(status, 200, "{roles}");
+    let roles = roles["value"].as_array().unwrap().clone();
+    let names: Vec<&str> = roles.iter().map(|r| r["displayName"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Global Administrator") && names.contains(&"Directory Readers"), "{names:?}");
+    assert!(!names.contains(&"Security Administrator"), "a role nobody was assigned is not activated: {names:?}");
+    let ga = roles.iter().find(|r| r["roleTemplateId"] == GLOBAL_ADMINISTRATOR).expect("Global Administrator");
+    assert_ne!(ga["id"], ga["roleTemplateId"], "a role's object id is the tenant's own");
+
+    // The members by object id and by template id are the same people.
+    let by_id = h.get(&token, &format!("/directoryRoles/{}/members", ga["id"].as_str().unwrap()), &[]).await;
+    let template_url = format!("/directoryRoles/roleTemplateId={GLOBAL_ADMINISTRATOR}/members");
+    let by_template = h.get(&token, &template_url, &[]).await;
+    assert_eq!((by_id.0, by_template.0), (200, 200), "{}", by_template.2);
+    assert_eq!(by_id.2["value"], by_template.2["value"]);
+    let admin = &by_id.2["value"][0];
+    assert_eq!(admin["@odata.type"], "#microsoft.graph.user");
+    assert!(admin["userPrincipalName"].is_string(), "{admin}");
+
+    // An app among the members is a servicePrincipal, not a user.
+    let readers = roles.iter().find(|r| r["displayName"] == "Directory Readers").unwrap();
+    let (_, _, members) =
+        h.get(&token, &format!("/directoryRoles/{}/members", readers["id"].as_str().unwrap()), &[]).await;
+    assert_eq!(members["value"][0]["@odata.type"], "#microsoft.graph.servicePrincipal", "{members}");
+
+    // The list takes no query options; an unknown role is 404.
+    let (status, _, body) = h.get(&token, "/directoryRoles?$filter=displayName%20eq%20'x'", &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, _) =
+        h.get(&token, "/directoryRoles/roleTemplateId=00000000-0000-0000-0000-000000000000", &[]).await;
+    assert_eq!(status, 404);
+
+    // Assigning someone to a role that was not activated activates it.
+    let (user, _) = h.first_mailbox().await;
+    let r = h.http.put(h.admin("/directoryRoles/194ae4cb-b126-40b2-bd5b-6091b380977d/members"));
+    let r = r.json(&json!({"users": [user]})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, _, roles) = h.get(&token, "/directoryRoles", &[]).await;
+    assert!(roles["value"].as_array().unwrap().iter().any(|r| r["displayName"] == "Security Administrator"));
+}
+
+#[tokio::test]
+async fn directory_roles_need_a_role_permission_and_show_users_limited_without_user_read_all() {
+    let h = Harness::start().await;
+    set_roles(&h, &["Mail.Read", "User.Read.All"]).await;
+    let token = h.token().await;
+    let (status, _, body) = h.get(&token, "/directoryRoles", &[]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")), "{body}");
+
+    set_roles(&h, &["RoleManagement.Read.Directory"]).await;
+    let token = h.token().await;
+    let (status, _, body) =
+        h.get(&token, &format!("/directoryRoles/roleTemplateId={GLOBAL_ADMINISTRATOR}/members"), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let admin = &body["value"][0];
+    assert_eq!(admin["@odata.type"], "#microsoft.graph.user");
+    assert!(admin["id"].is_string(), "the id is always there: {admin}");
+    assert!(admin["userPrincipalName"].is_null() && admin["displayName"].is_null(), "limited information: {admin}");
 }

@@ -6,6 +6,7 @@
 //!
 //! The test walks every resource the emulator serves: users (default and
 //! fully selected), a user, groups, a group, members (plain and cast),
+//! directory roles, a role and its members (users and an app),
 //! organization, mail folders and child folders, a folder, messages (list,
 //! one, and eventMessages among them), message delta rounds with TAC's own
 //! `$select` and `$expand`, events, an event, a series' instances,
@@ -97,6 +98,18 @@ async fn every_resource_the_emulator_serves_conforms_to_graph_metadata() {
     walk.check("/groups/{id}", "group", &ok(&h, &token, &format!("/groups/{group}"), &[]).await);
     let members = ok(&h, &token, &format!("/groups/{group}/members"), &[]).await;
     walk.check_list("/groups/{id}/members", "directoryObject", &members);
+    let roles = ok(&h, &token, "/directoryRoles", &[]).await;
+    walk.check_list("/directoryRoles", "directoryRole", &roles);
+    for role in roles["value"].as_array().expect("roles") {
+        let id = role["id"].as_str().expect("a role id");
+        walk.check(
+            "/directoryRoles/{id}",
+            "directoryRole",
+            &ok(&h, &token, &format!("/directoryRoles/{id}"), &[]).await,
+        );
+        let members = ok(&h, &token, &format!("/directoryRoles/{id}/members"), &[]).await;
+        walk.check_list("/directoryRoles/{id}/members", "directoryObject", &members);
+    }
     let cast = ok(&h, &token, &format!("/groups/{group}/members/microsoft.graph.user"), &[]).await;
     walk.check_list("/groups/{id}/members/microsoft.graph.user", "user", &cast);
 
@@ -168,8 +181,12 @@ async fn every_resource_the_emulator_serves_conforms_to_graph_metadata() {
         walk.problems.join("\n")
     );
     assert!(walk.items > 500, "the walk checked {} items", walk.items);
-    for t in ["#microsoft.graph.eventMessageRequest", "#microsoft.graph.eventMessageResponse", "#microsoft.graph.user"]
-    {
+    for t in [
+        "#microsoft.graph.eventMessageRequest",
+        "#microsoft.graph.eventMessageResponse",
+        "#microsoft.graph.user",
+        "#microsoft.graph.servicePrincipal",
+    ] {
         assert!(walk.types.contains(t), "the walk saw no {t}: {:?}", walk.types);
     }
     for k in ["singleInstance", "occurrence", "seriesMaster"] {

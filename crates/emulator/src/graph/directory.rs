@@ -1,11 +1,16 @@
-//! Directory endpoints: `/organization`, `/users`, `/groups` and group members.
+//! Directory endpoints: `/organization`, `/users`, `/groups` and group
+//! members, `/directoryRoles` and role members.
 //!
 //! <https://learn.microsoft.com/graph/api/user-list>,
-//! <https://learn.microsoft.com/graph/api/group-list-members>.
+//! <https://learn.microsoft.com/graph/api/group-list-members>,
+//! <https://learn.microsoft.com/graph/api/directoryrole-list>,
+//! <https://learn.microsoft.com/graph/api/directoryrole-list-members>.
 
 use super::error::{GraphError, GraphResult};
 use super::odata::Service;
-use super::{Answer, Ctx, GROUP_ROLES, MEMBER_ROLES, ORGANIZATION_ROLES, USER_ROLES, context_url};
+use super::{
+    Answer, Ctx, DIRECTORY_ROLE_ROLES, GROUP_ROLES, MEMBER_ROLES, ORGANIZATION_ROLES, USER_ROLES, context_url,
+};
 use crate::ids::{decode_token, encode_token};
 use crate::render;
 use crate::schema::{DerivedNames, Selection, UnknownName, schema};
@@ -278,6 +283,78 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
             "{}/groups/{}/members{cast}?$skiptoken={}",
             ctx.state.graph_url(),
             g.id,
+            encode_token(&next)
+        ));
+    }
+    Ok(Answer::ok(body))
+}
+
+/// The activated role named by `key`: its object id, or `roleTemplateId=…`
+/// (Graph takes both on a role and its members).
+fn find_role(ctx: &Ctx, key: &str) -> GraphResult<crate::org::DirectoryRole> {
+    let roles = ctx.state.org().roles();
+    let by_template = key.get(..15).filter(|p| p.eq_ignore_ascii_case("roleTemplateId=")).map(|_| &key[15..]);
+    let found = match by_template {
+        Some(template) => roles.iter().find(|r| r.template().template_id.eq_ignore_ascii_case(template)),
+        None => roles.iter().find(|r| r.id.eq_ignore_ascii_case(key)),
+    };
+    found.cloned().ok_or_else(|| GraphError::directory_not_found(by_template.unwrap_or(key)))
+}
+
+/// `/directoryRoles`: the activated roles, in one page. Microsoft documents
+/// that this list takes no OData query parameters, so the emulator refuses
+/// them all rather than guess which ones Graph ignores.
+pub fn directory_roles(ctx: &Ctx) -> GraphResult<Answer> {
+    ctx.caller.require(DIRECTORY_ROLE_ROLES, GraphError::directory_denied)?;
+    ctx.query.allow_only(&[])?;
+    let value: Vec<Value> =
+        ctx.state.org().roles().iter().map(|r| render::directory_role(r, &Selection::default())).collect();
+    Ok(Answer::ok(json!({"@odata.context": context_url(ctx.state, "directoryRoles"), "value": value})))
+}
+
+/// `/directoryRoles/{id | roleTemplateId=…}`.
+pub fn directory_role(ctx: &Ctx, key: &str) -> GraphResult<Answer> {
+    ctx.caller.require(DIRECTORY_ROLE_ROLES, GraphError::directory_denied)?;
+    ctx.query.allow_only(&["$select"])?;
+    let role = find_role(ctx, key)?;
+    let select = selection(ctx, "directoryRole", ctx.query.select().as_deref())?;
+    let mut body = render::directory_role(&role, &select);
+    body["@odata.context"] = json!(context_url(ctx.state, "directoryRoles/$entity"));
+    Ok(Answer::ok(body))
+}
+
+/// `/directoryRoles/{id | roleTemplateId=…}/members`: users and service
+/// principals, 100 a page by default, `$top` up to 999. Without a
+/// permission to read users, users come back with their id alone.
+pub fn role_members(ctx: &Ctx, key: &str) -> GraphResult<Answer> {
+    ctx.caller.require(DIRECTORY_ROLE_ROLES, GraphError::directory_denied)?;
+    ctx.query.allow_only(&["$select", "$top", "$skiptoken"])?;
+    let role = find_role(ctx, key)?;
+    let org = ctx.state.org();
+    let token: Option<ListToken> = match ctx.query.get("$skiptoken") {
+        Some(t) => Some(
+            decode_token(t)
+                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?,
+        ),
+        None => None,
+    };
+    let (offset, top, select_names) = match token {
+        Some(t) => (t.offset, t.top, t.select),
+        None => (0, ctx.query.top(999)?.unwrap_or(100), ctx.query.select()),
+    };
+    let select = selection(ctx, "user", select_names.as_deref())?;
+    let limited = !ctx.caller.holds(USER_ROLES);
+    let members: Vec<&crate::org::RoleMember> =
+        role.members.iter().filter(|m| !matches!(m, crate::org::RoleMember::User(u) if !org.is_active(*u))).collect();
+    let value: Vec<Value> =
+        members.iter().skip(offset).take(top).map(|m| render::role_member(org, m, &select, limited)).collect();
+    let mut body = json!({"@odata.context": context_url(ctx.state, "directoryObjects"), "value": value});
+    if offset + top < members.len() {
+        let next = ListToken { offset: offset + top, top, filter: None, select: select_names };
+        body["@odata.nextLink"] = json!(format!(
+            "{}/directoryRoles/{}/members?$skiptoken={}",
+            ctx.state.graph_url(),
+            role.id,
             encode_token(&next)
         ));
     }

@@ -39,11 +39,12 @@ pub struct Caller {
 impl Caller {
     /// Passes when the caller holds any of `roles`.
     pub fn require(&self, roles: &[&str], denied: fn() -> GraphError) -> GraphResult<()> {
-        if self.user.is_none() && self.roles.iter().any(|r| roles.iter().any(|w| w.eq_ignore_ascii_case(r))) {
-            Ok(())
-        } else {
-            Err(denied())
-        }
+        if self.holds(roles) { Ok(()) } else { Err(denied()) }
+    }
+
+    /// Whether an app-only caller holds any of `roles`.
+    pub fn holds(&self, roles: &[&str]) -> bool {
+        self.user.is_none() && self.roles.iter().any(|r| roles.iter().any(|w| w.eq_ignore_ascii_case(r)))
     }
 }
 
@@ -61,6 +62,14 @@ pub const MEMBER_ROLES: &[&str] =
     &["GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 pub const ORGANIZATION_ROLES: &[&str] =
     &["Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+/// `/directoryRoles` and their members (directoryrole-list.md,
+/// directoryrole-list-members.md).
+pub const DIRECTORY_ROLE_ROLES: &[&str] = &[
+    "RoleManagement.Read.Directory",
+    "Directory.Read.All",
+    "RoleManagement.ReadWrite.Directory",
+    "Directory.ReadWrite.All",
+];
 
 /// One Graph request, as the dispatcher sees it (also built for `$batch` items).
 #[derive(Debug, Clone)]
@@ -326,6 +335,9 @@ async fn answer(state: &AppState, caller: &Caller, request: &GraphRequest, route
         Route::Groups => directory::groups(&ctx),
         Route::Group(id) => directory::group(&ctx, &id),
         Route::GroupMembers(id, users_only) => directory::members(&ctx, &id, users_only),
+        Route::DirectoryRoles => directory::directory_roles(&ctx),
+        Route::DirectoryRole(id) => directory::directory_role(&ctx, &id),
+        Route::DirectoryRoleMembers(id) => directory::role_members(&ctx, &id),
         Route::Mailbox(user, resource) => {
             let mailbox = mail::open_mailbox(&ctx, &user, &resource)?;
             match resource {
@@ -360,6 +372,10 @@ pub enum Route {
     Groups,
     Group(String),
     GroupMembers(String, bool),
+    /// `/directoryRoles`, one role by object id or `roleTemplateId=…`, and its members.
+    DirectoryRoles,
+    DirectoryRole(String),
+    DirectoryRoleMembers(String),
     Mailbox(String, MailboxResource),
 }
 
@@ -467,6 +483,9 @@ impl Route {
             ["groups", _, "members", "microsoft.graph.user"] => {
                 return Ok(Route::GroupMembers(segs[1].clone(), true));
             }
+            ["directoryroles"] => return Ok(Route::DirectoryRoles),
+            ["directoryroles", _] => return Ok(Route::DirectoryRole(segs[1].clone())),
+            ["directoryroles", _, "members"] => return Ok(Route::DirectoryRoleMembers(segs[1].clone())),
             _ => return Err(GraphError::no_such_path(path)),
         };
         let user = user.unwrap_or_default();
