@@ -9,9 +9,10 @@
 //! in scope; the token's `roles` claim only helps explain a refusal.
 //!
 //! Reading users is required, and so are mail and calendars when their sync
-//! is on. Groups and verified domains are optional: without them TAC cannot
-//! scope mailboxes by group, and tells internal from external people by the
-//! directory's addresses alone, so a missing one is a warning.
+//! is on. Groups, verified domains and directory roles are optional:
+//! without them TAC cannot scope mailboxes by group, tells internal from
+//! external people by the directory's addresses alone, and cannot make
+//! holders of an Entra role TAC admins, so a missing one is a warning.
 
 use crate::client::{GraphClient, Prefer};
 use crate::error::{ErrorClass, GraphError};
@@ -24,13 +25,20 @@ pub enum Capability {
     Users,
     Groups,
     Domains,
+    Roles,
     Mail,
     Calendars,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 5] =
-        [Capability::Users, Capability::Groups, Capability::Domains, Capability::Mail, Capability::Calendars];
+    pub const ALL: [Capability; 6] = [
+        Capability::Users,
+        Capability::Groups,
+        Capability::Domains,
+        Capability::Roles,
+        Capability::Mail,
+        Capability::Calendars,
+    ];
 
     /// What the checklist line says.
     pub fn label(self) -> &'static str {
@@ -38,6 +46,7 @@ impl Capability {
             Capability::Users => "Read users and their aliases",
             Capability::Groups => "Read groups and members",
             Capability::Domains => "Read the organisation's verified domains",
+            Capability::Roles => "Read directory roles and who holds them",
             Capability::Mail => "Read mail, including bodies",
             Capability::Calendars => "Read calendars, including attendees",
         }
@@ -59,6 +68,12 @@ impl Capability {
                 "Organization.Read.All",
                 "Organization.ReadWrite.All",
             ],
+            Capability::Roles => &[
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+                "RoleManagement.Read.Directory",
+                "RoleManagement.ReadWrite.Directory",
+            ],
             Capability::Mail => &["Mail.Read", "Mail.ReadWrite"],
             Capability::Calendars => &["Calendars.Read", "Calendars.ReadWrite"],
         }
@@ -69,7 +84,7 @@ impl Capability {
         match self {
             Capability::Users => "User.Read.All",
             Capability::Groups => "Group.Read.All and GroupMember.Read.All",
-            Capability::Domains => "Directory.Read.All",
+            Capability::Domains | Capability::Roles => "Directory.Read.All",
             Capability::Mail => "Mail.Read",
             Capability::Calendars => "Calendars.Read",
         }
@@ -207,6 +222,12 @@ impl GraphClient {
         };
         checks.push((Capability::Domains, outcome));
 
+        let outcome = match self.get_value("/directoryRoles", &prefer).await {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Warning(optional(Capability::Roles, refused(Capability::Roles, &e))),
+        };
+        checks.push((Capability::Roles, outcome));
+
         // Mail and calendars, on the first mailbox that has one.
         let mut mailbox = None;
         if plan.mail || plan.calendars {
@@ -323,6 +344,7 @@ const BASIC_CALENDARS: &str = "Only basic calendar access (Calendars.ReadBasic.A
 fn optional(c: Capability, fix: String) -> String {
     let cost = match c {
         Capability::Groups => "Without it TAC cannot limit sync or sign-in to groups.",
+        Capability::Roles => "Without it no Entra role can make someone a TAC admin when they sign in with Microsoft.",
         _ => "Without it TAC tells colleagues from outsiders by the directory's addresses only.",
     };
     format!("{cost} {fix}")

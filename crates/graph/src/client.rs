@@ -9,7 +9,7 @@
 use crate::cloud::Cloud;
 use crate::delta::{DeltaPage, RawPage};
 use crate::error::{ApiError, AuthError, GraphError};
-use crate::resources::{DirectoryObject, Group, MailFolder, Organization, USER_SELECT, User};
+use crate::resources::{DirectoryObject, DirectoryRole, Group, MailFolder, Organization, USER_SELECT, User};
 use crate::retry::{Pauses, RetryPolicy, mailbox_of, parse_retry_after};
 use crate::token::{AccessToken, AppCredentials, roles_claim};
 use secrecy::{ExposeSecret, SecretString};
@@ -329,6 +329,17 @@ impl GraphClient {
     /// A group's direct members.
     pub async fn group_members(&self, group_id: &str) -> Result<Vec<DirectoryObject>, GraphError> {
         self.list(&format!("/groups/{group_id}/members?$select=id"), &Prefer::default()).await
+    }
+
+    /// The tenant's activated directory roles. The list takes no query
+    /// options (directoryrole-list.md) and comes in one page.
+    pub async fn directory_roles(&self) -> Result<Vec<DirectoryRole>, GraphError> {
+        self.list("/directoryRoles", &Prefer::default()).await
+    }
+
+    /// Who holds a directory role: users, and apps' service principals.
+    pub async fn directory_role_members(&self, role_id: &str) -> Result<Vec<DirectoryObject>, GraphError> {
+        self.list(&format!("/directoryRoles/{role_id}/members?$select=id"), &Prefer::default()).await
     }
 
     /// Every mail folder of a mailbox, subfolders and search folders included

@@ -71,7 +71,18 @@ pub struct Group {
     pub mail: Option<String>,
 }
 
-/// A group member: a user, a group, a device…
+/// An activated Entra directory role. `role_template_id` names the
+/// built-in role and is the same in every tenant; `id` is this tenant's.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRole {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub role_template_id: Option<String>,
+}
+
+/// A group or role member: a user, a group, a device, an app…
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct DirectoryObject {
     pub id: String,

@@ -92,7 +92,7 @@ async fn the_guides_permissions_prove_every_capability_on_a_real_mailbox() {
     assert!(report.ok(), "{report:#?}");
     assert_eq!(report.admin_consent, Some(true));
     assert!(report.checks.iter().all(|c| c.outcome == Outcome::Ok), "{report:#?}");
-    assert_eq!(report.checks.len(), 5);
+    assert_eq!(report.checks.len(), Capability::ALL.len());
     assert!(report.mailbox.is_some(), "mail and calendars were tried on a mailbox");
     let users = report.checks.iter().find(|c| c.capability == Capability::Users).unwrap();
     assert!(
@@ -129,7 +129,7 @@ async fn missing_optional_permissions_warn_and_missing_required_ones_fail_with_t
     assert!(!report.ok());
     assert!(matches!(outcome(&report, Capability::Users), Outcome::Ok));
     assert!(matches!(outcome(&report, Capability::Mail), Outcome::Ok));
-    for optional in [Capability::Groups, Capability::Domains] {
+    for optional in [Capability::Groups, Capability::Domains, Capability::Roles] {
         assert!(matches!(outcome(&report, optional), Outcome::Warning(_)), "{optional:?}: {report:#?}");
     }
     match outcome(&report, Capability::Calendars) {

@@ -184,7 +184,7 @@ async fn the_right_secret_passes_every_check() {
     for name in std::iter::once("Admin consent").chain(lines) {
         assert!(page.body.contains(&askama_escape(name)), "{name} is listed");
     }
-    assert_eq!(page.body.matches("class=\"check-ok\"").count(), 7, "token, consent and five capabilities");
+    assert_eq!(page.body.matches("class=\"check-ok\"").count(), 8, "token, consent and six capabilities");
     assert!(
         text(&page.body).contains("User.Read, openid, profile, email, offline_access) are delegated permissions"),
         "the sign-in permissions are named as delegated, not tested here"
@@ -217,9 +217,9 @@ async fn withheld_consent_fails_every_check_with_the_fix() {
         "{}",
         fragment.body
     );
-    // Consent, users, mail and calendars fail; groups and domains are optional, so they warn.
+    // Consent, users, mail and calendars fail; groups, domains and roles are optional, so they warn.
     assert_eq!(fragment.body.matches("class=\"check-failed\"").count(), 4, "{}", fragment.body);
-    assert_eq!(fragment.body.matches("class=\"check-warning\"").count(), 2, "{}", fragment.body);
+    assert_eq!(fragment.body.matches("class=\"check-warning\"").count(), 3, "{}", fragment.body);
     portal.stop().await;
 }
 
