@@ -30,6 +30,6 @@ pub mod timeline;
 
 pub use address::{AddressError, AddressKind, NormalizedAddress};
 pub use records::{
-    AttendeeRecord, Direction, DirectoryGroup, DirectoryUser, EmailCopy, EmailRecord, MailboxState, MeetingCopy,
-    MeetingRecord, Participant, ParticipantRole, TenantDomain, UnknownVariant,
+    AttendeeRecord, Direction, DirectoryGroup, DirectoryRole, DirectoryUser, EmailCopy, EmailRecord, MailboxState,
+    MeetingCopy, MeetingRecord, Participant, ParticipantRole, TenantDomain, UnknownVariant,
 };

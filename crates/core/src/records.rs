@@ -111,6 +111,22 @@ pub struct DirectoryGroup {
     pub mail: Option<String>,
 }
 
+/// An activated Entra directory role from `/directoryRoles`; its holders
+/// are `(role_id, user_id)` pairs. `role_template_id` names the built-in
+/// role (Global Administrator is `62e90394-69f5-4237-9190-012177145e10`
+/// in every tenant); `id` is this tenant's object id for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryRole {
+    pub id: String,
+    pub role_template_id: String,
+    pub display_name: String,
+    pub description: String,
+}
+
+/// The template id of Entra's Global Administrator role, the same in every
+/// tenant ("Microsoft Entra built-in roles").
+pub const GLOBAL_ADMINISTRATOR_TEMPLATE: &str = "62e90394-69f5-4237-9190-012177145e10";
+
 /// A verified domain of the tenant, from `/domains` or `/organization`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantDomain {

@@ -59,8 +59,8 @@ pub use types::{
     MeetingId, MonthlyActivity, NewContact, PageOutcome, PrivacySettings, PurgeCounts, SyncCursor, TeamMember,
     TimelinePage, TimelineQuery, WorkspaceId,
 };
+pub use types::{EntraAdminChanges, NewMicrosoftUser, OidcLogin};
 pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
-pub use types::{NewMicrosoftUser, OidcLogin};
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -72,7 +72,8 @@ use tac_core::NormalizedAddress;
 use tac_core::contacts::AutoCreateCandidate;
 use tac_core::privacy::{BlockEntry, PrivacyPolicy};
 use tac_core::records::{
-    DirectoryGroup, DirectoryUser, EmailCopy, EmailRecord, MailboxState, MeetingCopy, MeetingRecord, TenantDomain,
+    DirectoryGroup, DirectoryRole, DirectoryUser, EmailCopy, EmailRecord, MailboxState, MeetingCopy, MeetingRecord,
+    TenantDomain,
 };
 
 /// How long a SQLite writer waits for the lock before giving up.
@@ -240,6 +241,27 @@ impl Store {
         domains: &[TenantDomain],
     ) -> Result<()> {
         dispatch!(self, replace_directory(ws, users, groups, memberships, domains))
+    }
+
+    /// Replaces the directory roles and their holders (`(role_id,
+    /// user_id)`, users only) in one transaction.
+    pub async fn replace_directory_roles(
+        &self,
+        ws: WorkspaceId,
+        roles: &[DirectoryRole],
+        holders: &[(String, String)],
+    ) -> Result<()> {
+        dispatch!(self, replace_directory_roles(ws, roles, holders))
+    }
+
+    /// The activated directory roles the last sync read, by display name.
+    pub async fn directory_roles(&self, ws: WorkspaceId) -> Result<Vec<DirectoryRole>> {
+        dispatch!(self, directory_roles(ws))
+    }
+
+    /// The object ids of the users holding the role with this template id.
+    pub async fn role_holders(&self, ws: WorkspaceId, role_template_id: &str) -> Result<Vec<String>> {
+        dispatch!(self, role_holders(ws, role_template_id))
     }
 
     /// Ordered by display name.
@@ -878,6 +900,13 @@ impl Store {
         dispatch!(self, link_microsoft_account(ws, id, tenant_id, object_id))
     }
 
+    /// Undoes [`Store::link_microsoft_account`]. An admin role that came
+    /// from an Entra role goes too. Refused ([`StoreError::InvalidInput`])
+    /// for an account without a password: it could no longer sign in.
+    pub async fn unlink_microsoft_account(&self, ws: WorkspaceId, id: PortalUserId) -> Result<()> {
+        dispatch!(self, unlink_microsoft_account(ws, id))
+    }
+
     /// Keeps the email and display name up to date from the id_token's
     /// claims; an email another user has gives [`StoreError::UserExists`].
     pub async fn update_microsoft_profile(
@@ -891,7 +920,8 @@ impl Store {
     }
 
     /// Stores a sign-in under way, keyed by its OAuth `state` (as a hash),
-    /// bound to the browser by `browser_token` (as a hash).
+    /// bound to the browser by `browser_token` (as a hash). `link_user`:
+    /// the signed-in portal user who is linking their Microsoft account.
     #[allow(clippy::too_many_arguments, reason = "one row's columns")]
     pub async fn create_oidc_login(
         &self,
@@ -901,10 +931,14 @@ impl Store {
         nonce: &str,
         code_verifier: &str,
         next_path: &str,
+        link_user: Option<PortalUserId>,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        dispatch!(self, create_oidc_login(ws, state, browser_token, nonce, code_verifier, next_path, now, expires_at))
+        dispatch!(
+            self,
+            create_oidc_login(ws, state, browser_token, nonce, code_verifier, next_path, link_user, now, expires_at)
+        )
     }
 
     /// Removes the sign-in for `state` and returns it if it had not expired
@@ -932,5 +966,35 @@ impl Store {
     /// Whether the directory sync stored `user_id` as a member of `group_id`.
     pub async fn is_group_member(&self, ws: WorkspaceId, group_id: &str, user_id: &str) -> Result<bool> {
         dispatch!(self, is_group_member(ws, group_id, user_id))
+    }
+
+    /// The Entra roles (template ids, lowercase) whose holders are TAC
+    /// admins when they sign in with Microsoft; empty: none.
+    pub async fn sign_in_admin_roles(&self, ws: WorkspaceId) -> Result<Vec<String>> {
+        dispatch!(self, sign_in_admin_roles(ws))
+    }
+
+    /// Saves the roles that make someone a TAC admin (audited as `actor`),
+    /// and applies them at once to every linked portal user.
+    pub async fn set_sign_in_admin_roles(
+        &self,
+        ws: WorkspaceId,
+        role_template_ids: &[String],
+        actor: &str,
+    ) -> Result<EntraAdminChanges> {
+        dispatch!(self, set_sign_in_admin_roles(ws, role_template_ids, actor))
+    }
+
+    /// Whether the Microsoft account `object_id` holds a role that makes it
+    /// a TAC admin, as the last directory sync stored the roles.
+    pub async fn holds_admin_role(&self, ws: WorkspaceId, object_id: &str) -> Result<bool> {
+        dispatch!(self, holds_admin_role(ws, object_id))
+    }
+
+    /// Makes the role of every linked portal user follow the chosen Entra
+    /// roles as last synced (see [`PortalUser::admin_from_entra`]): after a
+    /// directory sync, a link, or a first sign-in.
+    pub async fn reconcile_entra_admins(&self, ws: WorkspaceId) -> Result<EntraAdminChanges> {
+        dispatch!(self, reconcile_entra_admins(ws))
     }
 }

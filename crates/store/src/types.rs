@@ -621,6 +621,10 @@ pub struct PortalUser {
     /// (`oid`) that identify this person. Both or neither.
     pub oidc_tenant_id: Option<String>,
     pub oidc_object_id: Option<String>,
+    /// The admin role came from an Entra directory role chosen on the
+    /// Integrations page, and goes with it. An admin made in TAC is never
+    /// demoted by Entra.
+    pub admin_from_entra: bool,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
 }
@@ -647,6 +651,7 @@ impl fmt::Debug for PortalUser {
             .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
             .field("oidc_tenant_id", &self.oidc_tenant_id)
             .field("oidc_object_id", &self.oidc_object_id)
+            .field("admin_from_entra", &self.admin_from_entra)
             .field("created_at", &self.created_at)
             .field("last_login_at", &self.last_login_at)
             .finish()
@@ -707,6 +712,9 @@ pub struct OidcLogin {
     pub code_verifier: String,
     /// Where to go after signing in (a path on this site).
     pub next_path: String,
+    /// Set when a signed-in portal user started this to link their
+    /// Microsoft account: the callback links instead of signing in.
+    pub link_user_id: Option<PortalUserId>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -718,8 +726,16 @@ impl fmt::Debug for OidcLogin {
             .field("nonce", &self.nonce)
             .field("code_verifier", &"<redacted>")
             .field("next_path", &self.next_path)
+            .field("link_user_id", &self.link_user_id)
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
             .finish()
     }
+}
+
+/// Portal users whose role an Entra directory role changed, by email.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntraAdminChanges {
+    pub promoted: Vec<String>,
+    pub demoted: Vec<String>,
 }

@@ -12,7 +12,9 @@ use chrono::{Duration, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tac_core::privacy::PrivacyPolicy;
-use tac_core::{DirectoryGroup, DirectoryUser, MailboxState, Participant, ParticipantRole, TenantDomain};
+use tac_core::{
+    DirectoryGroup, DirectoryRole, DirectoryUser, MailboxState, Participant, ParticipantRole, TenantDomain,
+};
 use tac_graph::resources::{
     Event, MESSAGE_EXPAND, MESSAGE_SELECT, MESSAGE_SELECT_BASIC, MailFolder, MeetingKind, Message,
 };
@@ -367,8 +369,56 @@ async fn sync_directory(
         .map(|d| TenantDomain { name: d.name.to_lowercase(), is_default: d.is_default, is_initial: d.is_initial })
         .collect();
     store.replace_directory(ws, &users, &groups, &memberships, &domains).await?;
+    sync_directory_roles(store, ws, graph).await?;
     let index = DirectoryIndex::new(&users, &domains);
     Ok((users, index, hints))
+}
+
+/// Reads the activated directory roles and the users who hold them, stores
+/// them, and lets the roles chosen on the Integrations page promote or
+/// demote linked portal users. Roles are optional: refused, they are
+/// stored as none, so no one stays a TAC admin on a role TAC can no longer
+/// see (admins made in TAC are never touched).
+async fn sync_directory_roles(store: &Store, ws: WorkspaceId, graph: &GraphClient) -> Result<(), SyncError> {
+    let microsoft = SyncError::Microsoft;
+    let roles = optional_directory(graph.directory_roles().await, "directory roles").map_err(microsoft)?;
+    let roles = roles.unwrap_or_default();
+    let mut holders = Vec::new();
+    {
+        let mut pending: Vec<_> = roles
+            .iter()
+            .map(|r| Box::pin(async move { (r.id.clone(), graph.directory_role_members(&r.id).await) }))
+            .collect();
+        while !pending.is_empty() {
+            let ((role, members), _, rest) = select_all(pending).await;
+            pending = rest;
+            for m in optional_directory(members, "directory role members").map_err(microsoft)?.unwrap_or_default() {
+                if m.is_user() {
+                    holders.push((role.clone(), m.id));
+                }
+            }
+        }
+    }
+    let roles: Vec<DirectoryRole> = roles
+        .into_iter()
+        .filter_map(|r| {
+            Some(DirectoryRole {
+                role_template_id: r.role_template_id?,
+                display_name: r.display_name.unwrap_or_default(),
+                description: r.description.unwrap_or_default(),
+                id: r.id,
+            })
+        })
+        .collect();
+    store.replace_directory_roles(ws, &roles, &holders).await?;
+    let changes = store.reconcile_entra_admins(ws).await?;
+    for email in &changes.promoted {
+        tracing::info!(%email, "an Entra role made this portal user an admin");
+    }
+    for email in &changes.demoted {
+        tracing::info!(%email, "this portal user no longer holds an Entra role that makes a TAC admin");
+    }
+    Ok(())
 }
 
 /// A directory read TAC can do without: refused, it is left out with a

@@ -559,3 +559,60 @@ async fn with_basic_mail_access_mail_syncs_without_bodies() {
         assert!(email.body_html.is_empty() && email.body_preview.is_empty(), "{backend}: no body was read");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_roles_sync_and_a_chosen_role_makes_its_holders_admins_until_it_goes() {
+    use tac_core::records::GLOBAL_ADMINISTRATOR_TEMPLATE;
+    use tac_store::{NewPortalUser, Role};
+    let directory_only = SyncOptions { import_emails: false, calendar_sync: false, ..SyncOptions::default() };
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let pass = || sync_once(&store, ws, world.graph(), &directory_only, Arc::new(Quiet));
+        assert!(pass().await.unwrap().all_ok(), "{backend}");
+
+        let roles = store.directory_roles(ws).await.unwrap();
+        let names: Vec<&str> = roles.iter().map(|r| r.display_name.as_str()).collect();
+        assert!(
+            names.contains(&"Global Administrator") && names.contains(&"Directory Readers"),
+            "{backend}: {names:?}"
+        );
+        let readers = roles.iter().find(|r| r.display_name == "Directory Readers").unwrap();
+        assert!(store.role_holders(ws, &readers.role_template_id).await.unwrap().is_empty(), "apps are left out");
+        let admins = store.role_holders(ws, GLOBAL_ADMINISTRATOR_TEMPLATE).await.unwrap();
+        assert_eq!(admins.len(), 1, "{backend}: {admins:?}");
+
+        // A member linked to the Global Administrator's Microsoft account.
+        let new = NewPortalUser {
+            email: "ga@example.com".into(),
+            display_name: String::new(),
+            password_hash: None,
+            role: Role::Member,
+        };
+        let id = store.create_portal_user(ws, &new).await.unwrap();
+        let tenant = world.emulator.credentials().tenant_id;
+        store.link_microsoft_account(ws, id, &tenant, &admins[0]).await.unwrap();
+        store.set_sign_in_admin_roles(ws, &[GLOBAL_ADMINISTRATOR_TEMPLATE.to_owned()], "test").await.unwrap();
+        assert_eq!(store.portal_user(ws, id).await.unwrap().unwrap().role, Role::Admin, "{backend}");
+
+        // Removed from the role in Entra: a member again after the next pass.
+        let path = format!("/directoryRoles/{GLOBAL_ADMINISTRATOR_TEMPLATE}/members");
+        world.admin(reqwest::Method::PUT, &path, json!({"users": []})).await;
+        assert!(pass().await.unwrap().all_ok());
+        assert!(store.role_holders(ws, GLOBAL_ADMINISTRATOR_TEMPLATE).await.unwrap().is_empty());
+        let user = store.portal_user(ws, id).await.unwrap().unwrap();
+        assert_eq!((user.role, user.admin_from_entra), (Role::Member, false), "{backend}");
+
+        // Given back, then the app loses the right to read roles: the pass
+        // still works, and no one stays an admin on a role it cannot see.
+        world.admin(reqwest::Method::PUT, &path, json!({"users": [admins[0]]})).await;
+        assert!(pass().await.unwrap().all_ok());
+        assert_eq!(store.portal_user(ws, id).await.unwrap().unwrap().role, Role::Admin, "{backend}");
+        let client = world.emulator.credentials().client_id;
+        let roles = json!({"roles": ["User.Read.All", "Group.Read.All", "Mail.Read", "Calendars.Read"]});
+        world.admin(reqwest::Method::PATCH, &format!("/apps/{client}"), roles).await;
+        assert!(pass().await.unwrap().all_ok(), "{backend}: roles are optional");
+        assert!(store.directory_roles(ws).await.unwrap().is_empty());
+        assert_eq!(store.portal_user(ws, id).await.unwrap().unwrap().role, Role::Member, "{backend}");
+    }
+}

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Browser, Page, Portal};
-use tac_core::records::{DirectoryGroup, DirectoryUser};
+use tac_core::records::{DirectoryGroup, DirectoryRole, DirectoryUser, GLOBAL_ADMINISTRATOR_TEMPLATE};
 use tac_emulator::{Credentials, EmulatorConfig, RunningEmulator};
 use tac_store::{IntegrationSettings, Role, SecretString};
 
@@ -51,6 +51,38 @@ async fn sync_directory(portal: &Portal, emu: &RunningEmulator, disabled: &[&str
         .flat_map(|g| g.members.iter().filter(|&&i| org.is_active(i)).map(|&i| (g.id.clone(), org.users[i].id.clone())))
         .collect();
     portal.store.replace_directory(portal.ws, &users, &groups, &members, &[]).await.unwrap();
+    let (roles, holders): (Vec<DirectoryRole>, Vec<(String, String)>) = {
+        let roles = org.roles();
+        let holders = roles
+            .iter()
+            .flat_map(|r| {
+                r.members.iter().filter_map(move |m| match m {
+                    tac_emulator::org::RoleMember::User(u) => Some((r.id.clone(), org.users[*u].id.clone())),
+                    tac_emulator::org::RoleMember::ServicePrincipal { .. } => None,
+                })
+            })
+            .collect();
+        let roles = roles
+            .iter()
+            .map(|r| DirectoryRole {
+                id: r.id.clone(),
+                role_template_id: r.template().template_id.to_owned(),
+                display_name: r.template().display_name.to_owned(),
+                description: r.template().description.to_owned(),
+            })
+            .collect();
+        (roles, holders)
+    };
+    portal.store.replace_directory_roles(portal.ws, &roles, &holders).await.unwrap();
+}
+
+/// The user who holds Global Administrator in the emulator's tenant: (UPN, object id).
+fn global_administrator(emu: &RunningEmulator) -> (String, String) {
+    let org = emu.emulator.state().org();
+    let roles = org.roles();
+    let ga = roles.iter().find(|r| r.template().template_id == GLOBAL_ADMINISTRATOR_TEMPLATE).expect("activated");
+    let Some(tac_emulator::org::RoleMember::User(u)) = ga.members.first() else { panic!("a user holds it") };
+    (org.users[*u].user_principal_name.clone(), org.users[*u].id.clone())
 }
 
 /// An enabled user of the emulator's directory: (UPN, object id, display name).
@@ -104,15 +136,20 @@ fn hidden_fields(page: &str) -> Vec<(String, String)> {
 async fn at_microsoft(browser: &mut Browser, upn: &str, next: &str) -> String {
     let start = browser.get(&format!("/auth/microsoft?next={next}")).await;
     assert_eq!(start.status, 303, "{}", start.body);
-    let authorize = start.header("location").to_owned();
+    choose_account(start.header("location"), upn).await
+}
+
+/// Picks `upn` on the emulator's sign-in page at `authorize`; the redirect
+/// back to the portal's callback.
+async fn choose_account(authorize: &str, upn: &str) -> String {
     assert!(authorize.contains("code_challenge_method=S256"), "{authorize}");
     assert!(authorize.contains("scope=openid+profile+email+offline_access"), "{authorize}");
     let emulator = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let sign_in_page = emulator.get(&authorize).send().await.unwrap().text().await.unwrap();
+    let sign_in_page = emulator.get(authorize).send().await.unwrap().text().await.unwrap();
     assert!(sign_in_page.contains(&format!("name=\"login_hint\" value=\"{upn}\"")), "the page lists {upn}");
     let mut form = hidden_fields(&sign_in_page);
     form.push(("login_hint".to_owned(), upn.to_owned()));
-    let chosen = emulator.post(&authorize).form(&form).send().await.unwrap();
+    let chosen = emulator.post(authorize).form(&form).send().await.unwrap();
     assert_eq!(chosen.status().as_u16(), 302, "{}", chosen.text().await.unwrap());
     let callback = chosen.headers()["location"].to_str().unwrap().to_owned();
     assert!(callback.contains("/auth/microsoft/callback?code="), "{callback}");
@@ -515,5 +552,145 @@ async fn forged_id_tokens_are_refused_with_a_clear_page_and_no_session() {
         assert!(page.body.contains(says), "{case}: {}", page.body);
         assert_eq!(browser.cookies.contains_key("__Host-tac_session"), status == 303, "{case}");
     }
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn an_entra_role_chosen_on_integrations_makes_its_holders_admins_and_only_them() {
+    let portal = Portal::start().await;
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    sync_directory(&portal, &emu, &[]).await;
+    let (ga_upn, ga_oid) = global_administrator(&emu);
+    let (member_upn, _, _) = person(&emu, |u| u.id != ga_oid && u.index > 4);
+
+    // Before any role is chosen, the Global Administrator is a member like anyone.
+    let mut browser = portal.browser();
+    assert_eq!(sign_in(&mut browser, &portal, &ga_upn).await.status, 303);
+    assert!(browser.get("/").await.body.contains("<dt>Role</dt><dd>member</dd>"));
+
+    // The admin ticks Global Administrator on the Integrations page.
+    portal.add_user("root@tac.example", Role::Admin).await;
+    let mut admin = portal.signed_in("root@tac.example").await;
+    let page = admin.get("/integrations").await;
+    assert!(page.body.contains("Entra roles that make someone a TAC admin"), "{}", page.body);
+    assert!(!page.body.contains("name=\"admin_role\" value=\"62e90394-69f5-4237-9190-012177145e10\" checked"));
+    assert!(page.body.contains("User Administrator"), "the synced roles are offered: {}", page.body);
+    let bad = admin.submit("/integrations", "/integrations/admin-roles", &[("admin_role", "global admin")]).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("is not a role template id"));
+    let saved = admin
+        .submit("/integrations", "/integrations/admin-roles", &[("admin_role", GLOBAL_ADMINISTRATOR_TEMPLATE)])
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert!(saved.body.contains("People who hold Global Administrator are TAC admins"), "{}", saved.body);
+    assert!(saved.body.contains("1 account became admin."), "the linked holder is promoted at once: {}", saved.body);
+    // The session the holder already has is an admin's now.
+    assert!(browser.get("/").await.body.contains("admin (from your Microsoft Entra role)"));
+
+    // A first sign-in of someone without the role: a member.
+    let mut other = portal.browser();
+    assert_eq!(sign_in(&mut other, &portal, &member_upn).await.status, 303);
+    assert!(other.get("/").await.body.contains("<dt>Role</dt><dd>member</dd>"));
+
+    // A role holder is exempt from the group limit, as linked admins are.
+    let group_id = {
+        let org = emu.emulator.state().org();
+        let without = org.groups.iter().find(|g| g.members.iter().all(|&i| org.users[i].id != ga_oid));
+        without.expect("a group the holder is not in").id.clone()
+    };
+    portal.store.set_sign_in_group(portal.ws, Some(&group_id)).await.unwrap();
+    let mut again = portal.browser();
+    assert_eq!(sign_in(&mut again, &portal, &ga_upn).await.status, 303, "the holder still gets in");
+
+    // Unticking every role makes the holder a member again.
+    let saved = admin.submit("/integrations", "/integrations/admin-roles", &[]).await;
+    assert!(saved.body.contains("No Entra role makes anyone a TAC admin. 1 account became member again."));
+    assert!(browser.get("/").await.body.contains("<dt>Role</dt><dd>member</dd>"));
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn a_local_account_links_its_microsoft_account_from_the_home_page_then_signs_in_with_it() {
+    let portal = Portal::start().await;
+    let emu = emulator().await;
+    let c = emu.credentials();
+    connect(&portal, &c).await;
+    sync_directory(&portal, &emu, &[]).await;
+    let (upn, oid, _) = person(&emu, |u| u.index > 4);
+    let admin_id = portal.add_user("root@tac.example", Role::Admin).await;
+    let mut admin = portal.signed_in("root@tac.example").await;
+    let home = admin.get("/").await;
+    assert!(home.body.contains("Link my Microsoft account"), "{}", home.body);
+    assert!(admin.get("/integrations").await.body.contains("is not linked to a Microsoft account yet"));
+
+    // Link: to Microsoft and back, signed in all along.
+    let start = admin.submit("/", "/auth/microsoft/link", &[]).await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let callback = choose_account(start.header("location"), &upn).await;
+    let session_before = admin.cookies.get("__Host-tac_session").cloned();
+    let done = follow(&mut admin, &portal, &callback).await;
+    assert_eq!((done.status, done.header("location")), (303, "/"), "{}", done.body);
+    assert_eq!(admin.cookies.get("__Host-tac_session").cloned(), session_before, "the same session");
+    let row = portal.store.portal_user(portal.ws, admin_id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.oidc_tenant_id.as_deref(), row.oidc_object_id.as_deref()),
+        (Some(c.tenant_id.as_str()), Some(oid.as_str()))
+    );
+    let home = admin.get("/").await;
+    assert!(home.body.contains("Unlink my Microsoft account"), "{}", home.body);
+    let again = admin.submit("/", "/auth/microsoft/link", &[]).await;
+    assert_eq!(again.status, 409, "linked already: {}", again.body);
+
+    // Signing in with Microsoft is now signing in as the local admin.
+    let mut browser = portal.browser();
+    assert_eq!(sign_in(&mut browser, &portal, &upn).await.status, 303);
+    assert!(browser.get("/").await.body.contains("<dt>Role</dt><dd>admin</dd>"));
+    assert_eq!(portal.store.count_admins(portal.ws).await.unwrap(), 1, "no second account was made");
+
+    // Unlink: the password account stays, Microsoft sign-in makes a new member.
+    let done = admin.submit("/", "/auth/microsoft/unlink", &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(portal.store.portal_user(portal.ws, admin_id).await.unwrap().unwrap().oidc_object_id.is_none());
+    assert!(admin.get("/").await.body.contains("Link my Microsoft account"));
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_finishes_only_in_its_own_session_and_never_takes_another_accounts_microsoft_id() {
+    let portal = Portal::start().await;
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    sync_directory(&portal, &emu, &[]).await;
+    let (upn, _, _) = person(&emu, |u| u.index > 4);
+    let admin_id = portal.add_user("root@tac.example", Role::Admin).await;
+
+    // Someone else already signed in with that Microsoft account: it has
+    // its own TAC account, and the link is refused.
+    let mut provisioned = portal.browser();
+    assert_eq!(sign_in(&mut provisioned, &portal, &upn).await.status, 303);
+    let mut admin = portal.signed_in("root@tac.example").await;
+    let start = admin.submit("/", "/auth/microsoft/link", &[]).await;
+    let callback = choose_account(start.header("location"), &upn).await;
+    let refused = follow(&mut admin, &portal, &callback).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("already linked to another TAC account"), "{}", refused.body);
+    assert!(portal.store.portal_user(portal.ws, admin_id).await.unwrap().unwrap().oidc_object_id.is_none());
+
+    // A link whose session ended on the way is refused, and links nothing.
+    let (other_upn, _, _) = person(&emu, |u| u.index > 4 && u.user_principal_name != upn);
+    let start = admin.submit("/", "/auth/microsoft/link", &[]).await;
+    let callback = choose_account(start.header("location"), &other_upn).await;
+    let signed_out = admin.submit("/", "/logout", &[]).await;
+    assert!(signed_out.status < 400, "{}", signed_out.body);
+    let refused = follow(&mut admin, &portal, &callback).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("Sign in to TAC first"), "{}", refused.body);
+    assert!(portal.store.portal_user(portal.ws, admin_id).await.unwrap().unwrap().oidc_object_id.is_none());
+
+    // A Microsoft-only account cannot unlink itself out of existence.
+    let done = provisioned.submit("/", "/auth/microsoft/unlink", &[]).await;
+    assert_eq!(done.status, 409, "{}", done.body);
+    assert!(done.body.contains("unlinking would lock you out"), "{}", done.body);
     portal.stop().await;
 }

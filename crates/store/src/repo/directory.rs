@@ -2,7 +2,7 @@ use super::{Pool, begin_write};
 use crate::error::Result;
 use crate::types::WorkspaceId;
 use sqlx::types::Json;
-use tac_core::records::{DirectoryGroup, DirectoryUser, TenantDomain};
+use tac_core::records::{DirectoryGroup, DirectoryRole, DirectoryUser, TenantDomain};
 
 #[derive(sqlx::FromRow)]
 struct DirectoryUserRow {
@@ -174,4 +174,85 @@ pub(crate) async fn directory_user(pool: &Pool, ws: WorkspaceId, id: &str) -> Re
     .fetch_optional(pool)
     .await?;
     Ok(row.map(DirectoryUser::from))
+}
+
+/// Replaces the directory roles and who holds them (`(role_id, user_id)`)
+/// in one transaction. Ids are kept lowercase, as Graph writes GUIDs, so
+/// that they compare with the object ids of signed-in people.
+pub(crate) async fn replace_directory_roles(
+    pool: &Pool,
+    ws: WorkspaceId,
+    roles: &[DirectoryRole],
+    holders: &[(String, String)],
+) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    for sql in [
+        "delete from directory_role_member where workspace_id = $1",
+        "delete from directory_role where workspace_id = $1",
+    ] {
+        sqlx::query(sql).bind(ws.0).execute(&mut *tx).await?;
+    }
+    for role in roles {
+        sqlx::query(
+            "insert into directory_role (workspace_id, id, role_template_id, display_name, description)
+             values ($1, $2, $3, $4, $5)
+             on conflict (workspace_id, id) do update set
+                 role_template_id = excluded.role_template_id,
+                 display_name = excluded.display_name,
+                 description = excluded.description",
+        )
+        .bind(ws.0)
+        .bind(role.id.trim().to_ascii_lowercase())
+        .bind(role.role_template_id.trim().to_ascii_lowercase())
+        .bind(&role.display_name)
+        .bind(&role.description)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (role_id, user_id) in holders {
+        sqlx::query(
+            "insert into directory_role_member (workspace_id, role_id, user_id) values ($1, $2, $3)
+             on conflict do nothing",
+        )
+        .bind(ws.0)
+        .bind(role_id.trim().to_ascii_lowercase())
+        .bind(user_id.trim().to_ascii_lowercase())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn directory_roles(pool: &Pool, ws: WorkspaceId) -> Result<Vec<DirectoryRole>> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "select id, role_template_id, display_name, description from directory_role
+         where workspace_id = $1 order by display_name, id",
+    )
+    .bind(ws.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, role_template_id, display_name, description)| DirectoryRole {
+            id,
+            role_template_id,
+            display_name,
+            description,
+        })
+        .collect())
+}
+
+/// The object ids of the users who hold the role with this template id.
+pub(crate) async fn role_holders(pool: &Pool, ws: WorkspaceId, role_template_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "select m.user_id from directory_role_member m
+         join directory_role r on r.workspace_id = m.workspace_id and r.id = m.role_id
+         where m.workspace_id = $1 and r.role_template_id = $2
+         order by m.user_id",
+    )
+    .bind(ws.0)
+    .bind(role_template_id.trim().to_ascii_lowercase())
+    .fetch_all(pool)
+    .await?)
 }

@@ -1,12 +1,14 @@
 //! Sign in with Microsoft: portal users found by Entra tenant id + object
 //! id (never by email: an email can be reassigned), the sign-ins under way
-//! (`oidc_login`, used once), and who may sign in (`sign_in_policy`).
+//! (`oidc_login`, used once), who may sign in (`sign_in_policy`), and the
+//! Entra roles that make someone a TAC admin (`sign_in_admin_role`).
 
 use super::portal::normalize_email;
+use super::privacy::audit;
 use super::{Conn, Pool, begin_write};
 use crate::crypto::token_hash;
 use crate::error::{Result, StoreError};
-use crate::types::{NewMicrosoftUser, OidcLogin, PortalUser, PortalUserId, Role, WorkspaceId};
+use crate::types::{EntraAdminChanges, NewMicrosoftUser, OidcLogin, PortalUser, PortalUserId, Role, WorkspaceId};
 use chrono::{DateTime, Utc};
 
 /// Tenant and object ids are GUIDs; Graph writes them lowercase.
@@ -127,6 +129,32 @@ pub(crate) async fn link_microsoft_account(
     Ok(())
 }
 
+pub(crate) async fn unlink_microsoft_account(pool: &Pool, ws: WorkspaceId, id: PortalUserId) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    let Some(user) = super::portal::portal_user_on(&mut tx, ws, id).await? else {
+        return Err(StoreError::NotFound("portal user"));
+    };
+    if user.password_hash.is_none() {
+        return Err(StoreError::InvalidInput(
+            "this account signs in only with Microsoft: unlinking it would lock it out".to_owned(),
+        ));
+    }
+    // An admin role that came from Entra came through this link, and goes with it.
+    sqlx::query(
+        "update portal_user set oidc_tenant_id = null, oidc_object_id = null,
+             role = case when admin_from_entra then $3 else role end, admin_from_entra = $4
+         where workspace_id = $1 and id = $2",
+    )
+    .bind(ws.0)
+    .bind(id.0)
+    .bind(Role::Member.as_str())
+    .bind(false)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub(crate) async fn update_microsoft_profile(
     pool: &Pool,
     ws: WorkspaceId,
@@ -166,12 +194,14 @@ pub(crate) async fn create_oidc_login(
     nonce: &str,
     code_verifier: &str,
     next_path: &str,
+    link_user: Option<PortalUserId>,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "insert into oidc_login (id, workspace_id, browser_hash, nonce, code_verifier, next_path, created_at, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into oidc_login
+             (id, workspace_id, browser_hash, nonce, code_verifier, next_path, link_user_id, created_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(token_hash(state))
     .bind(ws.0)
@@ -179,6 +209,7 @@ pub(crate) async fn create_oidc_login(
     .bind(nonce)
     .bind(code_verifier)
     .bind(next_path)
+    .bind(link_user.map(|u| u.0))
     .bind(now)
     .bind(expires_at)
     .execute(pool)
@@ -192,6 +223,7 @@ struct OidcLoginRow {
     nonce: String,
     code_verifier: String,
     next_path: String,
+    link_user_id: Option<i64>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 }
@@ -205,7 +237,7 @@ pub(crate) async fn take_oidc_login(
     // Deleted whether or not it has expired: a state is used once.
     let row: Option<OidcLoginRow> = sqlx::query_as(
         "delete from oidc_login where id = $1 and workspace_id = $2
-         returning browser_hash, nonce, code_verifier, next_path, created_at, expires_at",
+         returning browser_hash, nonce, code_verifier, next_path, link_user_id, created_at, expires_at",
     )
     .bind(token_hash(state))
     .bind(ws.0)
@@ -216,6 +248,7 @@ pub(crate) async fn take_oidc_login(
         nonce: r.nonce,
         code_verifier: r.code_verifier,
         next_path: r.next_path,
+        link_user_id: r.link_user_id.map(PortalUserId),
         created_at: r.created_at,
         expires_at: r.expires_at,
     }))
@@ -266,4 +299,101 @@ pub(crate) async fn is_group_member(pool: &Pool, ws: WorkspaceId, group_id: &str
     .fetch_one(pool)
     .await?;
     Ok(n > 0)
+}
+
+// ---- who is an admin because of an Entra role -------------------------------
+
+pub(crate) async fn sign_in_admin_roles(pool: &Pool, ws: WorkspaceId) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "select role_template_id from sign_in_admin_role where workspace_id = $1 order by role_template_id",
+    )
+    .bind(ws.0)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub(crate) async fn set_sign_in_admin_roles(
+    pool: &Pool,
+    ws: WorkspaceId,
+    role_template_ids: &[String],
+    actor: &str,
+) -> Result<EntraAdminChanges> {
+    let mut chosen: Vec<String> = role_template_ids.iter().map(|r| normalize_id(r)).filter(|r| !r.is_empty()).collect();
+    chosen.sort();
+    chosen.dedup();
+    let mut tx = begin_write(pool).await?;
+    sqlx::query("delete from sign_in_admin_role where workspace_id = $1").bind(ws.0).execute(&mut *tx).await?;
+    for role in &chosen {
+        sqlx::query("insert into sign_in_admin_role (workspace_id, role_template_id) values ($1, $2)")
+            .bind(ws.0)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit(&mut tx, ws, actor, "sign_in.admin_roles", serde_json::json!({ "role_template_ids": chosen })).await?;
+    let changes = reconcile_on(&mut tx, ws).await?;
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// The object ids (lowercase) of the people who hold a chosen role, as the
+/// last directory sync stored them.
+const ENTRA_ADMINS: &str = "select m.user_id from directory_role_member m
+     join directory_role r on r.workspace_id = m.workspace_id and r.id = m.role_id
+     join sign_in_admin_role a on a.workspace_id = r.workspace_id and a.role_template_id = r.role_template_id
+     where m.workspace_id = $1";
+
+pub(crate) async fn holds_admin_role(pool: &Pool, ws: WorkspaceId, object_id: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from ({ENTRA_ADMINS} and m.user_id = $2) held"
+    )))
+    .bind(ws.0)
+    .bind(normalize_id(object_id))
+    .fetch_one(pool)
+    .await?;
+    Ok(n > 0)
+}
+
+pub(crate) async fn reconcile_entra_admins(pool: &Pool, ws: WorkspaceId) -> Result<EntraAdminChanges> {
+    let mut tx = begin_write(pool).await?;
+    let changes = reconcile_on(&mut tx, ws).await?;
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// Makes the role of every linked portal user follow the chosen Entra
+/// roles: a member who holds one becomes an admin (from Entra); an admin
+/// from Entra who holds none becomes a member. Admins made in TAC are
+/// left alone. Each change is audited.
+async fn reconcile_on(conn: &mut Conn, ws: WorkspaceId) -> Result<EntraAdminChanges> {
+    let promoted: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "update portal_user set role = $2, admin_from_entra = $3
+         where workspace_id = $1 and role = $4 and oidc_object_id in ({ENTRA_ADMINS})
+         returning email"
+    )))
+    .bind(ws.0)
+    .bind(Role::Admin.as_str())
+    .bind(true)
+    .bind(Role::Member.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let demoted: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "update portal_user set role = $2, admin_from_entra = $3
+         where workspace_id = $1 and admin_from_entra = $4
+           and (oidc_object_id is null or oidc_object_id not in ({ENTRA_ADMINS}))
+         returning email"
+    )))
+    .bind(ws.0)
+    .bind(Role::Member.as_str())
+    .bind(false)
+    .bind(true)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (emails, role) in [(&promoted, Role::Admin), (&demoted, Role::Member)] {
+        for email in emails {
+            let detail = serde_json::json!({ "email": email, "role": role.as_str() });
+            audit(conn, ws, "entra", "portal_user.role_from_entra", detail).await?;
+        }
+    }
+    Ok(EntraAdminChanges { promoted, demoted })
 }

@@ -24,6 +24,7 @@ struct UserRow {
     password_hash: Option<String>,
     oidc_tenant_id: Option<String>,
     oidc_object_id: Option<String>,
+    admin_from_entra: bool,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
 }
@@ -39,6 +40,7 @@ impl UserRow {
             password_hash: self.password_hash,
             oidc_tenant_id: self.oidc_tenant_id,
             oidc_object_id: self.oidc_object_id,
+            admin_from_entra: self.admin_from_entra,
             created_at: self.created_at,
             last_login_at: self.last_login_at,
         })
@@ -46,7 +48,7 @@ impl UserRow {
 }
 
 const USER_COLUMNS: &str = "u.id, u.workspace_id, u.email, u.display_name, u.role, u.password_hash, \
-                            u.oidc_tenant_id, u.oidc_object_id, u.created_at, u.last_login_at";
+                            u.oidc_tenant_id, u.oidc_object_id, u.admin_from_entra, u.created_at, u.last_login_at";
 
 async fn insert_user(
     conn: &mut Conn,

@@ -384,7 +384,16 @@ pub(crate) async fn disconnect(pool: &Pool, ws: WorkspaceId, actor: &str) -> Res
         .await?
         .rows_affected();
     let purged = PurgeCounts { emails, meetings, contacts };
-    for table in ["mailbox", "group_member", "directory_group", "directory_user", "tenant_domain", "integration"] {
+    for table in [
+        "mailbox",
+        "group_member",
+        "directory_group",
+        "directory_role_member",
+        "directory_role",
+        "directory_user",
+        "tenant_domain",
+        "integration",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("delete from {table} where workspace_id = $1")))
             .bind(ws.0)
             .execute(&mut *tx)

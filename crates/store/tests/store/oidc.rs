@@ -1,7 +1,7 @@
 use crate::both_backends;
 use crate::common::{TestDb, at};
 use chrono::Duration;
-use tac_core::records::{DirectoryGroup, DirectoryUser};
+use tac_core::records::{DirectoryGroup, DirectoryRole, DirectoryUser, GLOBAL_ADMINISTRATOR_TEMPLATE};
 use tac_store::{NewMicrosoftUser, NewPortalUser, Role, StoreError, WorkspaceId};
 
 both_backends!(
@@ -11,6 +11,8 @@ both_backends!(
     profiles_follow_the_claims_unless_the_email_is_taken,
     sign_ins_under_way_are_used_once_bound_to_a_browser_and_expire,
     the_sign_in_group_is_a_workspace_setting_checked_against_synced_members,
+    chosen_entra_roles_promote_their_holders_and_demote_only_admins_they_made,
+    unlinking_keeps_a_password_account_and_takes_an_entra_admin_role_with_it,
 );
 
 const TID: &str = "9122040d-6c67-4c5b-b112-36a304b66dad";
@@ -142,11 +144,26 @@ async fn sign_ins_under_way_are_used_once_bound_to_a_browser_and_expire(db: Test
     let (ws, other) = two_workspaces(&db).await;
     let now = at(10, 9);
     let later = now + Duration::minutes(10);
-    store
-        .create_oidc_login(ws, "state-1", "browser-1", "nonce-1", "verifier-1", "/contacts", now, later)
+    let admin = store
+        .create_portal_user(
+            ws,
+            &NewPortalUser {
+                email: "root@contoso.com".to_owned(),
+                display_name: String::new(),
+                password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+                role: Role::Admin,
+            },
+        )
         .await
         .unwrap();
-    store.create_oidc_login(ws, "state-2", "browser-1", "nonce-2", "verifier-2", "/", now, later).await.unwrap();
+    store
+        .create_oidc_login(ws, "state-1", "browser-1", "nonce-1", "verifier-1", "/contacts", None, now, later)
+        .await
+        .unwrap();
+    store
+        .create_oidc_login(ws, "state-2", "browser-1", "nonce-2", "verifier-2", "/", Some(admin), now, later)
+        .await
+        .unwrap();
 
     assert!(store.take_oidc_login(other, "state-1", now).await.unwrap().is_none(), "another workspace's");
     let login = store.take_oidc_login(ws, "state-1", now + Duration::minutes(1)).await.unwrap().expect("taken");
@@ -156,11 +173,15 @@ async fn sign_ins_under_way_are_used_once_bound_to_a_browser_and_expire(db: Test
         ("nonce-1", "verifier-1", "/contacts")
     );
     assert!(!format!("{login:?}").contains("verifier-1"), "Debug hides the verifier");
+    assert_eq!(login.link_user_id, None, "a sign-in, not a link");
     assert!(store.take_oidc_login(ws, "state-1", now).await.unwrap().is_none(), "used once");
+    let link = store.take_oidc_login(ws, "state-2", now).await.unwrap().expect("taken");
+    assert_eq!(link.link_user_id, Some(admin), "a link remembers who started it");
+    store.create_oidc_login(ws, "state-2", "browser-1", "nonce-2", "verifier-2", "/", None, now, later).await.unwrap();
 
     // An expired one is refused, and gone.
     assert!(store.take_oidc_login(ws, "state-2", later).await.unwrap().is_none());
-    store.create_oidc_login(ws, "state-3", "b", "n", "v", "/", now, later).await.unwrap();
+    store.create_oidc_login(ws, "state-3", "b", "n", "v", "/", None, now, later).await.unwrap();
     assert_eq!(store.delete_expired_oidc_logins(now).await.unwrap(), 0);
     assert_eq!(store.delete_expired_oidc_logins(later).await.unwrap(), 1);
     assert!(store.take_oidc_login(ws, "state-3", now).await.unwrap().is_none());
@@ -200,4 +221,126 @@ async fn the_sign_in_group_is_a_workspace_setting_checked_against_synced_members
     assert!(!store.is_group_member(other, "g-sales", "u-ann").await.unwrap());
     assert!(!store.directory_user(ws, "U-CY").await.unwrap().expect("found in any case").account_enabled);
     assert!(store.directory_user(other, "u-ann").await.unwrap().is_none());
+}
+
+const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+
+fn role(id: &str, template: &str, name: &str) -> DirectoryRole {
+    DirectoryRole {
+        id: id.to_owned(),
+        role_template_id: template.to_owned(),
+        display_name: name.to_owned(),
+        description: String::new(),
+    }
+}
+
+/// A linked member whose Microsoft object id is `oid`.
+async fn linked_member(db: &TestDb, ws: WorkspaceId, email: &str, oid: &str) -> tac_store::PortalUserId {
+    let new = NewPortalUser {
+        email: email.to_owned(),
+        display_name: String::new(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        role: Role::Member,
+    };
+    let id = db.store.create_portal_user(ws, &new).await.unwrap();
+    db.store.link_microsoft_account(ws, id, TID, oid).await.unwrap();
+    id
+}
+
+async fn chosen_entra_roles_promote_their_holders_and_demote_only_admins_they_made(db: TestDb) {
+    let store = &db.store;
+    let (ws, other) = two_workspaces(&db).await;
+    let roles = [
+        role("R-GA", &GLOBAL_ADMINISTRATOR_TEMPLATE.to_uppercase(), "Global Administrator"),
+        role("r-ua", USER_ADMINISTRATOR, "User Administrator"),
+    ];
+    let holders = [("R-GA".to_owned(), OID.to_uppercase()), ("r-ua".to_owned(), "oid-ua".to_owned())];
+    store.replace_directory_roles(ws, &roles, &holders).await.unwrap();
+    let stored = store.directory_roles(ws).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].role_template_id, GLOBAL_ADMINISTRATOR_TEMPLATE, "kept lowercase");
+    assert_eq!(store.role_holders(ws, GLOBAL_ADMINISTRATOR_TEMPLATE).await.unwrap(), [OID]);
+    assert!(store.directory_roles(other).await.unwrap().is_empty(), "another workspace sees none");
+
+    let ga = linked_member(&db, ws, "ga@contoso.com", OID).await;
+    let ua = linked_member(&db, ws, "ua@contoso.com", "oid-ua").await;
+    let local_admin = store
+        .create_portal_user(
+            ws,
+            &NewPortalUser {
+                email: "root@contoso.com".to_owned(),
+                display_name: String::new(),
+                password_hash: None,
+                role: Role::Admin,
+            },
+        )
+        .await
+        .unwrap();
+    store.link_microsoft_account(ws, local_admin, TID, "oid-root").await.unwrap();
+
+    // No role chosen: nobody's role changes, and holding a role means nothing.
+    assert_eq!(store.sign_in_admin_roles(ws).await.unwrap(), Vec::<String>::new(), "none by default");
+    assert!(!store.holds_admin_role(ws, OID).await.unwrap());
+    assert_eq!(store.reconcile_entra_admins(ws).await.unwrap(), Default::default());
+
+    // Global Administrator chosen: its holder becomes an admin from Entra.
+    let changes =
+        store.set_sign_in_admin_roles(ws, &[GLOBAL_ADMINISTRATOR_TEMPLATE.to_uppercase()], "root@contoso.com").await;
+    assert_eq!(changes.unwrap().promoted, ["ga@contoso.com"]);
+    assert_eq!(store.sign_in_admin_roles(ws).await.unwrap(), [GLOBAL_ADMINISTRATOR_TEMPLATE]);
+    assert!(store.holds_admin_role(ws, &OID.to_uppercase()).await.unwrap());
+    assert!(!store.holds_admin_role(ws, "oid-ua").await.unwrap());
+    assert!(!store.holds_admin_role(other, OID).await.unwrap());
+    let user = store.portal_user(ws, ga).await.unwrap().unwrap();
+    assert_eq!((user.role, user.admin_from_entra), (Role::Admin, true));
+    assert_eq!(store.portal_user(ws, ua).await.unwrap().unwrap().role, Role::Member);
+    assert_eq!(store.reconcile_entra_admins(ws).await.unwrap(), Default::default(), "idempotent");
+
+    // The role goes in Entra: the admin it made is a member again; the
+    // admin made in TAC, who never held it, stays one.
+    store.replace_directory_roles(ws, &roles, &holders[1..]).await.unwrap();
+    let changes = store.reconcile_entra_admins(ws).await.unwrap();
+    assert_eq!((changes.promoted.len(), changes.demoted.as_slice()), (0, ["ga@contoso.com".to_owned()].as_slice()));
+    let user = store.portal_user(ws, ga).await.unwrap().unwrap();
+    assert_eq!((user.role, user.admin_from_entra), (Role::Member, false));
+    assert_eq!(store.portal_user(ws, local_admin).await.unwrap().unwrap().role, Role::Admin);
+
+    // Choosing no role demotes every admin from Entra at once.
+    store.replace_directory_roles(ws, &roles, &holders).await.unwrap();
+    store.reconcile_entra_admins(ws).await.unwrap();
+    assert_eq!(store.portal_user(ws, ga).await.unwrap().unwrap().role, Role::Admin);
+    let changes = store.set_sign_in_admin_roles(ws, &[], "root@contoso.com").await.unwrap();
+    assert_eq!(changes.demoted, ["ga@contoso.com"]);
+    let audit = store.audit_log(ws, 20).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "portal_user.role_from_entra"), "{audit:?}");
+    assert!(audit.iter().any(|a| a.action == "sign_in.admin_roles" && a.actor == "root@contoso.com"), "{audit:?}");
+}
+
+async fn unlinking_keeps_a_password_account_and_takes_an_entra_admin_role_with_it(db: TestDb) {
+    let store = &db.store;
+    let (ws, other) = two_workspaces(&db).await;
+    store
+        .replace_directory_roles(
+            ws,
+            &[role("r-ga", GLOBAL_ADMINISTRATOR_TEMPLATE, "Global Administrator")],
+            &[("r-ga".to_owned(), OID.to_owned())],
+        )
+        .await
+        .unwrap();
+    store.set_sign_in_admin_roles(ws, &[GLOBAL_ADMINISTRATOR_TEMPLATE.to_owned()], "root").await.unwrap();
+    let id = linked_member(&db, ws, "ga@contoso.com", OID).await;
+    store.reconcile_entra_admins(ws).await.unwrap();
+    assert_eq!(store.portal_user(ws, id).await.unwrap().unwrap().role, Role::Admin);
+
+    let err = store.unlink_microsoft_account(other, id).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "another workspace's user: {err:?}");
+    store.unlink_microsoft_account(ws, id).await.unwrap();
+    let user = store.portal_user(ws, id).await.unwrap().unwrap();
+    assert_eq!((user.oidc_object_id, user.role, user.admin_from_entra), (None, Role::Member, false));
+    assert!(store.portal_user_by_microsoft_id(ws, TID, OID).await.unwrap().is_none());
+
+    // A Microsoft-only account keeps its link: without it nobody could sign in as it.
+    let only = store.provision_microsoft_user(ws, &microsoft("abeli@contoso.com")).await.unwrap();
+    let err = store.unlink_microsoft_account(ws, only.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
 }

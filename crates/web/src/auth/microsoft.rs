@@ -13,23 +13,36 @@
 //!   code and validates the id_token, then decides who may come in
 //!   ([`admit`]) and starts a session exactly as the password sign-in does.
 //!
+//! - `POST /auth/microsoft/link` starts the same flow for the signed-in
+//!   portal user, to link their Microsoft account: the `oidc_login` row
+//!   remembers who asked, and the callback links that user (still signed
+//!   in, in the same browser) instead of starting a session.
+//! - `POST /auth/microsoft/unlink` undoes the link of the signed-in user.
+//!
 //! Who may come in: a person is identified by `tid` + `oid`, never by
 //! email. A Microsoft account already linked to a portal user signs in as
 //! that user, with its role (so a local admin keeps "admin" only once
 //! linked). Anyone else in the tenant is provisioned as a member on first
 //! sign-in, unless an admin limited sign-in to one directory group: then
 //! only the group's members (as the directory sync stored them) get in;
-//! linked admins are exempt so that a wrong group cannot lock them out. A
-//! directory user the sync saw as disabled is refused. Someone the
-//! directory does not list yet (a new hire before the next sync) gets in
-//! when no group is set: Entra itself only signs in enabled members of the
-//! tenant, and the token's `tid` is checked.
+//! linked admins and holders of an admin role are exempt so that a wrong
+//! group cannot lock them out. A directory user the sync saw as disabled is
+//! refused. Someone the directory does not list yet (a new hire before the
+//! next sync) gets in when no group is set: Entra itself only signs in
+//! enabled members of the tenant, and the token's `tid` is checked.
+//!
+//! Admins from Entra: whoever holds an Entra directory role that an admin
+//! chose on the Integrations page (none by default) is a TAC admin, and a
+//! member again once the role goes; the store applies the rule
+//! (`reconcile_entra_admins`) at each sign-in, link and directory sync.
 //!
 //! Every refusal is a page that says what happened and what to do, with
 //! a 4xx/5xx status (never a 500 for what came from the browser or from
 //! Microsoft), and a log line with the reason, without codes, tokens or
 //! the state.
 
+use crate::CurrentUser;
+use crate::auth::session::MaybeUser;
 use crate::auth::{random_token, session};
 use crate::pages::login::safe_next;
 use crate::pages::{Layout, page, see_other, with_cookies};
@@ -39,14 +52,18 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{Duration, Utc};
 use std::sync::{Arc, Mutex};
 use tac_graph::oidc::{IdTokenError, OidcClient, OidcError, OidcSettings, VerifiedIdentity, first_line};
-use tac_store::{NewMicrosoftUser, PortalUser, StoreError, token_hash};
+use tac_store::{NewMicrosoftUser, PortalUser, PortalUserId, StoreError, token_hash};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/auth/microsoft", get(start)).route(CALLBACK_PATH, get(callback))
+    Router::new()
+        .route("/auth/microsoft", get(start))
+        .route(CALLBACK_PATH, get(callback))
+        .route("/auth/microsoft/link", post(start_link))
+        .route("/auth/microsoft/unlink", post(unlink))
 }
 
 /// Where Microsoft sends the browser back (the redirect URI to register).
@@ -265,7 +282,39 @@ async fn start(
 ) -> Result<Response, WebError> {
     let params = query(raw);
     let next = safe_next(param(&params, "next").unwrap_or("/")).to_owned();
-    let Some(settings) = settings(&state).await? else {
+    leave_for_microsoft(&state, &headers, &next, None).await
+}
+
+/// `POST /auth/microsoft/link`: sends the signed-in user to Microsoft to
+/// prove which Microsoft account is theirs.
+async fn start_link(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    if current.user.oidc_object_id.is_some() {
+        return Refusal::new(
+            StatusCode::CONFLICT,
+            "Your account is already linked",
+            "Your TAC account is already linked to a Microsoft account. To link another one, unlink this one \
+             first on your home page.",
+            "link asked for an account that is linked",
+        )
+        .no_retry()
+        .respond();
+    }
+    leave_for_microsoft(&state, &headers, "/", Some(current.user.id)).await
+}
+
+/// Stores the sign-in under way (a link when `link_user` is set) and
+/// redirects the browser to Microsoft's authorize endpoint.
+async fn leave_for_microsoft(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: &str,
+    link_user: Option<PortalUserId>,
+) -> Result<Response, WebError> {
+    let Some(settings) = settings(state).await? else {
         return Refusal::not_configured().respond();
     };
     let begun = match state.oidc_clients().client(settings) {
@@ -277,7 +326,7 @@ async fn start(
         Err(e) => return Refusal::from(e).respond(),
     };
     // One value per browser, so sign-ins started in two tabs both work.
-    let browser = match session::cookie(&headers, BROWSER_COOKIE).filter(|v| v.len() == 43) {
+    let browser = match session::cookie(headers, BROWSER_COOKIE).filter(|v| v.len() == 43) {
         Some(value) => value.to_owned(),
         None => random_token()?,
     };
@@ -290,7 +339,8 @@ async fn start(
             &browser,
             &begun.nonce,
             &begun.code_verifier,
-            &next,
+            next,
+            link_user,
             now,
             now + SIGN_IN_LIFETIME,
         )
@@ -302,6 +352,7 @@ async fn start(
 /// `GET /auth/microsoft/callback`: back from Microsoft with a code or an error.
 async fn callback(
     State(state): State<AppState>,
+    MaybeUser(current): MaybeUser,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, WebError> {
@@ -365,6 +416,9 @@ async fn callback(
         Ok(identity) => identity,
         Err(e) => return Refusal::from(e).respond(),
     };
+    if let Some(link_user) = login.link_user_id {
+        return link(&state, current.as_ref(), link_user, &identity).await;
+    }
     let user = match admit(&state, &identity).await? {
         Ok(user) => user,
         Err(refusal) => return refusal.respond(),
@@ -381,6 +435,68 @@ async fn callback(
         see_other(safe_next(&login.next_path)),
         [old, crate::auth::csrf::clear_pre_session()?, cleared, new],
     ))
+}
+
+/// The end of a link: the signed-in user who started it gets the verified
+/// Microsoft account, then the role its Entra roles give, and goes home.
+async fn link(
+    state: &AppState,
+    current: Option<&CurrentUser>,
+    link_user: PortalUserId,
+    identity: &VerifiedIdentity,
+) -> Result<Response, WebError> {
+    let cleared = session::set_cookie(BROWSER_COOKIE, "", 0, "Lax")?;
+    if current.is_none_or(|c| c.user.id != link_user) {
+        return Refusal::new(
+            StatusCode::FORBIDDEN,
+            "Sign in to TAC first",
+            "Linking a Microsoft account finishes in the TAC session that started it, and that session has ended \
+             or belongs to someone else. Sign in to TAC again, then link your Microsoft account from your home \
+             page.",
+            "link callback without the session that started it",
+        )
+        .no_retry()
+        .respond();
+    }
+    let (store, ws) = (state.store(), state.workspace());
+    match store.link_microsoft_account(ws, link_user, &identity.tenant_id, &identity.object_id).await {
+        Ok(()) => {}
+        Err(StoreError::InvalidInput(_)) => {
+            return Refusal::new(
+                StatusCode::CONFLICT,
+                "This Microsoft account belongs to another TAC account",
+                "This Microsoft account is already linked to another TAC account (perhaps one that signing in with \
+                 Microsoft created). Ask an admin to remove that account, or link a different Microsoft account.",
+                "Microsoft account linked to another portal user",
+            )
+            .no_retry()
+            .respond();
+        }
+        Err(e) => return Err(e.into()),
+    }
+    store.reconcile_entra_admins(ws).await?;
+    tracing::info!(user = %link_user, "linked a Microsoft account");
+    Ok(with_cookies(see_other("/"), [cleared]))
+}
+
+/// `POST /auth/microsoft/unlink`: the signed-in user's Microsoft account
+/// is linked no more (refused for an account without a password).
+async fn unlink(State(state): State<AppState>, current: CurrentUser) -> Result<Response, WebError> {
+    match state.store().unlink_microsoft_account(state.workspace(), current.user.id).await {
+        Ok(()) => {
+            tracing::info!(user = %current.user.id, "unlinked a Microsoft account");
+            Ok(see_other("/"))
+        }
+        Err(StoreError::InvalidInput(_)) => Refusal::new(
+            StatusCode::CONFLICT,
+            "Your Microsoft account stays linked",
+            "Your TAC account has no password: you sign in only with Microsoft, so unlinking would lock you out.",
+            "unlink of an account without a password",
+        )
+        .no_retry()
+        .respond(),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Decides whether the verified person may sign in, and as whom (see the
@@ -403,9 +519,9 @@ pub(crate) async fn admit(
         )
         .no_retry()));
     }
-    let linked_admin = linked.as_ref().is_some_and(PortalUser::is_admin);
+    let admin = linked.as_ref().is_some_and(PortalUser::is_admin) || store.holds_admin_role(ws, oid).await?;
     if let Some(group) = store.sign_in_group(ws).await?
-        && !linked_admin
+        && !admin
         && !store.is_group_member(ws, &group, oid).await?
     {
         let groups = store.directory_groups(ws).await?;
@@ -445,6 +561,7 @@ pub(crate) async fn admit(
                 Err(e) => return Err(e.into()),
             }
         }
+        store.reconcile_entra_admins(ws).await?;
         return Ok(Ok(store.portal_user(ws, user.id).await?.unwrap_or(user)));
     }
 
@@ -463,15 +580,16 @@ pub(crate) async fn admit(
     match store.provision_microsoft_user(ws, &new).await {
         Ok(user) => {
             tracing::info!(user = %user.id, "provisioned a member from Sign in with Microsoft");
-            Ok(Ok(user))
+            store.reconcile_entra_admins(ws).await?;
+            Ok(Ok(store.portal_user(ws, user.id).await?.unwrap_or(user)))
         }
         Err(StoreError::UserExists { .. }) => Ok(Err(Refusal::new(
             StatusCode::CONFLICT,
             "An account with your email already exists",
             format!(
                 "TAC already has an account for {email} that is not linked to this Microsoft account. TAC never \
-                 links accounts by email: sign in with your email and password, or ask an admin to link the \
-                 accounts."
+                 links accounts by email: sign in with your email and password, then link your Microsoft account \
+                 from your home page."
             ),
             "email taken by an unlinked portal user",
         )

@@ -1,6 +1,8 @@
 //! The home page: who is signed in, with what role, and where to go next.
 //! Admins also see whether Microsoft 365 is connected, since connecting it
-//! (Integrations) is the first thing an admin does.
+//! (Integrations) is the first thing an admin does. Everyone sees whether
+//! their account is linked to their Microsoft account, with the button that
+//! links it (`POST /auth/microsoft/link`) or unlinks it.
 
 use super::times::{Instant, instant};
 use super::{Layout, page};
@@ -28,6 +30,19 @@ struct HomePage {
     last_login: Option<Instant>,
     /// For admins: the integration's state in a sentence.
     integration: Option<String>,
+    /// The link to a Microsoft account.
+    microsoft: MicrosoftAccount,
+}
+
+/// The "Microsoft account" panel.
+struct MicrosoftAccount {
+    linked: bool,
+    /// Sign in with Microsoft is set up, so linking can work.
+    available: bool,
+    /// The account has a password, so it may be unlinked.
+    can_unlink: bool,
+    /// The admin role comes from an Entra role.
+    admin_from_entra: bool,
 }
 
 async fn home(State(state): State<AppState>, current: CurrentUser) -> Result<Response, WebError> {
@@ -37,6 +52,12 @@ async fn home(State(state): State<AppState>, current: CurrentUser) -> Result<Res
         None
     };
     let user = &current.user;
+    let microsoft = MicrosoftAccount {
+        linked: user.oidc_object_id.is_some(),
+        available: crate::auth::microsoft::available(&state).await?,
+        can_unlink: user.password_hash.is_some(),
+        admin_from_entra: user.admin_from_entra,
+    };
     page(
         StatusCode::OK,
         &HomePage {
@@ -47,6 +68,7 @@ async fn home(State(state): State<AppState>, current: CurrentUser) -> Result<Res
             is_admin: user.is_admin(),
             last_login: user.last_login_at.map(instant),
             integration,
+            microsoft,
         },
     )
 }

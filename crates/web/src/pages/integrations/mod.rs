@@ -15,7 +15,9 @@
 //! - `POST /integrations/test`: test the connection (an htmx fragment).
 //! - `GET /integrations/health`, `POST /integrations/sync`: see [`health`].
 //! - `POST /integrations/privacy|blocklist|…`: see [`privacy`].
-//! - `POST /integrations/sign-in`: who may Sign in with Microsoft, see [`sign_in`].
+//! - `POST /integrations/sign-in`: who may Sign in with Microsoft, and
+//!   `POST /integrations/admin-roles`: which Entra roles make a TAC admin;
+//!   see [`sign_in`].
 //! - `GET/POST /integrations/disconnect`: confirm, then purge.
 
 mod health;
@@ -33,7 +35,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use health::HealthView;
 use privacy::PrivacyView;
-use sign_in::SignInView;
+use sign_in::{AdminRolesView, SignInView};
 use tac_store::{IntegrationSettings, IntegrationStatus, MailboxScope, SecretString};
 use tac_sync::connection::{self, BACKFILL_DAYS, CheckStatus, ConnectionError, validate};
 
@@ -253,6 +255,9 @@ pub(crate) struct IntegrationsPage {
     pub health: HealthView,
     pub privacy: PrivacyView,
     pub sign_in: SignInView,
+    pub admin_roles: AdminRolesView,
+    /// The signed-in admin's own account is linked to Microsoft.
+    pub own_account_linked: bool,
 }
 
 #[derive(Template)]
@@ -296,6 +301,8 @@ impl IntegrationsPage {
             health: HealthView::load(state).await?,
             privacy: PrivacyView::load(state).await?,
             sign_in: SignInView::load(state).await?,
+            admin_roles: AdminRolesView::load(state).await?,
+            own_account_linked: current.user.oidc_object_id.is_some(),
         })
     }
 
