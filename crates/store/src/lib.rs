@@ -56,8 +56,8 @@ pub use types::{
     ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
     EmailId, ImportFailure, ImportFailureReason, ImportOutcome, ImportReport, Integration, IntegrationId,
     IntegrationSettings, IntegrationStatus, IntegrationSummary, MailboxId, MailboxRow, MailboxScope, MeetingCopyRow,
-    MeetingId, MonthlyActivity, NewContact, PageOutcome, PrivacySettings, PurgeCounts, SyncCursor, TeamMember,
-    TimelinePage, TimelineQuery, WorkspaceId,
+    MeetingId, MonthlyActivity, NewContact, PageOutcome, PrivacySettings, PurgeCounts, RoundState, SyncCursor,
+    TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
 };
 pub use types::{EntraAdminChanges, NewMicrosoftUser, OidcLogin};
 pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
@@ -378,6 +378,16 @@ impl Store {
         dispatch!(self, cursor(ws, mailbox, scope))
     }
 
+    /// What the round of the saved cursor has done (see [`RoundState`]).
+    pub async fn cursor_round(
+        &self,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        scope: CursorScope<'_>,
+    ) -> Result<Option<RoundState>> {
+        dispatch!(self, cursor_round(ws, mailbox, scope))
+    }
+
     /// Saves a cursor on its own (for a round with nothing to apply; pages
     /// save theirs with their rows).
     pub async fn save_cursor(
@@ -397,12 +407,12 @@ impl Store {
 
     // ---- ingest -----------------------------------------------------------
 
-    /// Applies one `messages/delta` page of `folder_id` and saves `cursor`,
-    /// all in one transaction. Every copy must be in `folder_id`. The
+    /// Applies one `messages/delta` page of `folder_id` and saves `cursor`
+    /// with what its round has done (`round`), all in one transaction. Every copy must be in `folder_id`. The
     /// contacts the auto-creation policy chose are created (when new) in the
     /// same transaction, and the page's emails join the timelines of every
     /// contact among their participants.
-    #[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts and cursor")]
+    #[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts, cursor and round")]
     pub async fn apply_mail_page(
         &self,
         ws: WorkspaceId,
@@ -412,8 +422,12 @@ impl Store {
         removed_graph_ids: &[String],
         new_contacts: &[AutoCreateCandidate],
         cursor: &SyncCursor,
+        round: RoundState,
     ) -> Result<PageOutcome> {
-        dispatch!(self, apply_mail_page(ws, mailbox, folder_id, upserts, removed_graph_ids, new_contacts, cursor))
+        dispatch!(
+            self,
+            apply_mail_page(ws, mailbox, folder_id, upserts, removed_graph_ids, new_contacts, cursor, round)
+        )
     }
 
     /// Applies one `calendarView/delta` page and saves `cursor`, all in one

@@ -224,6 +224,20 @@ impl SyncCursor {
     }
 }
 
+/// What a delta round has done so far, saved with its cursor (same
+/// transaction). A filtered message delta round returns at most 5,000
+/// messages, silently, so the sync must know whether a round was filtered
+/// and how many entries it has returned to tell a complete round from a
+/// capped one, across restarts too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundState {
+    /// The round was started with a `$filter` (its later rounds keep it).
+    pub filtered: bool,
+    /// Entries the round has returned: so far (next link), or in all
+    /// (delta link).
+    pub items: u64,
+}
+
 /// What a cursor tracks: one mail folder, or the mailbox's calendar view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CursorScope<'a> {

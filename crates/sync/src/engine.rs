@@ -19,7 +19,7 @@ use tac_graph::resources::{
     Event, MESSAGE_EXPAND, MESSAGE_SELECT, MESSAGE_SELECT_BASIC, MailFolder, MeetingKind, Message,
 };
 use tac_graph::{DeltaItem, ErrorClass, GraphClient, GraphError, Prefer};
-use tac_store::{CursorScope, MailboxId, Store, SyncCursor, WorkspaceId};
+use tac_store::{CursorScope, MailboxId, RoundState, Store, SyncCursor, WorkspaceId};
 
 pub use tac_store::MailboxScope;
 use tokio::sync::Semaphore;
@@ -39,6 +39,14 @@ const EXCLUDED_FOLDERS: &[&str] =
 /// filtered round at 5,000 messages (FACTS §3); the margin covers mail that
 /// arrives between the count and the round.
 const FILTERED_ROUND_SAFE: u64 = 4_500;
+
+/// A filtered message delta round that returned this many entries may have
+/// been cut short: Graph returns "only up to 5,000 messages" and says
+/// nothing when it stops (FACTS §3, §8). It is the same whether the round
+/// is a folder's first or a later one (a burst of mail, or thousands of
+/// messages moved into the folder), so such a round is read again
+/// unfiltered.
+const FILTERED_ROUND_CAP: u64 = 5_000;
 
 /// How Graph writes a `DateTimeOffset` in a filter.
 const GRAPH_TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
@@ -710,7 +718,7 @@ impl MailboxJob<'_> {
     /// when the folder holds fewer messages than a filtered round can
     /// return, else unfiltered (see [`MailboxJob::filter_is_safe`]). For the
     /// calendar, the calendar view over the backfill window and a year ahead.
-    async fn initial_link(&self, chain: &Chain, basic: bool) -> String {
+    async fn initial_link(&self, chain: &Chain, basic: bool, unfiltered: bool) -> (String, RoundState) {
         let uid = &self.user.id;
         let now = Utc::now();
         match chain {
@@ -721,19 +729,32 @@ impl MailboxJob<'_> {
                     format!("$select={MESSAGE_SELECT}&$expand={MESSAGE_EXPAND}")
                 };
                 let delta = format!("/users/{uid}/mailFolders/{id}/messages/delta?{select}");
-                if self.filter_is_safe(id, *total).await {
-                    format!("{delta}&$filter=receivedDateTime%20ge%20{}", self.mail_cutoff(now).format(GRAPH_TIME))
+                if !unfiltered && self.filter_is_safe(id, *total).await {
+                    let since = self.mail_cutoff(now).format(GRAPH_TIME);
+                    (
+                        format!("{delta}&$filter=receivedDateTime%20ge%20{since}"),
+                        RoundState { filtered: true, items: 0 },
+                    )
                 } else {
-                    tracing::info!(mailbox = %self.user.user_principal_name, folder = %id, "a big folder: its first round is unfiltered, older mail is dropped here");
-                    delta
+                    tracing::info!(mailbox = %self.user.user_principal_name, folder = %id, "a big folder: its round is unfiltered, older mail is dropped here");
+                    (delta, RoundState::default())
                 }
             }
             Chain::Calendar => {
                 let (start, end) = self.calendar_window(now);
                 let (start, end) = (start.format("%Y-%m-%dT00:00:00Z"), end.format("%Y-%m-%dT00:00:00Z"));
-                format!("/users/{uid}/calendarView/delta?startDateTime={start}&endDateTime={end}")
+                (
+                    format!("/users/{uid}/calendarView/delta?startDateTime={start}&endDateTime={end}"),
+                    RoundState::default(),
+                )
             }
         }
+    }
+
+    /// Whether a finished round may have been cut short by the filtered
+    /// round's cap ([`FILTERED_ROUND_CAP`]), so must be read again unfiltered.
+    fn capped(chain: &Chain, round: RoundState) -> bool {
+        matches!(chain, Chain::Folder { .. }) && round.filtered && round.items >= FILTERED_ROUND_CAP
     }
 
     /// The oldest mail the sync keeps: the backfill window's start.
@@ -795,10 +816,24 @@ impl MailboxJob<'_> {
         let mut at_start = true;
         // After a reset: what was stored before, and what the new round has confirmed.
         let mut reconcile: Option<(StoredIds, HashSet<String>)> = None;
-        let mut link = match self.store.cursor(self.ws, self.mailbox, scope).await? {
-            Some(c) if self.graph.cloud().resolve(c.url()).is_ok() => {
+        let saved = self.store.cursor(self.ws, self.mailbox, scope).await?;
+        let saved_round = self.store.cursor_round(self.ws, self.mailbox, scope).await?.unwrap_or_default();
+        let (mut link, mut round) = match saved {
+            Some(c) if self.graph.cloud().resolve(c.url()).is_ok() && Self::capped(chain, saved_round) => {
+                // The last round hit the cap (and the pass stopped before
+                // it was read again): read the folder again, unfiltered.
+                tracing::warn!(mailbox = %self.user.user_principal_name, "the last filtered round of a folder may have been cut short: reading it again unfiltered");
+                reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
+                self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
+                self.initial_link(chain, basic, true).await
+            }
+            Some(SyncCursor::NextLink(url)) if self.graph.cloud().resolve(&url).is_ok() => {
                 at_start = false;
-                c.url().to_string()
+                (url, saved_round)
+            }
+            Some(SyncCursor::DeltaLink(url)) if self.graph.cloud().resolve(&url).is_ok() => {
+                at_start = false;
+                (url, RoundState { filtered: saved_round.filtered, items: 0 })
             }
             Some(_) => {
                 // Saved under another Graph URL (the integration's changed, or
@@ -810,9 +845,9 @@ impl MailboxJob<'_> {
                 );
                 reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
                 self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                self.initial_link(chain, basic).await
+                self.initial_link(chain, basic, false).await
             }
-            None => self.initial_link(chain, basic).await,
+            None => self.initial_link(chain, basic, false).await,
         };
         let mut counts = Counts::default();
         let mut resets = 0;
@@ -830,7 +865,7 @@ impl MailboxJob<'_> {
                         reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
                     }
                     self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                    link = self.initial_link(chain, basic).await;
+                    (link, round) = self.initial_link(chain, basic, false).await;
                     at_start = true;
                     page = self.graph.page(&link, &prefer).await;
                     continue;
@@ -846,13 +881,14 @@ impl MailboxJob<'_> {
                     // test warns the admin). Refused again, it is refused.
                     tracing::info!(mailbox = %self.user.user_principal_name, "mail refused with bodies: syncing without them");
                     basic = true;
-                    link = self.initial_link(chain, true).await;
+                    (link, round) = self.initial_link(chain, true, !round.filtered).await;
                     page = self.graph.page(&link, &prefer).await;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
             at_start = false;
+            round.items += raw.value.len() as u64;
             if let Some((_, seen)) = reconcile.as_mut() {
                 seen.extend(raw.value.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string)));
             }
@@ -867,7 +903,7 @@ impl MailboxJob<'_> {
                     .into());
                 }
             };
-            let write = self.apply(chain, scope, raw, &cursor);
+            let write = self.apply(chain, scope, raw, &cursor, round);
             match &cursor {
                 SyncCursor::NextLink(next) => {
                     let (written, next_page) = tokio::join!(write, self.graph.page(next, &prefer));
@@ -875,10 +911,25 @@ impl MailboxJob<'_> {
                     link = next.clone();
                     page = next_page;
                 }
+                SyncCursor::DeltaLink(_) if Self::capped(chain, round) && resets < 2 => {
+                    // Cut short, perhaps: what it brought is kept, and the
+                    // folder is read again without the filter, which Graph
+                    // does not cap; the delta link of that round tracks it all.
+                    counts.add(&write.await?);
+                    tracing::warn!(mailbox = %self.user.user_principal_name, items = round.items, "a filtered round of a folder reached Graph's 5,000-message cap: reading it again unfiltered");
+                    resets += 1;
+                    if reconcile.is_none() {
+                        reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
+                    }
+                    self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
+                    (link, round) = self.initial_link(chain, basic, true).await;
+                    at_start = true;
+                    page = self.graph.page(&link, &prefer).await;
+                }
                 SyncCursor::DeltaLink(_) => {
                     counts.add(&write.await?);
                     if let Some((stored, seen)) = reconcile {
-                        counts.removed += self.reconcile(chain, stored, &seen, &cursor).await?;
+                        counts.removed += self.reconcile(chain, stored, &seen, &cursor, round).await?;
                     }
                     return Ok(counts);
                 }
@@ -918,6 +969,7 @@ impl MailboxJob<'_> {
         stored: Vec<(String, String)>,
         seen: &HashSet<String>,
         cursor: &SyncCursor,
+        round: RoundState,
     ) -> Result<u64, JobError> {
         let now = Utc::now();
         let window_start = now - Duration::days(self.options.backfill_days);
@@ -944,7 +996,7 @@ impl MailboxJob<'_> {
         tracing::info!(mailbox = %self.user.user_principal_name, count = gone.len(), "reconciled items deleted while the sync state was lost");
         match chain {
             Chain::Folder { id, .. } => {
-                self.store.apply_mail_page(self.ws, self.mailbox, id, &[], &gone, &[], cursor).await?;
+                self.store.apply_mail_page(self.ws, self.mailbox, id, &[], &gone, &[], cursor, round).await?;
             }
             Chain::Calendar => {
                 self.store.apply_calendar_page(self.ws, self.mailbox, &[], &gone, &[], cursor).await?;
@@ -978,6 +1030,7 @@ impl MailboxJob<'_> {
         scope: CursorScope<'_>,
         raw: tac_graph::RawPage,
         cursor: &SyncCursor,
+        round: RoundState,
     ) -> Result<Counts, JobError> {
         let mut counts = Counts::default();
         let mut skipped: Vec<(String, String)> = Vec::new();
@@ -1024,6 +1077,7 @@ impl MailboxJob<'_> {
                         &removed,
                         &new_contacts,
                         cursor,
+                        round,
                     )
                 })
                 .await?;

@@ -153,3 +153,60 @@ async fn a_folder_with_20000_messages_in_the_window_is_synced_whole_resumably_an
         assert_eq!(stored_inbox(&store, ws, &uid, &folder).await, truth_inbox(&world, &uid).await, "{backend}");
     }
 }
+
+/// Whether a logged request for the folder's message delta started a round
+/// without a filter (no token to continue, no `receivedDateTime` filter;
+/// the `$expand` has a `$filter` of its own).
+fn starts_unfiltered_round(r: &Value, folder: &str) -> bool {
+    let (path, query) = (r["path"].as_str().unwrap(), r["query"].as_str().unwrap());
+    path.ends_with("/messages/delta")
+        && path.contains(folder)
+        && !query.contains("$filter=receivedDateTime")
+        && !query.contains("$skiptoken")
+        && !query.contains("$deltatoken")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_messages_arriving_in_a_filtered_folder_are_all_stored_though_graph_caps_the_round() {
+    let mail_only = SyncOptions { calendar_sync: false, ..SyncOptions::default() };
+    for (backend, store) in stores().await {
+        let world = World::new().await;
+        let ws = store.ensure_workspace("default").await.unwrap();
+        let (uid, folder) = inbox(&world).await;
+        let pass = || sync_once(&store, ws, world.graph(), &mail_only, Arc::new(Quiet));
+        let before = last_request(&world).await;
+        assert!(pass().await.unwrap().all_ok());
+        let first: Vec<Value> = requests_since(&world, before).await;
+        assert!(
+            first.iter().any(|r| r["path"].as_str().unwrap().contains(&folder)
+                && r["query"].as_str().unwrap().contains("$filter=receivedDateTime")),
+            "{backend}: a small Inbox's first round is filtered"
+        );
+
+        // 6,000 messages arrive (or are moved in) before the next pass: its
+        // round stops at 5,000, and TAC reads the folder again unfiltered.
+        let now = Utc::now();
+        let body = json!({"folder": "inbox", "count": 6_000, "since": now - Duration::days(30), "until": now - Duration::hours(1)});
+        world.admin(reqwest::Method::POST, &format!("/users/{uid}/messages/bulk"), body).await;
+        let before = last_request(&world).await;
+        assert!(pass().await.unwrap().all_ok());
+        assert_eq!(stored_inbox(&store, ws, &uid, &folder).await, truth_inbox(&world, &uid).await, "{backend}");
+        let reread = requests_since(&world, before).await;
+        assert!(
+            reread.iter().any(|r| starts_unfiltered_round(r, &folder)),
+            "{backend}: the capped round was read again unfiltered"
+        );
+
+        // The same after a crash between the capped round's last page and
+        // the new round: the saved round says it was capped.
+        let scope = tac_store::CursorScope::Folder(&folder);
+        let mailbox = store.mailboxes(ws).await.unwrap().into_iter().find(|m| m.user_id == uid).unwrap().id;
+        let cursor = store.cursor(ws, mailbox, scope).await.unwrap().expect("a delta link");
+        let capped = tac_store::RoundState { filtered: true, items: 5_000 };
+        store.apply_mail_page(ws, mailbox, &folder, &[], &[], &[], &cursor, capped).await.unwrap();
+        let before = last_request(&world).await;
+        assert!(pass().await.unwrap().all_ok());
+        assert!(requests_since(&world, before).await.iter().any(|r| starts_unfiltered_round(r, &folder)), "{backend}");
+        assert_eq!(stored_inbox(&store, ws, &uid, &folder).await, truth_inbox(&world, &uid).await, "{backend}");
+    }
+}

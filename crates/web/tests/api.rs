@@ -302,7 +302,10 @@ async fn mail(
         })
         .collect();
     let cursor = SyncCursor::NextLink(format!("https://graph.example/v1.0/x?$skiptoken={marker}"));
-    store.apply_mail_page(ws, mailbox, "inbox", &page, &[], &[], &cursor).await.unwrap();
+    store
+        .apply_mail_page(ws, mailbox, "inbox", &page, &[], &[], &cursor, tac_store::RoundState::default())
+        .await
+        .unwrap();
 }
 
 async fn meeting(store: &Store, ws: WorkspaceId, mailbox: MailboxId, domain: &str, external: &str, marker: &str) {

@@ -102,7 +102,10 @@ async fn put_mail(store: &Store, ws: WorkspaceId, mailbox: MailboxId, emails: &[
         })
         .collect();
     let cursor = SyncCursor::NextLink(format!("https://graph.example/mail?page={page}"));
-    store.apply_mail_page(ws, mailbox, "inbox", &rows, &[], &[], &cursor).await.unwrap();
+    store
+        .apply_mail_page(ws, mailbox, "inbox", &rows, &[], &[], &cursor, tac_store::RoundState::default())
+        .await
+        .unwrap();
 }
 
 fn meeting(uid: &str, subject: &str, start: DateTime<Utc>, external: &str) -> MeetingRecord {

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::error::{Result, StoreError};
 use crate::fingerprint;
-use crate::types::{Backend, CursorScope, MailboxId, MeetingCopyRow, PageOutcome, SyncCursor, WorkspaceId};
+use crate::types::{Backend, CursorScope, MailboxId, MeetingCopyRow, PageOutcome, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::hash_map::Entry;
@@ -57,7 +57,7 @@ pub(crate) async fn apply_calendar_page(
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_meetings(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, removed_graph_ids, now).await?;
-    write_cursor(&mut tx, ws, mailbox, CursorScope::Calendar, cursor, now).await?;
+    write_cursor(&mut tx, ws, mailbox, CursorScope::Calendar, cursor, RoundState::default(), now).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::error::{Result, StoreError};
 use crate::fingerprint;
-use crate::types::{Backend, CursorScope, EmailCopyRow, MailboxId, PageOutcome, SyncCursor, WorkspaceId};
+use crate::types::{Backend, CursorScope, EmailCopyRow, MailboxId, PageOutcome, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::hash_map::Entry;
@@ -36,7 +36,7 @@ use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{EmailCopy, EmailRecord, Participant, ParticipantRole};
 use tac_core::timeline::ActivityKind;
 
-#[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts and cursor")]
+#[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts, cursor and round")]
 pub(crate) async fn apply_mail_page(
     pool: &Pool,
     ws: WorkspaceId,
@@ -46,6 +46,7 @@ pub(crate) async fn apply_mail_page(
     removed_graph_ids: &[String],
     new_contacts: &[AutoCreateCandidate],
     cursor: &SyncCursor,
+    round: RoundState,
 ) -> Result<PageOutcome> {
     if let Some((_, copy)) = upserts.iter().find(|(_, copy)| copy.folder_id != folder_id) {
         return Err(StoreError::InvalidInput(format!(
@@ -77,7 +78,7 @@ pub(crate) async fn apply_mail_page(
     auto_create_contacts(&mut tx, ws, new_contacts).await?;
     link_emails(&mut tx, ws, &touched).await?;
     outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, folder_id, removed_graph_ids, now).await?;
-    write_cursor(&mut tx, ws, mailbox, CursorScope::Folder(folder_id), cursor, now).await?;
+    write_cursor(&mut tx, ws, mailbox, CursorScope::Folder(folder_id), cursor, round, now).await?;
     tx.commit().await?;
     Ok(outcome)
 }

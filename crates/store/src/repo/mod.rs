@@ -35,7 +35,7 @@ pub(crate) use workspace::*;
 
 use super::{BACKEND, Db, begin_write, push_id_table};
 use crate::error::{Result, StoreError};
-use crate::types::{Backend, CursorScope, MailboxId, SyncCursor, WorkspaceId};
+use crate::types::{Backend, CursorScope, MailboxId, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::QueryBuilder;
 
@@ -244,6 +244,24 @@ pub(crate) async fn cursor(
     .transpose()
 }
 
+pub(crate) async fn cursor_round(
+    pool: &Pool,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    scope: CursorScope<'_>,
+) -> Result<Option<RoundState>> {
+    let row: Option<(bool, i64)> = sqlx::query_as(
+        "select filtered, round_items from sync_cursor
+         where workspace_id = $1 and mailbox_id = $2 and scope = $3",
+    )
+    .bind(ws.0)
+    .bind(mailbox.0)
+    .bind(scope.key())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(filtered, items)| RoundState { filtered, items: u64::try_from(items).unwrap_or(0) }))
+}
+
 pub(crate) async fn save_cursor(
     pool: &Pool,
     ws: WorkspaceId,
@@ -253,7 +271,7 @@ pub(crate) async fn save_cursor(
 ) -> Result<()> {
     let mut tx = begin_write(pool).await?;
     ensure_mailbox(&mut tx, ws, mailbox).await?;
-    write_cursor(&mut tx, ws, mailbox, scope, cursor, now()).await?;
+    write_cursor(&mut tx, ws, mailbox, scope, cursor, RoundState::default(), now()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -273,26 +291,31 @@ pub(crate) async fn clear_cursor(
     Ok(())
 }
 
-/// Saves a cursor inside the caller's transaction (the page's, for ingest).
+/// Saves a cursor, with what its round has done, inside the caller's
+/// transaction (the page's, for ingest).
 async fn write_cursor(
     conn: &mut Conn,
     ws: WorkspaceId,
     mailbox: MailboxId,
     scope: CursorScope<'_>,
     cursor: &SyncCursor,
+    round: RoundState,
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "insert into sync_cursor (workspace_id, mailbox_id, scope, kind, url, updated_at)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into sync_cursor (workspace_id, mailbox_id, scope, kind, url, filtered, round_items, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (workspace_id, mailbox_id, scope)
-         do update set kind = excluded.kind, url = excluded.url, updated_at = excluded.updated_at",
+         do update set kind = excluded.kind, url = excluded.url, filtered = excluded.filtered,
+             round_items = excluded.round_items, updated_at = excluded.updated_at",
     )
     .bind(ws.0)
     .bind(mailbox.0)
     .bind(scope.key())
     .bind(cursor.kind())
     .bind(cursor.url())
+    .bind(round.filtered)
+    .bind(i64::try_from(round.items).unwrap_or(i64::MAX))
     .bind(now)
     .execute(&mut *conn)
     .await?;

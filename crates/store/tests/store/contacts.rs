@@ -105,7 +105,10 @@ async fn put_mail(store: &Store, ws: WorkspaceId, mailbox: MailboxId, emails: &[
             (e.clone(), copy(&format!("{mailbox}-{}", e.internet_message_id), "inbox", direction))
         })
         .collect();
-    store.apply_mail_page(ws, mailbox, "inbox", &page, &[], &[], &cursor(1)).await.unwrap();
+    store
+        .apply_mail_page(ws, mailbox, "inbox", &page, &[], &[], &cursor(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
 }
 
 async fn zoe(store: &Store, ws: WorkspaceId) -> tac_store::ContactId {
@@ -368,7 +371,16 @@ async fn auto_created_contacts_get_a_company_and_their_history(db: TestDb) {
     let page_items = vec![(sent, copy("s-1", "sent", Direction::Outbound))];
     for _ in 0..2 {
         store
-            .apply_mail_page(ws, ann, "sent", &page_items, &[], std::slice::from_ref(&candidate), &cursor(1))
+            .apply_mail_page(
+                ws,
+                ann,
+                "sent",
+                &page_items,
+                &[],
+                std::slice::from_ref(&candidate),
+                &cursor(1),
+                tac_store::RoundState::default(),
+            )
             .await
             .unwrap();
     }
@@ -638,7 +650,10 @@ async fn a_blocklist_entry_purges_what_it_covers(db: TestDb) {
         .await
         .unwrap();
     let candidate = AutoCreateCandidate { address: addr("x@eu.fabrikam.com"), name: "X".into(), company: None };
-    store.apply_mail_page(ws, ann, "inbox", &[], &[], &[candidate], &cursor(2)).await.unwrap();
+    store
+        .apply_mail_page(ws, ann, "inbox", &[], &[], &[candidate], &cursor(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     let manual = zoe(store, ws).await;
 
     let purged = store.add_block(ws, &BlockEntry::parse("@FABRIKAM.com").unwrap(), "test").await.unwrap();
@@ -825,7 +840,10 @@ async fn disconnect_purges_synced_data_and_keeps_peoples_contacts(db: TestDb) {
     let (ws, ann, _) = setup(store).await;
     put_mail(store, ws, ann, &[mail("<1@f>", at(1, 9), true)]).await;
     let candidate = AutoCreateCandidate { address: addr("auto@northwind.com"), name: "Auto".into(), company: None };
-    store.apply_mail_page(ws, ann, "inbox", &[], &[], &[candidate], &cursor(2)).await.unwrap();
+    store
+        .apply_mail_page(ws, ann, "inbox", &[], &[], &[candidate], &cursor(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     let zoe = zoe(store, ws).await;
     let purged = store.disconnect(ws, "test").await.unwrap();
     assert_eq!((purged.emails, purged.contacts), (1, 1));
@@ -996,7 +1014,7 @@ async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: Tes
         };
         let next = cursor(round);
         let (stored, created) = tokio::join!(
-            store.apply_mail_page(ws, ann, "inbox", &page, &[], &[], &next),
+            store.apply_mail_page(ws, ann, "inbox", &page, &[], &[], &next, tac_store::RoundState::default()),
             store.create_contact(ws, &contact),
         );
         stored.unwrap();
@@ -1024,8 +1042,17 @@ async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: Tes
         let candidate = AutoCreateCandidate { address: addr(&address), name: "Auto".into(), company: None };
         let (a, b) = (cursor(100 + round), cursor(200 + round));
         let (created, stored) = tokio::join!(
-            store.apply_mail_page(ws, ann, "sentitems", &sent_page, &[], std::slice::from_ref(&candidate), &a),
-            store.apply_mail_page(ws, bob, "inbox", &received_page, &[], &[], &b),
+            store.apply_mail_page(
+                ws,
+                ann,
+                "sentitems",
+                &sent_page,
+                &[],
+                std::slice::from_ref(&candidate),
+                &a,
+                tac_store::RoundState::default()
+            ),
+            store.apply_mail_page(ws, bob, "inbox", &received_page, &[], &[], &b, tac_store::RoundState::default()),
         );
         created.unwrap();
         stored.unwrap();

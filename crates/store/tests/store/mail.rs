@@ -54,12 +54,18 @@ async fn mail_page_apply_dedupes_across_mailboxes_by_internet_message_id(db: Tes
     let (ws, ann, bob) = setup(store).await;
     let ann_page =
         page(&[("<m1@fabrikam.com>", "ann-1"), ("<m2@fabrikam.com>", "ann-2")], "ann-inbox", Direction::Inbound);
-    let outcome = store.apply_mail_page(ws, ann, "ann-inbox", &ann_page, &[], &[], &next(1)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "ann-inbox", &ann_page, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { records_added: 2, copies_added: 2, ..PageOutcome::default() });
 
     // Bob holds m1 too, under his own immutable id, as a message he sent.
     let bob_page = page(&[("<m1@fabrikam.com>", "bob-1")], "bob-sent", Direction::Outbound);
-    let outcome = store.apply_mail_page(ws, bob, "bob-sent", &bob_page, &[], &[], &next(1)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, bob, "bob-sent", &bob_page, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_added: 1, ..PageOutcome::default() });
 
     assert_eq!(store.email_count(ws).await.unwrap(), 2, "one email per Message-ID");
@@ -77,7 +83,10 @@ async fn mail_page_apply_dedupes_across_mailboxes_by_internet_message_id(db: Tes
     let other = store.ensure_workspace("other").await.unwrap();
     let carol = store.upsert_mailbox(other, "u-carol", "carol@northwind.com").await.unwrap();
     let carol_page = page(&[("<m1@fabrikam.com>", "carol-1")], "carol-inbox", Direction::Inbound);
-    let outcome = store.apply_mail_page(other, carol, "carol-inbox", &carol_page, &[], &[], &next(1)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(other, carol, "carol-inbox", &carol_page, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome.records_added, 1);
     assert_eq!(store.email_count(other).await.unwrap(), 1);
     assert_eq!(store.email_count(ws).await.unwrap(), 2);
@@ -88,13 +97,19 @@ async fn replaying_a_page_is_a_no_op(db: TestDb) {
     let (ws, ann, _) = setup(store).await;
     let upserts = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2"), ("<m3@x>", "g3")], "inbox", Direction::Inbound);
     let removed = vec!["g-gone".to_owned()];
-    let first = store.apply_mail_page(ws, ann, "inbox", &upserts, &removed, &[], &next(2)).await.unwrap();
+    let first = store
+        .apply_mail_page(ws, ann, "inbox", &upserts, &removed, &[], &next(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(first.records_added, 3);
     let copies = store.email_copies(ws, ann).await.unwrap();
     let stored = store.email_by_message_id(ws, "<m2@x>").await.unwrap();
 
     for _ in 0..2 {
-        let again = store.apply_mail_page(ws, ann, "inbox", &upserts, &removed, &[], &next(2)).await.unwrap();
+        let again = store
+            .apply_mail_page(ws, ann, "inbox", &upserts, &removed, &[], &next(2), tac_store::RoundState::default())
+            .await
+            .unwrap();
         assert_eq!(again, PageOutcome { records_existing: 3, copies_unchanged: 3, ..PageOutcome::default() });
         assert_eq!(store.email_count(ws).await.unwrap(), 3);
         assert_eq!(store.email_copies(ws, ann).await.unwrap(), copies);
@@ -109,14 +124,23 @@ async fn a_move_keeps_the_copy_and_updates_its_folder(db: TestDb) {
     let store = &db.store;
     let (ws, ann, _) = setup(store).await;
     let in_inbox = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2")], "inbox", Direction::Inbound);
-    store.apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &[], &next(1)).await.unwrap();
+    store
+        .apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
 
     // The archive folder's delta reports g1 (same immutable id) first…
     let in_archive = page(&[("<m1@x>", "g1")], "archive", Direction::Inbound);
-    let outcome = store.apply_mail_page(ws, ann, "archive", &in_archive, &[], &[], &next(1)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "archive", &in_archive, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_moved: 1, ..PageOutcome::default() });
     // …then the inbox's delta reports g1 as removed: that is the move, not a delete.
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &[], &next(2)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome.copies_removed, 0);
 
     assert_eq!(
@@ -131,13 +155,22 @@ async fn a_move_seen_as_removal_first_restores_the_copy(db: TestDb) {
     let store = &db.store;
     let (ws, ann, _) = setup(store).await;
     let in_inbox = page(&[("<m1@x>", "g1")], "inbox", Direction::Inbound);
-    store.apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &[], &next(1)).await.unwrap();
+    store
+        .apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
 
     // This time the source folder's `@removed` arrives before the destination's add.
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &[], &next(2)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome.copies_removed, 1);
     let in_archive = page(&[("<m1@x>", "g1")], "archive", Direction::Inbound);
-    let outcome = store.apply_mail_page(ws, ann, "archive", &in_archive, &[], &[], &next(1)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "archive", &in_archive, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome.copies_restored, 1);
     assert_eq!(folders(&store.email_copies(ws, ann).await.unwrap()), [row("g1", "archive", false)]);
 }
@@ -146,7 +179,16 @@ async fn removal_marks_the_copy_removed_but_keeps_the_email(db: TestDb) {
     let store = &db.store;
     let (ws, ann, bob) = setup(store).await;
     store
-        .apply_mail_page(ws, ann, "inbox", &page(&[("<m1@x>", "a1")], "inbox", Direction::Inbound), &[], &[], &next(1))
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &page(&[("<m1@x>", "a1")], "inbox", Direction::Inbound),
+            &[],
+            &[],
+            &next(1),
+            tac_store::RoundState::default(),
+        )
         .await
         .unwrap();
     store
@@ -158,12 +200,22 @@ async fn removal_marks_the_copy_removed_but_keeps_the_email(db: TestDb) {
             &[],
             &[],
             &next(1),
+            tac_store::RoundState::default(),
         )
         .await
         .unwrap();
 
     let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &[], &["a1".to_owned(), "never-seen".to_owned()], &[], &next(2))
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &[],
+            &["a1".to_owned(), "never-seen".to_owned()],
+            &[],
+            &next(2),
+            tac_store::RoundState::default(),
+        )
         .await
         .unwrap();
     assert_eq!(outcome, PageOutcome { copies_removed: 1, ..PageOutcome::default() });
@@ -171,14 +223,20 @@ async fn removal_marks_the_copy_removed_but_keeps_the_email(db: TestDb) {
     assert_eq!(folders(&store.email_copies(ws, bob).await.unwrap()), [row("b1", "inbox-b", false)], "only ann's copy");
 
     // Even with no copy left anywhere, the email stays in history.
-    store.apply_mail_page(ws, bob, "inbox-b", &[], &["b1".to_owned()], &[], &next(2)).await.unwrap();
+    store
+        .apply_mail_page(ws, bob, "inbox-b", &[], &["b1".to_owned()], &[], &next(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(store.email_count(ws).await.unwrap(), 1);
     assert!(store.email_by_message_id(ws, "<m1@x>").await.unwrap().is_some());
     let counts: Vec<u64> = store.mailboxes(ws).await.unwrap().iter().map(|m| m.email_count).collect();
     assert_eq!(counts, [0, 0], "removed copies are not counted");
 
     // Removing again changes nothing.
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &["a1".to_owned()], &[], &next(3)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &[], &["a1".to_owned()], &[], &next(3), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome.copies_removed, 0);
 }
 
@@ -187,13 +245,19 @@ async fn cursor_is_saved_in_the_same_transaction_as_the_page(db: TestDb) {
     let (ws, ann, _) = setup(store).await;
     let inbox = CursorScope::Folder("inbox");
     let first = page(&[("<m1@x>", "g1")], "inbox", Direction::Inbound);
-    store.apply_mail_page(ws, ann, "inbox", &first, &[], &[], &next(1)).await.unwrap();
+    store
+        .apply_mail_page(ws, ann, "inbox", &first, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
 
     // The second page has a good email, a removal, and an email the database
     // refuses (an empty Message-ID violates a check constraint) last.
     let mut second = page(&[("<m2@x>", "g2"), ("<m3@x>", "g3")], "inbox", Direction::Inbound);
     second[1].0.internet_message_id = String::new();
-    let err = store.apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &[], &next(2)).await.unwrap_err();
+    let err = store
+        .apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
 
     // Nothing of the second page is there: not its rows, not its cursor.
@@ -204,13 +268,19 @@ async fn cursor_is_saved_in_the_same_transaction_as_the_page(db: TestDb) {
 
     // Retrying the page once fixed commits all of it.
     second[1].0.internet_message_id = "<m3@x>".to_owned();
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &[], &next(2)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!((outcome.records_added, outcome.copies_removed), (2, 1));
     assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(2)));
 
     // A copy filed under another folder than the page's is a caller bug.
     let wrong = page(&[("<m4@x>", "g4")], "archive", Direction::Inbound);
-    let err = store.apply_mail_page(ws, ann, "inbox", &wrong, &[], &[], &next(3)).await.unwrap_err();
+    let err = store
+        .apply_mail_page(ws, ann, "inbox", &wrong, &[], &[], &next(3), tac_store::RoundState::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
     assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(2)));
 }
@@ -228,7 +298,10 @@ async fn stored_emails_round_trip_and_participants_are_replaced(db: TestDb) {
     original.participants.push(participant(ParticipantRole::To, "ann@contoso.com", "Duplicate Ann"));
     original.participants.push(participant(ParticipantRole::Bcc, "eve@contoso.com", ""));
     let upserts = vec![(original.clone(), copy("g1", "inbox", Direction::Inbound))];
-    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1)).await.unwrap();
+    store
+        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
 
     let mut expected = original.clone();
     expected.participants.remove(3); // the second (to, ann) is a duplicate: the first wins
@@ -244,8 +317,19 @@ async fn stored_emails_round_trip_and_participants_are_replaced(db: TestDb) {
     ];
     let mut read = copy("g1", "inbox", Direction::Inbound);
     read.is_read = true;
-    let outcome =
-        store.apply_mail_page(ws, ann, "inbox", &[(updated.clone(), read)], &[], &[], &next(2)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &[(updated.clone(), read)],
+            &[],
+            &[],
+            &next(2),
+            tac_store::RoundState::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_updated: 1, ..PageOutcome::default() });
     let stored = store.email_by_message_id(ws, "<rt@x>").await.unwrap().unwrap();
     assert_eq!(stored.subject, updated.subject);
@@ -283,7 +367,19 @@ async fn concurrent_pages_of_two_mailboxes_dedupe_without_deadlock(db: TestDb) {
                         (email(id, "Shared", "<p>x</p>"), copy(&format!("{prefix}{id}"), "inbox", Direction::Inbound))
                     })
                     .collect();
-                store.apply_mail_page(ws, mailbox, "inbox", &upserts, &[], &[], &next(n as u32)).await.unwrap();
+                store
+                    .apply_mail_page(
+                        ws,
+                        mailbox,
+                        "inbox",
+                        &upserts,
+                        &[],
+                        &[],
+                        &next(n as u32),
+                        tac_store::RoundState::default(),
+                    )
+                    .await
+                    .unwrap();
             }
         })
     };
@@ -310,7 +406,10 @@ async fn a_page_listing_an_email_twice_counts_like_items_applied_one_by_one(db: 
         (second.clone(), copy("g1b", "inbox", Direction::Inbound)),
         (email("<m2@x>", "About m2", "<p>Hello</p>"), read),
     ];
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         PageOutcome {
@@ -327,7 +426,10 @@ async fn a_page_listing_an_email_twice_counts_like_items_applied_one_by_one(db: 
         copies.iter().map(|c| (c.graph_id.as_str(), c.internet_message_id.as_str(), c.is_read)).collect();
     assert_eq!(read, [("g1a", "<m1@x>", false), ("g1b", "<m1@x>", false), ("g2", "<m2@x>", true)]);
 
-    let again = store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1)).await.unwrap();
+    let again = store
+        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     // Item by item: m1's first record differs from the stored (second) one,
     // and g2 flips to unread and back.
     assert_eq!(
@@ -349,6 +451,7 @@ async fn an_email_seen_again_unchanged_is_not_rewritten(db: TestDb) {
             &[],
             &[],
             &next(1),
+            tac_store::RoundState::default(),
         )
         .await
         .unwrap();
@@ -364,6 +467,7 @@ async fn an_email_seen_again_unchanged_is_not_rewritten(db: TestDb) {
             &[],
             &[],
             &next(1),
+            tac_store::RoundState::default(),
         )
         .await
         .unwrap();
@@ -383,6 +487,7 @@ async fn an_email_seen_again_unchanged_is_not_rewritten(db: TestDb) {
             &[],
             &[],
             &next(2),
+            tac_store::RoundState::default(),
         )
         .await
         .unwrap();
@@ -399,7 +504,10 @@ async fn a_page_larger_than_one_statement_is_written_in_batches(db: TestDb) {
     let ids: Vec<(String, String)> = (0..3_700).map(|n| (format!("<bulk-{n:05}@x>"), format!("g{n:05}"))).collect();
     let refs: Vec<(&str, &str)> = ids.iter().map(|(m, g)| (m.as_str(), g.as_str())).collect();
     let upserts = page(&refs, "inbox", Direction::Inbound);
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { records_added: 3_700, copies_added: 3_700, ..PageOutcome::default() });
     assert_eq!(store.email_count(ws).await.unwrap(), 3_700);
 
@@ -413,14 +521,20 @@ async fn a_page_larger_than_one_statement_is_written_in_batches(db: TestDb) {
             (email, EmailCopy { is_read: true, ..copy.clone() })
         })
         .collect();
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &changed, &[], &[], &next(2)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &changed, &[], &[], &next(2), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 3_700, copies_updated: 3_700, ..PageOutcome::default() });
     let last = store.email_by_message_id(ws, "<bulk-03699@x>").await.unwrap().unwrap();
     assert_eq!((last.subject.as_str(), last.participants.len()), ("About <bulk-03699@x> (edited)", 4));
     assert!(store.email_copies(ws, ann).await.unwrap().iter().all(|c| c.is_read));
 
     let gone: Vec<String> = ids.iter().map(|(_, g)| g.clone()).collect();
-    let outcome = store.apply_mail_page(ws, ann, "inbox", &[], &gone, &[], &next(3)).await.unwrap();
+    let outcome = store
+        .apply_mail_page(ws, ann, "inbox", &[], &gone, &[], &next(3), tac_store::RoundState::default())
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { copies_removed: 3_700, ..PageOutcome::default() });
 }
 
@@ -462,7 +576,19 @@ async fn concurrent_pages_of_two_folders_of_one_mailbox_share_copies(db: TestDb)
                     .iter()
                     .map(|id| (email(id, "Moved", "<p>x</p>"), copy(&format!("g-{id}"), folder, Direction::Inbound)))
                     .collect();
-                store.apply_mail_page(ws, ann, folder, &upserts, &[], &[], &next(n as u32)).await.unwrap();
+                store
+                    .apply_mail_page(
+                        ws,
+                        ann,
+                        folder,
+                        &upserts,
+                        &[],
+                        &[],
+                        &next(n as u32),
+                        tac_store::RoundState::default(),
+                    )
+                    .await
+                    .unwrap();
             }
         })
     };
@@ -491,9 +617,13 @@ async fn rows_inserted_by_another_writer_during_a_page_count_as_existing(db: Tes
         T = "2025-03-01T00:00:00+00:00"
     );
     let upserts = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2")], "inbox", Direction::Inbound);
-    let outcome = with_uncommitted(&db, &stale, store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1)))
-        .await
-        .unwrap();
+    let outcome = with_uncommitted(
+        &db,
+        &stale,
+        store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         outcome,
         PageOutcome { records_added: 1, records_existing: 1, copies_added: 2, ..PageOutcome::default() }
@@ -507,10 +637,13 @@ async fn rows_inserted_by_another_writer_during_a_page_count_as_existing(db: Tes
          from email where internet_message_id = '<m1@x>'"
     );
     let moved = page(&[("<m1@x>", "g3")], "inbox", Direction::Inbound);
-    let outcome =
-        with_uncommitted(&db, &other_folder, store.apply_mail_page(ws, ann, "inbox", &moved, &[], &[], &next(2)))
-            .await
-            .unwrap();
+    let outcome = with_uncommitted(
+        &db,
+        &other_folder,
+        store.apply_mail_page(ws, ann, "inbox", &moved, &[], &[], &next(2), tac_store::RoundState::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_moved: 1, ..PageOutcome::default() });
     let copies = folders(&store.email_copies(ws, ann).await.unwrap());
     assert_eq!(copies, [row("g1", "inbox", false), row("g2", "inbox", false), row("g3", "inbox", false)]);

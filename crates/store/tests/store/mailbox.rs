@@ -74,7 +74,15 @@ async fn cursors_are_kept_per_mailbox_and_scope(db: TestDb) {
 
     store.save_cursor(ws, ann, inbox, &delta).await.unwrap();
     assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(delta.clone()));
+
+    // A mail page saves what its round has done with the cursor.
+    assert_eq!(store.cursor_round(ws, ann, inbox).await.unwrap(), Some(tac_store::RoundState::default()));
+    let round = tac_store::RoundState { filtered: true, items: 5_000 };
+    store.apply_mail_page(ws, ann, "inbox-id", &[], &[], &[], &delta, round).await.unwrap();
+    assert_eq!(store.cursor_round(ws, ann, inbox).await.unwrap(), Some(round));
+    assert_eq!(store.cursor_round(ws, bob, inbox).await.unwrap(), None);
     store.clear_cursor(ws, ann, inbox).await.unwrap();
+    assert_eq!(store.cursor_round(ws, ann, inbox).await.unwrap(), None);
     assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), None);
     assert_eq!(store.cursor(ws, ann, CursorScope::Calendar).await.unwrap(), Some(delta));
 }
@@ -88,8 +96,19 @@ async fn mailboxes_of_another_workspace_are_not_found(db: TestDb) {
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
     let err = store.record_mailbox_success(two, MailboxId(ann.0 + 1000)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
-    let err =
-        store.apply_mail_page(two, ann, "inbox", &[], &[], &[], &SyncCursor::NextLink("x".into())).await.unwrap_err();
+    let err = store
+        .apply_mail_page(
+            two,
+            ann,
+            "inbox",
+            &[],
+            &[],
+            &[],
+            &SyncCursor::NextLink("x".into()),
+            tac_store::RoundState::default(),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
     assert!(store.mailboxes(two).await.unwrap().is_empty());
 }

@@ -57,7 +57,19 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
         ),
         (dated(email("<c@x>", "Unrelated", "<p>Nothing to see</p>"), 1), copy("g3", "inbox", Direction::Inbound)),
     ];
-    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &SyncCursor::NextLink("n".into())).await.unwrap();
+    store
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &upserts,
+            &[],
+            &[],
+            &SyncCursor::NextLink("n".into()),
+            tac_store::RoundState::default(),
+        )
+        .await
+        .unwrap();
 
     assert_eq!(search(store, ws, "budget", 10).await, ["<b@x>", "<a@x>"], "newest first");
     assert_eq!(search(store, ws, "FORECAST", 10).await, ["<a@x>"], "body words, any case; not CSS");
@@ -70,7 +82,19 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
         dated(email("<c@x>", "Budget summit", "<p>Nothing to see</p>"), 1),
         copy("g3", "inbox", Direction::Inbound),
     )];
-    store.apply_mail_page(ws, ann, "inbox", &renamed, &[], &[], &SyncCursor::NextLink("n2".into())).await.unwrap();
+    store
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &renamed,
+            &[],
+            &[],
+            &SyncCursor::NextLink("n2".into()),
+            tac_store::RoundState::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(search(store, ws, "budget", 10).await, ["<b@x>", "<a@x>", "<c@x>"]);
     assert!(search(store, ws, "unrelated", 10).await.is_empty());
 
@@ -104,7 +128,10 @@ async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
     let all: Vec<_> = (0..OLD + RECENT).rev().map(record).collect();
     for (n, page) in all.chunks(1_000).enumerate() {
         let cursor = SyncCursor::NextLink(format!("n{n}"));
-        store.apply_mail_page(ws, ann, "inbox", page, &[], &[], &cursor).await.unwrap();
+        store
+            .apply_mail_page(ws, ann, "inbox", page, &[], &[], &cursor, tac_store::RoundState::default())
+            .await
+            .unwrap();
     }
     let id = |i: usize| format!("<{i}@x>");
 
@@ -136,7 +163,19 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
         email("<a@x>", "Say \"hi\" to NEAR partners", "<p>a*b (draft) 1=1</p>"),
         copy("g1", "inbox", Direction::Inbound),
     )];
-    store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &SyncCursor::NextLink("n".into())).await.unwrap();
+    store
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &upserts,
+            &[],
+            &[],
+            &SyncCursor::NextLink("n".into()),
+            tac_store::RoundState::default(),
+        )
+        .await
+        .unwrap();
 
     let hostile = [
         "\"",
@@ -202,7 +241,19 @@ async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) 
     let mut page: Vec<_> = (1..=5).map(|n| record(n, second)).collect();
     page.push(record(6, second - Duration::seconds(1)));
     page.push(record(7, second + Duration::milliseconds(1_500)));
-    store.apply_mail_page(ws, ann, "inbox", &page, &[], &[], &SyncCursor::NextLink("n".into())).await.unwrap();
+    store
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &page,
+            &[],
+            &[],
+            &SyncCursor::NextLink("n".into()),
+            tac_store::RoundState::default(),
+        )
+        .await
+        .unwrap();
     let expected = ["<7@x>", "<5@x>", "<4@x>", "<3@x>", "<2@x>", "<1@x>", "<6@x>"];
 
     // Two at a time, following the cursor: every hit once, newest first,
@@ -229,7 +280,19 @@ async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) 
 
     // An email whose sent time changes moves in the order.
     let moved = vec![record(1, second + Duration::hours(1))];
-    store.apply_mail_page(ws, ann, "inbox", &moved, &[], &[], &SyncCursor::NextLink("n2".into())).await.unwrap();
+    store
+        .apply_mail_page(
+            ws,
+            ann,
+            "inbox",
+            &moved,
+            &[],
+            &[],
+            &SyncCursor::NextLink("n2".into()),
+            tac_store::RoundState::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(search(store, ws, "offer", 3).await, ["<1@x>", "<7@x>", "<5@x>"]);
     assert_eq!(search(store, ws, "terms", 50).await.len(), 7, "body words still indexed once each");
 }
