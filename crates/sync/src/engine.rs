@@ -191,7 +191,13 @@ pub async fn sync_once(
                     let address = u.mail.clone().unwrap_or_else(|| u.user_principal_name.clone());
                     let mailbox = store.upsert_mailbox(ws, &u.id, &address).await?;
                     store
-                        .set_mailbox_no_mailbox(ws, mailbox, now + NO_MAILBOX_RECHECK, hint.licensed, (&code, &message))
+                        .set_mailbox_no_mailbox(
+                            ws,
+                            mailbox,
+                            no_mailbox_recheck(now, hint.licensed),
+                            hint.licensed,
+                            (&code, &message),
+                        )
                         .await?;
                 }
                 (MailboxState::NoMailbox, code, message)
@@ -269,6 +275,16 @@ pub async fn sync_once(
 /// How long a user found without a mailbox is left unprobed, unless a
 /// licence appears in the directory meanwhile.
 const NO_MAILBOX_RECHECK: Duration = Duration::hours(24);
+
+/// The same for a user who has a licence but no mailbox yet: Exchange
+/// creates the mailbox some time after the licence is assigned, and a
+/// salesperson's mail should not wait a day for it.
+const PROVISIONING_RECHECK: Duration = Duration::hours(1);
+
+/// When a user found without a mailbox is probed again.
+fn no_mailbox_recheck(now: chrono::DateTime<Utc>, licensed: Option<bool>) -> chrono::DateTime<Utc> {
+    now + if licensed == Some(true) { PROVISIONING_RECHECK } else { NO_MAILBOX_RECHECK }
+}
 
 /// What the directory says about a user's mailbox, before any call to it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -547,9 +563,9 @@ async fn sync_mailbox(
     };
     let stored_error = error.as_ref().map(|(c, m)| (c.as_str(), m.as_str()));
     let recorded = match (state, stored_error) {
-        // Not probed again for a day, or until a licence appears.
+        // Not probed again for a day (an hour with a licence), or until a licence appears.
         (MailboxState::NoMailbox, Some(reason)) => {
-            store.set_mailbox_no_mailbox(ws, mailbox, Utc::now() + NO_MAILBOX_RECHECK, licensed, reason).await
+            store.set_mailbox_no_mailbox(ws, mailbox, no_mailbox_recheck(Utc::now(), licensed), licensed, reason).await
         }
         _ => store.set_mailbox_state(ws, mailbox, state, stored_error).await,
     };
@@ -1209,6 +1225,14 @@ mod tests {
         assert_eq!(hold(None, member, now), None, "a new user is checked");
         assert_eq!(hold(Some(&row(MailboxState::Ok, None, None)), member, now), None);
         assert_eq!(hold(Some(&row(MailboxState::Backoff, Some(soon), None)), member, now), Some(Hold::Backoff(soon)));
+    }
+
+    #[test]
+    fn a_licensed_user_still_without_a_mailbox_is_checked_again_within_the_hour_others_after_a_day() {
+        let now = Utc::now();
+        assert_eq!(no_mailbox_recheck(now, Some(true)), now + Duration::hours(1), "the mailbox is on its way");
+        assert_eq!(no_mailbox_recheck(now, Some(false)), now + Duration::hours(24));
+        assert_eq!(no_mailbox_recheck(now, None), now + Duration::hours(24), "unknown: the cautious interval");
     }
 
     #[test]
