@@ -11,8 +11,9 @@ use tac_emulator::{EmulatorConfig, RunningEmulator};
 use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
 use tac_store::Store;
 
-/// A fresh database of each kind.
-pub async fn stores() -> Vec<(&'static str, Store)> {
+/// A fresh database of each kind, removed (folder and PostgreSQL database)
+/// when the loop over them ends, whether the test passed or not.
+pub async fn stores() -> TestStores {
     let dir = std::env::temp_dir().join(format!("tac-sync-test-{}", unique()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let sqlite = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("sqlite");
@@ -32,7 +33,65 @@ pub async fn stores() -> Vec<(&'static str, Store)> {
         None => panic!("TAC_TEST_POSTGRES_URL must end in /DATABASE"),
     };
     let pg = Store::connect(&url).await.expect("postgres");
-    vec![("sqlite", sqlite), ("postgres", pg)]
+    TestStores { stores: vec![("sqlite", sqlite), ("postgres", pg)], cleanup: Cleanup { dir, admin, name } }
+}
+
+/// The stores of [`stores`], to loop over.
+pub struct TestStores {
+    stores: Vec<(&'static str, Store)>,
+    cleanup: Cleanup,
+}
+
+impl IntoIterator for TestStores {
+    type Item = (&'static str, Store);
+    type IntoIter = StoresIter;
+
+    fn into_iter(self) -> StoresIter {
+        StoresIter { stores: self.stores.into_iter(), _cleanup: self.cleanup }
+    }
+}
+
+/// Yields the stores; dropped at the end of the loop, it removes them.
+pub struct StoresIter {
+    stores: std::vec::IntoIter<(&'static str, Store)>,
+    _cleanup: Cleanup,
+}
+
+impl Iterator for StoresIter {
+    type Item = (&'static str, Store);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.stores.next()
+    }
+}
+
+/// Removes a test's SQLite folder and PostgreSQL database when dropped.
+struct Cleanup {
+    dir: std::path::PathBuf,
+    admin: String,
+    name: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        // Dropping runs inside the test's runtime, which cannot block on
+        // itself: the database is dropped from a thread with its own.
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                let sql = format!("drop database if exists {name} with (force)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("warning: could not drop the test database {}", self.name);
+        }
+    }
 }
 
 pub fn unique() -> String {
