@@ -70,7 +70,7 @@ await scenario('admin journey', async ({ page, step }) => {
     await result.locator('.test-ok').waitFor();
     const items = result.locator('ul.checklist > li');
     const count = await items.count();
-    check(count === 7, `7 checklist items (token, admin consent, five capabilities), got ${count}`);
+    check(count === 8, `8 checklist items (token, admin consent, six capabilities), got ${count}`);
     await result.locator('li.check-ok', { hasText: 'Admin consent' }).waitFor();
     check((await result.locator('li.check-failed').count()) === 0, 'no failed item');
     for (let i = 0; i < count; i++) {
