@@ -53,7 +53,7 @@ async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() 
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["ok"], true);
         let checks = report["checks"].as_array().unwrap();
-        assert_eq!(checks.len(), 6, "admin consent and five capabilities: {report}");
+        assert_eq!(checks.len(), 7, "admin consent and six capabilities: {report}");
         assert!(checks.iter().all(|c| c["status"] == "ok"), "{report}");
         assert!(report["mailbox"].is_string(), "mail and calendars were tried on a mailbox: {report}");
 
