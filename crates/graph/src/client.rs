@@ -81,10 +81,29 @@ struct TokenErrorBody {
     error_codes: Vec<u32>,
 }
 
+/// The error for a redirect TAC does not follow; its target is named (as
+/// scheme, host and path only) so that the admin can see where it pointed.
+fn redirected(url: &str, response: &reqwest::Response) -> GraphError {
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| url::Url::parse(url).ok()?.join(l).ok())
+        .map(|mut l| {
+            l.set_query(None);
+            l.set_fragment(None);
+            l.to_string()
+        });
+    GraphError::Redirected { url: url.to_owned(), status: response.status().as_u16(), location }
+}
+
 impl GraphClient {
-    /// Builds a client with its own connection pool.
+    /// Builds a client with its own connection pool. It follows no
+    /// redirect: its requests carry the client secret or a bearer token,
+    /// and a redirect would send them to wherever `Location` points.
     pub fn new(cloud: Cloud, credentials: AppCredentials, policy: RetryPolicy) -> Result<Self, GraphError> {
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("TAC/", env!("CARGO_PKG_VERSION")))
@@ -93,7 +112,8 @@ impl GraphClient {
         Ok(Self::with_http(http, cloud, credentials, policy))
     }
 
-    /// Builds a client that shares an existing connection pool.
+    /// Builds a client that shares an existing connection pool, which must
+    /// not follow redirects (see [`GraphClient::new`]).
     pub fn with_http(http: reqwest::Client, cloud: Cloud, credentials: AppCredentials, policy: RetryPolicy) -> Self {
         GraphClient { http, cloud, credentials, policy, token: Mutex::new(None), pauses: Pauses::default() }
     }
@@ -117,6 +137,7 @@ impl GraphClient {
             let result = self.http.post(&url).form(&form).send().await;
             let failure = match result {
                 Err(e) => GraphError::Transport { url: url.clone(), reason: e.to_string() },
+                Ok(r) if r.status().is_redirection() => return Err(redirected(&url, &r)),
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let body =
@@ -208,6 +229,9 @@ impl GraphClient {
             }
             let failure = match request.send().await {
                 Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
+                Ok(response) if response.status().is_redirection() => {
+                    return Err(redirected(url.as_str(), &response));
+                }
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
@@ -429,6 +453,7 @@ impl GraphClient {
             let failure =
                 match self.http.post(url.clone()).bearer_auth(token.value.expose_secret()).json(&body).send().await {
                     Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
+                    Ok(r) if r.status().is_redirection() => return Err(redirected(url.as_str(), &r)),
                     Ok(r) => {
                         let status = r.status().as_u16();
                         let headers = r.headers().clone();

@@ -156,6 +156,10 @@ pub enum GraphError {
     Decode { url: String, reason: String },
     #[error("refused to follow a link outside the Graph URL: {0}")]
     ForeignLink(String),
+    /// The token endpoint or Graph answered with a redirect. TAC never
+    /// follows one: the request carries the client secret or a token.
+    #[error("{url} answered {status} with a redirect{}, which TAC does not follow", .location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
+    Redirected { url: String, status: u16, location: Option<String> },
     #[error("{0}")]
     Config(String),
     #[error("gave up after {attempts} attempts: {last}")]
@@ -188,6 +192,7 @@ impl GraphError {
             GraphError::Transport { .. } => "network".into(),
             GraphError::Decode { .. } => "bad_response".into(),
             GraphError::ForeignLink(_) => "foreign_link".into(),
+            GraphError::Redirected { .. } => "redirected".into(),
             GraphError::Config(_) => "configuration".into(),
         }
     }
@@ -221,6 +226,10 @@ impl GraphError {
             GraphError::Auth(a) => a.advice(),
             GraphError::Api(e) => e.advice(),
             GraphError::RetriesExhausted { last, .. } => last.advice(),
+            GraphError::Redirected { .. } => format!(
+                "{self}. Microsoft's endpoints answer directly: check the Login URL and Graph URL on the Integrations \
+                 page (leave them empty for Microsoft's public cloud)."
+            ),
             other => other.to_string(),
         }
     }
