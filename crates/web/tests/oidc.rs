@@ -360,10 +360,21 @@ async fn errors_from_microsoft_and_a_missing_integration_get_clear_pages() {
         ))
         .await;
     assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.body.contains("AADSTS65004: User declined to consent to access the app."), "{}", page.body);
-    assert!(!page.body.contains("Trace ID"), "only the AADSTS line");
+    assert!(page.body.contains("You declined the permissions TAC asks for"), "TAC's words: {}", page.body);
+    assert!(page.body.contains("AADSTS65004"), "the code, from TAC's own list");
+    assert!(!page.body.contains("User declined"), "never the query's text: {}", page.body);
     // ... and the state is used up.
     assert_eq!(follow(&mut browser, &portal, &callback).await.status, 400);
+
+    // Anyone can craft a callback URL: its text never reaches the page.
+    let crafted = browser
+        .get("/auth/microsoft/callback?error=Account_locked_call_555&error_description=Your+account+is+locked.+Call+IT+at+555-0100")
+        .await;
+    assert_eq!(crafted.status, 400);
+    assert!(crafted.body.contains("Microsoft did not sign you in. Start again."), "{}", crafted.body);
+    for planted in ["locked", "555", "Call IT", "Account_locked"] {
+        assert!(!crafted.body.contains(planted), "{planted} shows: {}", crafted.body);
+    }
 
     // A revoked secret: the token endpoint's AADSTS error, as a 502 page.
     let callback = at_microsoft(&mut browser, &upn, "/").await;

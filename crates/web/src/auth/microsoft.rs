@@ -265,6 +265,37 @@ fn authorize_error_message(error: &str) -> &'static str {
     }
 }
 
+/// TAC's wording for the AADSTS codes the authorize endpoint sends back
+/// most (Microsoft's "Microsoft Entra authentication and authorization
+/// error codes"), found at the start of an `error_description`.
+fn known_aadsts(description: &str) -> Option<(u32, &'static str)> {
+    let digits: String =
+        description.trim().strip_prefix("AADSTS")?.chars().take_while(char::is_ascii_digit).take(9).collect();
+    let code: u32 = digits.parse().ok()?;
+    let message = match code {
+        65001 => "Your organisation has not consented to TAC yet. Ask your IT admin to grant admin consent to the app.",
+        65004 => "You declined the permissions TAC asks for, so Microsoft did not sign you in. Start again and accept.",
+        50105 => {
+            "Your IT admin has not given you access to TAC in Microsoft Entra ID. Ask them to assign you to the app."
+        }
+        50057 => "Your account is disabled in your organisation's directory. Ask your IT admin.",
+        50053 => "Your account is locked after too many sign-in attempts. Wait a while, or ask your IT admin.",
+        50011 => {
+            "Microsoft refused TAC's redirect URI. Ask an admin to add the one the Integrations page shows to the app registration."
+        }
+        50020 => "This account is from another organisation. Sign in with your work account of this organisation.",
+        53003 => "Your organisation's access policies blocked this sign-in. Ask your IT admin.",
+        700016 => {
+            "Microsoft does not know TAC's app in your organisation. Ask an admin to check the Client ID on the Integrations page."
+        }
+        90002 => {
+            "Microsoft does not know your organisation's tenant. Ask an admin to check the Tenant ID on the Integrations page."
+        }
+        _ => return None,
+    };
+    Some((code, message))
+}
+
 /// The first value of each query parameter.
 fn query(raw: Option<String>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
@@ -363,14 +394,21 @@ async fn callback(
         None => None,
     };
     if let Some(error) = param(&params, "error") {
+        // Anyone can craft this URL, so the page says only TAC's words: the
+        // query's text is logged (escaped), never shown.
         let description = param(&params, "error_description").map(first_line).unwrap_or_default();
-        return Refusal::new(
+        let known = known_aadsts(description);
+        let message = known.map_or_else(|| authorize_error_message(error), |(_, message)| message);
+        let refusal = Refusal::new(
             StatusCode::BAD_REQUEST,
             "Microsoft did not sign you in",
-            authorize_error_message(error),
-            format!("the authorize endpoint answered {error}"),
-        )
-        .detail(format!("{error}: {description}"))
+            message,
+            format!("the authorize endpoint answered {error:?}: {description:?}"),
+        );
+        return match known {
+            Some((code, _)) => refusal.detail(format!("Microsoft's code: AADSTS{code}")),
+            None => refusal,
+        }
         .respond();
     }
     let Some(login) = login else {
@@ -607,6 +645,16 @@ mod tests {
         assert!(authorize_error_message("access_denied").contains("cancelled"));
         assert!(authorize_error_message("invalid_request").contains("redirect URI"));
         assert!(authorize_error_message("something_new").contains("Start again"));
+    }
+
+    #[test]
+    fn known_aadsts_codes_get_tacs_words_and_anything_else_gets_none() {
+        assert_eq!(known_aadsts("AADSTS65004: User declined to consent.").map(|k| k.0), Some(65004));
+        assert!(known_aadsts(" AADSTS50105: x").is_some_and(|(_, m)| m.contains("assign you to the app")));
+        assert_eq!(known_aadsts("AADSTS1: unknown"), None);
+        assert_eq!(known_aadsts("Your account is locked. Call IT at 555-0100"), None);
+        assert_eq!(known_aadsts("AADSTS99999999999999999999"), None, "too long to be a code");
+        assert_eq!(known_aadsts(""), None);
     }
 
     #[test]
