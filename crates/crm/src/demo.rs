@@ -79,7 +79,9 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     });
 
-    let settings = Settings::build(config).await?;
+    let mut settings = Settings::build(config).await?;
+    // The demo's Microsoft cloud is the emulator, on loopback.
+    settings.clouds = tac_graph::CloudPolicy::AnyHost;
     let mut integration = match settings.store.load_integration(settings.workspace, &settings.key).await? {
         // A rerun keeps the admin's choices (scope, backfill, toggles…) and points them at this emulator.
         Some(stored) if stored.settings.tenant_id == creds.tenant_id => stored.settings,
@@ -91,7 +93,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
     integration.import_emails = true;
     integration.calendar_sync = true;
     let secret = secrecy::SecretString::from(creds.client_secret.clone());
-    settings.store.save_integration(settings.workspace, &integration, Some(&secret), &settings.key).await?;
+    settings.store.save_integration(settings.workspace, &integration, Some(&secret), &settings.key, "demo").await?;
     let admin = demo_admin(&settings, &config.data_dir).await?;
 
     let trigger = SyncTrigger::new();

@@ -107,7 +107,8 @@ async fn disconnect(s: &Settings, yes: bool) -> anyhow::Result<ExitCode> {
 async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {
     let tenant = tac_graph::validate::tenant_id(&args.tenant_id).map_err(anyhow::Error::msg)?;
     let client = tac_graph::validate::client_id(&args.client_id).map_err(anyhow::Error::msg)?;
-    Cloud::new(&args.login_url, &args.graph_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cloud = Cloud::new(&args.login_url, &args.graph_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    s.clouds.check_cloud(&cloud).map_err(|e| anyhow::anyhow!("{e}"))?;
     let range = tac_sync::connection::BACKFILL_DAYS;
     anyhow::ensure!(
         range.contains(&args.backfill_days),
@@ -129,7 +130,7 @@ async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {
         settings.mailbox_scope =
             tac_store::MailboxScope::Groups(args.scope_groups.iter().map(|g| g.to_ascii_lowercase()).collect());
     }
-    s.store.save_integration(s.workspace, &settings, Some(&secret), &s.key).await?;
+    s.store.save_integration(s.workspace, &settings, Some(&secret), &s.key, "cli").await?;
     println!("Saved. The client secret is stored encrypted. Next: tac-crm integration test");
     Ok(ExitCode::SUCCESS)
 }
@@ -184,12 +185,12 @@ fn on_off(b: bool) -> &'static str {
 }
 
 /// Builds the Graph client from the saved integration.
-pub fn client_for(integration: &Integration) -> anyhow::Result<Arc<GraphClient>> {
-    Ok(tac_sync::connection::graph_client(integration)?)
+pub fn client_for(s: &Settings, integration: &Integration) -> anyhow::Result<Arc<GraphClient>> {
+    Ok(tac_sync::connection::graph_client(integration, s.clouds)?)
 }
 
 async fn test(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let test = match tac_sync::connection::test_connection(&s.store, s.workspace, &s.key).await {
+    let test = match tac_sync::connection::test_connection(&s.store, s.workspace, &s.key, s.clouds).await {
         Ok(test) => test,
         Err(ConnectionError::NotConfigured) => {
             eprintln!(

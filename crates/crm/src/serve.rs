@@ -70,7 +70,8 @@ pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
 pub fn portal_state(settings: &Settings, public_url: &str, trigger: Option<SyncTrigger>) -> anyhow::Result<AppState> {
     // The portal gets its own copy of the key; Settings keeps one for sync.
     let key = MasterKey::from_base64(settings.key.to_base64().expose_secret())?;
-    let state = AppState::new(settings.store.clone(), settings.workspace, key, public_url)?;
+    let state =
+        AppState::new(settings.store.clone(), settings.workspace, key, public_url)?.with_clouds(settings.clouds);
     Ok(match trigger {
         Some(trigger) => state.with_sync_trigger(trigger),
         None => state,

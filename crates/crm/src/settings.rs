@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use secrecy::ExposeSecret;
 use std::path::{Path, PathBuf};
+use tac_graph::CloudPolicy;
 use tac_store::{MasterKey, Store, WorkspaceId};
 
 /// Settings every command shares. Each flag has a matching environment variable.
@@ -21,6 +22,10 @@ pub struct Config {
     /// 32 bytes, base64, encrypting the client secret. Defaults to `<data dir>/master.key`, created on first use.
     #[arg(long, env = "TAC_MASTER_KEY", hide_env_values = true, global = true)]
     pub master_key: Option<String>,
+    /// Accept login and Graph URLs outside Microsoft's clouds (the emulator, a test proxy). Off: an admin
+    /// cannot point TAC, and its client secret, at a host of their own.
+    #[arg(long, env = "TAC_ALLOW_CUSTOM_CLOUD", global = true)]
+    pub allow_custom_cloud: bool,
 }
 
 /// The working parts built from [`Config`].
@@ -29,6 +34,8 @@ pub struct Settings {
     pub key: MasterKey,
     /// The CLI works in one default workspace.
     pub workspace: WorkspaceId,
+    /// Which login and Graph URLs this deployment accepts.
+    pub clouds: CloudPolicy,
 }
 
 impl Settings {
@@ -50,7 +57,7 @@ impl Settings {
         };
         let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let workspace = store.ensure_workspace("default").await?;
-        Ok(Settings { store, key, workspace })
+        Ok(Settings { store, key, workspace, clouds: CloudPolicy::from_opt_in(config.allow_custom_cloud) })
     }
 }
 

@@ -104,7 +104,7 @@ pub async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
         eprintln!("Both Import Emails and Calendar Synchronization are off: nothing to sync.");
         return Ok(ExitCode::SUCCESS);
     }
-    let client = client_for(&integration)?;
+    let client = client_for(&settings, &integration)?;
     let options = SyncOptions {
         import_emails: set.import_emails,
         calendar_sync: set.calendar_sync,

@@ -90,7 +90,7 @@ pub async fn pass(settings: &Settings, progress: Arc<dyn Progress>) -> anyhow::R
         tracing::info!("Import Emails and Calendar Synchronization are both off");
         return Ok(None);
     }
-    let client = client_for(&integration)?;
+    let client = client_for(settings, &integration)?;
     let options = SyncOptions {
         import_emails: set.import_emails,
         calendar_sync: set.calendar_sync,

@@ -205,6 +205,7 @@ impl Serve {
             .args(["serve", "--listen", "127.0.0.1:0", "--interval", "300"])
             .env("TAC_DATA_DIR", &cli.data_dir)
             .env("TAC_DATABASE_URL", &cli.database_url)
+            .env("TAC_ALLOW_CUSTOM_CLOUD", "true")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .env_remove("TAC_MASTER_KEY")

@@ -173,6 +173,7 @@ async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
             let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
                 .args(["sync", "--once"])
                 .env("TAC_DATA_DIR", &cli.data_dir)
+                .env("TAC_ALLOW_CUSTOM_CLOUD", "true")
                 .env("TAC_DATABASE_URL", &cli.database_url)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

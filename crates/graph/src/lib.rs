@@ -40,7 +40,7 @@ pub mod validate;
 
 pub use capabilities::{Capability, CapabilityCheck, CapabilityReport, Outcome, ProbePlan};
 pub use client::{GraphClient, Prefer};
-pub use cloud::Cloud;
+pub use cloud::{Cloud, CloudPolicy, MICROSOFT_CLOUDS};
 pub use delta::{Cursor, DeltaItem, DeltaPage, ItemError, RawPage};
 pub use error::{ApiError, AuthError, ErrorClass, GraphError};
 pub use retry::RetryPolicy;

@@ -27,7 +27,7 @@ let store = Store::connect("sqlite://./tac-data/tac.db").await?;
 let ws = store.ensure_workspace("default").await?;
 let key = MasterKey::generate()?;
 let settings = IntegrationSettings::new("tenant-guid", "client-guid");
-store.save_integration(ws, &settings, Some(&SecretString::from("s3cret")), &key).await?;
+store.save_integration(ws, &settings, Some(&SecretString::from("s3cret")), &key, "admin@example.com").await?;
 assert!(store.load_integration(ws, &key).await?.is_some());
 # Ok(()) }
 ```
@@ -59,7 +59,7 @@ pub use types::{
     MeetingId, MonthlyActivity, NewContact, PageOutcome, PrivacySettings, PurgeCounts, RoundState, SyncCursor,
     TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
 };
-pub use types::{EntraAdminChanges, NewMicrosoftUser, OidcLogin};
+pub use types::{EntraAdminChanges, NewMicrosoftUser, OidcLogin, SavedIntegration, SecretChange};
 pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
 
 use chrono::{DateTime, Utc};
@@ -195,15 +195,20 @@ impl Store {
     // ---- integration ------------------------------------------------------
 
     /// Saves the settings; with `new_secret`, also seals and stores the
-    /// client secret (without, the stored secret is kept as it is).
+    /// client secret. Without, the stored secret is kept as it is, unless
+    /// the tenant, client id, login URL or Graph URL changed: then it is
+    /// cleared, so the secret never goes to a new destination unless it is
+    /// entered again. Each save is in the audit log as `actor`, with the
+    /// settings that changed.
     pub async fn save_integration(
         &self,
         ws: WorkspaceId,
         settings: &IntegrationSettings,
         new_secret: Option<&SecretString>,
         key: &MasterKey,
-    ) -> Result<IntegrationId> {
-        dispatch!(self, save_integration(ws, settings, new_secret, key))
+        actor: &str,
+    ) -> Result<SavedIntegration> {
+        dispatch!(self, save_integration(ws, settings, new_secret, key, actor))
     }
 
     /// The integration with its secret decrypted. A secret sealed with

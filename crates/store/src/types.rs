@@ -238,6 +238,37 @@ pub struct RoundState {
     pub items: u64,
 }
 
+/// What a save did to the stored client secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretChange {
+    /// A new secret was entered and sealed.
+    Replaced,
+    /// The stored secret stays (or there was none).
+    Kept,
+    /// Where the secret would be sent changed (tenant, client id, login or
+    /// Graph URL) and no secret was entered: the stored one is gone.
+    Cleared,
+}
+
+impl SecretChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretChange::Replaced => "replaced",
+            SecretChange::Kept => "kept",
+            SecretChange::Cleared => "cleared",
+        }
+    }
+}
+
+/// What [`crate::Store::save_integration`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedIntegration {
+    pub id: IntegrationId,
+    pub secret: SecretChange,
+    /// The settings that changed (never the secret's value), as audited.
+    pub changed: Vec<&'static str>,
+}
+
 /// What a cursor tracks: one mail folder, or the mailbox's calendar view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CursorScope<'a> {

@@ -12,8 +12,8 @@ pub use tac_graph::validate;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 use tac_graph::{
-    ADMIN_CONSENT_FIX, AppCredentials, CapabilityReport, Cloud, GraphClient, GraphError, Outcome, ProbePlan,
-    RetryPolicy,
+    ADMIN_CONSENT_FIX, AppCredentials, CapabilityReport, Cloud, CloudPolicy, GraphClient, GraphError, Outcome,
+    ProbePlan, RetryPolicy,
 };
 use tac_store::{Integration, IntegrationStatus, MasterKey, Store, StoreError, WorkspaceId};
 
@@ -38,21 +38,31 @@ pub enum ConnectionError {
     Store(#[from] StoreError),
 }
 
-/// The Graph client for the saved integration.
-pub fn graph_client(integration: &Integration) -> Result<Arc<GraphClient>, ConnectionError> {
+/// The Graph client for the saved integration, if the deployment's
+/// `policy` accepts its login and Graph URLs (checked here as well as at
+/// save time: a URL saved before, or written to the database some other
+/// way, still never receives the secret).
+pub fn graph_client(integration: &Integration, policy: CloudPolicy) -> Result<Arc<GraphClient>, ConnectionError> {
     let set = &integration.settings;
     let secret = integration.client_secret.clone().ok_or(ConnectionError::NoSecret)?;
     let cloud = Cloud::new(&set.login_url, &set.graph_url).map_err(ConnectionError::Cloud)?;
+    policy.check_cloud(&cloud).map_err(ConnectionError::Cloud)?;
     let credentials =
         AppCredentials { tenant_id: set.tenant_id.clone(), client_id: set.client_id.clone(), client_secret: secret };
     let client = GraphClient::new(cloud, credentials, RetryPolicy::default()).map_err(ConnectionError::Cloud)?;
     Ok(Arc::new(client))
 }
 
-/// Checks a login URL and Graph URL pair (national clouds, the emulator):
-/// absolute, `https` (or `http` on a loopback host), no query.
-pub fn check_cloud(login_url: &str, graph_url: &str) -> Result<(), String> {
-    Cloud::new(login_url, graph_url).map(|_| ()).map_err(|e| e.to_string())
+/// Checks a login URL as typed (a national cloud; another host only where
+/// the deployment's `policy` allows it): absolute, `https` (or `http` on a
+/// loopback host), no query.
+pub fn check_login_url(login_url: &str, policy: CloudPolicy) -> Result<(), String> {
+    policy.check_login_url(login_url).map_err(|e| e.to_string())
+}
+
+/// The same for a Graph URL.
+pub fn check_graph_url(graph_url: &str, policy: CloudPolicy) -> Result<(), String> {
+    policy.check_graph_url(graph_url).map_err(|e| e.to_string())
 }
 
 /// How a line of the checklist came out.
@@ -137,9 +147,10 @@ pub async fn test_connection(
     store: &Store,
     ws: WorkspaceId,
     key: &MasterKey,
+    policy: CloudPolicy,
 ) -> Result<ConnectionTest, ConnectionError> {
     let integration = store.load_integration(ws, key).await?.ok_or(ConnectionError::NotConfigured)?;
-    let client = graph_client(&integration)?;
+    let client = graph_client(&integration, policy)?;
     // Mailboxes that synced before are tried first: they are in scope.
     let mut known = store.mailboxes(ws).await?;
     known.sort_by_key(|m| m.state != tac_core::MailboxState::Ok);

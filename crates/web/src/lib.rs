@@ -64,6 +64,8 @@ pub struct AppState {
     key: Arc<MasterKey>,
     public: Arc<PublicUrl>,
     sync: Option<SyncTrigger>,
+    /// Which login and Graph URLs the deployment accepts.
+    clouds: tac_graph::CloudPolicy,
     /// Sign in with Microsoft's client, kept between sign-ins.
     oidc: Arc<auth::microsoft::ClientCache>,
 }
@@ -124,6 +126,7 @@ impl AppState {
             key: Arc::new(key),
             public: Arc::new(PublicUrl { url, origin }),
             sync: None,
+            clouds: tac_graph::CloudPolicy::default(),
             oidc: Arc::default(),
         })
     }
@@ -132,6 +135,18 @@ impl AppState {
     pub fn with_sync_trigger(mut self, trigger: SyncTrigger) -> Self {
         self.sync = Some(trigger);
         self
+    }
+
+    /// Accepts the login and Graph URLs `clouds` allows (by default only
+    /// Microsoft's clouds; the emulator needs `CloudPolicy::AnyHost`).
+    pub fn with_clouds(mut self, clouds: tac_graph::CloudPolicy) -> Self {
+        self.clouds = clouds;
+        self
+    }
+
+    /// Which login and Graph URLs the deployment accepts.
+    pub fn clouds(&self) -> tac_graph::CloudPolicy {
+        self.clouds
     }
 
     pub fn store(&self) -> &Store {

@@ -95,7 +95,9 @@ impl Portal {
         let ws = store.ensure_workspace(workspace).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut state = AppState::new(store.clone(), ws, MasterKey::from_bytes(KEY), &base).unwrap();
+        let mut state = AppState::new(store.clone(), ws, MasterKey::from_bytes(KEY), &base)
+            .unwrap()
+            .with_clouds(tac_graph::CloudPolicy::AnyHost);
         if let Some(trigger) = sync {
             state = state.with_sync_trigger(trigger);
         }
@@ -572,7 +574,7 @@ async fn the_integration_shows_when_the_secret_was_set_but_never_the_secret() {
     let settings = IntegrationSettings::new("11111111-2222-3333-4444-555555555555", "client-abc");
     portal
         .store
-        .save_integration(portal.ws, &settings, Some(&SecretString::from(SECRET)), &MasterKey::from_bytes(KEY))
+        .save_integration(portal.ws, &settings, Some(&SecretString::from(SECRET)), &MasterKey::from_bytes(KEY), "test")
         .await
         .unwrap();
     let mailbox = directory(&portal.store, portal.ws, "contoso.com").await;

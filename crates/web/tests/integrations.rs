@@ -282,7 +282,7 @@ async fn sync_now_asks_the_background_sync_for_a_pass_and_says_when_none_runs() 
 /// Runs a real pass with the integration saved through the page.
 async fn sync_pass(portal: &Portal) {
     let integration = portal.store.load_integration(portal.ws, &Portal::key()).await.unwrap().unwrap();
-    let client = tac_sync::connection::graph_client(&integration).unwrap();
+    let client = tac_sync::connection::graph_client(&integration, tac_graph::CloudPolicy::AnyHost).unwrap();
     let report = tac_sync::sync_once(
         &portal.store,
         portal.ws,
@@ -405,5 +405,106 @@ async fn privacy_changes_are_validated_applied_and_audited_with_the_admin_as_act
     let audit = portal.store.audit_log(portal.ws, 10).await.unwrap();
     assert!(audit.len() >= 3, "{audit:?}");
     assert!(audit.iter().all(|e| e.actor == ADMIN), "{audit:?}");
+    portal.stop().await;
+}
+
+/// The form's fields with `changes` applied.
+fn with<'a>(mut fields: Vec<(&'a str, &'a str)>, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    for (name, value) in changes {
+        match fields.iter_mut().find(|(n, _)| n == name) {
+            Some(field) => field.1 = value,
+            None => fields.push((name, value)),
+        }
+    }
+    fields
+}
+
+#[tokio::test]
+async fn the_stored_secret_never_goes_to_a_new_destination_unless_it_is_typed_again() {
+    let (portal, mut browser) = admin_portal(Portal::start().await).await;
+    let emu = emulator().await;
+    let c = emu.credentials();
+    assert_eq!(save(&mut browser, &c, &c.client_secret).await.status, 200);
+
+    // An admin who points the login URL at their own host, leaving the
+    // secret empty, gets a 422 and the stored secret goes nowhere.
+    for (field, value, name) in [
+        ("login_url", "http://127.0.0.1:9/", "Login URL"),
+        ("graph_url", "http://127.0.0.1:9/v1.0", "Graph URL"),
+        ("tenant_id", "fabrikam.onmicrosoft.com", "Tenant ID"),
+        ("client_id", "00000000-0000-0000-0000-000000000001", "Client ID"),
+    ] {
+        let page = browser.submit("/integrations", "/integrations", &with(connection(&c, ""), &[(field, value)])).await;
+        assert_eq!(page.status, 422, "{field}: {}", page.body);
+        assert!(
+            text(&page.body).contains(&format!("You changed the {name}: enter the Client Secret again")),
+            "{field}"
+        );
+    }
+    let stored = portal.store.load_integration(portal.ws, &Portal::key()).await.unwrap().unwrap();
+    assert_eq!(stored.settings.login_url, c.login_url, "nothing was saved");
+    assert_eq!(stored.client_secret.as_ref().map(|s| s.expose_secret()), Some(c.client_secret.as_str()));
+
+    // The same settings with the secret left empty save, and keep it; so
+    // does a new destination with the secret typed again.
+    let unchanged = with(connection(&c, ""), &[("backfill_days", "30")]);
+    assert_eq!(browser.submit("/integrations", "/integrations", &unchanged).await.status, 200);
+    let page = save(&mut browser, &c, &c.client_secret).await;
+    assert_eq!(page.status, 200);
+
+    // Every save is audited with who saved and what changed.
+    let audit = portal.store.audit_log(portal.ws, 20).await.unwrap();
+    let saves: Vec<_> = audit.iter().filter(|a| a.action == "integration.save").collect();
+    assert_eq!(saves.len(), 3, "{audit:?}");
+    assert!(saves.iter().all(|a| a.actor == ADMIN));
+    assert!(saves.iter().any(|a| a.detail.as_ref().is_some_and(|d| d["changed"] == json!(["backfill_days"]))));
+    assert!(!format!("{audit:?}").contains(&c.client_secret));
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn a_production_portal_accepts_only_microsofts_clouds_and_never_sends_the_secret_elsewhere() {
+    let (portal, mut browser) = admin_portal(Portal::start_microsoft_only().await).await;
+    let emu = emulator().await;
+    let c = emu.credentials();
+    // The emulator is not Microsoft: refused, with what to do.
+    let page = save(&mut browser, &c, &c.client_secret).await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(text(&page.body).contains("is not one of Microsoft's clouds"), "{}", page.body);
+    assert!(portal.store.integration_summary(portal.ws).await.unwrap().is_none());
+    let us = with(
+        connection(&c, "a-secret"),
+        &[("login_url", "https://login.microsoftonline.us"), ("graph_url", "https://graph.microsoft.us/v1.0")],
+    );
+    assert_eq!(browser.submit("/integrations", "/integrations", &us).await.status, 200, "a national cloud is fine");
+
+    // A URL stored some other way still never receives the secret: a
+    // listener there counts every connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let mut settings = portal.store.load_integration(portal.ws, &Portal::key()).await.unwrap().unwrap().settings;
+    settings.login_url = host.clone();
+    settings.graph_url = format!("{host}/v1.0");
+    let secret = tac_store::SecretString::from(c.client_secret.clone());
+    portal.store.save_integration(portal.ws, &settings, Some(&secret), &Portal::key(), "db").await.unwrap();
+    let page = browser.submit("/integrations", "/integrations/test", &[]).await;
+    assert!(text(&page.body).contains("is not one of Microsoft's clouds"), "{}", page.body);
+    let login = browser.get("/auth/microsoft").await;
+    assert_eq!(login.status, 409, "{}", login.body);
+    assert!(login.body.contains("misconfigured"), "{}", login.body);
+    let graph = tac_sync::connection::graph_client(
+        &portal.store.load_integration(portal.ws, &Portal::key()).await.unwrap().unwrap(),
+        tac_graph::CloudPolicy::MicrosoftOnly,
+    );
+    assert!(graph.is_err(), "the sync builds no client for it either");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent there");
     portal.stop().await;
 }

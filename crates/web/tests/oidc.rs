@@ -21,7 +21,7 @@ async fn connect(portal: &Portal, c: &Credentials) {
     settings.login_url = c.login_url.clone();
     settings.graph_url = c.graph_url.clone();
     let secret = SecretString::from(c.client_secret.clone());
-    portal.store.save_integration(portal.ws, &settings, Some(&secret), &Portal::key()).await.unwrap();
+    portal.store.save_integration(portal.ws, &settings, Some(&secret), &Portal::key(), "test").await.unwrap();
 }
 
 /// Stores the emulator's directory as the directory sync would (users,
@@ -487,7 +487,11 @@ async fn forged_id_tokens_are_refused_with_a_clear_page_and_no_session() {
     let idp = forger::start().await;
     let mut settings = IntegrationSettings::new(forger::TID, forger::CLIENT);
     settings.login_url = idp.base.clone();
-    portal.store.save_integration(portal.ws, &settings, Some(&SecretString::from("s")), &Portal::key()).await.unwrap();
+    portal
+        .store
+        .save_integration(portal.ws, &settings, Some(&SecretString::from("s")), &Portal::key(), "test")
+        .await
+        .unwrap();
 
     let base = idp.base.clone();
     let other_tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";

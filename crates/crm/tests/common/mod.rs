@@ -60,6 +60,8 @@ impl Cli {
             .args(args)
             .env("TAC_DATA_DIR", &self.data_dir)
             .env("TAC_DATABASE_URL", &self.database_url)
+            // The emulator listens on loopback, outside Microsoft's clouds.
+            .env("TAC_ALLOW_CUSTOM_CLOUD", "true")
             .env_remove("TAC_MASTER_KEY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

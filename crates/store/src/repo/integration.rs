@@ -2,7 +2,8 @@ use super::{Pool, begin_write, now};
 use crate::crypto::{MasterKey, Sealed, integration_aad};
 use crate::error::{Result, StoreError};
 use crate::types::{
-    Integration, IntegrationId, IntegrationSettings, IntegrationStatus, IntegrationSummary, MailboxScope, WorkspaceId,
+    Integration, IntegrationId, IntegrationSettings, IntegrationStatus, IntegrationSummary, MailboxScope,
+    SavedIntegration, SecretChange, WorkspaceId,
 };
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -71,15 +72,67 @@ async fn integration_row(pool: &Pool, ws: WorkspaceId) -> Result<Option<Integrat
     Ok(sqlx::query_as(SELECT_INTEGRATION).bind(ws.0).fetch_optional(pool).await?)
 }
 
+/// The settings that decide where the client secret is sent. Changing one
+/// without entering the secret again clears the stored secret, so that no
+/// one can send it to a new destination by changing the URLs alone.
+fn destination_changes(old: &IntegrationSettings, new: &IntegrationSettings) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    if !same(&old.tenant_id, &new.tenant_id) {
+        changed.push("tenant_id");
+    }
+    if !same(&old.client_id, &new.client_id) {
+        changed.push("client_id");
+    }
+    if !same(old.login_url.trim_end_matches('/'), new.login_url.trim_end_matches('/')) {
+        changed.push("login_url");
+    }
+    if !same(old.graph_url.trim_end_matches('/'), new.graph_url.trim_end_matches('/')) {
+        changed.push("graph_url");
+    }
+    changed
+}
+
+/// The other settings that changed, for the audit log.
+fn other_changes(old: &IntegrationSettings, new: &IntegrationSettings) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if old.import_emails != new.import_emails {
+        changed.push("import_emails");
+    }
+    if old.calendar_sync != new.calendar_sync {
+        changed.push("calendar_sync");
+    }
+    if old.mailbox_scope != new.mailbox_scope {
+        changed.push("mailbox_scope");
+    }
+    if old.backfill_days != new.backfill_days {
+        changed.push("backfill_days");
+    }
+    changed
+}
+
 pub(crate) async fn save_integration(
     pool: &Pool,
     ws: WorkspaceId,
     settings: &IntegrationSettings,
     new_secret: Option<&SecretString>,
     key: &MasterKey,
-) -> Result<IntegrationId> {
+    actor: &str,
+) -> Result<SavedIntegration> {
     let now = now();
     let mut tx = begin_write(pool).await?;
+    let old: Option<IntegrationRow> = sqlx::query_as(SELECT_INTEGRATION).bind(ws.0).fetch_optional(&mut *tx).await?;
+    let (destination, others, had_secret) = match &old {
+        Some(row) => {
+            let old_settings = row.settings()?;
+            (
+                destination_changes(&old_settings, settings),
+                other_changes(&old_settings, settings),
+                row.sealed().is_some(),
+            )
+        }
+        None => (vec!["tenant_id", "client_id", "login_url", "graph_url"], Vec::new(), false),
+    };
     // Upsert the settings first: the row id is the secret's AAD.
     let id: i64 = sqlx::query_scalar(
         "insert into integration (
@@ -115,7 +168,24 @@ pub(crate) async fn save_integration(
     .fetch_one(&mut *tx)
     .await?;
 
-    // Without a new secret the stored one stays, sealed as it was.
+    // Without a new secret the stored one stays, sealed as it was, unless
+    // where it would be sent changed: then it is cleared.
+    let secret = match new_secret {
+        Some(_) => SecretChange::Replaced,
+        None if had_secret && !destination.is_empty() => SecretChange::Cleared,
+        None => SecretChange::Kept,
+    };
+    if secret == SecretChange::Cleared {
+        sqlx::query(
+            "update integration
+             set secret_ciphertext = null, secret_nonce = null, secret_key_id = null, secret_set_at = null
+             where workspace_id = $1 and id = $2",
+        )
+        .bind(ws.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     if let Some(secret) = new_secret {
         let sealed = key.seal(&integration_aad(id), secret)?;
         sqlx::query(
@@ -132,8 +202,11 @@ pub(crate) async fn save_integration(
         .execute(&mut *tx)
         .await?;
     }
+    let changed: Vec<&'static str> = destination.into_iter().chain(others).collect();
+    let detail = serde_json::json!({ "changed": changed, "secret": secret.as_str() });
+    super::privacy::audit(&mut tx, ws, actor, "integration.save", detail).await?;
     tx.commit().await?;
-    Ok(IntegrationId(id))
+    Ok(SavedIntegration { id: IntegrationId(id), secret, changed })
 }
 
 pub(crate) async fn load_integration(pool: &Pool, ws: WorkspaceId, key: &MasterKey) -> Result<Option<Integration>> {

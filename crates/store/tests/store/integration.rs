@@ -2,12 +2,14 @@ use crate::both_backends;
 use crate::common::TestDb;
 use sqlx::Connection as _;
 use tac_store::{
-    ExposeSecret, IntegrationSettings, IntegrationStatus, MailboxScope, MasterKey, SecretString, StoreError,
+    ExposeSecret, IntegrationSettings, IntegrationStatus, MailboxScope, MasterKey, SecretChange, SecretString,
+    StoreError,
 };
 
 both_backends!(
     secret_is_encrypted_at_rest_and_decryptable_only_with_the_right_key,
     saving_settings_without_a_new_secret_keeps_the_stored_one,
+    a_new_destination_without_the_secret_entered_again_clears_it_and_every_save_is_audited,
     integration_is_none_until_saved,
 );
 
@@ -27,11 +29,11 @@ async fn secret_is_encrypted_at_rest_and_decryptable_only_with_the_right_key(db:
     let store = &db.store;
     let ws = store.ensure_workspace("default").await.unwrap();
     let key = MasterKey::from_bytes([11; 32]);
-    let id = store.save_integration(ws, &settings(), Some(&SecretString::from(PLAINTEXT)), &key).await.unwrap();
+    let id = store.save_integration(ws, &settings(), Some(&SecretString::from(PLAINTEXT)), &key, "test").await.unwrap();
 
     // The right key decrypts.
     let loaded = store.load_integration(ws, &key).await.unwrap().expect("integration saved");
-    assert_eq!(loaded.id, id);
+    assert_eq!(loaded.id, id.id);
     assert_eq!(loaded.settings, settings());
     assert_eq!(loaded.client_secret.as_ref().map(|s| s.expose_secret()), Some(PLAINTEXT));
     assert!(loaded.secret_set_at.is_some());
@@ -85,19 +87,22 @@ async fn saving_settings_without_a_new_secret_keeps_the_stored_one(db: TestDb) {
     let store = &db.store;
     let ws = store.ensure_workspace("default").await.unwrap();
     let key = MasterKey::from_bytes([3; 32]);
-    let first = store.save_integration(ws, &settings(), Some(&SecretString::from(PLAINTEXT)), &key).await.unwrap();
+    let first =
+        store.save_integration(ws, &settings(), Some(&SecretString::from(PLAINTEXT)), &key, "test").await.unwrap();
     let set_at = store.integration_summary(ws).await.unwrap().unwrap().secret_set_at;
 
     let changed = IntegrationSettings { import_emails: false, mailbox_scope: MailboxScope::All, ..settings() };
-    let second = store.save_integration(ws, &changed, None, &key).await.unwrap();
-    assert_eq!(first, second, "one integration per workspace");
+    let second = store.save_integration(ws, &changed, None, &key, "test").await.unwrap();
+    assert_eq!(first.id, second.id, "one integration per workspace");
+    assert_eq!((first.secret, second.secret), (SecretChange::Replaced, SecretChange::Kept));
+    assert_eq!(second.changed, ["import_emails", "mailbox_scope"]);
     let loaded = store.load_integration(ws, &key).await.unwrap().unwrap();
     assert_eq!(loaded.settings, changed);
     assert_eq!(loaded.client_secret.as_ref().map(|s| s.expose_secret()), Some(PLAINTEXT));
     assert_eq!(loaded.secret_set_at, set_at);
 
     // A new secret replaces it.
-    store.save_integration(ws, &changed, Some(&SecretString::from("rotated")), &key).await.unwrap();
+    store.save_integration(ws, &changed, Some(&SecretString::from("rotated")), &key, "test").await.unwrap();
     let loaded = store.load_integration(ws, &key).await.unwrap().unwrap();
     assert_eq!(loaded.client_secret.as_ref().map(|s| s.expose_secret()), Some("rotated"));
 
@@ -117,7 +122,7 @@ async fn integration_is_none_until_saved(db: TestDb) {
     assert!(matches!(err, StoreError::NotFound("integration")), "{err:?}");
 
     // Without a secret, loading works and has none.
-    store.save_integration(ws, &settings(), None, &key).await.unwrap();
+    store.save_integration(ws, &settings(), None, &key, "test").await.unwrap();
     let loaded = store.load_integration(ws, &key).await.unwrap().unwrap();
     assert!(loaded.client_secret.is_none());
     assert!(loaded.secret_set_at.is_none());
@@ -125,4 +130,39 @@ async fn integration_is_none_until_saved(db: TestDb) {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+async fn a_new_destination_without_the_secret_entered_again_clears_it_and_every_save_is_audited(db: TestDb) {
+    let store = &db.store;
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let key = MasterKey::from_bytes([3; 32]);
+    let secret = SecretString::from(PLAINTEXT);
+    let saved = store.save_integration(ws, &settings(), Some(&secret), &key, "ann@contoso.com").await.unwrap();
+    assert_eq!(saved.changed, ["tenant_id", "client_id", "login_url", "graph_url"], "a first save sets them all");
+
+    // Each setting that decides where the secret goes clears it when
+    // changed alone; a case or trailing-slash difference is no change.
+    let same = IntegrationSettings { login_url: format!("{}/", settings().login_url.to_uppercase()), ..settings() };
+    assert_eq!(store.save_integration(ws, &same, None, &key, "ann").await.unwrap().secret, SecretChange::Kept);
+    for (field, moved) in [
+        ("login_url", IntegrationSettings { login_url: "https://login.evil.example".into(), ..settings() }),
+        ("graph_url", IntegrationSettings { graph_url: "https://graph.evil.example/v1.0".into(), ..settings() }),
+        ("tenant_id", IntegrationSettings { tenant_id: "fabrikam.onmicrosoft.com".into(), ..settings() }),
+        ("client_id", IntegrationSettings { client_id: "00000000-0000-0000-0000-000000000001".into(), ..settings() }),
+    ] {
+        store.save_integration(ws, &settings(), Some(&secret), &key, "ann").await.unwrap();
+        let saved = store.save_integration(ws, &moved, None, &key, "mallory@contoso.com").await.unwrap();
+        assert_eq!((saved.secret, saved.changed.as_slice()), (SecretChange::Cleared, [field].as_slice()));
+        let loaded = store.load_integration(ws, &key).await.unwrap().unwrap();
+        assert!(loaded.client_secret.is_none() && loaded.secret_set_at.is_none(), "{field}: the secret is gone");
+    }
+
+    // The audit log has every save, with who, what changed and what became
+    // of the secret, never the secret itself.
+    let audit = store.audit_log(ws, 50).await.unwrap();
+    let saves: Vec<_> = audit.iter().filter(|a| a.action == "integration.save").collect();
+    assert_eq!(saves.len(), 10);
+    assert!(saves.iter().any(|a| a.actor == "mallory@contoso.com"
+        && a.detail.as_ref().is_some_and(|d| d["secret"] == "cleared" && d["changed"][0] == "client_id")));
+    assert!(!format!("{audit:?}").contains(PLAINTEXT));
 }

@@ -80,7 +80,10 @@ pub(crate) const SIGN_IN_LIFETIME: Duration = Duration::minutes(10);
 pub(crate) struct ClientCache(Mutex<Option<(OidcSettings, Arc<OidcClient>)>>);
 
 impl ClientCache {
-    fn client(&self, settings: OidcSettings) -> Result<Arc<OidcClient>, OidcError> {
+    /// The client for `settings`, if the deployment accepts its login URL
+    /// (the code redemption sends the client secret there).
+    fn client(&self, settings: OidcSettings, clouds: tac_graph::CloudPolicy) -> Result<Arc<OidcClient>, OidcError> {
+        clouds.check_login_url(&settings.login_url).map_err(|e| OidcError::Config(e.to_string()))?;
         let mut cached = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((known, client)) = cached.as_ref()
             && *known == settings
@@ -348,7 +351,7 @@ async fn leave_for_microsoft(
     let Some(settings) = settings(state).await? else {
         return Refusal::not_configured().respond();
     };
-    let begun = match state.oidc_clients().client(settings) {
+    let begun = match state.oidc_clients().client(settings, state.clouds()) {
         Ok(client) => client.start().await,
         Err(e) => Err(e),
     };
@@ -446,7 +449,7 @@ async fn callback(
     let Some(settings) = settings(&state).await? else {
         return Refusal::not_configured().respond();
     };
-    let identity = match state.oidc_clients().client(settings) {
+    let identity = match state.oidc_clients().client(settings, state.clouds()) {
         Ok(client) => client.redeem(code, &login.code_verifier, &login.nonce).await,
         Err(e) => Err(e),
     };

@@ -7,6 +7,7 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use tac_graph::CloudPolicy;
 use tac_store::{MasterKey, NewPortalUser, PortalUserId, Role, Store, WorkspaceId};
 use tac_web::AppState;
 
@@ -65,7 +66,16 @@ impl Portal {
         let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
         std::fs::create_dir_all(&dir).expect("create a temporary folder");
         let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
-        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), Some(trigger)).await
+        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), Some(trigger), CloudPolicy::AnyHost).await
+    }
+
+    /// The portal over a fresh SQLite database, accepting only Microsoft's
+    /// clouds as a production deployment does (the emulator is refused).
+    pub async fn start_microsoft_only() -> Portal {
+        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("create a temporary folder");
+        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), None, CloudPolicy::MicrosoftOnly).await
     }
 
     /// The master key the portal seals secrets with.
@@ -74,7 +84,8 @@ impl Portal {
     }
 
     async fn serve(store: Store, routes: axum::Router<AppState>, cleanup: Cleanup) -> Portal {
-        Self::serve_with(store, routes, cleanup, None).await
+        // The emulator listens on loopback, outside Microsoft's clouds.
+        Self::serve_with(store, routes, cleanup, None, CloudPolicy::AnyHost).await
     }
 
     async fn serve_with(
@@ -82,11 +93,12 @@ impl Portal {
         routes: axum::Router<AppState>,
         cleanup: Cleanup,
         trigger: Option<tac_web::SyncTrigger>,
+        clouds: CloudPolicy,
     ) -> Portal {
         let ws = store.ensure_workspace("default").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut state = AppState::new(store.clone(), ws, Self::key(), &base).unwrap();
+        let mut state = AppState::new(store.clone(), ws, Self::key(), &base).unwrap().with_clouds(clouds);
         if let Some(trigger) = trigger {
             state = state.with_sync_trigger(trigger);
         }

@@ -349,6 +349,25 @@ async fn save(State(state): State<AppState>, AdminUser(current): AdminUser, body
     if secret.is_empty() && !secret_stored {
         form.secret_error.set("Enter the Client Secret: paste the secret's Value from Certificates & secrets.");
     }
+    // The stored secret goes only where it went before: a new tenant,
+    // client id or URL needs the secret typed again in the same save.
+    let same = |a: &str, b: &str| a.trim().trim_end_matches('/').eq_ignore_ascii_case(b.trim().trim_end_matches('/'));
+    let moved: Vec<&str> = [
+        ("Tenant ID", view.form.tenant_id.as_str(), form.tenant_id.as_str()),
+        ("Client ID", view.form.client_id.as_str(), form.client_id.as_str()),
+        ("Login URL", view.form.login_url.as_str(), form.login_url.as_str()),
+        ("Graph URL", view.form.graph_url.as_str(), form.graph_url.as_str()),
+    ]
+    .into_iter()
+    .filter(|(_, old, new)| !same(old, new))
+    .map(|(name, _, _)| name)
+    .collect();
+    if secret.is_empty() && secret_stored && !moved.is_empty() {
+        form.secret_error.set(format!(
+            "You changed the {}: enter the Client Secret again, so that it is sent only where you mean it to go.",
+            moved.join(" and ")
+        ));
+    }
     let backfill = match form.backfill_days.parse::<u32>() {
         Ok(days) if BACKFILL_DAYS.contains(&days) => Some(days),
         _ => {
@@ -360,10 +379,10 @@ async fn save(State(state): State<AppState>, AdminUser(current): AdminUser, body
             None
         }
     };
-    if let Err(m) = connection::check_cloud(&form.login_url, tac_store::DEFAULT_GRAPH_URL) {
+    if let Err(m) = connection::check_login_url(&form.login_url, state.clouds()) {
         form.login_url_error.set(m);
     }
-    if let Err(m) = connection::check_cloud(tac_store::DEFAULT_LOGIN_URL, &form.graph_url) {
+    if let Err(m) = connection::check_graph_url(&form.graph_url, state.clouds()) {
         form.graph_url_error.set(m);
     }
     let scope = if form.scope_groups {
@@ -394,8 +413,11 @@ async fn save(State(state): State<AppState>, AdminUser(current): AdminUser, body
     settings.backfill_days = backfill;
     settings.mailbox_scope = scope;
     let new_secret = (!secret.is_empty()).then(|| SecretString::from(secret.to_owned()));
-    state.store().save_integration(state.workspace(), &settings, new_secret.as_ref(), state.key()).await?;
-    tracing::info!(admin = %current.user.email, secret_replaced = new_secret.is_some(), "integration saved");
+    let saved = state
+        .store()
+        .save_integration(state.workspace(), &settings, new_secret.as_ref(), state.key(), &current.user.email)
+        .await?;
+    tracing::info!(admin = %current.user.email, secret = saved.secret.as_str(), changed = ?saved.changed, "integration saved");
     let view = IntegrationsPage::load(&state, &current).await?;
     page(StatusCode::OK, &view.with_notice("Saved. The client secret is stored encrypted. Next: test the connection."))
 }
@@ -405,7 +427,7 @@ async fn test(
     AdminUser(current): AdminUser,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let test = match connection::test_connection(state.store(), state.workspace(), state.key()).await {
+    let test = match connection::test_connection(state.store(), state.workspace(), state.key(), state.clouds()).await {
         Ok(test) => TestView::from(&test),
         Err(ConnectionError::Store(e)) => return Err(e.into()),
         Err(e) => TestView::not_run(sentence(&e.to_string())),
