@@ -22,7 +22,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{Cli, text, unique};
+use common::{Cli, Scratch, text};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -67,8 +67,8 @@ fn the_portal_works_in_headless_chromium_for_admins_members_and_hostile_mail() {
     let credentials = emulator.credentials();
     let directory_user = runtime.block_on(seed_the_contacts_mail(&emulator.base_url()));
 
-    let dir = std::env::temp_dir().join(format!("tac-browser-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch::new("browser");
+    let dir = scratch.dir.clone();
     let cli = Cli::new(dir.clone(), format!("sqlite://{}", dir.join("tac.db").display()), "sqlite");
     for (email, role) in [(ADMIN, "admin"), (MEMBER, "member")] {
         let out = cli.run(&["admin", "create", "--email", email, "--role", role, "--password-stdin"], Some(PASSWORD));
@@ -112,7 +112,6 @@ fn the_portal_works_in_headless_chromium_for_admins_members_and_hostile_mail() {
     assert!(artifacts.join("contact-profile.png").is_file(), "the screenshot is saved");
     drop(serve);
     drop(emulator);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `tests/browser`, once Chromium, Node.js and playwright-core are there;

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 mod common;
 
-use common::{Cli, databases, drop_database, text, unique};
+use common::{Cli, Scratch, text};
 
 fn items(page: &Value) -> &Vec<Value> {
     page["items"].as_array().expect("items is an array")
@@ -50,12 +50,11 @@ fn contact_with_history(cli: &Cli) -> String {
 async fn contacts_timelines_search_and_privacy_work_from_the_command_line() {
     let emulator = tac_emulator::spawn(tac_emulator::EmulatorConfig::default()).await.expect("emulator");
     let c = emulator.credentials();
-    let root = std::env::temp_dir().join(format!("tac-contacts-{}", unique()));
-    std::fs::create_dir_all(&root).unwrap();
-    for (backend, url) in databases(&root, "contacts") {
+    let scratch = Scratch::new("contacts");
+    let root = scratch.dir.clone();
+    for (backend, url) in scratch.databases(&root, "contacts") {
         let cli = Cli::new(root.join(backend), url.clone(), backend);
         tokio::task::block_in_place(|| journey(&cli, &c, &root));
-        drop_database(&url);
     }
 }
 
@@ -264,7 +263,8 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
 
 #[test]
 fn bad_input_is_refused_with_exit_2_and_what_to_do() {
-    let dir = std::env::temp_dir().join(format!("tac-contacts-bad-{}", unique()));
+    let scratch = Scratch::new("contacts-bad");
+    let dir = scratch.dir.clone();
     let cli = Cli::new(dir.clone(), format!("sqlite://{}", dir.join("tac.db").display()), "sqlite");
     let said = cli.fails(&["timeline", "nobody@fabrikam.com"], 2);
     assert!(said.contains("tac-crm contacts add --email nobody@fabrikam.com"), "{said}");

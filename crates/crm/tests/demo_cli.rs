@@ -114,8 +114,8 @@ async fn contacts_page(base: &str, email: &str, password: &str) -> String {
 
 #[test]
 fn demo_serves_a_synced_portal_with_a_printed_sign_in_and_reruns_on_the_same_folder() {
-    let dir = std::env::temp_dir().join(format!("tac-demo-cli-{}", common::unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = common::Scratch::new("demo-cli");
+    let dir = scratch.dir.clone();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     let mut first = Demo::start(&dir);
@@ -157,5 +157,4 @@ fn demo_serves_a_synced_portal_with_a_printed_sign_in_and_reruns_on_the_same_fol
         assert_eq!(store.count_admins(ws).await.unwrap(), 1, "no second demo admin");
         store.close().await;
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }

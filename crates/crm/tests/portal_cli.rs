@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Cli, databases, drop_database, text};
+use common::{Cli, Scratch, text};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use tac_store::{Role, Store};
@@ -11,8 +11,9 @@ const PASSWORD: &str = "a long enough passphrase";
 
 #[test]
 fn admin_create_makes_accounts_from_a_password_on_stdin_and_explains_refusals() {
-    let dir = std::env::temp_dir().join(format!("tac-admin-cli-{}", common::unique()));
-    for (label, url) in databases(&dir.join("db"), "admin_cli") {
+    let scratch = Scratch::new("admin-cli");
+    let dir = scratch.dir.clone();
+    for (label, url) in scratch.databases(&dir.join("db"), "admin_cli") {
         std::fs::create_dir_all(dir.join("db")).unwrap();
         let cli = Cli::new(dir.join(label), url.clone(), label);
 
@@ -54,9 +55,7 @@ fn admin_create_makes_accounts_from_a_password_on_stdin_and_explains_refusals() 
             assert_eq!(store.count_admins(ws).await.unwrap(), 1);
             store.close().await;
         });
-        drop_database(&url);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 struct Child(std::process::Child);
@@ -70,8 +69,8 @@ impl Drop for Child {
 
 #[test]
 fn serve_prints_a_one_time_setup_link_at_first_start_and_answers_health_checks() {
-    let dir = std::env::temp_dir().join(format!("tac-serve-cli-{}", common::unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch::new("serve-cli");
+    let dir = scratch.dir.clone();
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_tac-crm"))
             .args(["serve", "--listen", "127.0.0.1:0", "--no-sync"])
@@ -102,7 +101,6 @@ fn serve_prints_a_one_time_setup_link_at_first_start_and_answers_health_checks()
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Set up TAC"), "{body}");
     drop(child);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A tiny blocking HTTP/1.1 GET: status and body.

@@ -8,15 +8,15 @@ use std::process::{Command, Stdio};
 
 mod common;
 
-use common::{Cli, databases, text, unique};
+use common::{Cli, Scratch, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() {
     let emulator = tac_emulator::spawn(tac_emulator::EmulatorConfig::default()).await.expect("emulator");
     let c = emulator.credentials();
-    let root = std::env::temp_dir().join(format!("tac-cli-{}", unique()));
-    std::fs::create_dir_all(&root).unwrap();
-    for (backend, url) in databases(&root, "cli") {
+    let scratch = Scratch::new("cli");
+    let root = scratch.dir.clone();
+    for (backend, url) in scratch.databases(&root, "cli") {
         let cli = Cli::new(root.join(backend), url, backend);
         let set = |secret: &str| {
             let args = [
@@ -103,7 +103,8 @@ async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() 
 
 #[test]
 fn sync_without_an_integration_exits_2_with_what_to_do() {
-    let dir = std::env::temp_dir().join(format!("tac-cli-empty-{}", unique()));
+    let scratch = Scratch::new("cli-empty");
+    let dir = scratch.dir.clone();
     let cli = Cli::new(dir.clone(), format!("sqlite://{}", dir.join("tac.db").display()), "sqlite");
     let out = cli.run(&["sync", "--once"], None);
     assert_eq!(out.status.code(), Some(2));
@@ -139,8 +140,8 @@ async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
     };
     let emulator = tac_emulator::spawn(config).await.expect("emulator");
     let c = emulator.credentials();
-    let root = std::env::temp_dir().join(format!("tac-kill-{}", unique()));
-    std::fs::create_dir_all(&root).unwrap();
+    let scratch = Scratch::new("kill");
+    let root = scratch.dir.clone();
     let connect = |cli: &Cli| {
         let args = [
             "integration",
@@ -166,7 +167,7 @@ async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
     let expected = tokio::task::block_in_place(|| status_counts(&reference));
     assert!(expected.values().any(|(_, emails, _)| *emails > 0));
 
-    for (backend, url) in databases(&root, "cli") {
+    for (backend, url) in scratch.databases(&root, "cli") {
         let cli = Cli::new(root.join(format!("victim-{backend}")), url, backend);
         tokio::task::block_in_place(|| connect(&cli));
         for delay_ms in [150u64, 500, 1100] {

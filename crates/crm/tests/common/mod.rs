@@ -42,6 +42,39 @@ pub fn drop_database(url: &str) {
         .output();
 }
 
+/// A test's temporary folder and the PostgreSQL databases made for it, all
+/// removed when it is dropped, whether the test passed or not.
+pub struct Scratch {
+    pub dir: PathBuf,
+    databases: std::sync::Mutex<Vec<String>>,
+}
+
+impl Scratch {
+    /// A new folder `tac-<label>-…` in the temporary directory.
+    pub fn new(label: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("tac-{label}-{}", unique()));
+        std::fs::create_dir_all(&dir).expect("create a temporary folder");
+        Scratch { dir, databases: std::sync::Mutex::default() }
+    }
+
+    /// [`databases`], dropped with the scratch.
+    pub fn databases(&self, sqlite_dir: &Path, prefix: &str) -> Vec<(&'static str, String)> {
+        let made = databases(sqlite_dir, prefix);
+        let mut kept = self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.extend(made.iter().map(|(_, url)| url.clone()).filter(|u| u.starts_with("postgres")));
+        made
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for url in self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            drop_database(url);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// The binary with a data folder and a database.
 pub struct Cli {
     pub data_dir: PathBuf,
