@@ -47,7 +47,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<ExitC
 async fn create(config: &Config, args: CreateArgs) -> anyhow::Result<ExitCode> {
     let email = normalize_email(&args.email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
     let password = read_password()?;
-    if let Err(message) = check_new_password(&password) {
+    if let Err(message) = check_new_password(&password, &email) {
         bail!("the password is too weak or too long: {message}");
     }
     let settings = Settings::build(config).await?;

@@ -169,7 +169,9 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
 async fn demo_admin(settings: &Settings, data_dir: &Path) -> anyhow::Result<Option<String>> {
     let path = data_dir.join(PASSWORD_FILE);
     let kept = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(text.trim().to_owned()).filter(|p| tac_web::auth::check_new_password(p).is_ok()),
+        Ok(text) => {
+            Some(text.trim().to_owned()).filter(|p| tac_web::auth::check_new_password(p, DEMO_ADMIN_EMAIL).is_ok())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
@@ -221,6 +223,6 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 23);
         assert_eq!(a.split('-').count(), 4);
-        assert!(tac_web::auth::check_new_password(&a).is_ok());
+        assert!(tac_web::auth::check_new_password(&a, DEMO_ADMIN_EMAIL).is_ok());
     }
 }

@@ -274,6 +274,15 @@ async fn the_setup_link_creates_the_first_admin_once_and_signs_them_in() {
     assert!(short.body.contains("Use at least 12 characters"), "{}", short.body);
     assert!(short.body.contains("value=\"Root@Contoso.com\"") && short.body.contains("value=\"Rosa Admin\""));
     assert!(!short.body.contains("value=\"short\""), "passwords are never put back");
+    for weak in ["            ", "password1234", "Qwertyuiop12", "rootroot2024"] {
+        let page = browser.submit("/setup?token=tok-123", "/setup", &fields(weak, weak)).await;
+        assert_eq!(page.status, 422, "{weak:?}");
+        assert!(
+            page.body.contains("too easy to guess") || page.body.contains("not only spaces"),
+            "{weak:?}: {}",
+            page.body
+        );
+    }
     let differ = browser.submit("/setup?token=tok-123", "/setup", &fields(PASSWORD, "something else!!")).await;
     assert_eq!(differ.status, 422);
     assert!(differ.body.contains("The two passwords differ"), "{}", differ.body);

@@ -6,6 +6,7 @@
 //! so that the setup page and `tac-crm admin create` apply the same ones.
 
 pub(crate) mod csrf;
+mod guessable;
 pub(crate) mod microsoft;
 pub mod password;
 pub(crate) mod rate_limit;
@@ -49,14 +50,26 @@ pub fn normalize_email(email: &str) -> Result<String, &'static str> {
     if valid { Ok(email) } else { Err("Enter an email address like name@example.com.") }
 }
 
-/// Checks a new password's length; the message says what to fix.
-pub fn check_new_password(password: &str) -> Result<(), String> {
+/// Checks a new password for the account `email` as NIST SP 800-63B
+/// asks: at least [`MIN_PASSWORD_CHARS`] characters, not only whitespace,
+/// and not easy to guess ([`guessable`]); no composition rules. The message
+/// says what to fix.
+pub fn check_new_password(password: &str, email: &str) -> Result<(), String> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(format!("Use at least {MIN_PASSWORD_CHARS} characters; a few words make a good password."));
     }
     if chars > MAX_PASSWORD_CHARS {
         return Err(format!("Use at most {MAX_PASSWORD_CHARS} characters."));
+    }
+    if password.trim().is_empty() {
+        return Err("Use letters, digits or symbols, not only spaces.".to_owned());
+    }
+    if let Some(reason) = guessable::reason(password, email) {
+        return Err(format!(
+            "This password is too easy to guess: {reason}. Use a few unrelated words instead, such as a short \
+             sentence only you would write."
+        ));
     }
     Ok(())
 }
@@ -76,10 +89,20 @@ mod tests {
 
     #[test]
     fn new_passwords_need_twelve_characters_counted_as_characters() {
-        assert!(check_new_password("short").is_err());
-        assert!(check_new_password("exactly12chr").is_ok());
-        assert!(check_new_password("ééééééééééé").is_err(), "11 characters, 22 bytes");
-        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
+        assert!(check_new_password("short", "").is_err());
+        assert!(check_new_password("exactly12chr", "").is_ok());
+        assert!(check_new_password("ééééééééééé", "").is_err(), "11 characters, 22 bytes");
+        assert!(check_new_password(&"xy".repeat(MAX_PASSWORD_CHARS), "").is_err());
+    }
+
+    #[test]
+    fn new_passwords_are_not_whitespace_or_easy_to_guess() {
+        let spaces = check_new_password("            ", "ann@contoso.com").unwrap_err();
+        assert!(spaces.contains("not only spaces"), "{spaces}");
+        let common = check_new_password("password1234", "ann@contoso.com").unwrap_err();
+        assert!(common.contains("too easy to guess") && common.contains("most common passwords"), "{common}");
+        assert!(check_new_password("ann.lee.2024", "ann.lee@contoso.com").is_err());
+        assert!(check_new_password("correct horse battery staple", "ann@contoso.com").is_ok());
     }
 
     #[test]

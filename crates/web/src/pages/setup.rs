@@ -107,7 +107,7 @@ async fn submit(
     if view.display_name.chars().count() > MAX_NAME_CHARS {
         view.name_error.set(format!("Use at most {MAX_NAME_CHARS} characters."));
     }
-    if let Err(message) = check_new_password(&input.password) {
+    if let Err(message) = check_new_password(&input.password, email.as_deref().unwrap_or("")) {
         view.password_error.set(message);
     } else if input.confirm != input.password {
         view.confirm_error.set("The two passwords differ. Type the same password twice.");
