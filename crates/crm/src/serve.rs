@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Seconds between background sync passes.
     #[arg(long, env = "TAC_SYNC_INTERVAL", default_value_t = 300)]
     interval: u64,
+    /// Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client,
+    /// for throttling failed sign-ins per client. Default: none, the TCP peer is the client.
+    #[arg(long, env = "TAC_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: String,
 }
 
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +46,9 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let address = listener.local_addr()?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let trigger = (!args.no_sync).then(SyncTrigger::new);
-    let state = portal_state(&settings, &public_url, trigger.clone())?;
+    let proxies = tac_web::auth::parse_trusted_proxies(&args.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("--trusted-proxies (TAC_TRUSTED_PROXIES): {e}"))?;
+    let state = portal_state(&settings, &public_url, trigger.clone())?.with_trusted_proxies(proxies);
     println!("TAC portal: {} (listening on {address})", state.public_url());
     if let Some(link) = tac_web::first_admin_setup_link(&state).await? {
         println!("No admin yet. Create the first one within 24 hours with this one-time link:\n{link}");

@@ -52,6 +52,9 @@ pub use error::{Result, StoreError};
 pub use reader::Reader;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{
+    AttemptHistory, LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Reservation, Role,
+};
+pub use types::{
     AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
     ContactSummary, CursorScope, DEFAULT_BACKFILL_DAYS, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, EmailBody, EmailCopyRow,
     EmailId, ImportFailure, ImportFailureReason, ImportOutcome, ImportReport, Integration, IntegrationId,
@@ -60,7 +63,6 @@ pub use types::{
     TeamMember, TimelinePage, TimelineQuery, WorkspaceId,
 };
 pub use types::{EntraAdminChanges, NewMicrosoftUser, OidcLogin, SavedIntegration, SecretChange};
-pub use types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role};
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -816,24 +818,37 @@ impl Store {
         dispatch!(self, record_login_failure(ws, email, client_ip, at))
     }
 
-    /// Failed sign-ins for this email after `since`.
-    pub async fn login_failures_by_email(
+    /// Reserves a sign-in attempt before its password is checked: with the
+    /// failures since `since` of the account, of the source and of the two
+    /// together, `decide` says until when the attempt must wait (`None`:
+    /// go ahead). Granted, the attempt is recorded as a failure in the same
+    /// transaction (a successful sign-in then clears it), so N attempts at
+    /// once are counted as N, whatever instance they reach.
+    pub async fn reserve_login_attempt<F>(
         &self,
         ws: WorkspaceId,
         email: &str,
+        client_ip: &str,
+        now: DateTime<Utc>,
         since: DateTime<Utc>,
-    ) -> Result<LoginFailures> {
-        dispatch!(self, login_failures_by_email(ws, email, since))
+        decide: F,
+    ) -> Result<Reservation>
+    where
+        F: FnOnce(&AttemptHistory) -> Option<DateTime<Utc>>,
+    {
+        dispatch!(self, reserve_login_attempt(ws, email, client_ip, now, since, decide))
     }
 
-    /// Failed sign-ins from this client address after `since`.
-    pub async fn login_failures_by_ip(
+    /// The failed sign-ins since `since` that bear on an attempt by `email`
+    /// from `client_ip` (see [`AttemptHistory`]).
+    pub async fn login_attempt_history(
         &self,
         ws: WorkspaceId,
+        email: &str,
         client_ip: &str,
         since: DateTime<Utc>,
-    ) -> Result<LoginFailures> {
-        dispatch!(self, login_failures_by_ip(ws, client_ip, since))
+    ) -> Result<AttemptHistory> {
+        dispatch!(self, login_attempt_history(ws, email, client_ip, since))
     }
 
     /// Forgets an email's failures after a successful sign-in. Failures

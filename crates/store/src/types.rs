@@ -730,6 +730,27 @@ pub struct LoginFailures {
     /// The oldest failure in the window: once it leaves the window, the
     /// count drops by one.
     pub oldest: Option<DateTime<Utc>>,
+    /// The most recent failure, which a delay is counted from.
+    pub latest: Option<DateTime<Utc>>,
+}
+
+/// The failed sign-ins that bear on one attempt, within the window: of the
+/// account (from anywhere), of the source address (for any account), and
+/// of the account from this source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttemptHistory {
+    pub account: LoginFailures,
+    pub source: LoginFailures,
+    pub pair: LoginFailures,
+}
+
+/// Whether a sign-in attempt may check its password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Counted as a failure already; a successful sign-in clears it.
+    Granted,
+    /// Refused before the password is checked, and not counted.
+    Refused { retry_at: DateTime<Utc> },
 }
 
 /// A person signing in with Microsoft for the first time: provisioned as a

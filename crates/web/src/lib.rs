@@ -66,6 +66,8 @@ pub struct AppState {
     sync: Option<SyncTrigger>,
     /// Which login and Graph URLs the deployment accepts.
     clouds: tac_graph::CloudPolicy,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Sign in with Microsoft's client, kept between sign-ins.
     oidc: Arc<auth::microsoft::ClientCache>,
 }
@@ -127,6 +129,7 @@ impl AppState {
             public: Arc::new(PublicUrl { url, origin }),
             sync: None,
             clouds: tac_graph::CloudPolicy::default(),
+            trusted_proxies: Arc::from([]),
             oidc: Arc::default(),
         })
     }
@@ -147,6 +150,18 @@ impl AppState {
     /// Which login and Graph URLs the deployment accepts.
     pub fn clouds(&self) -> tac_graph::CloudPolicy {
         self.clouds
+    }
+
+    /// Takes the client's address from `X-Forwarded-For` when the request
+    /// comes from one of `proxies` (see [`auth::parse_trusted_proxies`]);
+    /// by default from no one.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<ipnet::IpNet>) -> Self {
+        self.trusted_proxies = Arc::from(proxies);
+        self
+    }
+
+    pub(crate) fn trusted_proxies(&self) -> &[ipnet::IpNet] {
+        &self.trusted_proxies
     }
 
     pub fn store(&self) -> &Store {

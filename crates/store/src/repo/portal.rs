@@ -3,10 +3,13 @@
 //! only as their SHA-256 ([`token_hash`]); emails are kept trimmed and
 //! lowercased so that look-ups and throttling ignore case.
 
-use super::{Conn, Pool, begin_write, count};
+use super::{BACKEND, Conn, Pool, begin_write, count};
 use crate::crypto::token_hash;
 use crate::error::{Result, StoreError};
-use crate::types::{LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Role, WorkspaceId};
+use crate::types::{
+    AttemptHistory, Backend, LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Reservation, Role,
+    WorkspaceId,
+};
 use chrono::{DateTime, Utc};
 
 /// How emails are compared: `Ann@Example.com ` is `ann@example.com`.
@@ -263,38 +266,94 @@ pub(crate) async fn record_login_failure(
     Ok(())
 }
 
-pub(crate) async fn login_failures_by_email(
+/// The failures of one key (`email = $2`, `client_ip = $2`, or both) since `since`.
+async fn failures_where(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    condition: &'static str,
+    values: (&str, Option<&str>),
+    since: DateTime<Utc>,
+) -> Result<LoginFailures> {
+    let sql = format!(
+        "select count(*), min(at), max(at) from login_failure where workspace_id = $1 and {condition} and at > $4"
+    );
+    let (n, oldest, latest): (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ws.0)
+            .bind(values.0)
+            .bind(values.1.unwrap_or(""))
+            .bind(since)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(LoginFailures { count: count(n), oldest, latest })
+}
+
+async fn attempt_history(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    email: &str,
+    client_ip: &str,
+    since: DateTime<Utc>,
+) -> Result<AttemptHistory> {
+    Ok(AttemptHistory {
+        account: failures_where(conn, ws, "email = $2 and $3 = $3", (email, None), since).await?,
+        source: failures_where(conn, ws, "client_ip = $2 and $3 = $3", (client_ip, None), since).await?,
+        pair: failures_where(conn, ws, "email = $2 and client_ip = $3", (email, Some(client_ip)), since).await?,
+    })
+}
+
+/// The advisory lock key (PostgreSQL) that serialises the attempts on one
+/// throttling key: the first 60 bits of a SHA-256 of it.
+fn attempt_lock(ws: WorkspaceId, kind: &str, value: &str) -> i64 {
+    let hash = token_hash(&format!("login-attempt:{}:{kind}:{value}", ws.0));
+    i64::from_str_radix(&hash[..15], 16).unwrap_or_default()
+}
+
+pub(crate) async fn reserve_login_attempt<F>(
     pool: &Pool,
     ws: WorkspaceId,
     email: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
     since: DateTime<Utc>,
-) -> Result<LoginFailures> {
-    let (n, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "select count(*), min(at) from login_failure where workspace_id = $1 and email = $2 and at > $3",
-    )
-    .bind(ws.0)
-    .bind(normalize_email(email))
-    .bind(since)
-    .fetch_one(pool)
-    .await?;
-    Ok(LoginFailures { count: count(n), oldest })
+    decide: F,
+) -> Result<Reservation>
+where
+    F: FnOnce(&AttemptHistory) -> Option<DateTime<Utc>>,
+{
+    let email = normalize_email(email);
+    // SQLite's write transaction already runs alone; PostgreSQL takes the
+    // account's lock, then the source's (always in that order).
+    let mut tx = begin_write(pool).await?;
+    if BACKEND == Backend::Postgres {
+        for key in [attempt_lock(ws, "email", &email), attempt_lock(ws, "ip", client_ip)] {
+            sqlx::query("select pg_advisory_xact_lock($1)").bind(key).execute(&mut *tx).await?;
+        }
+    }
+    let history = attempt_history(&mut tx, ws, &email, client_ip, since).await?;
+    if let Some(retry_at) = decide(&history) {
+        return Ok(Reservation::Refused { retry_at });
+    }
+    sqlx::query("insert into login_failure (workspace_id, email, client_ip, at) values ($1, $2, $3, $4)")
+        .bind(ws.0)
+        .bind(&email)
+        .bind(client_ip)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Reservation::Granted)
 }
 
-pub(crate) async fn login_failures_by_ip(
+pub(crate) async fn login_attempt_history(
     pool: &Pool,
     ws: WorkspaceId,
+    email: &str,
     client_ip: &str,
     since: DateTime<Utc>,
-) -> Result<LoginFailures> {
-    let (n, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "select count(*), min(at) from login_failure where workspace_id = $1 and client_ip = $2 and at > $3",
-    )
-    .bind(ws.0)
-    .bind(client_ip)
-    .bind(since)
-    .fetch_one(pool)
-    .await?;
-    Ok(LoginFailures { count: count(n), oldest })
+) -> Result<AttemptHistory> {
+    let mut conn = pool.acquire().await?;
+    attempt_history(&mut conn, ws, &normalize_email(email), client_ip, since).await
 }
 
 pub(crate) async fn clear_login_failures(pool: &Pool, ws: WorkspaceId, email: &str) -> Result<u64> {

@@ -10,7 +10,8 @@ both_backends!(
     password_hash_and_last_login_are_updated,
     sessions_are_stored_by_token_hash_and_load_with_role_and_csrf_token_until_they_expire,
     deleting_sessions_ends_them,
-    login_failures_are_counted_by_email_and_by_address_since_a_time,
+    login_failures_are_counted_by_account_source_and_both_since_a_time,
+    concurrent_attempts_are_reserved_one_at_a_time_and_counted_as_many,
     clearing_failures_forgets_the_email_but_not_the_address,
     a_setup_token_creates_the_first_admin_once,
     an_expired_or_unknown_setup_token_is_refused_and_changes_nothing,
@@ -145,7 +146,7 @@ async fn deleting_sessions_ends_them(db: TestDb) {
     assert!(store.session_by_token(ws, "bob-new", at(5, 10)).await.unwrap().is_some());
 }
 
-async fn login_failures_are_counted_by_email_and_by_address_since_a_time(db: TestDb) {
+async fn login_failures_are_counted_by_account_source_and_both_since_a_time(db: TestDb) {
     let store = &db.store;
     let (ws, other) = two_workspaces(&db).await;
     let start = at(5, 9);
@@ -155,24 +156,50 @@ async fn login_failures_are_counted_by_email_and_by_address_since_a_time(db: Tes
     store.record_login_failure(ws, "bob@contoso.com", "10.0.0.1", start + Duration::minutes(4)).await.unwrap();
     store.record_login_failure(ws, "ann@contoso.com", "10.0.0.2", start + Duration::minutes(5)).await.unwrap();
 
-    let by_email = store.login_failures_by_email(ws, "ANN@contoso.com", start).await.unwrap();
-    assert_eq!(by_email.count, 4);
-    assert_eq!(by_email.oldest, Some(start + Duration::minutes(1)));
-    let by_ip = store.login_failures_by_ip(ws, "10.0.0.1", start).await.unwrap();
-    assert_eq!(by_ip.count, 4);
+    let history = store.login_attempt_history(ws, "ANN@contoso.com", "10.0.0.1", start).await.unwrap();
+    assert_eq!(history.account.count, 4);
+    assert_eq!(history.account.oldest, Some(start + Duration::minutes(1)));
+    assert_eq!(history.account.latest, Some(start + Duration::minutes(5)));
+    assert_eq!(history.source.count, 4);
+    assert_eq!((history.pair.count, history.pair.latest), (3, Some(start + Duration::minutes(3))));
 
     // Only those after `since` count.
-    let later = store.login_failures_by_email(ws, "ann@contoso.com", start + Duration::minutes(2)).await.unwrap();
-    assert_eq!(later.count, 2);
-    assert_eq!(later.oldest, Some(start + Duration::minutes(3)));
+    let later = store.login_attempt_history(ws, "ann@contoso.com", "10.0.0.1", start + Duration::minutes(2)).await;
+    let later = later.unwrap();
+    assert_eq!(later.account.count, 2);
+    assert_eq!(later.account.oldest, Some(start + Duration::minutes(3)));
 
-    // Nothing recorded: zero and no oldest; other workspaces count apart.
-    let none = store.login_failures_by_email(other, "ann@contoso.com", start).await.unwrap();
-    assert_eq!((none.count, none.oldest), (0, None));
+    // Nothing recorded: zero and no times; other workspaces count apart.
+    let none = store.login_attempt_history(other, "ann@contoso.com", "10.0.0.1", start).await.unwrap();
+    assert_eq!(none, tac_store::AttemptHistory::default());
 
     // Pruning removes old rows.
     assert_eq!(store.delete_login_failures_before(start + Duration::minutes(2)).await.unwrap(), 2);
-    assert_eq!(store.login_failures_by_ip(ws, "10.0.0.1", start).await.unwrap().count, 2);
+    assert_eq!(store.login_attempt_history(ws, "x@contoso.com", "10.0.0.1", start).await.unwrap().source.count, 2);
+}
+
+async fn concurrent_attempts_are_reserved_one_at_a_time_and_counted_as_many(db: TestDb) {
+    let store = db.store.clone();
+    let (ws, _) = two_workspaces(&db).await;
+    let now = at(5, 9);
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let store = store.clone();
+        attempts.spawn(async move {
+            store
+                .reserve_login_attempt(ws, "ann@contoso.com", "10.0.0.1", now, now - Duration::minutes(15), |h| {
+                    (h.pair.count >= 5).then(|| now + Duration::minutes(1))
+                })
+                .await
+                .unwrap()
+        });
+    }
+    let outcomes = attempts.join_all().await;
+    let granted = outcomes.iter().filter(|r| **r == tac_store::Reservation::Granted).count();
+    assert_eq!(granted, 5, "{outcomes:?}");
+    assert!(outcomes.contains(&tac_store::Reservation::Refused { retry_at: now + Duration::minutes(1) }));
+    let history = store.login_attempt_history(ws, "ann@contoso.com", "10.0.0.1", now - Duration::minutes(15)).await;
+    assert_eq!(history.unwrap().pair.count, 5, "granted attempts are recorded, refused ones are not");
 }
 
 async fn clearing_failures_forgets_the_email_but_not_the_address(db: TestDb) {
@@ -182,9 +209,10 @@ async fn clearing_failures_forgets_the_email_but_not_the_address(db: TestDb) {
     store.record_login_failure(ws, "ann@contoso.com", "10.0.0.1", start + Duration::minutes(1)).await.unwrap();
     store.record_login_failure(ws, "bob@contoso.com", "10.0.0.1", start + Duration::minutes(2)).await.unwrap();
     assert_eq!(store.clear_login_failures(ws, "Ann@contoso.com").await.unwrap(), 1);
-    assert_eq!(store.login_failures_by_email(ws, "ann@contoso.com", start).await.unwrap().count, 0);
-    assert_eq!(store.login_failures_by_email(ws, "bob@contoso.com", start).await.unwrap().count, 1);
-    assert_eq!(store.login_failures_by_ip(ws, "10.0.0.1", start).await.unwrap().count, 1);
+    let ann = store.login_attempt_history(ws, "ann@contoso.com", "10.0.0.1", start).await.unwrap();
+    assert_eq!((ann.account.count, ann.source.count), (0, 1), "Bob's failure from the address stays");
+    let bob = store.login_attempt_history(ws, "bob@contoso.com", "10.0.0.1", start).await.unwrap();
+    assert_eq!(bob.account.count, 1);
 }
 
 async fn a_setup_token_creates_the_first_admin_once(db: TestDb) {

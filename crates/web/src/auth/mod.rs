@@ -10,6 +10,7 @@ mod guessable;
 pub(crate) mod microsoft;
 pub mod password;
 pub(crate) mod rate_limit;
+pub use rate_limit::parse_trusted_proxies;
 pub mod session;
 
 use base64::Engine as _;

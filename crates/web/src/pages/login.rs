@@ -122,11 +122,12 @@ async fn submit(
     };
 
     let now = Utc::now();
-    rate_limit::check(&state, &email, &address, now).await?;
+    // Counted as a failure before the password is checked, so attempts
+    // made at once cannot slip past the limit together.
+    rate_limit::reserve(&state, &email, &address, now).await?;
     let user = state.store().portal_user_by_email(state.workspace(), &email).await?;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     if !password::verify_blocking(input.password, hash).await {
-        rate_limit::record_failure(&state, &email, &address, now).await?;
         tracing::info!(%address, "failed sign-in");
         view.form_error = Some("The email or password is wrong. Check both and try again.".to_owned());
         return Ok(with_cookies(page(StatusCode::UNPROCESSABLE_ENTITY, &view)?, cookie));

@@ -66,7 +66,23 @@ impl Portal {
         let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
         std::fs::create_dir_all(&dir).expect("create a temporary folder");
         let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
-        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), Some(trigger), CloudPolicy::AnyHost).await
+        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| {
+            s.with_clouds(CloudPolicy::AnyHost).with_sync_trigger(trigger)
+        })
+        .await
+    }
+
+    /// The portal over a fresh SQLite database, behind reverse proxies at
+    /// `proxies` (`TAC_TRUSTED_PROXIES`).
+    pub async fn start_behind_proxy(proxies: &str) -> Portal {
+        let proxies = tac_web::auth::parse_trusted_proxies(proxies).expect("proxies");
+        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("create a temporary folder");
+        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| {
+            s.with_clouds(CloudPolicy::AnyHost).with_trusted_proxies(proxies)
+        })
+        .await
     }
 
     /// The portal over a fresh SQLite database, accepting only Microsoft's
@@ -75,7 +91,7 @@ impl Portal {
         let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
         std::fs::create_dir_all(&dir).expect("create a temporary folder");
         let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
-        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), None, CloudPolicy::MicrosoftOnly).await
+        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| s).await
     }
 
     /// The master key the portal seals secrets with.
@@ -85,23 +101,19 @@ impl Portal {
 
     async fn serve(store: Store, routes: axum::Router<AppState>, cleanup: Cleanup) -> Portal {
         // The emulator listens on loopback, outside Microsoft's clouds.
-        Self::serve_with(store, routes, cleanup, None, CloudPolicy::AnyHost).await
+        Self::serve_with(store, routes, cleanup, |s| s.with_clouds(CloudPolicy::AnyHost)).await
     }
 
     async fn serve_with(
         store: Store,
         routes: axum::Router<AppState>,
         cleanup: Cleanup,
-        trigger: Option<tac_web::SyncTrigger>,
-        clouds: CloudPolicy,
+        configure: impl FnOnce(AppState) -> AppState,
     ) -> Portal {
         let ws = store.ensure_workspace("default").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut state = AppState::new(store.clone(), ws, Self::key(), &base).unwrap().with_clouds(clouds);
-        if let Some(trigger) = trigger {
-            state = state.with_sync_trigger(trigger);
-        }
+        let state = configure(AppState::new(store.clone(), ws, Self::key(), &base).unwrap());
         let app = tac_web::build(routes, state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
