@@ -368,20 +368,8 @@ async fn sync_directory(
             id: u.id,
         })
         .collect();
-    let mut memberships = Vec::new();
-    {
-        let mut pending: Vec<_> =
-            groups.iter().map(|g| Box::pin(async move { (g.id.clone(), graph.group_members(&g.id).await) })).collect();
-        while !pending.is_empty() {
-            let ((group, members), _, rest) = select_all(pending).await;
-            pending = rest;
-            for m in optional_directory(members, "group members").map_err(microsoft)?.unwrap_or_default() {
-                if m.is_user() {
-                    memberships.push((group.clone(), m.id));
-                }
-            }
-        }
-    }
+    let memberships =
+        user_members(groups.iter().map(|g| g.id.as_str()), "group members", |id| graph.group_members(id)).await?;
     let groups: Vec<DirectoryGroup> = groups
         .into_iter()
         .map(|g| DirectoryGroup { display_name: g.display_name.unwrap_or_default(), mail: g.mail, id: g.id })
@@ -407,22 +395,10 @@ async fn sync_directory_roles(store: &Store, ws: WorkspaceId, graph: &GraphClien
     let microsoft = SyncError::Microsoft;
     let roles = optional_directory(graph.directory_roles().await, "directory roles").map_err(microsoft)?;
     let roles = roles.unwrap_or_default();
-    let mut holders = Vec::new();
-    {
-        let mut pending: Vec<_> = roles
-            .iter()
-            .map(|r| Box::pin(async move { (r.id.clone(), graph.directory_role_members(&r.id).await) }))
-            .collect();
-        while !pending.is_empty() {
-            let ((role, members), _, rest) = select_all(pending).await;
-            pending = rest;
-            for m in optional_directory(members, "directory role members").map_err(microsoft)?.unwrap_or_default() {
-                if m.is_user() {
-                    holders.push((role.clone(), m.id));
-                }
-            }
-        }
-    }
+    let holders = user_members(roles.iter().map(|r| r.id.as_str()), "directory role members", |id| {
+        graph.directory_role_members(id)
+    })
+    .await?;
     let roles: Vec<DirectoryRole> = roles
         .into_iter()
         .filter_map(|r| {
@@ -443,6 +419,33 @@ async fn sync_directory_roles(store: &Store, ws: WorkspaceId, graph: &GraphClien
         tracing::info!(%email, "this portal user no longer holds an Entra role that makes a TAC admin");
     }
     Ok(())
+}
+
+/// The members of each group or role (`owners`), all fetched at once: the
+/// users among them as `(owner id, user id)` pairs. A refused list is left
+/// out ([`optional_directory`]).
+async fn user_members<'a, F, Fut>(
+    owners: impl Iterator<Item = &'a str>,
+    what: &str,
+    fetch: F,
+) -> Result<Vec<(String, String)>, SyncError>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<tac_graph::resources::DirectoryObject>, GraphError>>,
+{
+    let mut pairs = Vec::new();
+    let fetch = &fetch;
+    let mut pending: Vec<_> = owners.map(|id| Box::pin(async move { (id, fetch(id).await) })).collect();
+    while !pending.is_empty() {
+        let ((owner, members), _, rest) = select_all(pending).await;
+        pending = rest;
+        for m in optional_directory(members, what).map_err(SyncError::Microsoft)?.unwrap_or_default() {
+            if m.is_user() {
+                pairs.push((owner.to_owned(), m.id));
+            }
+        }
+    }
+    Ok(pairs)
 }
 
 /// A directory read TAC can do without: refused, it is left out with a

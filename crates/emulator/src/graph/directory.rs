@@ -59,6 +59,16 @@ struct ListToken {
     select: Option<Vec<String>>,
 }
 
+/// The state a `$skiptoken` of a directory list carries, if one was sent.
+fn list_token(ctx: &Ctx) -> GraphResult<Option<ListToken>> {
+    match ctx.query.get("$skiptoken") {
+        Some(t) => decode_token(t)
+            .map(Some)
+            .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken.")),
+        None => Ok(None),
+    }
+}
+
 /// A user predicate from `$filter`: `prop eq value` (a string, number,
 /// boolean or null) joined by `and`, `startswith(prop,'x')`, and
 /// `proxyAddresses/any(x:x eq 'smtp:…')`. Properties are matched against the
@@ -136,13 +146,7 @@ fn filterable(org: &crate::org::Organization, u: &crate::org::User) -> Value {
 pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
     ctx.caller.require(USER_ROLES, GraphError::directory_denied)?;
     ctx.query.allow_only(&["$select", "$top", "$skiptoken", "$filter", "$count", "$orderby"])?;
-    let token: Option<ListToken> = match ctx.query.get("$skiptoken") {
-        Some(t) => Some(
-            decode_token(t)
-                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?,
-        ),
-        None => None,
-    };
+    let token = list_token(ctx)?;
     let count = ctx.query.get("$count").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if count
         && !ctx.request.headers.get("consistencylevel").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"eventual"))
@@ -201,14 +205,7 @@ pub fn user(ctx: &Ctx, id: &str) -> GraphResult<Answer> {
 pub fn groups(ctx: &Ctx) -> GraphResult<Answer> {
     ctx.caller.require(GROUP_ROLES, GraphError::directory_denied)?;
     ctx.query.allow_only(&["$select", "$top", "$skiptoken", "$filter", "$count", "$orderby"])?;
-    let offset = match ctx.query.get("$skiptoken") {
-        Some(t) => {
-            decode_token::<ListToken>(t)
-                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?
-                .offset
-        }
-        None => 0,
-    };
+    let offset = list_token(ctx)?.map_or(0, |t| t.offset);
     let top = ctx.query.top(999)?.unwrap_or(100);
     let select_names = ctx.query.select();
     let select = selection(ctx, "group", select_names.as_deref())?;
@@ -249,14 +246,7 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
     let org = ctx.state.org();
     let g =
         org.groups.iter().find(|g| g.id.eq_ignore_ascii_case(id)).ok_or_else(|| GraphError::directory_not_found(id))?;
-    let offset = match ctx.query.get("$skiptoken") {
-        Some(t) => {
-            decode_token::<ListToken>(t)
-                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?
-                .offset
-        }
-        None => 0,
-    };
+    let offset = list_token(ctx)?.map_or(0, |t| t.offset);
     let top = ctx.query.top(999)?.unwrap_or(100).min(100);
     let select_names = ctx.query.select();
     // Members are directoryObjects, and Graph returns a user's properties
@@ -331,13 +321,7 @@ pub fn role_members(ctx: &Ctx, key: &str) -> GraphResult<Answer> {
     ctx.query.allow_only(&["$select", "$top", "$skiptoken"])?;
     let role = find_role(ctx, key)?;
     let org = ctx.state.org();
-    let token: Option<ListToken> = match ctx.query.get("$skiptoken") {
-        Some(t) => Some(
-            decode_token(t)
-                .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken."))?,
-        ),
-        None => None,
-    };
+    let token = list_token(ctx)?;
     let (offset, top, select_names) = match token {
         Some(t) => (t.offset, t.top, t.select),
         None => (0, ctx.query.top(999)?.unwrap_or(100), ctx.query.select()),

@@ -33,6 +33,14 @@ fn random_suffix() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A fresh SQLite database in a new temporary folder.
+async fn fresh_sqlite() -> (Store, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
+    std::fs::create_dir_all(&dir).expect("create a temporary folder");
+    let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+    (store, dir)
+}
+
 impl Portal {
     /// The portal over a fresh SQLite database.
     pub async fn start() -> Portal {
@@ -41,9 +49,7 @@ impl Portal {
 
     /// The portal with extra routes (e.g. a test-only admin page).
     pub async fn start_with_routes(routes: axum::Router<AppState>) -> Portal {
-        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
-        std::fs::create_dir_all(&dir).expect("create a temporary folder");
-        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        let (store, dir) = fresh_sqlite().await;
         Self::serve(store, routes, Cleanup::Dir(dir)).await
     }
 
@@ -63,9 +69,7 @@ impl Portal {
     /// The portal over a fresh SQLite database, with a background-sync
     /// trigger as `tac-crm serve` gives it (without `--no-sync`).
     pub async fn start_with_sync_trigger(trigger: tac_web::SyncTrigger) -> Portal {
-        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
-        std::fs::create_dir_all(&dir).expect("create a temporary folder");
-        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        let (store, dir) = fresh_sqlite().await;
         Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| {
             s.with_clouds(CloudPolicy::AnyHost).with_sync_trigger(trigger)
         })
@@ -76,9 +80,7 @@ impl Portal {
     /// `proxies` (`TAC_TRUSTED_PROXIES`).
     pub async fn start_behind_proxy(proxies: &str) -> Portal {
         let proxies = tac_web::auth::parse_trusted_proxies(proxies).expect("proxies");
-        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
-        std::fs::create_dir_all(&dir).expect("create a temporary folder");
-        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        let (store, dir) = fresh_sqlite().await;
         Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| {
             s.with_clouds(CloudPolicy::AnyHost).with_trusted_proxies(proxies)
         })
@@ -88,9 +90,7 @@ impl Portal {
     /// The portal over a fresh SQLite database, accepting only Microsoft's
     /// clouds as a production deployment does (the emulator is refused).
     pub async fn start_microsoft_only() -> Portal {
-        let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
-        std::fs::create_dir_all(&dir).expect("create a temporary folder");
-        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
+        let (store, dir) = fresh_sqlite().await;
         Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| s).await
     }
 
