@@ -6,6 +6,7 @@ mod contacts;
 mod demo;
 mod emulator;
 mod integration;
+mod logging;
 mod privacy;
 mod serve;
 mod settings;
@@ -63,12 +64,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .init();
+    logging::init();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -77,7 +77,7 @@ impl Progress for Lines {
                 tracing::info!(mailbox = %r.user_principal_name, state = r.state.as_str(), emails = r.emails, meetings = r.meetings, removed = r.removed, skipped = r.skipped, "mailbox synced")
             }
             Some((code, advice)) => {
-                tracing::warn!(mailbox = %r.user_principal_name, state = r.state.as_str(), code = %code, "{advice}")
+                tracing::warn!(mailbox = %r.user_principal_name, state = r.state.as_str(), code = %code, %advice, "mailbox not synced")
             }
         }
     }

@@ -108,7 +108,7 @@ async fn logged_pass(settings: &Settings) {
         Ok(Some(report)) => {
             for m in report.mailboxes.iter().filter(|m| m.error.is_some()) {
                 if let Some((code, advice)) = &m.error {
-                    tracing::warn!(mailbox = %m.user_principal_name, state = m.state.as_str(), %code, "{advice}");
+                    tracing::warn!(mailbox = %m.user_principal_name, state = m.state.as_str(), %code, %advice, "mailbox not synced");
                 }
             }
             let emails: u64 = report.mailboxes.iter().map(|m| m.emails).sum();

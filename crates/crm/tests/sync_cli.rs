@@ -191,3 +191,55 @@ async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
         assert_eq!(got, expected, "{backend}: a killed and resumed sync ends where an uninterrupted one does");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_graph_cannot_forge_log_lines_or_send_escape_sequences() {
+    let emulator = tac_emulator::spawn(tac_emulator::EmulatorConfig::default()).await.expect("emulator");
+    let c = emulator.credentials();
+    let scratch = Scratch::new("cli-log");
+    let cli = Cli::new(scratch.dir.clone(), format!("sqlite://{}", scratch.dir.join("tac.db").display()), "sqlite");
+    // An item Graph sends that cannot be read, its id carrying a forged log
+    // line and a terminal escape sequence.
+    let forged = "x\nINFO tac_crm: an admin signed in\u{1b}[2J\u{1b}[31m";
+    let users: Value = reqwest::get(format!("{}/_emulator/truth/mailboxes", emulator.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let added = reqwest::Client::new()
+        .post(format!("{}/_emulator/users/{uid}/messages", emulator.base_url()))
+        .json(&serde_json::json!({"folder": "inbox", "subject": "x", "from": {"name": "x", "address": "x@example.com"},
+               "raw": {"id": forged, "receivedDateTime": "not a date"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success());
+    let args = [
+        "integration",
+        "set",
+        "--tenant-id",
+        &c.tenant_id,
+        "--client-id",
+        &c.client_id,
+        "--client-secret-stdin",
+        "--login-url",
+        &c.login_url,
+        "--graph-url",
+        &c.graph_url,
+        "--calendar-sync",
+        "false",
+    ];
+    let out = tokio::task::block_in_place(|| cli.run(&args, Some(&c.client_secret)));
+    assert!(out.status.success(), "{}", text(&out));
+    let out = tokio::task::block_in_place(|| cli.run(&["sync", "--once"], None));
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(log.contains("skipped an item that could not be read"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no escape byte reaches the log: {log:?}");
+    assert!(!log.lines().any(|l| l.starts_with("INFO tac_crm: an admin signed in")), "no forged line: {log}");
+    assert!(log.contains("x\\nINFO tac_crm: an admin signed in\\u{1b}[2J"), "escaped in place: {log}");
+}
