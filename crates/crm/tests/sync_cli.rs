@@ -201,12 +201,8 @@ async fn text_from_graph_cannot_forge_log_lines_or_send_escape_sequences() {
     // An item Graph sends that cannot be read, its id carrying a forged log
     // line and a terminal escape sequence.
     let forged = "x\nINFO tac_crm: an admin signed in\u{1b}[2J\u{1b}[31m";
-    let users: Value = reqwest::get(format!("{}/_emulator/truth/mailboxes", emulator.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value =
+        reqwest::get(format!("{}/_emulator/truth/mailboxes", emulator.base_url())).await.unwrap().json().await.unwrap();
     let uid = users["users"].as_array().unwrap().iter().find(|u| u["hasMailbox"] == true).unwrap()["id"]
         .as_str()
         .unwrap()

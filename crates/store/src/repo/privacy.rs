@@ -17,9 +17,9 @@ Deleting an email or meeting cascades to its copies, participants,
 attendees, search entries and timeline entries.
 */
 
-use super::{Conn, Db, Pool, begin_write, now, push_list, rows_per_statement};
+use super::{BACKEND, Conn, Db, Pool, begin_write, now, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
-use crate::types::{AuditEntry, PrivacySettings, PurgeCounts, WorkspaceId};
+use crate::types::{AuditEntry, Backend, PrivacySettings, PurgeCounts, WorkspaceId};
 use chrono::{DateTime, Duration, Utc};
 use tac_core::privacy::{BlockEntry, Blocklist, PrivacyPolicy, Visibility};
 
@@ -145,6 +145,7 @@ pub(crate) async fn set_privacy_settings(
     )
     .await?;
     tx.commit().await?;
+    erase_freed(pool).await;
     Ok(purged)
 }
 
@@ -224,6 +225,7 @@ pub(crate) async fn add_block(pool: &Pool, ws: WorkspaceId, entry: &BlockEntry, 
     let purged = PurgeCounts { emails, meetings, contacts };
     audit(&mut tx, ws, actor, "privacy.block", serde_json::json!({"entry": entry.as_str(), "purged": purged})).await?;
     tx.commit().await?;
+    erase_freed(pool).await;
     Ok(purged)
 }
 
@@ -312,6 +314,7 @@ pub(crate) async fn exclude_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str,
     audit(&mut tx, ws, actor, "privacy.exclude_mailbox", serde_json::json!({"user_id": user_id, "purged": purged}))
         .await?;
     tx.commit().await?;
+    erase_freed(pool).await;
     Ok(purged)
 }
 
@@ -342,6 +345,12 @@ pub(crate) async fn purge_retention(pool: &Pool, ws: WorkspaceId, now: DateTime<
         audit(&mut tx, ws, "sync", "privacy.retention", serde_json::json!({"purged": purged})).await?;
     }
     tx.commit().await?;
+    // Retention purges a little at every pass: merging the whole search
+    // index each time would cost more than the rest of the pass, so its
+    // words are erased at most once a day (they are unsearchable meanwhile).
+    if purged != PurgeCounts::default() && erase_due(now) {
+        erase_freed(pool).await;
+    }
     Ok(purged)
 }
 
@@ -401,7 +410,45 @@ pub(crate) async fn disconnect(pool: &Pool, ws: WorkspaceId, actor: &str) -> Res
     }
     audit(&mut tx, ws, actor, "integration.disconnect", serde_json::json!({"purged": purged})).await?;
     tx.commit().await?;
+    erase_freed(pool).await;
     Ok(purged)
+}
+
+/// After a purge: makes what it deleted unrecoverable from the database
+/// files. SQLite runs with `secure_delete` on, so deleted rows are zeroed
+/// in their pages. The full-text indexes are contentless, so a deleted
+/// row's words stay in their segments, marked deleted, until the segments
+/// are merged: `optimize` merges them all now. Last, the write-ahead log
+/// still holds pages as they were: a checkpoint copies the zeroed pages
+/// into the database and truncates the log. Best effort: a reader that
+/// holds an old snapshot keeps the log until the next checkpoint.
+/// PostgreSQL keeps dead row versions until VACUUM reuses their space
+/// (docs/contacts-and-timeline.md says what that guarantees).
+/// Whether a day has passed since retention last erased, in this process.
+fn erase_due(now: DateTime<Utc>) -> bool {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(i64::MIN);
+    let last = LAST.load(Ordering::Relaxed);
+    let due = last == i64::MIN || now.timestamp() - last >= 24 * 3600;
+    if due {
+        LAST.store(now.timestamp(), Ordering::Relaxed);
+    }
+    due
+}
+
+async fn erase_freed(pool: &Pool) {
+    if BACKEND != Backend::Sqlite {
+        return;
+    }
+    for sql in [
+        "insert into email_fts (email_fts) values ('optimize')",
+        "insert into meeting_fts (meeting_fts) values ('optimize')",
+        "pragma wal_checkpoint(truncate)",
+    ] {
+        if let Err(e) = sqlx::query(sql).execute(pool).await {
+            tracing::warn!(error = %e, "could not erase what a purge deleted from the database files");
+        }
+    }
 }
 
 pub(crate) async fn audit_log(pool: &Pool, ws: WorkspaceId, limit: u32) -> Result<Vec<AuditEntry>> {

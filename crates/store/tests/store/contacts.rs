@@ -32,6 +32,7 @@ both_backends!(
     private_items_are_metadata_only_whatever_the_level,
     a_blocklist_entry_purges_what_it_covers,
     excluding_a_mailbox_purges_what_only_it_held,
+    purged_text_is_gone_from_the_sqlite_files,
     retention_purges_old_items,
     email_bodies_are_sanitised_and_hidden_by_policy,
     a_company_timeline_merges_its_contacts_once,
@@ -681,6 +682,52 @@ async fn excluding_a_mailbox_purges_what_only_it_held(db: TestDb) {
     assert!(matches!(store.exclude_mailbox(ws, "u-nobody", "test").await, Err(StoreError::NotFound(_))));
     store.include_mailbox(ws, "u-ann", "test").await.unwrap();
     assert!(store.privacy_policy(ws).await.unwrap().excluded_mailboxes.is_empty());
+}
+
+/// The bytes of the SQLite database and its write-ahead log.
+fn sqlite_bytes(path: &std::path::Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap_or_default();
+    bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+    bytes
+}
+
+fn holds(bytes: &[u8], word: &str) -> bool {
+    let needle = word.as_bytes();
+    bytes.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+async fn purged_text_is_gone_from_the_sqlite_files(db: TestDb) {
+    let store = &db.store;
+    let (ws, ann, bob) = setup(store).await;
+    // Distinctive words in subjects and bodies: each purge below must leave
+    // none of them in the files, the full-text index included.
+    let mut blocked = mail("<blocked@f>", at(1, 9), true);
+    blocked.subject = "Zanzibarquux budget approval".into();
+    blocked.body_html = "<p>Marmalizard pricing</p>".into();
+    blocked.body_preview = "Marmalizard pricing".into();
+    let mut excluded = mail("<excluded@f>", at(2, 9), true);
+    excluded.subject = "Quokkavelvet merger".into();
+    excluded.body_html = "<p>Plumtreacle terms</p>".into();
+    excluded.body_preview = "Plumtreacle terms".into();
+    let mut kept = mail("<kept@f>", at(3, 9), false);
+    kept.subject = "Harmlessotter lunch".into();
+    put_mail(store, ws, ann, &[blocked]).await;
+    put_mail(store, ws, bob, &[excluded, kept]).await;
+    if let Some(path) = &db.sqlite_path {
+        let before = sqlite_bytes(path);
+        assert!(holds(&before, "Zanzibarquux") && holds(&before, "Plumtreacle"), "the test sees stored text");
+    }
+
+    store.add_block(ws, &BlockEntry::parse("@fabrikam.com").unwrap(), "test").await.unwrap();
+    store.exclude_mailbox(ws, "u-bob", "test").await.unwrap();
+    assert!(store.email_by_message_id(ws, "<blocked@f>").await.unwrap().is_none());
+    assert!(store.email_by_message_id(ws, "<excluded@f>").await.unwrap().is_none());
+    if let Some(path) = &db.sqlite_path {
+        let after = sqlite_bytes(path);
+        for word in ["Zanzibarquux", "Marmalizard", "Quokkavelvet", "Plumtreacle", "Harmlessotter"] {
+            assert!(!holds(&after, word), "{word} is still in the database files");
+        }
+    }
 }
 
 async fn retention_purges_old_items(db: TestDb) {
