@@ -39,6 +39,7 @@ pub mod auth;
 mod error;
 mod pages;
 pub mod security;
+pub mod server;
 mod statics;
 
 pub use api::ROUTES as API_ROUTES;
@@ -49,7 +50,6 @@ pub use pages::setup::first_admin_setup_link;
 use axum::Router;
 use axum::middleware;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tac_store::{MasterKey, Store, WorkspaceId};
@@ -247,16 +247,25 @@ pub fn router(state: AppState) -> Router {
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Serves the portal on `listener` until `shutdown` resolves, then lets
-/// requests in flight finish. Also deletes expired sessions and old failed
-/// sign-ins every hour.
+/// requests in flight finish, with the server's default [`server::Limits`].
+/// Also deletes expired sessions and old failed sign-ins every hour.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_limits(listener, state, server::Limits::default(), shutdown).await
+}
+
+/// [`serve`] with other limits on connections and requests.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: server::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = server::run(listener, router(state), limits, shutdown).await;
     housekeeping.abort();
     served
 }

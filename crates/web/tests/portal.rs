@@ -589,3 +589,114 @@ async fn behind_a_trusted_proxy_each_client_is_throttled_on_its_own() {
     assert_eq!(history.pair.count, 1, "counted by the TCP peer");
     portal.stop().await;
 }
+
+/// A portal served by `tac_web::serve_with_limits`, as `tac-crm serve`
+/// serves it: its address and the sender that stops it.
+async fn serve_with(limits: tac_web::server::Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let dir = std::env::temp_dir().join(format!(
+        "tac-web-server-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = tac_store::Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.unwrap();
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let state = tac_web::AppState::new(store, ws, Portal::key(), &format!("http://{address}")).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tac_web::serve_with_limits(listener, state, limits, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    (address, stop)
+}
+
+/// Whether the server closed the connection (a read gives end of file or
+/// an error) within `patience`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, patience: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // A 408 or other answer before closing: keep reading.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_trickling_clients_neither_starve_others_nor_stay_forever() {
+    use tokio::io::AsyncWriteExt;
+    let limits = tac_web::server::Limits {
+        max_connections: 400,
+        header_read: std::time::Duration::from_secs(2),
+        request: std::time::Duration::from_secs(30),
+    };
+    let (address, stop) = serve_with(limits).await;
+    // 300 connections that send their headers a byte at a time, slower than
+    // the header deadline allows.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        slow.push(stream);
+    }
+    let trickle = tokio::spawn(async move {
+        for _ in 0..8 {
+            for stream in slow.iter_mut() {
+                let _ = stream.write_all(b"a").await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        slow
+    });
+    // Meanwhile everyone else is answered.
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        let answered = client.get(format!("http://{address}/healthz")).send().await.unwrap();
+        assert_eq!(answered.status(), 200);
+    }
+    // And the trickling connections are closed once their time is up.
+    let mut slow = trickle.await.unwrap();
+    let mut still_open = 0;
+    for stream in slow.iter_mut() {
+        if !closed_within(stream, std::time::Duration::from_secs(5)).await {
+            still_open += 1;
+        }
+    }
+    assert_eq!(still_open, 0, "trickling connections left open");
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_are_closed_at_once_and_idle_ones_time_out() {
+    let limits = tac_web::server::Limits {
+        max_connections: 10,
+        header_read: std::time::Duration::from_secs(1),
+        request: std::time::Duration::from_secs(30),
+    };
+    let (address, stop) = serve_with(limits).await;
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        held.push(tokio::net::TcpStream::connect(address).await.unwrap());
+    }
+    // Give the server a moment to take them all.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut extra = tokio::net::TcpStream::connect(address).await.unwrap();
+    assert!(closed_within(&mut extra, std::time::Duration::from_secs(2)).await, "the 11th is closed");
+    // The idle ones close after the header deadline, which frees the slots.
+    for stream in held.iter_mut() {
+        assert!(closed_within(stream, std::time::Duration::from_secs(5)).await, "an idle connection stays open");
+    }
+    let answered = reqwest::get(format!("http://{address}/healthz")).await.unwrap();
+    assert_eq!(answered.status(), 200);
+    let _ = stop.send(());
+}
