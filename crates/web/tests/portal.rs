@@ -591,8 +591,23 @@ async fn behind_a_trusted_proxy_each_client_is_throttled_on_its_own() {
 }
 
 /// A portal served by `tac_web::serve_with_limits`, as `tac-crm serve`
-/// serves it: its address and the sender that stops it.
-async fn serve_with(limits: tac_web::server::Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+/// serves it; dropped, it stops and its folder is removed.
+struct Served {
+    address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn serve_with(limits: tac_web::server::Limits) -> Served {
     let dir = std::env::temp_dir().join(format!(
         "tac-web-server-{}-{}",
         std::process::id(),
@@ -611,9 +626,8 @@ async fn serve_with(limits: tac_web::server::Limits) -> (std::net::SocketAddr, t
         })
         .await
         .unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
     });
-    (address, stop)
+    Served { address, stop: Some(stop), dir }
 }
 
 /// Whether the server closed the connection (a read gives end of file or
@@ -640,7 +654,8 @@ async fn three_hundred_trickling_clients_neither_starve_others_nor_stay_forever(
         header_read: std::time::Duration::from_secs(2),
         request: std::time::Duration::from_secs(30),
     };
-    let (address, stop) = serve_with(limits).await;
+    let served = serve_with(limits).await;
+    let address = served.address;
     // 300 connections that send their headers a byte at a time, slower than
     // the header deadline allows.
     let mut slow = Vec::new();
@@ -673,7 +688,7 @@ async fn three_hundred_trickling_clients_neither_starve_others_nor_stay_forever(
         }
     }
     assert_eq!(still_open, 0, "trickling connections left open");
-    let _ = stop.send(());
+    drop(served);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -683,7 +698,8 @@ async fn connections_over_the_limit_are_closed_at_once_and_idle_ones_time_out() 
         header_read: std::time::Duration::from_secs(1),
         request: std::time::Duration::from_secs(30),
     };
-    let (address, stop) = serve_with(limits).await;
+    let served = serve_with(limits).await;
+    let address = served.address;
     let mut held = Vec::new();
     for _ in 0..10 {
         held.push(tokio::net::TcpStream::connect(address).await.unwrap());
@@ -698,5 +714,5 @@ async fn connections_over_the_limit_are_closed_at_once_and_idle_ones_time_out() 
     }
     let answered = reqwest::get(format!("http://{address}/healthz")).await.unwrap();
     assert_eq!(answered.status(), 200);
-    let _ = stop.send(());
+    drop(served);
 }
