@@ -36,6 +36,11 @@ pub enum StoreError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// A search text over the limits (`MAX_SEARCH_CHARS`,
+    /// `MAX_SEARCH_WORDS`): why, and what to do.
+    #[error("{0}")]
+    SearchTooBig(String),
+
     #[error("{0} not found")]
     NotFound(&'static str),
 

@@ -1,8 +1,26 @@
 //! Turning a user's search box text into plain words, so that no query
 //! language (FTS5's, tsquery's or `like`'s) ever sees syntax from the user.
 
-/// Search is plain words; more than this many are not a search but a paste.
-const MAX_TERMS: usize = 32;
+/// The longest search text accepted, in characters: a search box holds a
+/// few words, and a longer text only costs the database.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// The most words a search may have: every word is one more index lookup
+/// intersected with the others.
+pub const MAX_SEARCH_WORDS: usize = 8;
+
+/// Why a search text is refused, in words for the person who typed it.
+pub(crate) fn refusal(query: &str) -> Option<String> {
+    if query.chars().count() > MAX_SEARCH_CHARS {
+        return Some(format!(
+            "A search may be at most {MAX_SEARCH_CHARS} characters long: use a few distinctive words."
+        ));
+    }
+    let count = query.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).count();
+    if count > MAX_SEARCH_WORDS {
+        return Some(format!("A search may have at most {MAX_SEARCH_WORDS} words: keep the most distinctive ones."));
+    }
+    None
+}
 
 /// The query's words: split on whitespace, control characters (a NUL is
 /// refused by PostgreSQL) treated as spaces, and words without a letter or
@@ -11,7 +29,7 @@ pub(crate) fn words(query: &str) -> Vec<String> {
     query
         .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|word| word.chars().any(char::is_alphanumeric))
-        .take(MAX_TERMS)
+        .take(MAX_SEARCH_WORDS)
         .map(str::to_owned)
         .collect()
 }
@@ -44,6 +62,15 @@ mod tests {
         assert_eq!(words("\" * NEAR( ') OR 1=1 --"), ["NEAR(", "OR", "1=1"]);
         assert_eq!(words("a\0b"), ["a", "b"]);
         assert!(words("  \" ( * ").is_empty());
+    }
+
+    #[test]
+    fn searches_longer_than_the_limits_are_refused_with_what_to_do() {
+        assert_eq!(refusal("budget q3 plan"), None);
+        assert_eq!(refusal(&"w ".repeat(MAX_SEARCH_WORDS)), None);
+        assert!(refusal(&"w ".repeat(MAX_SEARCH_WORDS + 1)).is_some_and(|m| m.contains("at most 8 words")));
+        assert!(refusal(&"x".repeat(MAX_SEARCH_CHARS + 1)).is_some_and(|m| m.contains("200 characters")));
+        assert_eq!(refusal(&"é".repeat(MAX_SEARCH_CHARS)), None, "characters, not bytes");
     }
 
     #[test]

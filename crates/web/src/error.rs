@@ -36,6 +36,12 @@ pub enum WebError {
     /// Too many failed sign-ins for this email or from this address.
     #[error("Too many failed sign-ins. Try again after {} UTC.", retry_at.format("%H:%M"))]
     TooManyAttempts { retry_at: DateTime<Utc> },
+    /// The person already runs as many searches as they may.
+    #[error("You have searches running already. Wait for them to finish, then search again.")]
+    TooManySearches,
+    /// Every search slot is taken and none came free in time.
+    #[error("The portal is busy with other searches. Try again in a few seconds.")]
+    Busy,
     #[error("{0}")]
     BadRequest(String),
     /// Input that was read but is not acceptable: 422, with what is wrong
@@ -71,7 +77,8 @@ impl WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) | WebError::Csrf(_) => StatusCode::FORBIDDEN,
-            WebError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebError::TooManyAttempts { .. } | WebError::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Conflict(_) => StatusCode::CONFLICT,
@@ -85,6 +92,7 @@ impl WebError {
                     StatusCode::CONFLICT
                 }
                 StoreError::InvalidInput(_) | StoreError::InternalAddress(_) => StatusCode::BAD_REQUEST,
+                StoreError::SearchTooBig(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 StoreError::Hidden(_) => StatusCode::FORBIDDEN,
                 e if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::Database(sqlx_error) if is_unavailable(sqlx_error) => StatusCode::SERVICE_UNAVAILABLE,
@@ -101,6 +109,7 @@ impl WebError {
                 "Something went wrong on our side. It has been logged; try again, and tell your admin if it persists."
                     .to_owned()
             }
+            StatusCode::SERVICE_UNAVAILABLE if matches!(self, WebError::Busy) => self.to_string(),
             StatusCode::SERVICE_UNAVAILABLE => WebError::Unavailable.to_string(),
             _ => self.to_string(),
         }
@@ -145,6 +154,7 @@ impl IntoResponse for WebError {
         }
         let retry_after_secs = match &self {
             WebError::TooManyAttempts { retry_at } => Some((*retry_at - Utc::now()).num_seconds().max(1)),
+            WebError::TooManySearches | WebError::Busy => Some(2),
             _ => None,
         };
         let errors = match &self {

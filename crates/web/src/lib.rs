@@ -38,6 +38,7 @@ mod api;
 pub mod auth;
 mod error;
 mod pages;
+mod search_limit;
 pub mod security;
 pub mod server;
 mod statics;
@@ -70,6 +71,8 @@ pub struct AppState {
     trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Sign in with Microsoft's client, kept between sign-ins.
     oidc: Arc<auth::microsoft::ClientCache>,
+    /// How many searches run at once.
+    searches: Arc<search_limit::SearchSlots>,
 }
 
 /// The address people reach the portal at, and its origin for CSRF checks.
@@ -131,6 +134,7 @@ impl AppState {
             clouds: tac_graph::CloudPolicy::default(),
             trusted_proxies: Arc::from([]),
             oidc: Arc::default(),
+            searches: Arc::default(),
         })
     }
 
@@ -189,6 +193,10 @@ impl AppState {
 
     pub(crate) fn oidc_clients(&self) -> &auth::microsoft::ClientCache {
         &self.oidc
+    }
+
+    pub(crate) fn search_slots(&self) -> &search_limit::SearchSlots {
+        &self.searches
     }
 
     /// The background sync's trigger, when sync runs in this process

@@ -863,6 +863,11 @@ async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
     assert_eq!(punctuation.status, 200, "operators are plain text: {}", punctuation.text);
     assert_eq!(punctuation.json["items"], json!([]));
     assert_eq!(invalid_fields(&client.get("/api/v1/search?q=x&from=2025-01-01").await), ["from"]);
+    let pasted = client.get(&format!("/api/v1/search?q={}", "word+".repeat(300))).await;
+    assert_eq!(pasted.status, 422, "{}", pasted.text);
+    assert!(pasted.text.contains("at most 200 characters"), "{}", pasted.text);
+    let many = client.get(&format!("/api/v1/search?q={}", "word+".repeat(9))).await;
+    assert_eq!(invalid_fields(&many), ["q"]);
 
     // Unknown or malformed ids, and unknown routes and methods.
     for path in [

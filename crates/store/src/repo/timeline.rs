@@ -23,7 +23,7 @@ use super::{
     nested_json, push_id_table, push_limit, visibility_owning,
 };
 use crate::error::{Result, StoreError};
-use crate::query_text::{fts5_query, words};
+use crate::query_text::{fts5_query, refusal, words};
 use crate::types::{
     Backend, ContactId, ContactSummary, EmailBody, MonthlyActivity, TeamMember, TimelineOf, TimelinePage,
     TimelineQuery, WorkspaceId,
@@ -59,6 +59,9 @@ pub(crate) async fn timeline(
         TimelineOf::Everything => None,
     };
     let limit = query.page_size();
+    if let Some(reason) = query.search.as_deref().and_then(refusal) {
+        return Err(StoreError::SearchTooBig(reason));
+    }
     let search = query.search.as_deref().map(words).unwrap_or_default();
     // A search is written for what the viewer may read, so it needs the
     // visibility level first (and checks the owner with it). A plain page

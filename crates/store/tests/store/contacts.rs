@@ -917,7 +917,7 @@ async fn hostile_searches_are_plain_words(db: TestDb) {
         "a\0b",
         "(((",
         "body -x",
-        &"z".repeat(5000),
+        &"z".repeat(tac_store::MAX_SEARCH_CHARS),
     ] {
         let query = TimelineQuery { search: Some(q.to_string()), ..TimelineQuery::default() };
         store.timeline(ws, zoe, &query, now()).await.unwrap_or_else(|e| panic!("{q:?}: {e}"));

@@ -6,7 +6,7 @@ use crate::common::{TestDb, at, copy, email};
 use chrono::{DateTime, Duration, Utc};
 use tac_core::records::{Direction, EmailRecord};
 use tac_core::timeline::TimelineItem;
-use tac_store::{Store, SyncCursor, TimelineQuery, WorkspaceId};
+use tac_store::{Store, StoreError, SyncCursor, TimelineQuery, WorkspaceId};
 
 both_backends!(
     search_finds_words_in_subject_and_body,
@@ -224,6 +224,19 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
     assert_eq!(search(store, ws, "NEAR(", 10).await.len(), 1);
     assert_eq!(search(store, ws, "(draft", 10).await.len(), 1);
     assert!(search(store, ws, "') OR 1=1 --", 10).await.is_empty(), "OR is a word, not an operator");
+
+    // Searches past the limits are refused, in a contact's timeline too.
+    let long = "hi ".repeat(tac_store::MAX_SEARCH_CHARS);
+    let many = "hi ".repeat(tac_store::MAX_SEARCH_WORDS + 1);
+    for (text, says) in [(long.as_str(), "characters"), (many.as_str(), "words")] {
+        let query = TimelineQuery { search: Some(text.to_owned()), ..TimelineQuery::default() };
+        match store.search(ws, &query, now()).await {
+            Err(StoreError::SearchTooBig(message)) => assert!(message.contains(says), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let eight = "hi ".repeat(tac_store::MAX_SEARCH_WORDS);
+    assert_eq!(search(store, ws, &eight, 10).await.len(), 1, "at the limit, still a search");
 }
 
 async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) {

@@ -67,6 +67,7 @@ fn timeline_error(e: StoreError) -> WebError {
             "This address is not a synced mailbox of your team: GET /api/v1/mailboxes lists them.",
         ),
         StoreError::InvalidInput(message) => invalid("q", format!("{message}: give words of letters or digits.")),
+        StoreError::SearchTooBig(message) => invalid("q", message),
         other => other.into(),
     }
 }
@@ -123,10 +124,11 @@ pub(crate) async fn company_timeline(
 /// visibility level lets subjects and bodies be searched.
 pub(crate) async fn search(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Search)?;
+    let _slot = crate::search_limit::acquire(state.search_slots(), user.user.id).await?;
     let page = state.store().search(state.workspace(), &query, Utc::now()).await.map_err(timeline_error)?;
     Ok(Json(tac_store::json::search_results(query.search.as_deref().unwrap_or(""), &page)).into_response())
 }
