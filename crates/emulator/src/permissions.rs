@@ -4,7 +4,7 @@
 //! The list is `data/application-permissions.txt`, taken from Microsoft's
 //! published permission table (its header says from where). An admin can
 //! add only these under *Application permissions*; `User.Read`, for one, is
-//! delegated only (FACTS §8), so the emulator refuses to grant it to an app,
+//! delegated only (docs/graph-facts.md §8), so the emulator refuses to grant it to an app,
 //! as Entra would never offer it.
 //!
 //! What a permission lets an app read is decided where each resource is
@@ -71,7 +71,7 @@ pub enum Access {
     Full,
     /// `Mail.ReadBasic.All` or `Calendars.ReadBasic.All` alone: no bodies, and
     /// for mail no attachments or extended properties, for events no
-    /// location or attendees (FACTS §8).
+    /// location or attendees (docs/graph-facts.md §8).
     Basic,
 }
 

@@ -320,7 +320,7 @@ pub fn url_escape(s: &str) -> String {
     s.replace('%', "%25").replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
 }
 
-/// The properties `/users` returns without `$select` (FACTS §2).
+/// The properties `/users` returns without `$select` (docs/graph-facts.md §2).
 pub const USER_DEFAULT: &[&str] = &[
     "businessPhones",
     "displayName",

@@ -2,7 +2,7 @@
 //! capability proved by one cheap real call.
 //!
 //! Counting role names in the token is not enough. Several permissions grant
-//! the same read (a higher one always works, FACTS §8), Microsoft says
+//! the same read (a higher one always works, docs/graph-facts.md §8), Microsoft says
 //! access tokens are opaque to clients, and the admin guide's `User.Read` has
 //! no application form at all, so no app-only token ever carries it. So each
 //! line of the checklist is a Graph call against the directory or a mailbox
@@ -53,7 +53,7 @@ impl Capability {
     }
 
     /// The application permissions that grant it, the admin guide's first
-    /// (FACTS §8: each API's permission table; a higher one also works).
+    /// (docs/graph-facts.md §8: each API's permission table; a higher one also works).
     pub fn permissions(self) -> &'static [&'static str] {
         match self {
             Capability::Users => {
@@ -353,7 +353,7 @@ fn optional(c: Capability, fix: String) -> String {
 /// A refused mailbox call: an access policy, a missing permission, or another failure.
 fn mailbox_refusal(c: Capability, e: &GraphError, consent: bool) -> String {
     match e.class() {
-        // An application access policy answers the same 403 (FACTS §1); its advice says so.
+        // An application access policy answers the same 403 (docs/graph-facts.md §1); its advice says so.
         ErrorClass::AccessDenied if consent && e.blocked_by_access_policy() => e.advice(),
         ErrorClass::AccessDenied => c.fix(consent),
         _ => e.advice(),

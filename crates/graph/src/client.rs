@@ -482,7 +482,7 @@ impl GraphClient {
                 Ok(r["body"].clone())
             } else {
                 let error = &r["body"]["error"];
-                // Inner header names are not guaranteed lowercase (FACTS §8).
+                // Inner header names are not guaranteed lowercase (docs/graph-facts.md §8).
                 let header = |name: &str| {
                     r["headers"].as_object().and_then(|h| {
                         h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())

@@ -117,7 +117,7 @@ impl ApiError {
     /// Whether an Exchange application access policy refused the mailbox.
     /// Graph answers it with the same 403 `ErrorAccessDenied` as a missing
     /// permission; only its message, "Access to OData is disabled.", tells
-    /// them apart (FACTS §1), so this is the one place that reads it.
+    /// them apart (docs/graph-facts.md §1), so this is the one place that reads it.
     pub fn blocked_by_access_policy(&self) -> bool {
         self.status == 403 && self.message.contains("OData is disabled")
     }

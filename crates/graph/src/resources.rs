@@ -262,16 +262,16 @@ fn is_sensitivity_tag(id: &str) -> bool {
 
 /// The `$expand` TAC uses for message delta, URL-encoded: the sender's
 /// sensitivity, so private and confidential mail is stored metadata-only.
-/// Message delta supports `$expand` (FACTS: delta-query-messages).
+/// Message delta supports `$expand` (docs/graph-facts.md §3).
 pub const MESSAGE_EXPAND: &str = "singleValueExtendedProperties($filter=id%20eq%20'Integer%200x0036')";
 
 /// The `$select` TAC uses for message delta. `meetingMessageType` belongs to
 /// the derived type eventMessage, so it is named with its cast: bare, Graph
-/// refuses it on `/messages` and leaves it out on delta (FACTS §8).
+/// refuses it on `/messages` and leaves it out on delta (docs/graph-facts.md §8).
 pub const MESSAGE_SELECT: &str = "subject,bodyPreview,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,internetMessageId,conversationId,parentFolderId,isRead,isDraft,hasAttachments,importance,microsoft.graph.eventMessage/meetingMessageType";
 
 /// The `$select` for an app with only Mail.ReadBasic.All, which may not
-/// read bodies, previews or extended properties (FACTS §8): the same without
+/// read bodies, previews or extended properties (docs/graph-facts.md §8): the same without
 /// `body` and `bodyPreview`, and used without [`MESSAGE_EXPAND`].
 pub const MESSAGE_SELECT_BASIC: &str = "subject,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,internetMessageId,conversationId,parentFolderId,isRead,isDraft,hasAttachments,importance,microsoft.graph.eventMessage/meetingMessageType";
 

@@ -4,7 +4,7 @@
 //!
 //! Microsoft warns that retrying at once while throttled keeps the app
 //! throttled, so there is always a wait, and it grows. Outlook throttles per
-//! app and mailbox (FACTS §4), so a 429 for one request pauses every request
+//! app and mailbox (docs/graph-facts.md §4), so a 429 for one request pauses every request
 //! to that mailbox ([`Pauses`]), not only the one that was refused. A wait
 //! longer than [`RetryPolicy::max_retry_after`] is not slept through: the
 //! request fails at once and the sync moves the mailbox to `backoff` until
@@ -29,7 +29,7 @@ pub struct RetryPolicy {
 }
 
 /// The default [`RetryPolicy::max_retry_after`]: ten minutes, which covers
-/// the per-mailbox budget of 10,000 requests per 10 minutes (FACTS §4).
+/// the per-mailbox budget of 10,000 requests per 10 minutes (docs/graph-facts.md §4).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 impl Default for RetryPolicy {

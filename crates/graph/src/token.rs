@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// The application permissions the admin guide asks for, in its order.
 /// The guide also lists `User.Read` there, but Microsoft Graph has no
-/// application `User.Read` (FACTS §8): it is delegated, with the sign-in
+/// application `User.Read` (docs/graph-facts.md §8): it is delegated, with the sign-in
 /// permissions below. What TAC can do with the granted permissions is
 /// proved by [`crate::capabilities`], not by counting these.
 pub const APPLICATION_PERMISSIONS: [&str; 6] =

@@ -36,13 +36,13 @@ const EXCLUDED_FOLDERS: &[&str] =
 
 /// Below this many messages since the backfill date, a folder's first round
 /// is filtered by that date; at or above it, unfiltered. Graph caps a
-/// filtered round at 5,000 messages (FACTS §3); the margin covers mail that
+/// filtered round at 5,000 messages (docs/graph-facts.md §3); the margin covers mail that
 /// arrives between the count and the round.
 const FILTERED_ROUND_SAFE: u64 = 4_500;
 
 /// A filtered message delta round that returned this many entries may have
 /// been cut short: Graph returns "only up to 5,000 messages" and says
-/// nothing when it stops (FACTS §3, §8). It is the same whether the round
+/// nothing when it stops (docs/graph-facts.md §3, §8). It is the same whether the round
 /// is a folder's first or a later one (a burst of mail, or thousands of
 /// messages moved into the folder), so such a round is read again
 /// unfiltered.
@@ -52,7 +52,7 @@ const FILTERED_ROUND_CAP: u64 = 5_000;
 const GRAPH_TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
 
 /// How far ahead the calendar is synced, and the longest window Graph's
-/// calendarView answers (FACTS §8).
+/// calendarView answers (docs/graph-facts.md §8).
 const CALENDAR_AHEAD_DAYS: i64 = 365;
 const CALENDAR_MAX_DAYS: i64 = 1825;
 
@@ -783,7 +783,7 @@ impl MailboxJob<'_> {
 
     /// Whether a round filtered by the backfill date can return the whole
     /// folder. A filtered message delta returns at most 5,000 messages
-    /// (FACTS §3), silently; so unless the folder is known to be small,
+    /// (docs/graph-facts.md §3), silently; so unless the folder is known to be small,
     /// its messages in the window are counted first (one request), with a
     /// margin for mail that arrives meanwhile. A big folder gets an
     /// unfiltered round instead, which Graph does not cap, and the sync
@@ -809,7 +809,7 @@ impl MailboxJob<'_> {
     }
 
     /// The calendar window: the backfill period and a year ahead, within
-    /// Graph's 1,825-day calendarView limit (FACTS §8), so at most
+    /// Graph's 1,825-day calendarView limit (docs/graph-facts.md §8), so at most
     /// `CALENDAR_MAX_DAYS - 365` days back.
     fn calendar_window(&self, now: chrono::DateTime<Utc>) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
         // Both ends are written as midnight, so the span is whole days.

@@ -145,7 +145,7 @@ async fn run_one(state: &AppState, caller: &Caller, item: Item) -> GraphResult<(
     let (response, _) = process_boxed(state, caller, &inner).await;
     let status = response.status().as_u16();
     let mut out_headers = Map::new();
-    // Inner header names are not guaranteed lowercase (FACTS §8): written
+    // Inner header names are not guaranteed lowercase (docs/graph-facts.md §8): written
     // capitalised here, so a client that matches them exactly fails here first.
     for (name, written) in
         [("retry-after", "Retry-After"), ("location", "Location"), ("preference-applied", "Preference-Applied")]

@@ -56,7 +56,7 @@ fn window(ctx: &Ctx) -> GraphResult<(DateTime<Utc>, DateTime<Utc>)> {
     Ok((start, end))
 }
 
-/// The longest calendarView window Graph answers (FACTS §8: observed on
+/// The longest calendarView window Graph answers (docs/graph-facts.md §8: observed on
 /// calendarView; whether calendarView delta has the same limit is not
 /// documented, so the emulator applies it there too, the stricter reading).
 pub const MAX_VIEW_DAYS: i64 = 1825;

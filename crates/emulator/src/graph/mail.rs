@@ -321,7 +321,7 @@ struct MailToken {
 }
 
 /// "Applying `$filter` in a delta query returns only up to 5,000 messages"
-/// (FACTS §3, §8): each round of a filtered message delta ends after this
+/// (docs/graph-facts.md §3, §8): each round of a filtered message delta ends after this
 /// many, whatever the folder holds. The emulator applies it to every round,
 /// later ones included, the stricter reading.
 pub const FILTERED_DELTA_CAP: usize = 5000;
@@ -403,7 +403,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
         (None, None) => {
             ctx.query.allow_only(&["$select", "$top", "$expand", "$filter", "$orderby"])?;
             // On delta, a derived type's property named without its cast is
-            // left out rather than refused (FACTS §8).
+            // left out rather than refused (docs/graph-facts.md §8).
             ctx.query.selection(Service::Outlook, "message", DerivedNames::LeaveOut)?;
             ctx.query.check_names(Service::Outlook, "message")?;
             let desc = match ctx.query.get("$orderby") {

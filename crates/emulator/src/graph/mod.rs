@@ -49,7 +49,7 @@ impl Caller {
 }
 
 /// Permissions that let an app read mail, calendars and the directory
-/// (FACTS §8). The `BASIC` ones read without bodies and the like.
+/// (docs/graph-facts.md §8). The `BASIC` ones read without bodies and the like.
 pub const MAIL_ROLES: &[&str] = &["Mail.Read", "Mail.ReadWrite"];
 pub const MAIL_BASIC_ROLES: &[&str] = &["Mail.ReadBasic.All"];
 pub const CALENDAR_ROLES: &[&str] = &["Calendars.Read", "Calendars.ReadWrite"];
@@ -399,7 +399,7 @@ pub enum MailboxResource {
 /// Splits a path into percent-decoded segments, turning `name('key')` into
 /// `name`, `key`, and a function call without parameters, `delta()`, into
 /// its name: Microsoft's kiota-generated SDKs call functions that way, the
-/// JavaScript SDK without the parentheses, and Graph takes both (FACTS §8).
+/// JavaScript SDK without the parentheses, and Graph takes both (docs/graph-facts.md §8).
 pub fn segments(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in path.split('/').filter(|s| !s.is_empty()) {

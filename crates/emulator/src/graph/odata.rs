@@ -10,7 +10,7 @@ use crate::tz::Zone;
 use axum::http::{HeaderMap, StatusCode};
 
 /// The Microsoft service behind a resource: each words a refused name its
-/// own way (FACTS §8: Outlook's `RequestBroker--ParseUri`, the directory's
+/// own way (docs/graph-facts.md §8: Outlook's `RequestBroker--ParseUri`, the directory's
 /// `Request_BadRequest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
