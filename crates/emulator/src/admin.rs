@@ -318,6 +318,9 @@ async fn hire_user(State(state): State<AppState>) -> AdminResult<Json<Value>> {
 struct RoleAssignment {
     /// Object ids or user principal names.
     users: Vec<String>,
+    /// Object ids of groups (role-assignable groups, as Entra allows).
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 /// Makes exactly these users the people holding a built-in role (by its
@@ -328,7 +331,12 @@ async fn assign_role(
     Json(spec): Json<RoleAssignment>,
 ) -> AdminResult<Json<Value>> {
     let users = spec.users.iter().map(|u| user_index(&state, u)).collect::<AdminResult<Vec<_>>>()?;
-    let role = state.org().assign_role(&template, &users).ok_or_else(|| not_found("role template"))?;
+    let groups = spec
+        .groups
+        .iter()
+        .map(|g| state.org().groups.iter().position(|x| x.id.eq_ignore_ascii_case(g)).ok_or_else(|| not_found("group")))
+        .collect::<AdminResult<Vec<_>>>()?;
+    let role = state.org().assign_role(&template, &users, &groups).ok_or_else(|| not_found("role template"))?;
     Ok(Json(json!({"id": role.id, "roleTemplateId": role.template().template_id, "members": users.len()})))
 }
 

@@ -236,7 +236,13 @@ const ACTIVATED_ROLES: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleMember {
     User(usize),
-    ServicePrincipal { id: String, app_id: String, display_name: String },
+    /// A role-assignable group (by index in `groups`): its members hold the role.
+    Group(usize),
+    ServicePrincipal {
+        id: String,
+        app_id: String,
+        display_name: String,
+    },
 }
 
 /// An activated directory role (`/directoryRoles`): its own object id in
@@ -537,10 +543,10 @@ impl Organization {
         self.roles.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Makes `users` the people holding the built-in role `template_id`
-    /// (apps that hold it keep it), activating the role first if needed.
-    /// `None` when the emulator does not know the template.
-    pub fn assign_role(&self, template_id: &str, users: &[usize]) -> Option<DirectoryRole> {
+    /// Makes `users` and `groups` the holders of the built-in role
+    /// `template_id` (apps that hold it keep it), activating the role first
+    /// if needed. `None` when the emulator does not know the template.
+    pub fn assign_role(&self, template_id: &str, users: &[usize], groups: &[usize]) -> Option<DirectoryRole> {
         let template = ROLE_TEMPLATES.iter().position(|t| t.template_id.eq_ignore_ascii_case(template_id))?;
         let mut roles = self.roles.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         let at = match roles.iter().position(|r| r.template == template) {
@@ -555,8 +561,9 @@ impl Organization {
             }
         };
         let role = &mut roles[at];
-        role.members.retain(|m| !matches!(m, RoleMember::User(_)));
+        role.members.retain(|m| matches!(m, RoleMember::ServicePrincipal { .. }));
         role.members.extend(users.iter().map(|&u| RoleMember::User(u)));
+        role.members.extend(groups.iter().map(|&g| RoleMember::Group(g)));
         Some(role.clone())
     }
 

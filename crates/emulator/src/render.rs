@@ -427,23 +427,38 @@ pub fn directory_role(role: &DirectoryRole, select: &Selection) -> Value {
     }
 }
 
-/// A directory role's member, as a directoryObject with its `@odata.type`.
-/// `limited`: the caller may not read users, so a user is its id alone
-/// with every other property null, as Graph answers then
-/// (permissions-overview, "Limited information returned for inaccessible
-/// member objects").
-pub fn role_member(org: &Organization, member: &RoleMember, select: &Selection, limited: bool) -> Value {
+/// Which kinds of directory object the caller may read in full.
+#[derive(Debug, Clone, Copy)]
+pub struct Readable {
+    pub users: bool,
+    pub groups: bool,
+}
+
+/// Every property but the id set to null: what Graph answers for a member
+/// the caller may not read (permissions-overview, "Limited information
+/// returned for inaccessible member objects").
+fn limited(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        for (k, value) in map.iter_mut() {
+            if k != "id" {
+                *value = Value::Null;
+            }
+        }
+    }
+    v
+}
+
+/// A directory role's member, as a directoryObject with its `@odata.type`;
+/// one of a kind the caller may not read is its id alone.
+pub fn role_member(org: &Organization, member: &RoleMember, select: &Selection, readable: Readable) -> Value {
     let (ty, mut map) = match member {
         RoleMember::User(u) => {
-            let mut v = user_selected(org, &org.users[*u], select);
-            if limited && let Value::Object(map) = &mut v {
-                for (k, value) in map.iter_mut() {
-                    if k != "id" {
-                        *value = Value::Null;
-                    }
-                }
-            }
-            ("#microsoft.graph.user", v)
+            let v = user_selected(org, &org.users[*u], select);
+            ("#microsoft.graph.user", if readable.users { v } else { limited(v) })
+        }
+        RoleMember::Group(g) => {
+            let v = group(&org.groups[*g], select);
+            ("#microsoft.graph.group", if readable.groups { v } else { limited(v) })
         }
         RoleMember::ServicePrincipal { id, app_id, display_name } => {
             let full = json!({

@@ -257,6 +257,16 @@ async fn directory_roles_list_the_activated_roles_by_id_or_template_with_their_m
     assert_eq!(r.status(), 200);
     let (_, _, roles) = h.get(&token, "/directoryRoles", &[]).await;
     assert!(roles["value"].as_array().unwrap().iter().any(|r| r["displayName"] == "Security Administrator"));
+
+    // A role-assignable group among a role's members is a group.
+    let (_, _, groups) = h.get(&token, "/groups?$select=id", &[]).await;
+    let group = groups["value"][0]["id"].as_str().unwrap().to_owned();
+    let r = h.http.put(h.admin("/directoryRoles/194ae4cb-b126-40b2-bd5b-6091b380977d/members"));
+    assert_eq!(r.json(&json!({"users": [], "groups": [group]})).send().await.unwrap().status(), 200);
+    let url = "/directoryRoles/roleTemplateId=194ae4cb-b126-40b2-bd5b-6091b380977d/members";
+    let (_, _, members) = h.get(&token, url, &[]).await;
+    assert_eq!(members["value"][0]["@odata.type"], "#microsoft.graph.group", "{members}");
+    assert_eq!(members["value"][0]["id"], json!(group));
 }
 
 #[tokio::test]

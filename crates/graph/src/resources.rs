@@ -94,6 +94,10 @@ impl DirectoryObject {
     pub fn is_user(&self) -> bool {
         self.odata_type.as_deref() == Some("#microsoft.graph.user")
     }
+
+    pub fn is_group(&self) -> bool {
+        self.odata_type.as_deref() == Some("#microsoft.graph.group")
+    }
 }
 
 /// A mail folder.

@@ -368,8 +368,13 @@ async fn sync_directory(
             id: u.id,
         })
         .collect();
-    let memberships =
-        user_members(groups.iter().map(|g| g.id.as_str()), "group members", |id| graph.group_members(id)).await?;
+    let memberships: Vec<(String, String)> =
+        members_of(groups.iter().map(|g| g.id.as_str()), "group members", |id| graph.group_members(id))
+            .await?
+            .into_iter()
+            .filter(|(_, m)| m.is_user())
+            .map(|(group, m)| (group, m.id))
+            .collect();
     let groups: Vec<DirectoryGroup> = groups
         .into_iter()
         .map(|g| DirectoryGroup { display_name: g.display_name.unwrap_or_default(), mail: g.mail, id: g.id })
@@ -381,7 +386,7 @@ async fn sync_directory(
         .map(|d| TenantDomain { name: d.name.to_lowercase(), is_default: d.is_default, is_initial: d.is_initial })
         .collect();
     store.replace_directory(ws, &users, &groups, &memberships, &domains).await?;
-    sync_directory_roles(store, ws, graph).await?;
+    sync_directory_roles(store, ws, graph, &memberships).await?;
     let index = DirectoryIndex::new(&users, &domains);
     Ok((users, index, hints))
 }
@@ -391,14 +396,29 @@ async fn sync_directory(
 /// demote linked portal users. Roles are optional: refused, they are
 /// stored as none, so no one stays a TAC admin on a role TAC can no longer
 /// see (admins made in TAC are never touched).
-async fn sync_directory_roles(store: &Store, ws: WorkspaceId, graph: &GraphClient) -> Result<(), SyncError> {
+async fn sync_directory_roles(
+    store: &Store,
+    ws: WorkspaceId,
+    graph: &GraphClient,
+    memberships: &[(String, String)],
+) -> Result<(), SyncError> {
     let microsoft = SyncError::Microsoft;
     let roles = optional_directory(graph.directory_roles().await, "directory roles").map_err(microsoft)?;
     let roles = roles.unwrap_or_default();
-    let holders = user_members(roles.iter().map(|r| r.id.as_str()), "directory role members", |id| {
-        graph.directory_role_members(id)
-    })
-    .await?;
+    // A role is held by users, and by the members of role-assignable
+    // groups that hold it (such groups cannot nest).
+    let mut holders = Vec::new();
+    for (role, member) in
+        members_of(roles.iter().map(|r| r.id.as_str()), "directory role members", |id| graph.directory_role_members(id))
+            .await?
+    {
+        if member.is_user() {
+            holders.push((role, member.id));
+        } else if member.is_group() {
+            let users = memberships.iter().filter(|(g, _)| g.eq_ignore_ascii_case(&member.id)).map(|(_, u)| u);
+            holders.extend(users.map(|u| (role.clone(), u.clone())));
+        }
+    }
     let roles: Vec<DirectoryRole> = roles
         .into_iter()
         .filter_map(|r| {
@@ -421,14 +441,14 @@ async fn sync_directory_roles(store: &Store, ws: WorkspaceId, graph: &GraphClien
     Ok(())
 }
 
-/// The members of each group or role (`owners`), all fetched at once: the
-/// users among them as `(owner id, user id)` pairs. A refused list is left
-/// out ([`optional_directory`]).
-async fn user_members<'a, F, Fut>(
+/// The members of each group or role (`owners`), all fetched at once, as
+/// `(owner id, member)` pairs. A refused list is left out
+/// ([`optional_directory`]).
+async fn members_of<'a, F, Fut>(
     owners: impl Iterator<Item = &'a str>,
     what: &str,
     fetch: F,
-) -> Result<Vec<(String, String)>, SyncError>
+) -> Result<Vec<(String, tac_graph::resources::DirectoryObject)>, SyncError>
 where
     F: Fn(&'a str) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<tac_graph::resources::DirectoryObject>, GraphError>>,
@@ -440,9 +460,7 @@ where
         let ((owner, members), _, rest) = select_all(pending).await;
         pending = rest;
         for m in optional_directory(members, what).map_err(SyncError::Microsoft)?.unwrap_or_default() {
-            if m.is_user() {
-                pairs.push((owner.to_owned(), m.id));
-            }
+            pairs.push((owner.to_owned(), m));
         }
     }
     Ok(pairs)

@@ -603,6 +603,18 @@ async fn directory_roles_sync_and_a_chosen_role_makes_its_holders_admins_until_i
         let user = store.portal_user(ws, id).await.unwrap().unwrap();
         assert_eq!((user.role, user.admin_from_entra), (Role::Member, false), "{backend}");
 
+        // Held through a role-assignable group: its members hold the role.
+        let groups = world.graph().groups().await.unwrap();
+        let leads = groups.iter().find(|g| g.display_name.as_deref() == Some("Team Leads")).unwrap();
+        let mut members: Vec<String> =
+            world.graph().group_members(&leads.id).await.unwrap().into_iter().map(|m| m.id.to_lowercase()).collect();
+        members.sort();
+        world.admin(reqwest::Method::PUT, &path, json!({"users": [], "groups": [leads.id]})).await;
+        assert!(pass().await.unwrap().all_ok());
+        let mut holders = store.role_holders(ws, GLOBAL_ADMINISTRATOR_TEMPLATE).await.unwrap();
+        holders.sort();
+        assert_eq!(holders, members, "{backend}: the group's members hold the role");
+
         // Given back, then the app loses the right to read roles: the pass
         // still works, and no one stays an admin on a role it cannot see.
         world.admin(reqwest::Method::PUT, &path, json!({"users": [admins[0]]})).await;

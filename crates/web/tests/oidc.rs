@@ -58,7 +58,9 @@ async fn sync_directory(portal: &Portal, emu: &RunningEmulator, disabled: &[&str
             .flat_map(|r| {
                 r.members.iter().filter_map(move |m| match m {
                     tac_emulator::org::RoleMember::User(u) => Some((r.id.clone(), org.users[*u].id.clone())),
-                    tac_emulator::org::RoleMember::ServicePrincipal { .. } => None,
+                    // The sync resolves groups; this tenant assigns none.
+                    tac_emulator::org::RoleMember::Group(_)
+                    | tac_emulator::org::RoleMember::ServicePrincipal { .. } => None,
                 })
             })
             .collect();

@@ -327,11 +327,11 @@ pub fn role_members(ctx: &Ctx, key: &str) -> GraphResult<Answer> {
         None => (0, ctx.query.top(999)?.unwrap_or(100), ctx.query.select()),
     };
     let select = selection(ctx, "user", select_names.as_deref())?;
-    let limited = !ctx.caller.holds(USER_ROLES);
+    let readable = render::Readable { users: ctx.caller.holds(USER_ROLES), groups: ctx.caller.holds(GROUP_ROLES) };
     let members: Vec<&crate::org::RoleMember> =
         role.members.iter().filter(|m| !matches!(m, crate::org::RoleMember::User(u) if !org.is_active(*u))).collect();
     let value: Vec<Value> =
-        members.iter().skip(offset).take(top).map(|m| render::role_member(org, m, &select, limited)).collect();
+        members.iter().skip(offset).take(top).map(|m| render::role_member(org, m, &select, readable)).collect();
     let mut body = json!({"@odata.context": context_url(ctx.state, "directoryObjects"), "value": value});
     if offset + top < members.len() {
         let next = ListToken { offset: offset + top, top, filter: None, select: select_names };
