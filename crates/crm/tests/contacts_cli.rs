@@ -60,20 +60,7 @@ async fn contacts_timelines_search_and_privacy_work_from_the_command_line() {
 
 fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
     let backend = cli.label;
-    let set = [
-        "integration",
-        "set",
-        "--tenant-id",
-        &c.tenant_id,
-        "--client-id",
-        &c.client_id,
-        "--client-secret-stdin",
-        "--login-url",
-        &c.login_url,
-        "--graph-url",
-        &c.graph_url,
-    ];
-    let out = cli.run(&set, Some(&c.client_secret));
+    let out = cli.connect(c, &c.client_secret, &[]);
     assert!(out.status.success(), "{backend}: {}", text(&out));
     cli.ok(&["sync", "--once"]);
 

@@ -18,22 +18,7 @@ async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() 
     let root = scratch.dir.clone();
     for (backend, url) in scratch.databases(&root, "cli") {
         let cli = Cli::new(root.join(backend), url, backend);
-        let set = |secret: &str| {
-            let args = [
-                "integration",
-                "set",
-                "--tenant-id",
-                &c.tenant_id,
-                "--client-id",
-                &c.client_id,
-                "--client-secret-stdin",
-                "--login-url",
-                &c.login_url,
-                "--graph-url",
-                &c.graph_url,
-            ];
-            cli.run(&args, Some(&format!("{secret}\n")))
-        };
+        let set = |secret: &str| cli.connect(&c, secret, &[]);
 
         let out = tokio::task::block_in_place(|| set("not-the-secret"));
         assert!(out.status.success(), "{backend}: {}", text(&out));
@@ -142,22 +127,7 @@ async fn a_sync_killed_at_any_moment_resumes_to_the_same_result() {
     let c = emulator.credentials();
     let scratch = Scratch::new("kill");
     let root = scratch.dir.clone();
-    let connect = |cli: &Cli| {
-        let args = [
-            "integration",
-            "set",
-            "--tenant-id",
-            &c.tenant_id,
-            "--client-id",
-            &c.client_id,
-            "--client-secret-stdin",
-            "--login-url",
-            &c.login_url,
-            "--graph-url",
-            &c.graph_url,
-        ];
-        assert!(cli.run(&args, Some(&c.client_secret)).status.success());
-    };
+    let connect = |cli: &Cli| assert!(cli.connect(&c, &c.client_secret, &[]).status.success());
     let reference =
         Cli::new(root.join("reference"), format!("sqlite://{}", root.join("reference.db").display()), "reference");
     tokio::task::block_in_place(|| {
@@ -215,22 +185,7 @@ async fn text_from_graph_cannot_forge_log_lines_or_send_escape_sequences() {
         .await
         .unwrap();
     assert!(added.status().is_success());
-    let args = [
-        "integration",
-        "set",
-        "--tenant-id",
-        &c.tenant_id,
-        "--client-id",
-        &c.client_id,
-        "--client-secret-stdin",
-        "--login-url",
-        &c.login_url,
-        "--graph-url",
-        &c.graph_url,
-        "--calendar-sync",
-        "false",
-    ];
-    let out = tokio::task::block_in_place(|| cli.run(&args, Some(&c.client_secret)));
+    let out = tokio::task::block_in_place(|| cli.connect(&c, &c.client_secret, &["--calendar-sync", "false"]));
     assert!(out.status.success(), "{}", text(&out));
     let out = tokio::task::block_in_place(|| cli.run(&["sync", "--once"], None));
     let log = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -88,6 +88,26 @@ impl Cli {
         Cli { data_dir, database_url, label }
     }
 
+    /// `integration set` for the emulator's app, with `secret` on stdin
+    /// and any `extra` flags.
+    pub fn connect(&self, c: &tac_emulator::Credentials, secret: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "integration",
+            "set",
+            "--tenant-id",
+            &c.tenant_id,
+            "--client-id",
+            &c.client_id,
+            "--client-secret-stdin",
+            "--login-url",
+            &c.login_url,
+            "--graph-url",
+            &c.graph_url,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args, Some(&format!("{secret}\n")))
+    }
+
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tac-crm"))
             .args(args)
