@@ -390,14 +390,14 @@ impl Store {
         dispatch!(self, cursor(ws, mailbox, scope))
     }
 
-    /// What the round of the saved cursor has done (see [`RoundState`]).
-    pub async fn cursor_round(
+    /// The saved cursor with what its round has done (see [`RoundState`]).
+    pub async fn cursor_and_round(
         &self,
         ws: WorkspaceId,
         mailbox: MailboxId,
         scope: CursorScope<'_>,
-    ) -> Result<Option<RoundState>> {
-        dispatch!(self, cursor_round(ws, mailbox, scope))
+    ) -> Result<Option<(SyncCursor, RoundState)>> {
+        dispatch!(self, cursor_and_round(ws, mailbox, scope))
     }
 
     /// Saves a cursor on its own (for a round with nothing to apply; pages

@@ -853,8 +853,10 @@ impl MailboxJob<'_> {
         let mut at_start = true;
         // After a reset: what was stored before, and what the new round has confirmed.
         let mut reconcile: Option<(StoredIds, HashSet<String>)> = None;
-        let saved = self.store.cursor(self.ws, self.mailbox, scope).await?;
-        let saved_round = self.store.cursor_round(self.ws, self.mailbox, scope).await?.unwrap_or_default();
+        let (saved, saved_round) = match self.store.cursor_and_round(self.ws, self.mailbox, scope).await? {
+            Some((cursor, round)) => (Some(cursor), round),
+            None => (None, RoundState::default()),
+        };
         let (mut link, mut round) = match saved {
             Some(c) if self.graph.cloud().resolve(c.url()).is_ok() && Self::capped(chain, saved_round) => {
                 // The last round hit the cap (and the pass stopped before

@@ -229,29 +229,17 @@ pub(crate) async fn cursor(
     mailbox: MailboxId,
     scope: CursorScope<'_>,
 ) -> Result<Option<SyncCursor>> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "select kind, url from sync_cursor
-         where workspace_id = $1 and mailbox_id = $2 and scope = $3",
-    )
-    .bind(ws.0)
-    .bind(mailbox.0)
-    .bind(scope.key())
-    .fetch_optional(pool)
-    .await?;
-    row.map(|(kind, url)| {
-        SyncCursor::from_parts(&kind, url).ok_or_else(|| StoreError::corrupt("sync_cursor.kind", kind))
-    })
-    .transpose()
+    Ok(cursor_and_round(pool, ws, mailbox, scope).await?.map(|(cursor, _)| cursor))
 }
 
-pub(crate) async fn cursor_round(
+pub(crate) async fn cursor_and_round(
     pool: &Pool,
     ws: WorkspaceId,
     mailbox: MailboxId,
     scope: CursorScope<'_>,
-) -> Result<Option<RoundState>> {
-    let row: Option<(bool, i64)> = sqlx::query_as(
-        "select filtered, round_items from sync_cursor
+) -> Result<Option<(SyncCursor, RoundState)>> {
+    let row: Option<(String, String, bool, i64)> = sqlx::query_as(
+        "select kind, url, filtered, round_items from sync_cursor
          where workspace_id = $1 and mailbox_id = $2 and scope = $3",
     )
     .bind(ws.0)
@@ -259,7 +247,12 @@ pub(crate) async fn cursor_round(
     .bind(scope.key())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(filtered, items)| RoundState { filtered, items: u64::try_from(items).unwrap_or(0) }))
+    row.map(|(kind, url, filtered, items)| {
+        let round = RoundState { filtered, items: u64::try_from(items).unwrap_or(0) };
+        let cursor = SyncCursor::from_parts(&kind, url).ok_or_else(|| StoreError::corrupt("sync_cursor.kind", kind))?;
+        Ok((cursor, round))
+    })
+    .transpose()
 }
 
 pub(crate) async fn save_cursor(

@@ -76,13 +76,16 @@ async fn cursors_are_kept_per_mailbox_and_scope(db: TestDb) {
     assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(delta.clone()));
 
     // A mail page saves what its round has done with the cursor.
-    assert_eq!(store.cursor_round(ws, ann, inbox).await.unwrap(), Some(tac_store::RoundState::default()));
+    assert_eq!(
+        store.cursor_and_round(ws, ann, inbox).await.unwrap().map(|(_, round)| round),
+        Some(tac_store::RoundState::default())
+    );
     let round = tac_store::RoundState { filtered: true, items: 5_000 };
     store.apply_mail_page(ws, ann, "inbox-id", &[], &[], &[], &delta, round).await.unwrap();
-    assert_eq!(store.cursor_round(ws, ann, inbox).await.unwrap(), Some(round));
-    assert_eq!(store.cursor_round(ws, bob, inbox).await.unwrap(), None);
+    assert_eq!(store.cursor_and_round(ws, ann, inbox).await.unwrap().map(|(_, round)| round), Some(round));
+    assert_eq!(store.cursor_and_round(ws, bob, inbox).await.unwrap().map(|(_, round)| round), None);
     store.clear_cursor(ws, ann, inbox).await.unwrap();
-    assert_eq!(store.cursor_round(ws, ann, inbox).await.unwrap(), None);
+    assert_eq!(store.cursor_and_round(ws, ann, inbox).await.unwrap().map(|(_, round)| round), None);
     assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), None);
     assert_eq!(store.cursor(ws, ann, CursorScope::Calendar).await.unwrap(), Some(delta));
 }
