@@ -124,6 +124,26 @@ pub struct IntegrationSettings {
 }
 
 impl IntegrationSettings {
+    /// The settings that decide where the client secret is sent (tenant,
+    /// client id, login and Graph URLs) that differ in `new`, by field
+    /// name; case and a trailing slash make no difference. Changing one
+    /// without entering the secret again clears the stored secret, so that
+    /// no one can send it to a new destination by changing them alone.
+    pub fn destination_changes(&self, new: &IntegrationSettings) -> Vec<&'static str> {
+        let same =
+            |a: &str, b: &str| a.trim().trim_end_matches('/').eq_ignore_ascii_case(b.trim().trim_end_matches('/'));
+        [
+            ("tenant_id", &self.tenant_id, &new.tenant_id),
+            ("client_id", &self.client_id, &new.client_id),
+            ("login_url", &self.login_url, &new.login_url),
+            ("graph_url", &self.graph_url, &new.graph_url),
+        ]
+        .into_iter()
+        .filter(|(_, old, new)| !same(old, new))
+        .map(|(field, _, _)| field)
+        .collect()
+    }
+
     /// Settings for a tenant with every default: public cloud, mail and
     /// calendar on, all mailboxes, 365 days of backfill, not yet verified.
     pub fn new(tenant_id: impl Into<String>, client_id: impl Into<String>) -> Self {

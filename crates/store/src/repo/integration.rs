@@ -72,27 +72,6 @@ async fn integration_row(pool: &Pool, ws: WorkspaceId) -> Result<Option<Integrat
     Ok(sqlx::query_as(SELECT_INTEGRATION).bind(ws.0).fetch_optional(pool).await?)
 }
 
-/// The settings that decide where the client secret is sent. Changing one
-/// without entering the secret again clears the stored secret, so that no
-/// one can send it to a new destination by changing the URLs alone.
-fn destination_changes(old: &IntegrationSettings, new: &IntegrationSettings) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
-    if !same(&old.tenant_id, &new.tenant_id) {
-        changed.push("tenant_id");
-    }
-    if !same(&old.client_id, &new.client_id) {
-        changed.push("client_id");
-    }
-    if !same(old.login_url.trim_end_matches('/'), new.login_url.trim_end_matches('/')) {
-        changed.push("login_url");
-    }
-    if !same(old.graph_url.trim_end_matches('/'), new.graph_url.trim_end_matches('/')) {
-        changed.push("graph_url");
-    }
-    changed
-}
-
 /// The other settings that changed, for the audit log.
 fn other_changes(old: &IntegrationSettings, new: &IntegrationSettings) -> Vec<&'static str> {
     let mut changed = Vec::new();
@@ -125,11 +104,7 @@ pub(crate) async fn save_integration(
     let (destination, others, had_secret) = match &old {
         Some(row) => {
             let old_settings = row.settings()?;
-            (
-                destination_changes(&old_settings, settings),
-                other_changes(&old_settings, settings),
-                row.sealed().is_some(),
-            )
+            (old_settings.destination_changes(settings), other_changes(&old_settings, settings), row.sealed().is_some())
         }
         None => (vec!["tenant_id", "client_id", "login_url", "graph_url"], Vec::new(), false),
     };

@@ -351,17 +351,21 @@ async fn save(State(state): State<AppState>, AdminUser(current): AdminUser, body
     }
     // The stored secret goes only where it went before: a new tenant,
     // client id or URL needs the secret typed again in the same save.
-    let same = |a: &str, b: &str| a.trim().trim_end_matches('/').eq_ignore_ascii_case(b.trim().trim_end_matches('/'));
-    let moved: Vec<&str> = [
-        ("Tenant ID", view.form.tenant_id.as_str(), form.tenant_id.as_str()),
-        ("Client ID", view.form.client_id.as_str(), form.client_id.as_str()),
-        ("Login URL", view.form.login_url.as_str(), form.login_url.as_str()),
-        ("Graph URL", view.form.graph_url.as_str(), form.graph_url.as_str()),
-    ]
-    .into_iter()
-    .filter(|(_, old, new)| !same(old, new))
-    .map(|(name, _, _)| name)
-    .collect();
+    let destination = |f: &ConnectionForm| IntegrationSettings {
+        login_url: f.login_url.clone(),
+        graph_url: f.graph_url.clone(),
+        ..IntegrationSettings::new(f.tenant_id.clone(), f.client_id.clone())
+    };
+    let moved: Vec<&str> = destination(&view.form)
+        .destination_changes(&destination(&form))
+        .into_iter()
+        .map(|field| match field {
+            "tenant_id" => "Tenant ID",
+            "client_id" => "Client ID",
+            "login_url" => "Login URL",
+            _ => "Graph URL",
+        })
+        .collect();
     if secret.is_empty() && secret_stored && !moved.is_empty() {
         form.secret_error.set(format!(
             "You changed the {}: enter the Client Secret again, so that it is sent only where you mean it to go.",
