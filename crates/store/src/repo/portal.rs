@@ -266,28 +266,8 @@ pub(crate) async fn record_login_failure(
     Ok(())
 }
 
-/// The failures of one key (`email = $2`, `client_ip = $2`, or both) since `since`.
-async fn failures_where(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    condition: &'static str,
-    values: (&str, Option<&str>),
-    since: DateTime<Utc>,
-) -> Result<LoginFailures> {
-    let sql = format!(
-        "select count(*), min(at), max(at) from login_failure where workspace_id = $1 and {condition} and at > $4"
-    );
-    let (n, oldest, latest): (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(ws.0)
-            .bind(values.0)
-            .bind(values.1.unwrap_or(""))
-            .bind(since)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(LoginFailures { count: count(n), oldest, latest })
-}
-
+/// The failures that bear on an attempt by `email` from `client_ip` since
+/// `since`, per key, in one statement.
 async fn attempt_history(
     conn: &mut Conn,
     ws: WorkspaceId,
@@ -295,10 +275,29 @@ async fn attempt_history(
     client_ip: &str,
     since: DateTime<Utc>,
 ) -> Result<AttemptHistory> {
+    type Times = Option<DateTime<Utc>>;
+    type Row = (i64, Times, Times, i64, Times, Times, i64, Times, Times);
+    let row: Row = sqlx::query_as(
+        "select
+             count(*) filter (where email = $2), min(at) filter (where email = $2), max(at) filter (where email = $2),
+             count(*) filter (where client_ip = $3), min(at) filter (where client_ip = $3),
+             max(at) filter (where client_ip = $3),
+             count(*) filter (where email = $2 and client_ip = $3),
+             min(at) filter (where email = $2 and client_ip = $3), max(at) filter (where email = $2 and client_ip = $3)
+         from login_failure
+         where workspace_id = $1 and at > $4 and (email = $2 or client_ip = $3)",
+    )
+    .bind(ws.0)
+    .bind(email)
+    .bind(client_ip)
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    let failures = |n: i64, oldest: Times, latest: Times| LoginFailures { count: count(n), oldest, latest };
     Ok(AttemptHistory {
-        account: failures_where(conn, ws, "email = $2 and $3 = $3", (email, None), since).await?,
-        source: failures_where(conn, ws, "client_ip = $2 and $3 = $3", (client_ip, None), since).await?,
-        pair: failures_where(conn, ws, "email = $2 and client_ip = $3", (email, Some(client_ip)), since).await?,
+        account: failures(row.0, row.1, row.2),
+        source: failures(row.3, row.4, row.5),
+        pair: failures(row.6, row.7, row.8),
     })
 }
 
