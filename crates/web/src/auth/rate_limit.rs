@@ -50,8 +50,8 @@ impl Rule {
     /// How long after the latest failure the next attempt must wait.
     fn wait(self, failures: u64) -> Option<Duration> {
         let extra = failures.checked_sub(self.free)?;
-        let factor = 1i32.checked_shl(u32::try_from(extra).unwrap_or(u32::MAX).min(20)).unwrap_or(i32::MAX);
-        Some((self.base * factor).min(self.cap))
+        // Past 2^20 times the base every rule is at its cap already.
+        Some((self.base * (1 << extra.min(20))).min(self.cap))
     }
 
     /// Until when a key with these failures makes attempts wait.
