@@ -271,6 +271,12 @@ impl Store {
         dispatch!(self, directory_roles(ws))
     }
 
+    /// How many users hold each role, by template id (lowercase); roles
+    /// nobody holds are absent.
+    pub async fn role_holder_counts(&self, ws: WorkspaceId) -> Result<Vec<(String, u64)>> {
+        dispatch!(self, role_holder_counts(ws))
+    }
+
     /// The object ids of the users holding the role with this template id.
     pub async fn role_holders(&self, ws: WorkspaceId, role_template_id: &str) -> Result<Vec<String>> {
         dispatch!(self, role_holders(ws, role_template_id))

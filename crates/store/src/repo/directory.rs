@@ -243,6 +243,20 @@ pub(crate) async fn directory_roles(pool: &Pool, ws: WorkspaceId) -> Result<Vec<
         .collect())
 }
 
+/// How many users hold each role, by template id (roles nobody holds are absent).
+pub(crate) async fn role_holder_counts(pool: &Pool, ws: WorkspaceId) -> Result<Vec<(String, u64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select r.role_template_id, count(*) from directory_role_member m
+         join directory_role r on r.workspace_id = m.workspace_id and r.id = m.role_id
+         where m.workspace_id = $1
+         group by r.role_template_id",
+    )
+    .bind(ws.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(template, n)| (template, u64::try_from(n).unwrap_or(0))).collect())
+}
+
 /// The object ids of the users who hold the role with this template id.
 pub(crate) async fn role_holders(pool: &Pool, ws: WorkspaceId, role_template_id: &str) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(

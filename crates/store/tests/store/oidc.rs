@@ -260,6 +260,9 @@ async fn chosen_entra_roles_promote_their_holders_and_demote_only_admins_they_ma
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[0].role_template_id, GLOBAL_ADMINISTRATOR_TEMPLATE, "kept lowercase");
     assert_eq!(store.role_holders(ws, GLOBAL_ADMINISTRATOR_TEMPLATE).await.unwrap(), [OID]);
+    let mut counts = store.role_holder_counts(ws).await.unwrap();
+    counts.sort();
+    assert_eq!(counts, [(GLOBAL_ADMINISTRATOR_TEMPLATE.to_owned(), 1), (USER_ADMINISTRATOR.to_owned(), 1)]);
     assert!(store.directory_roles(other).await.unwrap().is_empty(), "another workspace sees none");
 
     let ga = linked_member(&db, ws, "ga@contoso.com", OID).await;

@@ -85,7 +85,7 @@ pub(crate) struct RoleOption {
     pub description: String,
     /// How many people the last directory sync saw holding it; `None`
     /// when the sync has not read it (not activated, or not synced yet).
-    pub holders: Option<usize>,
+    pub holders: Option<u64>,
     pub checked: bool,
 }
 
@@ -107,6 +107,8 @@ impl AdminRolesView {
     async fn with_choice(state: &AppState, chosen: &[String]) -> Result<Self, WebError> {
         let (store, ws) = (state.store(), state.workspace());
         let known = store.directory_roles(ws).await?;
+        let counts = store.role_holder_counts(ws).await?;
+        let holders = |template: &str| counts.iter().find(|(t, _)| t == template).map_or(0, |(_, n)| *n);
         let is_chosen = |t: &str| chosen.iter().any(|c| c.eq_ignore_ascii_case(t));
         let mut roles = Vec::with_capacity(known.len() + 1);
         if !known.iter().any(|r| r.role_template_id.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR_TEMPLATE)) {
@@ -120,7 +122,7 @@ impl AdminRolesView {
         }
         for role in &known {
             roles.push(RoleOption {
-                holders: Some(store.role_holders(ws, &role.role_template_id).await?.len()),
+                holders: Some(holders(&role.role_template_id)),
                 checked: is_chosen(&role.role_template_id),
                 template_id: role.role_template_id.clone(),
                 name: role.display_name.clone(),
