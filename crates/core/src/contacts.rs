@@ -871,6 +871,7 @@ mod tests {
                 kind: "required".into(),
                 response: "none".into(),
             }],
+            internal_only: false,
         };
         let ps = meeting_participants(&meeting);
         assert_eq!(

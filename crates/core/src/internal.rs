@@ -3,6 +3,9 @@
 //! the tenant's verified domains, subdomains included. Contacts are external
 //! people, and an item whose participants are all internal is on no timeline,
 //! so sync, matching and contact creation all ask this one question here.
+//! [`Internal::all_internal`] asks it of a whole item: such an item is
+//! "internal-only", which the privacy rules treat on their own (see
+//! `crate::privacy`).
 
 use crate::address::normalize;
 use crate::records::{DirectoryUser, TenantDomain};
@@ -44,6 +47,26 @@ impl Internal {
         let domain = a.domain();
         self.domains.iter().any(|d| domain == d || domain.strip_suffix(d.as_str()).is_some_and(|p| p.ends_with('.')))
     }
+
+    /// Whether every address is one of ours: the item is internal-only. An
+    /// item with nobody on it counts as internal-only (the stricter answer).
+    pub fn all_internal<'a>(&self, mut addresses: impl Iterator<Item = &'a str>) -> bool {
+        addresses.all(|a| self.is_internal(a))
+    }
+
+    /// Everything the answer depends on, sorted: the addresses, then each
+    /// domain written `@domain`. Equal lists give equal answers, so a store
+    /// can tell from a digest of it whether stored items need classifying
+    /// again.
+    pub fn canonical(&self) -> Vec<String> {
+        let mut addresses: Vec<String> = self.addresses.iter().cloned().collect();
+        addresses.sort();
+        let mut domains: Vec<String> = self.domains.iter().map(|d| format!("@{d}")).collect();
+        domains.sort();
+        domains.dedup();
+        addresses.extend(domains);
+        addresses
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +100,9 @@ mod tests {
         assert!(!internal.is_internal("bob@notcontoso.com"));
         assert!(!internal.is_internal("bob@contoso-legacy.net"), "only the alias, not its domain");
         assert!(!internal.is_internal("not an address"));
+        assert!(internal.all_internal(["ann.lee@contoso-legacy.net", "bob@eu.contoso.com"].into_iter()));
+        assert!(!internal.all_internal(["bob@contoso.com", "zoe@fabrikam.com"].into_iter()));
+        assert!(internal.all_internal(std::iter::empty()), "nobody on it: the stricter answer");
+        assert_eq!(internal.canonical(), ["ann.lee@contoso-legacy.net", "ann@contoso.com", "@contoso.com"]);
     }
 }

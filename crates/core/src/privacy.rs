@@ -10,6 +10,14 @@ already stored" and a stricter level may have been chosen since. A private
 item (sensitivity private or confidential) is always metadata-only: who and
 when, read as [`PRIVATE_EMAIL_LABEL`] or [`PRIVATE_MEETING_LABEL`].
 
+An internal-only item (every participant is one of ours, see
+[`crate::internal`]) is colleagues talking among themselves, not customer
+activity. It is kept as metadata only unless the workspace turns
+[`PrivacyPolicy::keep_internal`] on ([`PrivacyPolicy::level_for`]), and
+whatever the setting, [`may_open_internal_only`] decides who may see one:
+the people whose mailbox holds it, and admins only when the workspace keeps
+internal-only content.
+
 The blocklist holds addresses and `@domain` entries; a domain entry also
 covers its subdomains, and nothing else (`@contoso.com` blocks
 `x@eu.contoso.com` but not `x@notcontoso.com`).
@@ -314,6 +322,9 @@ pub struct PrivacyPolicy {
     pub blocklist: Blocklist,
     /// Directory user object ids whose mailboxes are not synced.
     pub excluded_mailboxes: Vec<String>,
+    /// Keep the subject and body of internal-only items (off by default:
+    /// they are kept as metadata only).
+    pub keep_internal: bool,
 }
 
 impl PrivacyPolicy {
@@ -322,6 +333,13 @@ impl PrivacyPolicy {
     pub fn is_excluded(&self, user_id: &str) -> bool {
         let user_id = user_id.trim();
         self.excluded_mailboxes.iter().any(|id| id.trim().eq_ignore_ascii_case(user_id))
+    }
+
+    /// The level an item is kept and shown at: the workspace's visibility,
+    /// or metadata only for an internal-only item unless the workspace
+    /// keeps internal-only content.
+    pub fn level_for(&self, internal_only: bool) -> Visibility {
+        level_for(self.visibility, self.keep_internal, internal_only)
     }
 
     /// The instant before which activity is purged, or `None` when retention
@@ -352,6 +370,20 @@ pub fn shown(visibility: Visibility, is_private: bool) -> Shown {
     }
 }
 
+/// [`PrivacyPolicy::level_for`], for callers that read the two settings
+/// alone.
+pub fn level_for(visibility: Visibility, keep_internal: bool, internal_only: bool) -> Visibility {
+    if internal_only && !keep_internal { Visibility::Metadata } else { visibility }
+}
+
+/// Whether a viewer may see an internal-only item at all (search, the API,
+/// its page): when one of their own mailboxes holds it, or when they are an
+/// admin and the workspace keeps internal-only content. Anyone may see an
+/// item that is not internal-only, as the visibility level allows.
+pub fn may_open_internal_only(keep_internal: bool, admin: bool, own_mailbox_holds_it: bool) -> bool {
+    own_mailbox_holds_it || (admin && keep_internal)
+}
+
 /// Whether Graph's `sensitivity` makes an item private: `private` or
 /// `confidential`, in any case. `personal` and `normal` are not private.
 pub fn is_private_sensitivity(sensitivity: &str) -> bool {
@@ -375,8 +407,8 @@ pub fn minimise_email(record: &mut EmailRecord, visibility: Visibility) {
 
 /// Clears what the workspace may not keep of a meeting, before it is stored:
 /// the subject unless shown, the body unless shown, and for a private meeting
-/// also where it takes place (location and online meeting link). Organizer,
-/// attendees and times are always kept.
+/// or at metadata level also where it takes place (location and online
+/// meeting link). Organizer, attendees and times are always kept.
 pub fn minimise_meeting(record: &mut MeetingRecord, visibility: Visibility) {
     let private = is_private_sensitivity(&record.sensitivity);
     let keep = shown(visibility, private);
@@ -386,7 +418,7 @@ pub fn minimise_meeting(record: &mut MeetingRecord, visibility: Visibility) {
     if !keep.body {
         record.body_html.clear();
     }
-    if private {
+    if private || visibility == Visibility::Metadata {
         record.location = None;
         record.online_meeting_url = None;
     }
@@ -518,6 +550,7 @@ mod tests {
             retention_days: Some(365),
             blocklist: Blocklist::new(vec![entry("@contoso.com")]),
             excluded_mailboxes: vec!["6e7b7d4a-0000-4000-8000-000000000001".into()],
+            keep_internal: true,
         };
         let json = serde_json::to_value(&policy).unwrap();
         assert_eq!(
@@ -528,12 +561,14 @@ mod tests {
                 "retention_days": 365,
                 "blocklist": ["@contoso.com"],
                 "excluded_mailboxes": ["6e7b7d4a-0000-4000-8000-000000000001"],
+                "keep_internal": true,
             })
         );
         assert_eq!(serde_json::from_value::<PrivacyPolicy>(json).unwrap(), policy);
         let partial: PrivacyPolicy = serde_json::from_str(r#"{"visibility":"metadata"}"#).unwrap();
         assert_eq!(partial.visibility, Visibility::Metadata);
         assert_eq!(partial.auto_create, AutoCreate::Sent);
+        assert!(!partial.keep_internal);
         assert!(serde_json::from_str::<PrivacyPolicy>(r#"{"blocklist":["@nodot"]}"#).is_err());
     }
 
@@ -593,6 +628,7 @@ mod tests {
                 address: "ann@contoso.com".into(),
                 name: "Ann".into(),
             }],
+            internal_only: false,
         }
     }
 
@@ -623,7 +659,36 @@ mod tests {
                 kind: "required".into(),
                 response: "accepted".into(),
             }],
+            internal_only: false,
         }
+    }
+
+    #[test]
+    fn internal_only_items_are_kept_as_metadata_unless_the_workspace_keeps_them() {
+        let mut policy = PrivacyPolicy::default();
+        assert!(!policy.keep_internal, "off by default");
+        assert_eq!(policy.level_for(false), Visibility::Full);
+        assert_eq!(policy.level_for(true), Visibility::Metadata);
+        policy.keep_internal = true;
+        assert_eq!(policy.level_for(true), Visibility::Full);
+        policy.visibility = Visibility::Subject;
+        assert_eq!(policy.level_for(true), Visibility::Subject, "keeping never shows more than the level");
+
+        let mut internal = meeting("normal");
+        minimise_meeting(&mut internal, PrivacyPolicy::default().level_for(true));
+        assert_eq!((internal.subject.as_str(), internal.body_html.as_str()), ("", ""));
+        assert_eq!((internal.location, internal.online_meeting_url), (None, None), "where colleagues meet is content");
+    }
+
+    #[test]
+    fn only_the_mailbox_owner_or_an_admin_of_a_keeping_workspace_opens_internal_only_items() {
+        for keep in [false, true] {
+            assert!(may_open_internal_only(keep, false, true), "a member sees their own");
+            assert!(may_open_internal_only(keep, true, true), "an admin sees their own");
+            assert!(!may_open_internal_only(keep, false, false), "a member never sees a colleague's");
+        }
+        assert!(!may_open_internal_only(false, true, false), "an admin only when the workspace keeps them");
+        assert!(may_open_internal_only(true, true, false));
     }
 
     #[test]

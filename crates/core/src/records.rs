@@ -226,6 +226,11 @@ pub struct EmailRecord {
     /// Graph's `meetingMessageType` for invitations and responses.
     pub meeting_message_type: Option<String>,
     pub participants: Vec<Participant>,
+    /// Every participant is one of ours (see [`crate::internal`]): kept as
+    /// metadata only unless the workspace keeps internal-only mail, and
+    /// never shown to members from other people's mailboxes.
+    #[serde(default)]
+    pub internal_only: bool,
 }
 
 /// One mailbox's copy of an email.
@@ -260,6 +265,10 @@ pub struct MeetingRecord {
     pub online_meeting_url: Option<String>,
     pub organizer: Participant,
     pub attendees: Vec<AttendeeRecord>,
+    /// The organizer and every attendee are ours: see
+    /// [`EmailRecord::internal_only`].
+    #[serde(default)]
+    pub internal_only: bool,
 }
 
 /// An attendee of a meeting as the event lists them.

@@ -123,6 +123,7 @@ async fn ingest(label: &str, url: &str, emulator: &Emulator) {
             visibility: tac_core::privacy::Visibility::Full,
             auto_create: policy.parse().expect("TAC_BENCH_AUTO_CREATE is none, sent or sent_and_received"),
             retention_days: None,
+            keep_internal: false,
         };
         store.set_privacy_settings(ws, settings, "bench").await.expect("privacy settings");
     }

@@ -59,6 +59,10 @@ pub struct SetArgs {
     /// Keep activity however old it is.
     #[arg(long)]
     no_retention: bool,
+    /// Keep subjects and bodies of mail and meetings among colleagues only
+    /// (`true`), or keep only who and when (`false`, the default).
+    #[arg(long)]
+    keep_internal: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +119,7 @@ async fn show(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             "visibility": policy.visibility.as_str(),
             "auto_create": policy.auto_create.as_str(),
             "retention_days": policy.retention_days,
+            "keep_internal": policy.keep_internal,
             "blocklist": blocklist,
             "excluded_mailboxes": excluded.iter().map(|(id, user)| json!({
                 "user_id": id,
@@ -131,6 +136,7 @@ async fn show(s: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         Some(days) => println!("Retention:           {days} days"),
         None => println!("Retention:           keep everything"),
     }
+    println!("Internal-only items: {}", describe_keep_internal(policy.keep_internal));
     if blocklist.is_empty() {
         println!("Blocklist:           none");
     } else {
@@ -159,6 +165,10 @@ fn describe_visibility(v: Visibility) -> &'static str {
     }
 }
 
+fn describe_keep_internal(keep: bool) -> &'static str {
+    if keep { "kept like customer mail; admins can open them" } else { "who and when only, not searchable" }
+}
+
 fn describe_auto_create(a: AutoCreate) -> &'static str {
     match a {
         AutoCreate::None => "contacts are only added by hand or by import",
@@ -173,14 +183,23 @@ fn purged_text(p: &PurgeCounts) -> String {
 }
 
 async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {
-    if args.visibility.is_none() && args.auto_create.is_none() && args.retention_days.is_none() && !args.no_retention {
-        bail!("nothing to change: give --visibility, --auto-create, --retention-days N or --no-retention");
+    if args.visibility.is_none()
+        && args.auto_create.is_none()
+        && args.retention_days.is_none()
+        && !args.no_retention
+        && args.keep_internal.is_none()
+    {
+        bail!(
+            "nothing to change: give --visibility, --auto-create, --retention-days N, --no-retention \
+             or --keep-internal true|false"
+        );
     }
     let current = s.store.privacy_policy(s.workspace).await?;
     let settings = PrivacySettings {
         visibility: args.visibility.unwrap_or(current.visibility),
         auto_create: args.auto_create.unwrap_or(current.auto_create),
         retention_days: if args.no_retention { None } else { args.retention_days.or(current.retention_days) },
+        keep_internal: args.keep_internal.unwrap_or(current.keep_internal),
     };
     let purged = s.store.set_privacy_settings(s.workspace, settings, ACTOR).await?;
     println!("Visibility:          {}", settings.visibility);
@@ -188,6 +207,10 @@ async fn set(s: &Settings, args: SetArgs) -> anyhow::Result<ExitCode> {
     match settings.retention_days {
         Some(days) => println!("Retention:           {days} days"),
         None => println!("Retention:           keep everything"),
+    }
+    println!("Internal-only items: {}", describe_keep_internal(settings.keep_internal));
+    if current.keep_internal && !settings.keep_internal {
+        println!("Stored subjects and bodies of internal-only mail and meetings were removed.");
     }
     if settings.visibility < current.visibility {
         println!("Stored subjects and bodies that `{}` hides were removed.", settings.visibility);

@@ -177,7 +177,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     let s = Settings::build(config).await?;
     let mut query = args.filter.query()?;
     query.search = Some(args.query.clone());
-    let page = match s.store.search(s.workspace, &query, Utc::now()).await {
+    let page = match s.store.search(s.workspace, &query, &tac_store::Viewer::operator(), Utc::now()).await {
         Ok(page) => page,
         Err(StoreError::InvalidInput(message)) => {
             bail!("{message}: `{}` has no word of letters or digits to search for", args.query)
@@ -304,7 +304,7 @@ pub async fn email(config: &Config, command: EmailCommand) -> anyhow::Result<Exi
     let EmailCommand::Show(args) = command;
     let id = parse_email_id(&args.id)?;
     let s = Settings::build(config).await?;
-    let body = match s.store.email_body(s.workspace, id, args.allow_images).await {
+    let body = match s.store.email_body(s.workspace, id, &tac_store::Viewer::operator(), args.allow_images).await {
         Ok(body) => body,
         Err(StoreError::Hidden(reason)) => {
             eprintln!("{reason}");

@@ -35,8 +35,11 @@ use std::time::Instant;
 use tac_core::address::normalize;
 use tac_core::records::{Direction, DirectoryUser, TenantDomain};
 use tac_core::timeline::ActivityKind;
-use tac_store::{ContactId, ContactSource, NewContact, Store, TimelineQuery, WorkspaceId};
+use tac_store::{ContactId, ContactSource, NewContact, Store, TimelineQuery, Viewer, WorkspaceId};
 
+/// Searches run as a member without a linked mailbox: the internal-only
+/// rule applies to every hit.
+const MEMBER: Viewer = Viewer { admin: false, user_id: None };
 const INTERNAL_USERS: usize = 200;
 const EXTERNAL_PEOPLE: usize = 20_000;
 const DOMAINS: usize = 2_000;
@@ -1226,14 +1229,14 @@ async fn run(label: &str, url: &str, emails: u64, reuse: bool) -> Outcome {
     }
     for (_, words) in queries.iter().take(8) {
         let query = TimelineQuery { search: Some(words.clone()), ..Default::default() };
-        store.search(ws, &query, now).await.expect("search");
+        store.search(ws, &query, &MEMBER, now).await.expect("search");
     }
     let mut search_all = Vec::with_capacity(SEARCH_RUNS);
     let mut search_by: Vec<(&str, f64, &str)> = Vec::with_capacity(SEARCH_RUNS);
     for (band, words) in &queries {
         let query = TimelineQuery { search: Some(words.clone()), ..Default::default() };
         let started = Instant::now();
-        store.search(ws, &query, now).await.expect("search");
+        store.search(ws, &query, &MEMBER, now).await.expect("search");
         let t = ms(started);
         search_all.push(t);
         search_by.push((band, t, words));

@@ -1,5 +1,6 @@
 /*!
-Content fingerprints of emails and meetings, stored in their rows' `fingerprint` column.
+Content fingerprints of emails and meetings, stored in their rows' `fingerprint` column,
+and the digest of the directory that classified them as internal-only.
 
 Most records a sync sees are already stored exactly as they are: the same
 message in another mailbox, or a page applied again after a restart. Ingest
@@ -20,8 +21,9 @@ use tac_core::records::{EmailRecord, MeetingRecord};
 
 /// Names what is hashed and how. Bump it when the hashed fields or a derived
 /// column change: every stored row then differs once and is rewritten.
-const EMAIL_VERSION: &[u8] = b"tac-email-1";
-const MEETING_VERSION: &[u8] = b"tac-meeting-1";
+const EMAIL_VERSION: &[u8] = b"tac-email-2";
+const MEETING_VERSION: &[u8] = b"tac-meeting-2";
+const DIRECTORY_VERSION: &[u8] = b"tac-internal-1";
 
 /// Feeds fields into a digest, each prefixed with its length (or a marker
 /// for `None`), so that field boundaries are part of the hash.
@@ -88,6 +90,7 @@ pub(crate) fn email(email: &EmailRecord) -> String {
     h.text(&email.importance);
     h.flag(email.is_private);
     h.optional(email.meeting_message_type.as_deref());
+    h.flag(email.internal_only);
     h.count(email.participants.len());
     for p in &email.participants {
         h.text(p.role.as_str());
@@ -117,12 +120,26 @@ pub(crate) fn meeting(meeting: &MeetingRecord, is_cancelled: bool) -> String {
     h.optional(meeting.online_meeting_url.as_deref());
     h.text(&meeting.organizer.address);
     h.text(&meeting.organizer.name);
+    h.flag(meeting.internal_only);
     h.count(meeting.attendees.len());
     for a in &meeting.attendees {
         h.text(&a.address);
         h.text(&a.name);
         h.text(&a.kind);
         h.text(&a.response);
+    }
+    h.finish()
+}
+
+/// The digest of what decides which items are internal-only (see
+/// `tac_core::internal::Internal::canonical`): when it is unchanged, so is
+/// every stored item's classification.
+pub(crate) fn directory(internal: &tac_core::internal::Internal) -> String {
+    let canonical = internal.canonical();
+    let mut h = Hasher::new(DIRECTORY_VERSION);
+    h.count(canonical.len());
+    for entry in &canonical {
+        h.text(entry);
     }
     h.finish()
 }
@@ -147,6 +164,7 @@ mod tests {
             is_private: false,
             meeting_message_type: None,
             participants: vec![Participant { role: ParticipantRole::From, address: "a@x".into(), name: "A".into() }],
+            internal_only: false,
         }
     }
 
@@ -162,6 +180,7 @@ mod tests {
             |e| e.conversation_id = Some(String::new()),
             |e| e.received_at += chrono::Duration::milliseconds(1),
             |e| e.is_private = true,
+            |e| e.internal_only = true,
             |e| e.participants[0].name = "B".into(),
             |e| e.participants[0].role = ParticipantRole::To,
             |e| e.participants.clear(),
@@ -201,8 +220,10 @@ mod tests {
                 kind: "required".into(),
                 response: "none".into(),
             }],
+            internal_only: false,
         };
         assert_ne!(meeting(&m, false), meeting(&m, true));
+        assert_ne!(meeting(&m, false), meeting(&MeetingRecord { internal_only: true, ..m.clone() }, false));
         let mut declined = m.clone();
         declined.attendees[0].response = "declined".into();
         assert_ne!(meeting(&m, false), meeting(&declined, false));

@@ -53,7 +53,7 @@ pub use error::{Result, StoreError};
 pub use reader::Reader;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{
-    AttemptHistory, LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Reservation, Role,
+    AttemptHistory, LoginFailures, NewPortalUser, PortalSession, PortalUser, PortalUserId, Reservation, Role, Viewer,
 };
 pub use types::{
     AuditEntry, Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource,
@@ -243,7 +243,9 @@ impl Store {
     // ---- directory --------------------------------------------------------
 
     /// Replaces users, groups, memberships (`(group_id, user_id)`) and
-    /// verified domains in one transaction.
+    /// verified domains in one transaction. When that changes who is
+    /// internal, the stored items are classified again
+    /// ([`Store::classify_internal_only`]).
     pub async fn replace_directory(
         &self,
         ws: WorkspaceId,
@@ -252,7 +254,17 @@ impl Store {
         memberships: &[(String, String)],
         domains: &[TenantDomain],
     ) -> Result<()> {
-        dispatch!(self, replace_directory(ws, users, groups, memberships, domains))
+        dispatch!(self, replace_directory(ws, users, groups, memberships, domains))?;
+        self.classify_internal_only(ws).await.map(drop)
+    }
+
+    /// Classifies every stored email and meeting as internal-only or not
+    /// against the stored directory, when it changed since the last time,
+    /// and applies the privacy rules to the items whose answer changed.
+    /// Returns how many did. Resumable: a crash part way is finished by the
+    /// next call.
+    pub async fn classify_internal_only(&self, ws: WorkspaceId) -> Result<u64> {
+        dispatch!(self, classify_internal_only(ws))
     }
 
     /// Replaces the directory roles and their holders (`(role_id,
@@ -626,9 +638,16 @@ impl Store {
     }
 
     /// Full-text search over every email and meeting (`query.search` is
-    /// required), newest first, as far as visibility allows.
-    pub async fn search(&self, ws: WorkspaceId, query: &TimelineQuery, now: DateTime<Utc>) -> Result<TimelinePage> {
-        self.reader().await?.search(ws, query, now).await
+    /// required), newest first, as far as visibility allows and, for
+    /// internal-only items, the viewer may see.
+    pub async fn search(
+        &self,
+        ws: WorkspaceId,
+        query: &TimelineQuery,
+        viewer: &Viewer,
+        now: DateTime<Utc>,
+    ) -> Result<TimelinePage> {
+        self.reader().await?.search(ws, query, viewer, now).await
     }
 
     /// The summary above a contact's timeline.
@@ -643,20 +662,28 @@ impl Store {
 
     /// One email as a timeline shows it (redacted by the privacy policy),
     /// seen from the team: outbound when a team member sent it.
-    /// `NotFound` when it is not in the workspace.
-    pub async fn email_item(&self, ws: WorkspaceId, email: EmailId) -> Result<tac_core::timeline::EmailItem> {
-        dispatch!(self, email_item(ws, email.0))
+    /// `NotFound` when it is not in the workspace, or is internal-only and
+    /// not the viewer's to see.
+    pub async fn email_item(
+        &self,
+        ws: WorkspaceId,
+        email: EmailId,
+        viewer: &Viewer,
+    ) -> Result<tac_core::timeline::EmailItem> {
+        dispatch!(self, email_item(ws, email.0, viewer))
     }
 
     /// One meeting as a timeline shows it (redacted by the privacy policy).
-    /// `NotFound` when it is not in the workspace.
+    /// `NotFound` when it is not in the workspace, or is internal-only and
+    /// not the viewer's to see.
     pub async fn meeting_item(
         &self,
         ws: WorkspaceId,
         meeting: MeetingId,
+        viewer: &Viewer,
         now: DateTime<Utc>,
     ) -> Result<tac_core::timeline::MeetingItem> {
-        dispatch!(self, meeting_item(ws, meeting.0, now))
+        dispatch!(self, meeting_item(ws, meeting.0, viewer, now))
     }
 
     /// A contact's emails and meetings per calendar month (UTC) with
@@ -673,9 +700,16 @@ impl Store {
         self.reader().await?.monthly_activity(ws, contact, from, to).await
     }
 
-    /// An email's sanitised body; [`StoreError::Hidden`] when the policy hides it.
-    pub async fn email_body(&self, ws: WorkspaceId, email: EmailId, allow_remote_images: bool) -> Result<EmailBody> {
-        dispatch!(self, email_body(ws, email.0, allow_remote_images))
+    /// An email's sanitised body; [`StoreError::Hidden`] when the policy
+    /// hides it, `NotFound` as for [`Store::email_item`].
+    pub async fn email_body(
+        &self,
+        ws: WorkspaceId,
+        email: EmailId,
+        viewer: &Viewer,
+        allow_remote_images: bool,
+    ) -> Result<EmailBody> {
+        dispatch!(self, email_body(ws, email.0, viewer, allow_remote_images))
     }
 
     // ---- privacy ----------------------------------------------------------

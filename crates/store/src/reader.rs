@@ -13,7 +13,7 @@
 use crate::error::Result;
 use crate::types::{
     CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSummary, MonthlyActivity, PortalSession,
-    TimelineOf, TimelinePage, TimelineQuery, WorkspaceId,
+    TimelineOf, TimelinePage, TimelineQuery, Viewer, WorkspaceId,
 };
 use crate::{postgres, sqlite};
 use chrono::{DateTime, Utc};
@@ -85,9 +85,16 @@ impl Reader {
         read!(self, timeline(ws, TimelineOf::Company(company), query, now))
     }
 
-    /// Search over every email and meeting (`query.search` is required).
-    pub async fn search(&mut self, ws: WorkspaceId, query: &TimelineQuery, now: DateTime<Utc>) -> Result<TimelinePage> {
-        read!(self, timeline(ws, TimelineOf::Everything, query, now))
+    /// Search over every email and meeting (`query.search` is required), as
+    /// far as visibility and the internal-only rule let `viewer` see.
+    pub async fn search(
+        &mut self,
+        ws: WorkspaceId,
+        query: &TimelineQuery,
+        viewer: &Viewer,
+        now: DateTime<Utc>,
+    ) -> Result<TimelinePage> {
+        read!(self, timeline(ws, TimelineOf::Everything(viewer), query, now))
     }
 
     /// The summary above a contact's timeline.

@@ -594,15 +594,18 @@ pub struct PrivacySettings {
     pub visibility: tac_core::privacy::Visibility,
     pub auto_create: tac_core::privacy::AutoCreate,
     pub retention_days: Option<u32>,
+    /// Keep subjects and bodies of internal-only items.
+    pub keep_internal: bool,
 }
 
 /// Whose timeline to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimelineOf {
+pub(crate) enum TimelineOf<'a> {
     Contact(ContactId),
     Company(CompanyId),
-    /// Everything in the workspace (search over all mail and meetings).
-    Everything,
+    /// Everything in the workspace (search over all mail and meetings), as
+    /// far as the viewer may see internal-only items.
+    Everything(&'a Viewer),
 }
 
 // ---- portal accounts ----------------------------------------------------------
@@ -667,6 +670,34 @@ impl fmt::Debug for NewPortalUser {
             .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
             .field("role", &self.role)
             .finish()
+    }
+}
+
+/// Who is reading an item or searching. It decides whether internal-only
+/// items of other people's mailboxes are seen at all (see
+/// `tac_core::privacy::may_open_internal_only`); everything else is the
+/// same for every viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub admin: bool,
+    /// The Entra object id of the viewer's own mailbox, lowercase: known
+    /// once they signed in with Microsoft.
+    pub user_id: Option<String>,
+}
+
+impl Viewer {
+    /// Whoever runs `tac-crm` on the server: an admin without a mailbox.
+    pub fn operator() -> Viewer {
+        Viewer { admin: true, user_id: None }
+    }
+
+    /// A portal user: their role, and the mailbox of the Microsoft account
+    /// linked to them.
+    pub fn of(user: &PortalUser) -> Viewer {
+        Viewer {
+            admin: user.role == Role::Admin,
+            user_id: user.oidc_object_id.as_deref().map(|id| id.trim().to_ascii_lowercase()),
+        }
     }
 }
 

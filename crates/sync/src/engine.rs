@@ -1092,7 +1092,8 @@ impl MailboxJob<'_> {
                                     counts.withheld += 1;
                                     continue;
                                 }
-                                tac_core::privacy::minimise_email(&mut record, self.policy.visibility);
+                                let level = self.policy.level_for(record.internal_only);
+                                tac_core::privacy::minimise_email(&mut record, level);
                                 new_contacts.extend(
                                     self.candidates(
                                         &record.participants,
@@ -1140,7 +1141,8 @@ impl MailboxJob<'_> {
                                     counts.withheld += 1;
                                     continue;
                                 }
-                                tac_core::privacy::minimise_meeting(&mut record, self.policy.visibility);
+                                let level = self.policy.level_for(record.internal_only);
+                                tac_core::privacy::minimise_meeting(&mut record, level);
                                 let organised_here = self.ctx.directory.is_internal(&record.organizer.address);
                                 new_contacts.extend(self.candidates(&people, organised_here));
                                 upserts.push((record, copy));

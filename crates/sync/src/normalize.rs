@@ -70,6 +70,11 @@ impl DirectoryIndex {
         self.internal.is_internal(address)
     }
 
+    /// Whether every address belongs to the tenant: the item is internal-only.
+    pub fn all_internal<'a>(&self, addresses: impl Iterator<Item = &'a str>) -> bool {
+        self.internal.all_internal(addresses)
+    }
+
     /// A user's addresses, primary first.
     pub fn addresses_of(&self, user_id: &str) -> &[String] {
         self.addresses.get(user_id).map(Vec::as_slice).unwrap_or(&[])
@@ -129,6 +134,7 @@ pub fn email(
         None => format!("<graph.{}@tac.invalid>", m.id),
     };
     let body = m.body.as_ref().and_then(|b| b.content.clone()).unwrap_or_default();
+    let internal_only = dir.all_internal(people.iter().map(|p| p.address.as_str()));
     Ok((
         EmailRecord {
             internet_message_id,
@@ -147,6 +153,7 @@ pub fn email(
                 MeetingKind::NotMeeting | MeetingKind::Unknown(_) => None,
             },
             participants: people,
+            internal_only,
         },
         EmailCopy {
             graph_id: m.id.clone(),
@@ -190,7 +197,9 @@ pub fn meeting(ctx: &MailboxContext, e: &Event) -> Result<(MeetingRecord, Meetin
                 response: a.status.as_ref().and_then(|s| s.response.clone()).unwrap_or_else(|| "none".into()),
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let internal_only = dir
+        .all_internal(std::iter::once(organizer.address.as_str()).chain(attendees.iter().map(|a| a.address.as_str())));
     let response = e.response_status.as_ref().and_then(|s| s.response.clone()).unwrap_or_else(|| "none".into());
     Ok((
         MeetingRecord {
@@ -213,6 +222,7 @@ pub fn meeting(ctx: &MailboxContext, e: &Event) -> Result<(MeetingRecord, Meetin
                 .or_else(|| e.online_meeting_url.clone()),
             organizer,
             attendees,
+            internal_only,
         },
         MeetingCopy {
             graph_id: e.id.clone(),

@@ -142,7 +142,16 @@ async fn synced_mail_reaches_the_right_timelines_and_privacy_changes_apply() {
             .expect("the shared email");
         assert_eq!(both.mailboxes, BTreeSet::from([a.clone(), b.clone()]).into_iter().collect::<Vec<_>>(), "{label}");
 
-        // Internal-only mail is on no timeline, and no colleague is a contact.
+        // Internal-only mail is kept as who and when only (the default), is
+        // not searchable even by the operator, is on no timeline, and no
+        // colleague is a contact.
+        let internal = store.email_by_message_id(ws, "<internal@contoso>").await.unwrap().expect("stored");
+        assert!(internal.internal_only, "{label}: classified as internal-only");
+        assert!(internal.subject.is_empty() && internal.body_html.is_empty(), "{label}: {internal:?}");
+        assert_eq!(internal.participants.len(), 2, "{label}: who is kept");
+        let query = TimelineQuery { search: Some("internal".into()), ..TimelineQuery::default() };
+        let found = store.search(ws, &query, &tac_store::Viewer::operator(), Utc::now()).await.unwrap();
+        assert!(found.items.is_empty(), "{label}: internal-only mail is not searchable: {:?}", found.items);
         let contacts =
             store.contacts(ws, &ContactListQuery { limit: 1000, ..ContactListQuery::default() }).await.unwrap();
         let domains: HashSet<String> =
@@ -231,6 +240,7 @@ async fn synced_mail_reaches_the_right_timelines_and_privacy_changes_apply() {
                     visibility: Visibility::Metadata,
                     auto_create: AutoCreate::Sent,
                     retention_days: None,
+                    keep_internal: false,
                 },
                 "test",
             )
@@ -275,7 +285,12 @@ async fn auto_creation_follows_each_policy() {
             store
                 .set_privacy_settings(
                     ws,
-                    PrivacySettings { visibility: Visibility::Full, auto_create: policy, retention_days: None },
+                    PrivacySettings {
+                        visibility: Visibility::Full,
+                        auto_create: policy,
+                        retention_days: None,
+                        keep_internal: false,
+                    },
                     "test",
                 )
                 .await

@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use tac_core::privacy::{AutoCreate, Visibility};
 use tac_core::records::{
     AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
     ParticipantRole, TenantDomain,
@@ -115,8 +116,17 @@ impl Portal {
 
     /// A client signed in as a new user with `role` (session made through the store).
     async fn client(&self, email: &str, role: Role) -> Client {
+        self.client_linked(email, role, None).await
+    }
+
+    /// As [`Portal::client`], the user's Microsoft account linked to the
+    /// directory user `object_id` (whose mailbox is theirs) when given.
+    async fn client_linked(&self, email: &str, role: Role, object_id: Option<&str>) -> Client {
         let new = NewPortalUser { email: email.into(), display_name: String::new(), password_hash: None, role };
         let user = self.store.create_portal_user(self.ws, &new).await.unwrap();
+        if let Some(oid) = object_id {
+            self.store.link_microsoft_account(self.ws, user, "tenant-1", oid).await.unwrap();
+        }
         let token = format!("session-{}", random_suffix());
         let csrf = format!("csrf-{}", random_suffix());
         let now = Utc::now();
@@ -297,6 +307,7 @@ async fn mail(
                     participant(ParticipantRole::From, from, "From"),
                     participant(ParticipantRole::To, to, "To"),
                 ],
+                internal_only: false,
             };
             let direction = if inbound { Direction::Inbound } else { Direction::Outbound };
             let copy = EmailCopy { graph_id: format!("g-{id}"), folder_id: "inbox".into(), direction, is_read: false };
@@ -332,6 +343,7 @@ async fn meeting(store: &Store, ws: WorkspaceId, mailbox: MailboxId, domain: &st
             kind: "required".into(),
             response: "accepted".into(),
         }],
+        internal_only: false,
     };
     let copy = MeetingCopy { graph_id: format!("ev-{marker}"), response: "organizer".into(), is_organizer: true };
     let cursor = SyncCursor::DeltaLink(format!("https://graph.example/v1.0/cal?$deltatoken={marker}"));
@@ -607,6 +619,68 @@ async fn the_integration_shows_when_the_secret_was_set_but_never_the_secret() {
     for text in all {
         assert!(!text.contains(SECRET) && !text.contains("Sup3r"), "the secret leaked: {text}");
     }
+    portal.stop().await;
+    db.close().await;
+}
+
+// ---- internal-only mail ---------------------------------------------------------------
+
+/// Ann's mailbox holds an email she sent Bob and a meeting with him; the
+/// workspace keeps internal-only content. Bob, signed in with Microsoft,
+/// finds and opens neither (his mailbox holds no copy); Ann does; an admin
+/// does only while the workspace keeps them.
+#[tokio::test]
+async fn a_member_never_finds_or_opens_a_colleagues_internal_only_mail() {
+    let db = Db::sqlite().await;
+    let portal = Portal::start(&db.store, "default", None).await;
+    let (store, ws) = (&portal.store, portal.ws);
+    let ann_mailbox = directory(store, ws, "contoso.com").await;
+    store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
+    let keep = |keep_internal| PrivacySettings {
+        visibility: Visibility::Full,
+        auto_create: AutoCreate::Sent,
+        retention_days: None,
+        keep_internal,
+    };
+    store.set_privacy_settings(ws, keep(true), "root@contoso.com").await.unwrap();
+    mail(store, ws, ann_mailbox, "contoso.com", "bob@contoso.com", 1, "salary").await;
+    meeting(store, ws, ann_mailbox, "contoso.com", "bob@contoso.com", "salary").await;
+    // The fixtures are stored unclassified; the next directory change
+    // (a domain verified) classifies them, as after an upgrade.
+    let users = store.directory_users(ws).await.unwrap();
+    let domains = [
+        TenantDomain { name: "contoso.com".into(), is_default: true, is_initial: false },
+        TenantDomain { name: "contoso-legacy.example".into(), is_default: false, is_initial: false },
+    ];
+    store.replace_directory(ws, &users, &[], &[], &domains).await.unwrap();
+    assert_eq!(store.classify_internal_only(ws).await.unwrap(), 0, "already classified against this directory");
+
+    let ann = portal.client_linked("ann@contoso.com", Role::Member, Some("u-ann")).await;
+    let bob = portal.client_linked("bob@contoso.com", Role::Member, Some("u-bob")).await;
+    let admin = portal.client("root@contoso.com", Role::Admin).await;
+    let hits = |reply: &Reply| reply.json["items"].as_array().map_or(usize::MAX, Vec::len);
+
+    let found = ann.get("/api/v1/search?q=salary").await;
+    assert_eq!(hits(&found), 2, "{}", found.text);
+    let email = email_ids(&found.json)[0].clone();
+    let number = email.trim_start_matches("email-");
+    assert_eq!(ann.get(&format!("/api/v1/emails/{email}/body")).await.status, 200);
+    assert_eq!(ann.get(&format!("/emails/{number}")).await.status, 200);
+
+    assert_eq!(hits(&bob.get("/api/v1/search?q=salary").await), 0);
+    for path in [format!("/api/v1/emails/{email}/body"), format!("/emails/{number}"), format!("/emails/{number}/body")]
+    {
+        assert_eq!(bob.get(&path).await.status, 404, "{path}");
+    }
+    assert_eq!(hits(&admin.get("/api/v1/search?q=salary").await), 2);
+    assert_eq!(admin.get(&format!("/emails/{number}")).await.status, 200);
+
+    store.set_privacy_settings(ws, keep(false), "root@contoso.com").await.unwrap();
+    assert_eq!(hits(&admin.get("/api/v1/search?q=salary").await), 0);
+    assert_eq!(admin.get(&format!("/emails/{number}")).await.status, 404);
+    assert_eq!(admin.get(&format!("/api/v1/emails/{email}/body")).await.status, 404);
+    let own = ann.get(&format!("/api/v1/emails/{email}/body")).await;
+    assert_eq!(own.status, 403, "Ann's own, but its content is gone: {}", own.text);
     portal.stop().await;
     db.close().await;
 }
@@ -1022,6 +1096,7 @@ async fn hidden_fields_are_null_and_hidden_bodies_are_403() {
         visibility,
         auto_create: tac_core::privacy::AutoCreate::Sent,
         retention_days: None,
+        keep_internal: false,
     };
     portal
         .store

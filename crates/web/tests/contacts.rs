@@ -80,6 +80,7 @@ fn email(id: &str, subject: &str, body: &str, when: DateTime<Utc>, external: &st
         is_private: false,
         meeting_message_type: None,
         participants: vec![from, to],
+        internal_only: false,
     }
 }
 
@@ -138,6 +139,7 @@ fn meeting(uid: &str, subject: &str, start: DateTime<Utc>, external: &str) -> Me
                 response: "tentativelyAccepted".into(),
             },
         ],
+        internal_only: false,
     }
 }
 
@@ -462,7 +464,12 @@ async fn a_private_email_reads_private_email_and_its_body_is_refused() {
     store
         .set_privacy_settings(
             ws,
-            PrivacySettings { visibility: Visibility::Metadata, auto_create: AutoCreate::Sent, retention_days: None },
+            PrivacySettings {
+                visibility: Visibility::Metadata,
+                auto_create: AutoCreate::Sent,
+                retention_days: None,
+                keep_internal: false,
+            },
             "test",
         )
         .await

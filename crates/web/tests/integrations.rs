@@ -386,6 +386,17 @@ async fn privacy_changes_are_validated_applied_and_audited_with_the_admin_as_act
     assert_eq!(policy.retention_days, Some(730));
     assert_eq!(policy.visibility.as_str(), "metadata");
     assert_eq!(policy.auto_create.as_str(), "none");
+    assert!(!policy.keep_internal, "off unless ticked");
+    assert!(ok.body.contains("name=\"keep_internal\" value=\"on\""), "the form offers it");
+
+    let keep = browser
+        .submit("/integrations", "/integrations/privacy", &[("visibility", "full"), ("keep_internal", "on")])
+        .await;
+    assert_eq!(keep.status, 200, "{}", keep.body);
+    assert!(keep.body.contains("The next sync reads internal-only mail and meetings again."), "{}", keep.body);
+    assert!(portal.store.privacy_policy(portal.ws).await.unwrap().keep_internal);
+    let saved = portal.store.audit_log(portal.ws, 1).await.unwrap();
+    assert_eq!(saved[0].detail.as_ref().unwrap()["after"]["keep_internal"], true, "{saved:?}");
 
     let bad = browser.submit("/integrations", "/integrations/blocklist", &[("entry", "@not a domain")]).await;
     assert_eq!(bad.status, 422);

@@ -226,7 +226,7 @@ async fn stored_meetings<'m, 'a: 'm>(
     Ok(found)
 }
 
-const MEETING_INSERT_BINDS: usize = 19;
+const MEETING_INSERT_BINDS: usize = 20;
 
 /// Inserts the meetings, skipping any that another transaction inserted
 /// meanwhile. Returns the ids of those inserted, by iCalUId.
@@ -247,7 +247,7 @@ async fn insert_meetings(
             "insert into meeting (
                  workspace_id, ical_uid, series_master_id, event_type, subject, body_html, start_at, end_at,
                  is_all_day, is_cancelled, sensitivity, original_time_zone, location, online_meeting_url,
-                 organizer_address, organizer_name, fingerprint, created_at, updated_at) ",
+                 organizer_address, organizer_name, internal_only, fingerprint, created_at, updated_at) ",
         );
         query.push_values(chunk, |mut row, meeting| {
             let m = meeting.record;
@@ -267,6 +267,7 @@ async fn insert_meetings(
                 .push_bind(m.online_meeting_url.as_deref())
                 .push_bind(m.organizer.address.as_str())
                 .push_bind(m.organizer.name.as_str())
+                .push_bind(m.internal_only)
                 .push_bind(meeting.fingerprint.as_str())
                 .push_bind(now)
                 .push_bind(now);
@@ -278,7 +279,7 @@ async fn insert_meetings(
     Ok(inserted)
 }
 
-const MEETING_UPDATE_BINDS: usize = 16;
+const MEETING_UPDATE_BINDS: usize = 17;
 
 /// Rewrites the changed meetings (in iCalUId order), a batch per statement.
 async fn update_meetings(
@@ -297,7 +298,7 @@ async fn update_meetings(
             "with page (
                  id, series_master_id, event_type, subject, body_html, start_at, end_at, is_all_day, is_cancelled,
                  sensitivity, original_time_zone, location, online_meeting_url, organizer_address, organizer_name,
-                 fingerprint) as (",
+                 internal_only, fingerprint) as (",
         );
         query.push_values(chunk, |mut row, change| {
             let m = change.meeting.record;
@@ -316,6 +317,7 @@ async fn update_meetings(
                 .push_bind(m.online_meeting_url.as_deref())
                 .push_bind(m.organizer.address.as_str())
                 .push_bind(m.organizer.name.as_str())
+                .push_bind(m.internal_only)
                 .push_bind(change.fingerprint.as_str());
         });
         // `meeting.is_cancelled or …`: a cancellation committed since the
@@ -330,7 +332,8 @@ async fn update_meetings(
                      is_cancelled = (meeting.is_cancelled or page.is_cancelled), sensitivity = page.sensitivity,
                      original_time_zone = page.original_time_zone, location = page.location,
                      online_meeting_url = page.online_meeting_url, organizer_address = page.organizer_address,
-                     organizer_name = page.organizer_name, fingerprint = page.fingerprint, updated_at = ",
+                     organizer_name = page.organizer_name, internal_only = page.internal_only,
+                     fingerprint = page.fingerprint, updated_at = ",
             )
             .push_bind(now)
             .push(" from page where meeting.workspace_id = ")
@@ -718,6 +721,7 @@ struct MeetingDbRow {
     online_meeting_url: Option<String>,
     organizer_address: String,
     organizer_name: String,
+    internal_only: bool,
 }
 
 /// The stored meeting with its attendees (in the order first stored).
@@ -725,7 +729,7 @@ pub(crate) async fn meeting_by_ical_uid(pool: &Pool, ws: WorkspaceId, ical_uid: 
     let row: Option<MeetingDbRow> = sqlx::query_as(
         "select id, ical_uid, series_master_id, event_type, subject, body_html, start_at, end_at, is_all_day,
                 is_cancelled, sensitivity, original_time_zone, location, online_meeting_url,
-                organizer_address, organizer_name
+                organizer_address, organizer_name, internal_only
          from meeting
          where workspace_id = $1 and ical_uid = $2",
     )
@@ -764,5 +768,6 @@ pub(crate) async fn meeting_by_ical_uid(pool: &Pool, ws: WorkspaceId, ical_uid: 
             .into_iter()
             .map(|(address, name, kind, response)| AttendeeRecord { address, name, kind, response })
             .collect(),
+        internal_only: row.internal_only,
     }))
 }

@@ -597,7 +597,7 @@ enum Start {
 /// The insert…select that links items to contacts, for the chunk of
 /// contact or item ids. An email is inbound for a contact who sent it,
 /// outbound otherwise; a meeting is on the timeline of its organizer and
-/// of every attendee.
+/// of every attendee; an internal-only item is on none.
 ///
 /// The side the chunk names comes first, joined with `cross join`: SQLite
 /// then keeps that order (PostgreSQL plans it as an inner join anyway), so
@@ -650,6 +650,12 @@ fn link_query(ws: WorkspaceId, link: Link, from: Start, chunk: &[i64]) -> QueryB
     query.push(tables).push(" where ce.workspace_id = ").push_bind(ws.0).push(filter);
     push_list(&mut query, chunk.iter().copied());
     query.push(join);
+    // Internal-only items are on no timeline, even of a contact whose
+    // address the directory has since made internal.
+    query.push(match link {
+        Link::Emails => " and not e.internal_only",
+        Link::Attendees | Link::Organizers => " and not m.internal_only",
+    });
     if let Link::Emails = link {
         query.push(" group by ce.workspace_id, ce.contact_id, e.id, e.sent_at");
     }

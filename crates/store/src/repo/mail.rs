@@ -202,7 +202,7 @@ async fn stored_emails<'e, 'a: 'e>(
     Ok(found)
 }
 
-const EMAIL_INSERT_BINDS: usize = 16;
+const EMAIL_INSERT_BINDS: usize = 17;
 
 /// Inserts the emails, skipping any that another transaction inserted
 /// meanwhile. Returns the ids of those inserted, by Message-ID.
@@ -225,8 +225,8 @@ async fn insert_emails(
         let mut query = QueryBuilder::<Db>::new(
             "insert into email (
                  workspace_id, internet_message_id, conversation_id, subject, body_html, body_preview, body_text,
-                 sent_at, received_at, has_attachments, importance, is_private, meeting_message_type, fingerprint,
-                 created_at, updated_at) ",
+                 sent_at, received_at, has_attachments, importance, is_private, meeting_message_type, internal_only,
+                 fingerprint, created_at, updated_at) ",
         );
         query.push_values(chunk, |mut row, email| {
             let e = email.record;
@@ -243,6 +243,7 @@ async fn insert_emails(
                 .push_bind(e.importance.as_str())
                 .push_bind(e.is_private)
                 .push_bind(e.meeting_message_type.as_deref())
+                .push_bind(e.internal_only)
                 .push_bind(email.fingerprint.as_str())
                 .push_bind(now)
                 .push_bind(now);
@@ -254,7 +255,7 @@ async fn insert_emails(
     Ok(inserted)
 }
 
-const EMAIL_UPDATE_BINDS: usize = 13;
+const EMAIL_UPDATE_BINDS: usize = 14;
 
 /// Rewrites the changed emails (in Message-ID order), a batch per statement.
 async fn update_emails(
@@ -272,7 +273,7 @@ async fn update_emails(
         let mut query = QueryBuilder::<Db>::new(
             "with page (
                  id, conversation_id, subject, body_html, body_preview, body_text, sent_at, received_at,
-                 has_attachments, importance, is_private, meeting_message_type, fingerprint) as (",
+                 has_attachments, importance, is_private, meeting_message_type, internal_only, fingerprint) as (",
         );
         query.push_values(chunk, |mut row, (id, email)| {
             let e = email.record;
@@ -288,6 +289,7 @@ async fn update_emails(
                 .push_bind(e.importance.as_str())
                 .push_bind(e.is_private)
                 .push_bind(e.meeting_message_type.as_deref())
+                .push_bind(e.internal_only)
                 .push_bind(email.fingerprint.as_str());
         });
         query
@@ -298,7 +300,8 @@ async fn update_emails(
                      body_preview = page.body_preview, body_text = page.body_text, sent_at = page.sent_at,
                      received_at = page.received_at, has_attachments = page.has_attachments,
                      importance = page.importance, is_private = page.is_private,
-                     meeting_message_type = page.meeting_message_type, fingerprint = page.fingerprint,
+                     meeting_message_type = page.meeting_message_type, internal_only = page.internal_only,
+                     fingerprint = page.fingerprint,
                      updated_at = ",
             )
             .push_bind(now)
@@ -702,6 +705,7 @@ struct EmailDbRow {
     importance: String,
     is_private: bool,
     meeting_message_type: Option<String>,
+    internal_only: bool,
 }
 
 /// The stored email with its participants (in the order first stored).
@@ -712,7 +716,7 @@ pub(crate) async fn email_by_message_id(
 ) -> Result<Option<EmailRecord>> {
     let row: Option<EmailDbRow> = sqlx::query_as(
         "select id, internet_message_id, conversation_id, subject, body_html, body_preview, sent_at,
-                received_at, has_attachments, importance, is_private, meeting_message_type
+                received_at, has_attachments, importance, is_private, meeting_message_type, internal_only
          from email
          where workspace_id = $1 and internet_message_id = $2",
     )
@@ -748,5 +752,6 @@ pub(crate) async fn email_by_message_id(
         is_private: row.is_private,
         meeting_message_type: row.meeting_message_type,
         participants,
+        internal_only: row.internal_only,
     }))
 }

@@ -6,6 +6,10 @@ transaction as the change and its audit-log entry.
 - Lowering visibility strips the stored subjects and bodies it now hides;
   raising it clears the sync cursors so the next pass reads the content
   again (TAC never kept what it was not allowed to show).
+- Turning off "keep internal-only mail" strips the content of stored
+  internal-only items; turning it on clears the cursors in the same way.
+  Which items are internal-only is decided against the directory (see
+  `internal_only`).
 - A blocklist entry deletes every email and meeting with a matching
   participant, and the contacts auto-created for matching addresses.
 - Excluding a mailbox deletes its copies, then the items no other mailbox
@@ -22,6 +26,7 @@ use crate::error::{Result, StoreError};
 use crate::types::{AuditEntry, Backend, PrivacySettings, PurgeCounts, WorkspaceId};
 use chrono::{DateTime, Duration, Utc};
 use tac_core::privacy::{BlockEntry, Blocklist, PrivacyPolicy, Visibility};
+use tac_core::timeline::ActivityKind;
 
 pub(crate) async fn visibility<'e>(
     conn: impl sqlx::Executor<'e, Database = Db>,
@@ -48,20 +53,27 @@ pub(crate) async fn privacy_policy(pool: &Pool, ws: WorkspaceId) -> Result<Priva
 }
 
 async fn read_settings(conn: &mut Conn, ws: WorkspaceId) -> Result<PrivacySettings> {
-    let row: Option<(String, String, Option<i64>)> =
-        sqlx::query_as("select visibility, auto_create, retention_days from privacy_policy where workspace_id = $1")
-            .bind(ws.0)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let row: Option<(String, String, Option<i64>, bool)> = sqlx::query_as(
+        "select visibility, auto_create, retention_days, keep_internal from privacy_policy where workspace_id = $1",
+    )
+    .bind(ws.0)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(match row {
-        Some((v, a, r)) => PrivacySettings {
+        Some((v, a, r, keep_internal)) => PrivacySettings {
             visibility: v.parse().map_err(|_| StoreError::corrupt("privacy_policy.visibility", &v))?,
             auto_create: a.parse().map_err(|_| StoreError::corrupt("privacy_policy.auto_create", &a))?,
             retention_days: r.and_then(|r| u32::try_from(r).ok()),
+            keep_internal,
         },
         None => {
             let d = PrivacyPolicy::default();
-            PrivacySettings { visibility: d.visibility, auto_create: d.auto_create, retention_days: d.retention_days }
+            PrivacySettings {
+                visibility: d.visibility,
+                auto_create: d.auto_create,
+                retention_days: d.retention_days,
+                keep_internal: d.keep_internal,
+            }
         }
     })
 }
@@ -87,6 +99,7 @@ async fn read_policy(conn: &mut Conn, ws: WorkspaceId) -> Result<PrivacyPolicy> 
         retention_days: settings.retention_days,
         blocklist: Blocklist::new(entries),
         excluded_mailboxes: excluded,
+        keep_internal: settings.keep_internal,
     })
 }
 
@@ -106,16 +119,17 @@ pub(crate) async fn set_privacy_settings(
     let before = read_settings(&mut tx, ws).await?;
     let now = now();
     sqlx::query(
-        "insert into privacy_policy (workspace_id, visibility, auto_create, retention_days, updated_at)
-         values ($1, $2, $3, $4, $5)
+        "insert into privacy_policy (workspace_id, visibility, auto_create, retention_days, keep_internal, updated_at)
+         values ($1, $2, $3, $4, $5, $6)
          on conflict (workspace_id) do update set visibility = excluded.visibility,
              auto_create = excluded.auto_create, retention_days = excluded.retention_days,
-             updated_at = excluded.updated_at",
+             keep_internal = excluded.keep_internal, updated_at = excluded.updated_at",
     )
     .bind(ws.0)
     .bind(settings.visibility.as_str())
     .bind(settings.auto_create.as_str())
     .bind(settings.retention_days.map(i64::from))
+    .bind(settings.keep_internal)
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -126,9 +140,16 @@ pub(crate) async fn set_privacy_settings(
     };
     let mut effect = serde_json::Map::new();
     if rank(settings.visibility) < rank(before.visibility) {
-        strip_content(&mut tx, ws, settings.visibility).await?;
+        strip_content(&mut tx, ws, settings.visibility, Scope::Everything).await?;
         effect.insert("stripped".into(), "stored content the new level hides".into());
-    } else if rank(settings.visibility) > rank(before.visibility) {
+    }
+    if before.keep_internal && !settings.keep_internal {
+        strip_content(&mut tx, ws, Visibility::Metadata, Scope::InternalOnly).await?;
+        effect.insert("stripped_internal".into(), "stored content of internal-only items".into());
+    }
+    let shows_more = rank(settings.visibility) > rank(before.visibility)
+        || (settings.keep_internal && !before.keep_internal && settings.visibility != Visibility::Metadata);
+    if shows_more {
         sqlx::query("delete from sync_cursor where workspace_id = $1").bind(ws.0).execute(&mut *tx).await?;
         effect.insert("resync".into(), "content is read again on the next sync".into());
     }
@@ -149,31 +170,80 @@ pub(crate) async fn set_privacy_settings(
     Ok(purged)
 }
 
-/// Blanks what `level` hides in every stored email and meeting, and records
-/// that they hold no more (`content_level`). The fingerprints are cleared so
-/// a later full read rewrites the rows.
-async fn strip_content(conn: &mut Conn, ws: WorkspaceId, level: Visibility) -> Result<()> {
-    let (email_sql, meeting_sql) = match level {
-        Visibility::Full => return Ok(()),
-        Visibility::Subject => (
-            "update email set body_html = '', body_preview = '', body_text = '', fingerprint = '',
-                 content_level = case when content_level = 'full' then 'subject' else content_level end
-             where workspace_id = $1",
-            "update meeting set body_html = '', fingerprint = '',
-                 content_level = case when content_level = 'full' then 'subject' else content_level end
-             where workspace_id = $1",
+/// Which stored items a strip applies to.
+#[derive(Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    Everything,
+    InternalOnly,
+    /// These emails or meetings (the kind given with them).
+    Ids(&'a [i64]),
+}
+
+/// Blanks what `level` hides in every stored email and meeting (of the
+/// scope), and records that they hold no more (`content_level`). The
+/// fingerprints are cleared so a later full read rewrites the rows.
+pub(crate) async fn strip_content(conn: &mut Conn, ws: WorkspaceId, level: Visibility, scope: Scope<'_>) -> Result<()> {
+    for kind in [ActivityKind::Email, ActivityKind::Meeting] {
+        strip(conn, ws, kind, level, scope).await?;
+    }
+    Ok(())
+}
+
+/// [`strip_content`] for one kind of item. At metadata level a meeting
+/// also loses where it takes place, as sync's minimising does.
+pub(crate) async fn strip(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    kind: ActivityKind,
+    level: Visibility,
+    scope: Scope<'_>,
+) -> Result<()> {
+    let (table, set) = match (kind, level) {
+        (_, Visibility::Full) => return Ok(()),
+        (ActivityKind::Email, Visibility::Subject) => (
+            "email",
+            "body_html = '', body_preview = '', body_text = '', fingerprint = '',
+             content_level = case when content_level = 'full' then 'subject' else content_level end",
         ),
-        Visibility::Metadata => (
-            "update email set subject = '', body_html = '', body_preview = '', body_text = '', fingerprint = '',
-                 content_level = 'metadata'
-             where workspace_id = $1",
-            "update meeting set subject = '', body_html = '', location = null, fingerprint = '',
-                 content_level = 'metadata'
-             where workspace_id = $1",
+        (ActivityKind::Meeting, Visibility::Subject) => (
+            "meeting",
+            "body_html = '', fingerprint = '',
+             content_level = case when content_level = 'full' then 'subject' else content_level end",
+        ),
+        (ActivityKind::Email, Visibility::Metadata) => (
+            "email",
+            "subject = '', body_html = '', body_preview = '', body_text = '', fingerprint = '',
+             content_level = 'metadata'",
+        ),
+        (ActivityKind::Meeting, Visibility::Metadata) => (
+            "meeting",
+            "subject = '', body_html = '', location = null, online_meeting_url = null, fingerprint = '',
+             content_level = 'metadata'",
         ),
     };
-    sqlx::query(email_sql).bind(ws.0).execute(&mut *conn).await?;
-    sqlx::query(meeting_sql).bind(ws.0).execute(&mut *conn).await?;
+    let statement = || {
+        let mut query = sqlx::QueryBuilder::<Db>::new(format!("update {table} set {set} where workspace_id = "));
+        query.push_bind(ws.0);
+        query
+    };
+    match scope {
+        Scope::Everything => {
+            statement().build().persistent(false).execute(&mut *conn).await?;
+        }
+        Scope::InternalOnly => {
+            let mut query = statement();
+            query.push(" and internal_only");
+            query.build().persistent(false).execute(&mut *conn).await?;
+        }
+        Scope::Ids(ids) => {
+            for chunk in ids.chunks(rows_per_statement(1)).filter(|c| !c.is_empty()) {
+                let mut query = statement();
+                query.push(" and id in ");
+                push_list(&mut query, chunk.iter().copied());
+                query.build().persistent(false).execute(&mut *conn).await?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -436,7 +506,7 @@ fn erase_due(now: DateTime<Utc>) -> bool {
     due
 }
 
-async fn erase_freed(pool: &Pool) {
+pub(crate) async fn erase_freed(pool: &Pool) {
     if BACKEND != Backend::Sqlite {
         return;
     }
@@ -486,16 +556,20 @@ pub(crate) async fn audit(
 }
 
 /// Records that the emails or meetings `ids`, just written, hold what the
-/// workspace's current visibility level keeps (sync minimised them to it).
+/// workspace's current policy keeps of them (sync minimised them to it):
+/// its visibility level, or metadata for internal-only items it does not keep.
 pub(crate) async fn set_content_level(conn: &mut Conn, ws: WorkspaceId, table: &str, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let level = visibility(&mut *conn, ws).await?;
+    let settings = read_settings(&mut *conn, ws).await?;
+    let level = settings.visibility;
+    let internal = tac_core::privacy::level_for(level, settings.keep_internal, true);
     for chunk in ids.chunks(rows_per_statement(1)) {
-        let mut query = sqlx::QueryBuilder::<Db>::new(format!("update {table} set content_level = "));
-        query.push_bind(level.as_str()).push(" where workspace_id = ").push_bind(ws.0);
-        query.push(" and content_level <> ").push_bind(level.as_str()).push(" and id in ");
+        let mut query =
+            sqlx::QueryBuilder::<Db>::new(format!("update {table} set content_level = case when internal_only then "));
+        query.push_bind(internal.as_str()).push(" else ").push_bind(level.as_str()).push(" end");
+        query.push(" where workspace_id = ").push_bind(ws.0).push(" and id in ");
         push_list(&mut query, chunk.iter().copied());
         query.build().persistent(false).execute(&mut *conn).await?;
     }

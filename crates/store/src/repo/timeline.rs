@@ -6,7 +6,11 @@ Every read loads the workspace's visibility level and passes each row
 through `tac_core::timeline`'s redaction before it leaves the store, so no
 caller (CLI, portal, API) can forget it. Search looks only where the viewer
 may look: nothing at `metadata`, subjects at `subject`, subjects and bodies
-at `full`, never private items.
+at `full`, never private items, and internal-only items only where
+`tac_core::privacy::may_open_internal_only` lets the viewer (their own
+mailbox's, or an admin's when the workspace keeps them). An item page
+answers `NotFound` for an internal-only item the viewer may not see, as if
+it did not exist.
 
 A page is keyset-paginated on (time, kind, id) descending, which the
 `activity_timeline` index serves: the first page of a contact with tens of
@@ -26,7 +30,7 @@ use crate::error::{Result, StoreError};
 use crate::query_text::{fts5_query, refusal, words};
 use crate::types::{
     Backend, ContactId, ContactSummary, EmailBody, MonthlyActivity, TeamMember, TimelineOf, TimelinePage,
-    TimelineQuery, WorkspaceId,
+    TimelineQuery, Viewer, WorkspaceId,
 };
 use chrono::{DateTime, Duration, Utc};
 use sqlx::QueryBuilder;
@@ -49,14 +53,14 @@ struct Entry {
 pub(crate) async fn timeline(
     conn: &mut Conn,
     ws: WorkspaceId,
-    subject: TimelineOf,
+    subject: TimelineOf<'_>,
     query: &TimelineQuery,
     now: DateTime<Utc>,
 ) -> Result<TimelinePage> {
     let owned = match subject {
         TimelineOf::Contact(id) => Some((Owned::Contact, id.0)),
         TimelineOf::Company(id) => Some((Owned::Company, id.0)),
-        TimelineOf::Everything => None,
+        TimelineOf::Everything(_) => None,
     };
     let limit = query.page_size();
     if let Some(reason) = query.search.as_deref().and_then(refusal) {
@@ -81,7 +85,9 @@ pub(crate) async fn timeline(
         None => None,
     };
     let (mut entries, facts) = match subject {
-        TimelineOf::Everything => everything_page(&mut *conn, ws, query, &search, search_visibility, limit).await?,
+        TimelineOf::Everything(viewer) => {
+            everything_page(&mut *conn, ws, query, viewer, &search, search_visibility, limit).await?
+        }
         _ => activity_page(&mut *conn, ws, subject, query, mailbox, &search, search_visibility, limit).await?,
     };
     if entries.is_empty() && visibility.is_none() {
@@ -112,7 +118,7 @@ pub(crate) async fn timeline(
 async fn activity_page(
     conn: &mut Conn,
     ws: WorkspaceId,
-    subject: TimelineOf,
+    subject: TimelineOf<'_>,
     query: &TimelineQuery,
     mailbox: Option<i64>,
     search: &[String],
@@ -168,7 +174,7 @@ fn newest_first(mut entries: Vec<Entry>, limit: u32) -> Vec<Entry> {
 /// of one kind or both, with the page's filters.
 struct Branch<'a> {
     ws: WorkspaceId,
-    subject: TimelineOf,
+    subject: TimelineOf<'a>,
     query: &'a TimelineQuery,
     kind: Option<ActivityKind>,
     mailbox: Option<i64>,
@@ -206,7 +212,9 @@ impl Branch<'_> {
                     .push_bind(id.0)
                     .push(")");
             }
-            TimelineOf::Everything => unreachable!("BUG: the everything timeline reads items, not the activity index"),
+            TimelineOf::Everything(_) => {
+                unreachable!("BUG: the everything timeline reads items, not the activity index")
+            }
         }
         let query = self.query;
         if let Some(from) = query.from {
@@ -258,6 +266,7 @@ async fn everything_page(
     conn: &mut Conn,
     ws: WorkspaceId,
     query: &TimelineQuery,
+    viewer: &Viewer,
     search: &[String],
     visibility: Visibility,
     limit: u32,
@@ -269,12 +278,17 @@ async fn everything_page(
         // Punctuation only: nothing any index holds.
         return Ok((Vec::new(), Facts::default()));
     }
+    // Only an admin may see colleagues' internal-only items, and only when
+    // the workspace keeps them: a member's search never asks.
+    let sees_all = viewer.admin && keeps_internal(&mut *conn, ws).await?;
     let mut entries = Vec::new();
     for kind in [ActivityKind::Email, ActivityKind::Meeting] {
         if query.kind.is_some_and(|k| k != kind) {
             continue;
         }
-        let hits = Source::of(kind).newest_hits(&mut *conn, ws, query, search, visibility, limit).await?;
+        let source = Source::of(kind);
+        let rule = if sees_all { None } else { Some(viewer) };
+        let hits = source.newest_hits(&mut *conn, ws, query, search, visibility, rule, limit).await?;
         entries.extend(hits);
     }
     let entries = newest_first(entries, limit);
@@ -439,10 +453,33 @@ impl Source {
         }
     }
 
+    /// ` and (…)`: the item `s` is not internal-only, or the viewer's own
+    /// mailbox holds it.
+    fn push_internal_rule(self, q: &mut QueryBuilder<Db>, viewer: &Viewer) {
+        let (copies, item) = match self {
+            Source::Email => ("email_copy", "email_id"),
+            Source::Meeting => ("meeting_copy", "meeting_id"),
+        };
+        q.push(" and (not s.internal_only");
+        if let Some(user_id) = &viewer.user_id {
+            q.push(format_args!(
+                " or exists (select 1 from {copies} c join mailbox mb on mb.workspace_id = c.workspace_id
+                     and mb.id = c.mailbox_id
+                 where c.workspace_id = s.workspace_id and c.{item} = s.id and c.removed_at is null
+                     and lower(mb.user_id) = lower("
+            ))
+            .push_bind(user_id.clone())
+            .push("))");
+        }
+        q.push(")");
+    }
+
     /// The newest page of hits over everything, with the page's time
-    /// filters. SQLite reads the hits newest first straight from the
+    /// filters, internal-only items only as `rule`'s viewer may see them
+    /// (`None`: all). SQLite reads the hits newest first straight from the
     /// time-ordered FTS rowids and stops at the page; PostgreSQL's planner
     /// chooses between its time index and the hits.
+    #[allow(clippy::too_many_arguments)]
     async fn newest_hits(
         self,
         conn: &mut Conn,
@@ -450,12 +487,16 @@ impl Source {
         query: &TimelineQuery,
         search: &[String],
         visibility: Visibility,
+        rule: Option<&Viewer>,
         limit: u32,
     ) -> Result<Vec<Entry>> {
         let (_, _, at) = self.tables();
         let kind = self.kind();
         let mut q = QueryBuilder::<Db>::new(format!("select s.id, s.{at}"));
         self.push_hits(&mut q, ws, search, visibility);
+        if let Some(viewer) = rule {
+            self.push_internal_rule(&mut q, viewer);
+        }
         push_hit_filters(&mut q, query, "s", at, kind);
         match BACKEND {
             Backend::Sqlite => {
@@ -835,8 +876,11 @@ pub(crate) async fn email_body(
     pool: &Pool,
     ws: WorkspaceId,
     email_id: i64,
+    viewer: &Viewer,
     allow_remote_images: bool,
 ) -> Result<EmailBody> {
+    let mut conn = pool.acquire().await?;
+    let rule = internal_rule(&mut conn, ws, Source::Email, email_id, viewer).await?;
     let row: Option<(String, String, bool, String, Option<String>)> = sqlx::query_as(
         "select body_html, body_text, is_private, content_level,
                 (select visibility from privacy_policy where workspace_id = $1)
@@ -844,11 +888,16 @@ pub(crate) async fn email_body(
     )
     .bind(ws.0)
     .bind(email_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     let (html, text, is_private, level, visibility) = row.ok_or(StoreError::NotFound("email"))?;
     let stored: Visibility = level.parse().map_err(|_| StoreError::corrupt("email.content_level", &level))?;
     let visibility = parse_visibility(visibility)?;
+    if rule.internal_only && !rule.keep_internal {
+        return Err(StoreError::Hidden(
+            "this email is between colleagues only: the workspace keeps only who and when of such mail",
+        ));
+    }
     if !tac_core::privacy::shown(visibility, is_private).body {
         return Err(StoreError::Hidden(if is_private {
             "this email is private: only who and when are shown"
@@ -868,8 +917,9 @@ pub(crate) async fn email_body(
 
 /// One email by id, redacted like a timeline item. Seen from the team: it
 /// is outbound when any mailbox holds it as sent.
-pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64) -> Result<EmailItem> {
+pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64, viewer: &Viewer) -> Result<EmailItem> {
     let mut conn = pool.acquire().await?;
+    internal_rule(&mut conn, ws, Source::Email, email_id, viewer).await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Email, email_id))).await?;
     let mut facts = item_facts(&mut conn, ws, &[email_id], &[]).await?;
     let mut f = facts.emails.remove(&email_id).ok_or(StoreError::NotFound("email"))?;
@@ -893,13 +943,67 @@ pub(crate) async fn meeting_item(
     pool: &Pool,
     ws: WorkspaceId,
     meeting_id: i64,
+    viewer: &Viewer,
     now: DateTime<Utc>,
 ) -> Result<MeetingItem> {
     let mut conn = pool.acquire().await?;
+    internal_rule(&mut conn, ws, Source::Meeting, meeting_id, viewer).await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Meeting, meeting_id))).await?;
     let mut facts = item_facts(&mut conn, ws, &[], &[meeting_id]).await?;
     let f = facts.meetings.remove(&meeting_id).ok_or(StoreError::NotFound("meeting"))?;
     Ok(f.into_item(visibility, now))
+}
+
+/// How the internal-only rule sees one item.
+struct InternalRule {
+    internal_only: bool,
+    keep_internal: bool,
+}
+
+/// Whether the workspace keeps the content of internal-only items.
+async fn keeps_internal(conn: &mut Conn, ws: WorkspaceId) -> Result<bool> {
+    let keep: Option<bool> = sqlx::query_scalar("select keep_internal from privacy_policy where workspace_id = $1")
+        .bind(ws.0)
+        .fetch_optional(conn)
+        .await?;
+    Ok(keep.unwrap_or(false))
+}
+
+/// The item's standing under the internal-only rule, or `NotFound` when it
+/// is not in the workspace or is internal-only and not the viewer's to see
+/// (the same answer, so a member cannot tell a colleague's item exists).
+async fn internal_rule(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    source: Source,
+    id: i64,
+    viewer: &Viewer,
+) -> Result<InternalRule> {
+    let (table, copies, item, missing) = match source {
+        Source::Email => ("email", "email_copy", "email_id", "email"),
+        Source::Meeting => ("meeting", "meeting_copy", "meeting_id", "meeting"),
+    };
+    let sql = format!(
+        "select s.internal_only,
+                coalesce((select keep_internal from privacy_policy where workspace_id = $1), {false_}),
+                exists (select 1 from {copies} c join mailbox mb on mb.workspace_id = c.workspace_id
+                            and mb.id = c.mailbox_id
+                        where c.workspace_id = $1 and c.{item} = s.id and c.removed_at is null
+                            and lower(mb.user_id) = lower($3))
+         from {table} s where s.workspace_id = $1 and s.id = $2",
+        false_ = if BACKEND == Backend::Sqlite { "0" } else { "false" },
+    );
+    let row: Option<(bool, bool, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ws.0)
+        .bind(id)
+        .bind(viewer.user_id.as_deref())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (internal_only, keep_internal, own) = row.ok_or(StoreError::NotFound(missing))?;
+    if internal_only && !tac_core::privacy::may_open_internal_only(keep_internal, viewer.admin, own) {
+        return Err(StoreError::NotFound(missing));
+    }
+    Ok(InternalRule { internal_only, keep_internal })
 }
 
 /// A contact's activity per calendar month (UTC) in `[from, to)`, counted

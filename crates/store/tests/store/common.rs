@@ -178,6 +178,7 @@ pub fn email(message_id: &str, subject: &str, body_html: &str) -> EmailRecord {
             participant(ParticipantRole::To, "ann@contoso.com", "Ann Lee"),
             participant(ParticipantRole::Cc, "bob@contoso.com", "Bob Roe"),
         ],
+        internal_only: false,
     }
 }
 
@@ -206,6 +207,7 @@ pub fn meeting(ical_uid: &str, subject: &str) -> MeetingRecord {
             attendee("bob@contoso.com", "Bob Roe", "required", "accepted"),
             attendee("zoe@fabrikam.com", "Zoe Client", "optional", "none"),
         ],
+        internal_only: false,
     }
 }
 

@@ -448,9 +448,19 @@ async fn filters_narrow_the_timeline(db: TestDb) {
     let meetings = page(store, ws, zoe, q(|q| q.kind = Some(ActivityKind::Meeting))).await;
     assert_eq!(ids(&meetings), ["meeting-1"]);
     let everything = |kind| TimelineQuery { search: Some("kick off".into()), kind, ..TimelineQuery::default() };
-    let found = store.search(ws, &everything(Some(ActivityKind::Meeting)), now()).await.unwrap();
+    let found = store
+        .search(ws, &everything(Some(ActivityKind::Meeting)), &tac_store::Viewer::operator(), now())
+        .await
+        .unwrap();
     assert_eq!(ids(&found.items), ["meeting-1"], "search over meetings alone");
-    assert!(store.search(ws, &everything(Some(ActivityKind::Email)), now()).await.unwrap().items.is_empty());
+    assert!(
+        store
+            .search(ws, &everything(Some(ActivityKind::Email)), &tac_store::Viewer::operator(), now())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let outbound = page(store, ws, zoe, q(|q| q.direction = Some(Direction::Outbound))).await;
     assert_eq!(ids(&outbound), ["<out@f>"]);
     let bobs = page(store, ws, zoe, q(|q| q.team_member = Some("BOB@contoso.com".into()))).await;
@@ -558,7 +568,12 @@ async fn visibility_applies_to_stored_items_reads_and_search(db: TestDb) {
     let search = |q: &str| TimelineQuery { search: Some(q.into()), ..TimelineQuery::default() };
     assert_eq!(page(store, ws, zoe, search("body")).await.len(), 1, "full: bodies are searchable");
 
-    let settings = |visibility| PrivacySettings { visibility, auto_create: AutoCreate::Sent, retention_days: None };
+    let settings = |visibility| PrivacySettings {
+        visibility,
+        auto_create: AutoCreate::Sent,
+        retention_days: None,
+        keep_internal: false,
+    };
     store.set_privacy_settings(ws, settings(Visibility::Subject), "test").await.unwrap();
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     let TimelineItem::Email(e) = &items[0] else { panic!("an email") };
@@ -584,7 +599,10 @@ async fn visibility_applies_to_stored_items_reads_and_search(db: TestDb) {
     let TimelineItem::Email(e) = &items[0] else { panic!("an email") };
     assert!(e.subject.is_none() && e.preview.is_none() && !e.body_available, "{e:?}");
     let id: i64 = e.id.trim_start_matches("email-").parse().unwrap();
-    assert!(matches!(store.email_body(ws, EmailId(id), false).await, Err(StoreError::Hidden(_))));
+    assert!(matches!(
+        store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), false).await,
+        Err(StoreError::Hidden(_))
+    ));
     // The sync reads it again (at full) and everything shows.
     put_mail(store, ws, ann, &[mail("<1@f>", at(1, 9), true)]).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
@@ -623,7 +641,12 @@ async fn private_items_are_metadata_only_whatever_the_level(db: TestDb) {
         }
     }
     let hits = store
-        .search(ws, &TimelineQuery { search: Some("Board".into()), ..TimelineQuery::default() }, now())
+        .search(
+            ws,
+            &TimelineQuery { search: Some("Board".into()), ..TimelineQuery::default() },
+            &tac_store::Viewer::operator(),
+            now(),
+        )
         .await
         .unwrap();
     assert!(hits.items.is_empty(), "private items are never searchable");
@@ -740,7 +763,12 @@ async fn retention_purges_old_items(db: TestDb) {
     let purged = store
         .set_privacy_settings(
             ws,
-            PrivacySettings { visibility: Visibility::Full, auto_create: AutoCreate::Sent, retention_days: Some(365) },
+            PrivacySettings {
+                visibility: Visibility::Full,
+                auto_create: AutoCreate::Sent,
+                retention_days: Some(365),
+                keep_internal: false,
+            },
             "test",
         )
         .await
@@ -754,7 +782,12 @@ async fn retention_purges_old_items(db: TestDb) {
     let err = store
         .set_privacy_settings(
             ws,
-            PrivacySettings { visibility: Visibility::Full, auto_create: AutoCreate::Sent, retention_days: Some(0) },
+            PrivacySettings {
+                visibility: Visibility::Full,
+                auto_create: AutoCreate::Sent,
+                retention_days: Some(0),
+                keep_internal: false,
+            },
             "test",
         )
         .await
@@ -772,25 +805,36 @@ async fn email_bodies_are_sanitised_and_hidden_by_policy(db: TestDb) {
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     let TimelineItem::Email(item) = &items[0] else { panic!("an email") };
     let id: i64 = item.id.trim_start_matches("email-").parse().unwrap();
-    let body = store.email_body(ws, EmailId(id), false).await.unwrap();
+    let body = store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), false).await.unwrap();
     for bad in ["<script", "onclick", "javascript:", "tracker.example"] {
         assert!(!body.html.to_lowercase().contains(bad), "{bad} in {}", body.html);
     }
     assert_eq!(body.blocked_images, 1);
     assert!(body.html.contains("Hi"));
-    let allowed = store.email_body(ws, EmailId(id), true).await.unwrap();
+    let allowed = store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), true).await.unwrap();
     assert!(allowed.html.contains("tracker.example"), "images allowed on request");
     store
         .set_privacy_settings(
             ws,
-            PrivacySettings { visibility: Visibility::Subject, auto_create: AutoCreate::Sent, retention_days: None },
+            PrivacySettings {
+                visibility: Visibility::Subject,
+                auto_create: AutoCreate::Sent,
+                retention_days: None,
+                keep_internal: false,
+            },
             "test",
         )
         .await
         .unwrap();
-    assert!(matches!(store.email_body(ws, EmailId(id), false).await, Err(StoreError::Hidden(_))));
+    assert!(matches!(
+        store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), false).await,
+        Err(StoreError::Hidden(_))
+    ));
     let other = store.ensure_workspace("other").await.unwrap();
-    assert!(matches!(store.email_body(other, EmailId(id), false).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.email_body(other, EmailId(id), &tac_store::Viewer::operator(), false).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn a_company_timeline_merges_its_contacts_once(db: TestDb) {
@@ -921,10 +965,15 @@ async fn hostile_searches_are_plain_words(db: TestDb) {
     ] {
         let query = TimelineQuery { search: Some(q.to_string()), ..TimelineQuery::default() };
         store.timeline(ws, zoe, &query, now()).await.unwrap_or_else(|e| panic!("{q:?}: {e}"));
-        store.search(ws, &query, now()).await.unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        store.search(ws, &query, &tac_store::Viewer::operator(), now()).await.unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
     let hits = store
-        .search(ws, &TimelineQuery { search: Some("BODY".into()), ..TimelineQuery::default() }, now())
+        .search(
+            ws,
+            &TimelineQuery { search: Some("BODY".into()), ..TimelineQuery::default() },
+            &tac_store::Viewer::operator(),
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(ids(&hits.items), ["<1@f>"]);
@@ -961,12 +1010,12 @@ async fn one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only(db:
             })
             .unwrap()
     };
-    let inbound = store.email_item(ws, id_of("<in@f>")).await.unwrap();
+    let inbound = store.email_item(ws, id_of("<in@f>"), &tac_store::Viewer::operator()).await.unwrap();
     assert_eq!((inbound.subject.as_deref(), inbound.direction), (Some("Subject <in@f>"), Direction::Inbound));
     assert_eq!(inbound.mailboxes, ["ann@contoso.com"]);
-    let outbound = store.email_item(ws, id_of("<out@f>")).await.unwrap();
+    let outbound = store.email_item(ws, id_of("<out@f>"), &tac_store::Viewer::operator()).await.unwrap();
     assert_eq!(outbound.direction, Direction::Outbound, "a team member sent it");
-    let private = store.email_item(ws, id_of("<private@f>")).await.unwrap();
+    let private = store.email_item(ws, id_of("<private@f>"), &tac_store::Viewer::operator()).await.unwrap();
     assert_eq!(private.subject.as_deref(), Some("Private email"));
     assert!(private.preview.is_none() && !private.body_available);
 
@@ -977,7 +1026,7 @@ async fn one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only(db:
             _ => None,
         })
         .unwrap();
-    let m = store.meeting_item(ws, meeting_id, now()).await.unwrap();
+    let m = store.meeting_item(ws, meeting_id, &tac_store::Viewer::operator(), now()).await.unwrap();
     assert_eq!(m.subject.as_deref(), Some("Kick-off"));
     assert_eq!(m.online_meeting_url.as_deref(), Some("https://teams.example/meet/1"));
     let responses: Vec<(&str, &str)> = m.attendees.iter().map(|a| (a.address.as_str(), a.response.as_str())).collect();
@@ -985,18 +1034,35 @@ async fn one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only(db:
     store
         .set_privacy_settings(
             ws,
-            PrivacySettings { visibility: Visibility::Metadata, auto_create: AutoCreate::Sent, retention_days: None },
+            PrivacySettings {
+                visibility: Visibility::Metadata,
+                auto_create: AutoCreate::Sent,
+                retention_days: None,
+                keep_internal: false,
+            },
             "test",
         )
         .await
         .unwrap();
-    assert!(store.meeting_item(ws, meeting_id, now()).await.unwrap().subject.is_none(), "redacted by the policy");
-    assert!(store.email_item(ws, id_of("<in@f>")).await.unwrap().subject.is_none());
+    assert!(
+        store.meeting_item(ws, meeting_id, &tac_store::Viewer::operator(), now()).await.unwrap().subject.is_none(),
+        "redacted by the policy"
+    );
+    assert!(store.email_item(ws, id_of("<in@f>"), &tac_store::Viewer::operator()).await.unwrap().subject.is_none());
 
     let other = store.ensure_workspace("other").await.unwrap();
-    assert!(matches!(store.email_item(other, id_of("<in@f>")).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.meeting_item(other, meeting_id, now()).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.email_item(ws, EmailId(i64::MAX)).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.email_item(other, id_of("<in@f>"), &tac_store::Viewer::operator()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.meeting_item(other, meeting_id, &tac_store::Viewer::operator(), now()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.email_item(ws, EmailId(i64::MAX), &tac_store::Viewer::operator()).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn monthly_activity_counts_each_month_in_utc(db: TestDb) {

@@ -8,6 +8,7 @@ mod connect;
 mod contacts;
 mod directory;
 mod integration;
+mod internal_only;
 mod mail;
 mod mailbox;
 mod oidc;

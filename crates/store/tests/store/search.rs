@@ -22,7 +22,7 @@ fn now() -> DateTime<Utc> {
 /// The internet message ids of a search's first page of `limit`.
 async fn search(store: &Store, ws: WorkspaceId, words: &str, limit: u32) -> Vec<String> {
     let query = TimelineQuery { search: Some(words.into()), limit, ..TimelineQuery::default() };
-    message_ids(store.search(ws, &query, now()).await.unwrap().items)
+    message_ids(store.search(ws, &query, &tac_store::Viewer::operator(), now()).await.unwrap().items)
 }
 
 fn message_ids(items: Vec<TimelineItem>) -> Vec<String> {
@@ -148,10 +148,10 @@ async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
 
     // Paging on with the cursor continues the same order without a gap.
     let first = TimelineQuery { search: Some("legacy".into()), limit: 50, ..TimelineQuery::default() };
-    let page = store.search(ws, &first, now()).await.unwrap();
+    let page = store.search(ws, &first, &tac_store::Viewer::operator(), now()).await.unwrap();
     let cursor = page.next_cursor.expect("more hits follow");
     let second = TimelineQuery { cursor: Some(tac_core::timeline::TimelineCursor::decode(&cursor).unwrap()), ..first };
-    let ids = message_ids(store.search(ws, &second, now()).await.unwrap().items);
+    let ids = message_ids(store.search(ws, &second, &tac_store::Viewer::operator(), now()).await.unwrap().items);
     assert_eq!(ids, (0..OLD).rev().skip(41).take(50).map(id).collect::<Vec<_>>());
 }
 
@@ -215,8 +215,14 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
         "\"hi",
     ];
     for query in hostile {
-        let result =
-            store.search(ws, &TimelineQuery { search: Some(query.into()), ..TimelineQuery::default() }, now()).await;
+        let result = store
+            .search(
+                ws,
+                &TimelineQuery { search: Some(query.into()), ..TimelineQuery::default() },
+                &tac_store::Viewer::operator(),
+                now(),
+            )
+            .await;
         assert!(result.is_ok(), "{query:?} → {result:?}");
     }
     // Syntax characters are just text around words.
@@ -230,7 +236,7 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
     let many = "hi ".repeat(tac_store::MAX_SEARCH_WORDS + 1);
     for (text, says) in [(long.as_str(), "characters"), (many.as_str(), "words")] {
         let query = TimelineQuery { search: Some(text.to_owned()), ..TimelineQuery::default() };
-        match store.search(ws, &query, now()).await {
+        match store.search(ws, &query, &tac_store::Viewer::operator(), now()).await {
             Err(StoreError::SearchTooBig(message)) => assert!(message.contains(says), "{message}"),
             other => panic!("{other:?}"),
         }
@@ -274,7 +280,7 @@ async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) 
     let mut seen = Vec::new();
     let mut query = TimelineQuery { search: Some("offer".into()), limit: 2, ..TimelineQuery::default() };
     loop {
-        let page = store.search(ws, &query, now()).await.unwrap();
+        let page = store.search(ws, &query, &tac_store::Viewer::operator(), now()).await.unwrap();
         seen.extend(message_ids(page.items));
         let Some(next) = page.next_cursor else { break };
         query.cursor = Some(tac_core::timeline::TimelineCursor::decode(&next).unwrap());
@@ -288,7 +294,7 @@ async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) 
         to: Some(second + Duration::milliseconds(1_500)),
         ..TimelineQuery::default()
     };
-    let found = message_ids(store.search(ws, &window, now()).await.unwrap().items);
+    let found = message_ids(store.search(ws, &window, &tac_store::Viewer::operator(), now()).await.unwrap().items);
     assert_eq!(found, ["<5@x>", "<4@x>", "<3@x>", "<2@x>", "<1@x>"]);
 
     // An email whose sent time changes moves in the order.

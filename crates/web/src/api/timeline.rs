@@ -129,7 +129,8 @@ pub(crate) async fn search(
 ) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Search)?;
     let _slot = crate::search_limit::acquire(state.search_slots(), user.user.id).await?;
-    let page = state.store().search(state.workspace(), &query, Utc::now()).await.map_err(timeline_error)?;
+    let page =
+        state.store().search(state.workspace(), &query, &user.viewer(), Utc::now()).await.map_err(timeline_error)?;
     Ok(Json(tac_store::json::search_results(query.search.as_deref().unwrap_or(""), &page)).into_response())
 }
 
@@ -137,7 +138,7 @@ pub(crate) async fn search(
 /// (remote images removed unless allowed) and the plain text.
 pub(crate) async fn email_body(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>> {
@@ -152,11 +153,13 @@ pub(crate) async fn email_body(
     params.finish()?;
     let email = path_id(&id, "email", "email")?;
     let body =
-        state.store().email_body(state.workspace(), EmailId(email), allow_images).await.map_err(|e| match e {
-            StoreError::NotFound(_) => not_found("email", &id),
-            StoreError::Hidden(reason) => WebError::Forbidden(reason),
-            other => other.into(),
-        })?;
+        state.store().email_body(state.workspace(), EmailId(email), &user.viewer(), allow_images).await.map_err(
+            |e| match e {
+                StoreError::NotFound(_) => not_found("email", &id),
+                StoreError::Hidden(reason) => WebError::Forbidden(reason),
+                other => other.into(),
+            },
+        )?;
     Ok(Json(json!({
         "id": format!("email-{email}"),
         "html": body.html,

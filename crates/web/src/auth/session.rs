@@ -30,6 +30,13 @@ pub struct CurrentUser {
     pub csrf_token: String,
 }
 
+impl CurrentUser {
+    /// Who the store reads for: decides which internal-only items they see.
+    pub fn viewer(&self) -> tac_store::Viewer {
+        tac_store::Viewer::of(&self.user)
+    }
+}
+
 /// A signed-in person with the store [`Reader`](tac_store::Reader) the
 /// session was read on, for handlers that only read (a contact's profile,
 /// its timeline): each connection taken from the pool and given back is a

@@ -76,12 +76,14 @@ async fn email(
     Query(params): Query<BodyParams>,
 ) -> Result<Response, WebError> {
     let id = EmailId(path_id(&raw)?);
-    let item = state.store().email_item(state.workspace(), id).await?;
-    let (hidden, blocked_images, text) = match state.store().email_body(state.workspace(), id, params.images()).await {
-        Ok(body) => (None, body.blocked_images, (params.view == "text").then_some(body.text)),
-        Err(StoreError::Hidden(reason)) => (Some(capitalise(reason)), 0, None),
-        Err(e) => return Err(e.into()),
-    };
+    let viewer = current.viewer();
+    let item = state.store().email_item(state.workspace(), id, &viewer).await?;
+    let (hidden, blocked_images, text) =
+        match state.store().email_body(state.workspace(), id, &viewer, params.images()).await {
+            Ok(body) => (None, body.blocked_images, (params.view == "text").then_some(body.text)),
+            Err(StoreError::Hidden(reason)) => (Some(capitalise(reason)), 0, None),
+            Err(e) => return Err(e.into()),
+        };
     let title = item.subject.clone().unwrap_or_else(|| "Email".to_owned());
     let view = EmailPage {
         layout: Layout::signed_in(&title, &current),
@@ -108,12 +110,12 @@ fn capitalise(message: &str) -> String {
 /// The sanitised body alone, for the sandboxed frame.
 async fn email_body(
     State(state): State<AppState>,
-    _current: CurrentUser,
+    current: CurrentUser,
     Path(raw): Path<String>,
     Query(params): Query<BodyParams>,
 ) -> Result<Response, WebError> {
     let id = EmailId(path_id(&raw)?);
-    let body = match state.store().email_body(state.workspace(), id, params.images()).await {
+    let body = match state.store().email_body(state.workspace(), id, &current.viewer(), params.images()).await {
         Ok(body) => body,
         // The privacy policy hides it: refused, with the store's reason.
         Err(StoreError::Hidden(reason)) => return Err(WebError::Forbidden(reason)),
@@ -143,7 +145,7 @@ async fn meeting(
     Path(raw): Path<String>,
 ) -> Result<Response, WebError> {
     let id = MeetingId(path_id(&raw)?);
-    let item = state.store().meeting_item(state.workspace(), id, Utc::now()).await?;
+    let item = state.store().meeting_item(state.workspace(), id, &current.viewer(), Utc::now()).await?;
     let title = item.subject.clone().unwrap_or_else(|| "Meeting".to_owned());
     page(StatusCode::OK, &MeetingPage { layout: Layout::signed_in(&title, &current), meeting: MeetingView::new(&item) })
 }

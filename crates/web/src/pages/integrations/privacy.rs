@@ -47,6 +47,7 @@ pub(crate) struct PrivacyView {
     /// Empty: keep everything.
     pub retention_days: String,
     pub retention_error: FieldError,
+    pub keep_internal: bool,
     pub blocklist: Vec<String>,
     pub block_entry: String,
     pub block_error: FieldError,
@@ -94,6 +95,7 @@ impl PrivacyView {
             auto_create: auto_create_choices(policy.auto_create),
             retention_days: policy.retention_days.map(|d| d.to_string()).unwrap_or_default(),
             retention_error: FieldError::default(),
+            keep_internal: policy.keep_internal,
             blocklist: policy.blocklist.entries().iter().map(|e| e.as_str().to_owned()).collect(),
             block_entry: String::new(),
             block_error: FieldError::default(),
@@ -129,6 +131,8 @@ async fn set(State(state): State<AppState>, AdminUser(current): AdminUser, body:
     // The selects offer only valid values; anything else keeps the setting.
     let visibility = input.get("visibility").parse::<Visibility>().unwrap_or(current_policy.visibility);
     let auto_create = input.get("auto_create").parse::<AutoCreate>().unwrap_or(current_policy.auto_create);
+    // An unticked checkbox sends nothing: the form always holds it.
+    let keep_internal = input.get("keep_internal") == "on";
     let typed = input.get("retention_days").trim().to_owned();
     let retention_days = if typed.is_empty() {
         None
@@ -140,6 +144,7 @@ async fn set(State(state): State<AppState>, AdminUser(current): AdminUser, body:
                     p.visibility = visibility_choices(visibility);
                     p.auto_create = auto_create_choices(auto_create);
                     p.retention_days = typed;
+                    p.keep_internal = keep_internal;
                     p.retention_error.set(format!(
                         "Enter a number of days between 1 and {MAX_RETENTION_DAYS}, or leave it empty to keep everything."
                     ));
@@ -148,13 +153,18 @@ async fn set(State(state): State<AppState>, AdminUser(current): AdminUser, body:
             }
         }
     };
-    let settings = PrivacySettings { visibility, auto_create, retention_days };
+    let settings = PrivacySettings { visibility, auto_create, retention_days, keep_internal };
     let purged = state.store().set_privacy_settings(state.workspace(), settings, &current.user.email).await?;
     let mut notice = format!("Privacy settings saved. {}", purged_text(&purged));
     if visibility < current_policy.visibility {
         notice.push_str(&format!(" Stored content that `{visibility}` hides was removed."));
     } else if visibility > current_policy.visibility {
         notice.push_str(&format!(" The next sync reads content again to fill in what `{visibility}` shows."));
+    }
+    if current_policy.keep_internal && !keep_internal {
+        notice.push_str(" Stored content of internal-only mail and meetings was removed.");
+    } else if keep_internal && !current_policy.keep_internal {
+        notice.push_str(" The next sync reads internal-only mail and meetings again.");
     }
     done(&state, &current, notice).await
 }
