@@ -623,6 +623,114 @@ async fn the_integration_shows_when_the_secret_was_set_but_never_the_secret() {
     db.close().await;
 }
 
+// ---- schemathesis ---------------------------------------------------------------------
+
+/// How many generated requests schemathesis sends per operation and phase:
+/// enough to reach every parameter's edge cases, bounded so the run takes
+/// about a minute on two cores.
+const SCHEMATHESIS_EXAMPLES: &str = "100";
+
+/// schemathesis reads the document the portal serves and fuzzes every
+/// operation as a signed-in admin (the session cookie, the session's CSRF
+/// token, a same-origin `Origin`) against seeded data: no answer may be a
+/// 5xx or break the document's schemas, status codes and content types.
+/// The seed is fixed, so a failure reproduces; schemathesis prints the
+/// `curl` that does.
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let db = Db::sqlite().await;
+    let portal = Portal::start(&db.store, "default", None).await;
+    let zoe = seed_default(&portal).await;
+    let spare = contact(&portal.store, portal.ws, "Spare Contact", "spare@litware.example").await;
+    let settings = IntegrationSettings::new("11111111-2222-3333-4444-555555555555", "client-abc");
+    let secret = SecretString::from("fuzzed-portal-secret");
+    portal
+        .store
+        .save_integration(portal.ws, &settings, Some(&secret), &MasterKey::from_bytes(KEY), "test")
+        .await
+        .unwrap();
+    let admin = portal.client("root@contoso.com", Role::Admin).await;
+    let timeline = admin.get(&format!("/api/v1/contacts/{zoe}/timeline")).await;
+    let email = email_ids(&timeline.json)[0].clone();
+    let company = timeline.json["contact"]["company"]["id"].as_str().expect("Zoe's company").to_owned();
+    // Real ids, so that requests reach past the 404 (DELETE gets a contact
+    // of its own, so the others keep theirs); every other value is generated.
+    let config = std::env::temp_dir().join(format!("tac-schemathesis-{}.toml", random_suffix()));
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[operations]]
+include-path-regex = "^/api/v1/contacts/\\{{id\\}}"
+exclude-method = "DELETE"
+parameters = {{ "path.id" = "{zoe}" }}
+
+[[operations]]
+include-path = "/api/v1/contacts/{{id}}"
+include-method = "DELETE"
+parameters = {{ "path.id" = "{spare}" }}
+
+[[operations]]
+include-path = "/api/v1/companies/{{id}}/timeline"
+parameters = {{ "path.id" = "{company}" }}
+
+[[operations]]
+include-path = "/api/v1/emails/{{id}}/body"
+parameters = {{ "path.id" = "{email}" }}
+"#
+        ),
+    )
+    .expect("write the schemathesis config");
+    let config_path = config.clone();
+    let cookie = admin.cookie.clone().expect("a session cookie");
+    let csrf = admin.csrf.clone().expect("a CSRF token");
+    let base = portal.base.clone();
+    let report = std::env::temp_dir().join(format!("tac-schemathesis-{}", random_suffix()));
+    let report_dir = report.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-m", "schemathesis.cli", "--config-file"])
+            .arg(&config_path)
+            .args(["run", &format!("{base}/api/v1/openapi.json")])
+            .args(["--url", &base])
+            .args(["--header", &format!("Cookie: {cookie}")])
+            .args(["--header", &format!("X-CSRF-Token: {csrf}")])
+            .args(["--header", &format!("Origin: {base}")])
+            .args([
+                "--checks",
+                "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            ])
+            .args(["--max-examples", SCHEMATHESIS_EXAMPLES, "--seed", "20261203", "--workers", "1"])
+            .args(["--phases", "examples,coverage,fuzzing"])
+            .args(["--request-timeout", "30", "--no-color"])
+            .arg("--report-dir")
+            .arg(&report_dir)
+            .env("SCHEMATHESIS_HOOKS", "")
+            .output()
+    })
+    .await
+    .expect("the schemathesis task");
+    let _ = std::fs::remove_dir_all(&report);
+    let _ = std::fs::remove_file(&config);
+    let output = match run {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("python3 is not installed: scripts/test needs it to run schemathesis")
+        }
+        Err(e) => panic!("could not run schemathesis: {e}"),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("No module named"),
+        "python3 cannot import schemathesis: run scripts/test, which installs it, or \
+         `pip install schemathesis==4.32.5`\n{stderr}"
+    );
+    assert!(output.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
+    eprintln!("{stdout}");
+    portal.stop().await;
+    db.close().await;
+}
+
 // ---- internal-only mail ---------------------------------------------------------------
 
 /// Ann's mailbox holds an email she sent Bob and a meeting with him; the
