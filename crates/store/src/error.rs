@@ -41,6 +41,14 @@ pub enum StoreError {
     #[error("{0}")]
     SearchTooBig(String),
 
+    /// A search ran past [`crate::SEARCH_TIME_BUDGET`] and was stopped, so
+    /// that it cannot hold a connection and a core for long.
+    #[error(
+        "the search took longer than {0} seconds and was stopped: search for rarer words, or narrow it to a \
+         contact or a time range"
+    )]
+    SearchTimedOut(u64),
+
     #[error("{0} not found")]
     NotFound(&'static str),
 
@@ -131,6 +139,16 @@ impl StoreError {
                 matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "261" | "517" | "773" | "6" | "262"))
             }
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the database stopped the statement because its time budget
+    /// ran out: SQLite's `SQLITE_INTERRUPT` (9, which the progress handler
+    /// causes), PostgreSQL's `query_canceled` (57014, `statement_timeout`).
+    pub(crate) fn is_interrupted(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => matches!(db.code().as_deref(), Some("9" | "57014")),
             _ => false,
         }
     }

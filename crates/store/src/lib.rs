@@ -43,7 +43,7 @@ mod fingerprint;
 pub mod json;
 mod postgres;
 mod query_text;
-pub use query_text::{MAX_SEARCH_CHARS, MAX_SEARCH_WORDS};
+pub use query_text::{MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, SEARCH_TIME_BUDGET};
 mod reader;
 mod sqlite;
 mod types;

@@ -7,6 +7,9 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// The most words a search may have: every word is one more index lookup
 /// intersected with the others.
 pub const MAX_SEARCH_WORDS: usize = 8;
+/// How long a search may run before the database stops it: searches take
+/// milliseconds, so only one that would hold a core for long reaches it.
+pub const SEARCH_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why a search text is refused, in words for the person who typed it.
 pub(crate) fn refusal(query: &str) -> Option<String> {

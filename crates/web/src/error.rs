@@ -93,6 +93,7 @@ impl WebError {
                 }
                 StoreError::InvalidInput(_) | StoreError::InternalAddress(_) => StatusCode::BAD_REQUEST,
                 StoreError::SearchTooBig(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                StoreError::SearchTimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::Hidden(_) => StatusCode::FORBIDDEN,
                 e if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::Database(sqlx_error) if is_unavailable(sqlx_error) => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,6 +103,12 @@ impl WebError {
         }
     }
 
+    /// A search turned away or stopped so that the portal stays fast for
+    /// everyone else: expected under load, not a failure of TAC.
+    fn is_load_shed(&self) -> bool {
+        matches!(self, WebError::Busy | WebError::Store(StoreError::SearchTimedOut(_)))
+    }
+
     /// What the person is told. Internal errors say nothing of their cause.
     fn detail(&self) -> String {
         match self.status() {
@@ -109,7 +116,7 @@ impl WebError {
                 "Something went wrong on our side. It has been logged; try again, and tell your admin if it persists."
                     .to_owned()
             }
-            StatusCode::SERVICE_UNAVAILABLE if matches!(self, WebError::Busy) => self.to_string(),
+            StatusCode::SERVICE_UNAVAILABLE if self.is_load_shed() => self.to_string(),
             StatusCode::SERVICE_UNAVAILABLE => WebError::Unavailable.to_string(),
             _ => self.to_string(),
         }
@@ -149,12 +156,14 @@ pub(crate) struct ErrorReport {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if self.is_load_shed() {
+            tracing::warn!(error = %self, "search refused to keep the portal responsive");
+        } else if status.is_server_error() {
             tracing::error!(error = %self, debug = ?self, "request failed");
         }
         let retry_after_secs = match &self {
             WebError::TooManyAttempts { retry_at } => Some((*retry_at - Utc::now()).num_seconds().max(1)),
-            WebError::TooManySearches | WebError::Busy => Some(2),
+            WebError::TooManySearches | WebError::Busy | WebError::Store(StoreError::SearchTimedOut(_)) => Some(2),
             _ => None,
         };
         let errors = match &self {

@@ -3,7 +3,10 @@
 //! run many at a time ([`PER_USER`]; the next gets 429), and all searches
 //! together share [`AT_ONCE`] slots (a search waits for one for up to
 //! [`QUEUE_WAIT`], then gets 503), so the other pages keep answering
-//! while someone pastes a novel into the search box.
+//! while someone pastes a novel into the search box. A search of one
+//! contact's or company's timeline takes a slot too, without queueing
+//! ([`acquire_now`]); the store stops any search that runs past
+//! `tac_store::SEARCH_TIME_BUDGET`.
 
 use crate::WebError;
 use std::collections::HashMap;
@@ -41,16 +44,31 @@ pub(crate) struct SearchPermit {
 
 /// A slot for a search by `user`, or the refusal to send back.
 pub(crate) async fn acquire(slots: &SearchSlots, user: PortalUserId) -> Result<SearchPermit, WebError> {
-    let mine = {
-        let mut per_user = slots.per_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(per_user.entry(user).or_insert_with(|| Arc::new(Semaphore::new(PER_USER))))
-    };
-    let user_permit = mine.try_acquire_owned().map_err(|_| WebError::TooManySearches)?;
+    let user_permit = user_slot(slots, user)?;
     let shared = tokio::time::timeout(slots.wait, Arc::clone(&slots.at_once).acquire_owned())
         .await
         .map_err(|_| WebError::Busy)?
         .map_err(|_| WebError::Busy)?;
     Ok(SearchPermit { _user: user_permit, _shared: shared })
+}
+
+/// A slot for a search by `user` for a request that already holds one of
+/// the store's few connections (a profile page searching its timeline): it
+/// never queues, because waiting would keep that connection from every
+/// other page, so it is 503 at once when every slot is taken.
+pub(crate) fn acquire_now(slots: &SearchSlots, user: PortalUserId) -> Result<SearchPermit, WebError> {
+    let user_permit = user_slot(slots, user)?;
+    let shared = Arc::clone(&slots.at_once).try_acquire_owned().map_err(|_| WebError::Busy)?;
+    Ok(SearchPermit { _user: user_permit, _shared: shared })
+}
+
+/// One of the person's own slots, or 429.
+fn user_slot(slots: &SearchSlots, user: PortalUserId) -> Result<OwnedSemaphorePermit, WebError> {
+    let mine = {
+        let mut per_user = slots.per_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(per_user.entry(user).or_insert_with(|| Arc::new(Semaphore::new(PER_USER))))
+    };
+    mine.try_acquire_owned().map_err(|_| WebError::TooManySearches)
 }
 
 #[cfg(test)]
@@ -71,5 +89,16 @@ mod tests {
         assert!(matches!(acquire(&slots, ann).await, Err(WebError::Busy)), "Ann has a slot of hers, none shared");
         drop((second, bobs));
         assert!(acquire(&slots, ann).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_timeline_search_never_queues_for_a_slot() {
+        let slots = SearchSlots { wait: Duration::from_secs(3600), ..SearchSlots::default() };
+        let (ann, bob) = (PortalUserId(1), PortalUserId(2));
+        let held = (acquire_now(&slots, ann).expect("a slot"), acquire_now(&slots, ann).expect("another"));
+        assert!(matches!(acquire_now(&slots, ann), Err(WebError::TooManySearches)));
+        assert!(matches!(acquire_now(&slots, bob), Err(WebError::Busy)), "at once, not after the wait");
+        drop(held);
+        assert!(acquire_now(&slots, bob).is_ok());
     }
 }

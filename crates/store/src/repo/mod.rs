@@ -35,7 +35,7 @@ pub(crate) use privacy::*;
 pub(crate) use timeline::*;
 pub(crate) use workspace::*;
 
-use super::{BACKEND, Db, begin_write, push_id_table};
+use super::{BACKEND, Db, begin_write, push_id_table, with_deadline};
 use crate::error::{Result, StoreError};
 use crate::types::{Backend, CursorScope, MailboxId, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, SubsecRound, Utc};

@@ -24,10 +24,10 @@ planner walks the time index or reads the GIN hits, whichever is cheaper.
 use super::privacy::parse_visibility;
 use super::{
     BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_array, json_rows, json_rows_value,
-    nested_json, push_id_table, push_limit, visibility_owning,
+    nested_json, push_id_table, push_limit, visibility_owning, with_deadline,
 };
 use crate::error::{Result, StoreError};
-use crate::query_text::{fts5_query, refusal, words};
+use crate::query_text::{SEARCH_TIME_BUDGET, fts5_query, refusal, words};
 use crate::types::{
     Backend, ContactId, ContactSummary, EmailBody, MonthlyActivity, TeamMember, TimelineOf, TimelinePage,
     TimelineQuery, Viewer, WorkspaceId,
@@ -84,11 +84,17 @@ pub(crate) async fn timeline(
         Some(address) => Some(mailbox_by_address(&mut *conn, ws, address).await?),
         None => None,
     };
-    let (mut entries, facts) = match subject {
+    let read = async |conn: &mut Conn| match subject {
         TimelineOf::Everything(viewer) => {
-            everything_page(&mut *conn, ws, query, viewer, &search, search_visibility, limit).await?
+            everything_page(conn, ws, query, viewer, &search, search_visibility, limit).await
         }
-        _ => activity_page(&mut *conn, ws, subject, query, mailbox, &search, search_visibility, limit).await?,
+        _ => activity_page(conn, ws, subject, query, mailbox, &search, search_visibility, limit).await,
+    };
+    // A search gets a time budget; a plain page reads a few index entries.
+    let (mut entries, facts) = if search.is_empty() {
+        read(&mut *conn).await?
+    } else {
+        with_deadline(&mut *conn, SEARCH_TIME_BUDGET, read).await?
     };
     if entries.is_empty() && visibility.is_none() {
         if let Some((what, id)) = owned {

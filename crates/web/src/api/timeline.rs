@@ -76,13 +76,17 @@ fn timeline_error(e: StoreError) -> WebError {
 /// (`contact`, `summary`, `items`) plus `next_cursor`.
 pub(crate) async fn contact_timeline(
     State(state): State<AppState>,
-    ReadingUser { mut reader, .. }: ReadingUser,
+    ReadingUser { mut reader, user }: ReadingUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Timeline)?;
     let contact = contacts::load_with(&mut reader, &state, &id).await?;
     let now = Utc::now();
+    let _slot = match query.search {
+        Some(_) => Some(crate::search_limit::acquire_now(state.search_slots(), user.user.id)?),
+        None => None,
+    };
     let page = reader.timeline(state.workspace(), contact.id, &query, now).await.map_err(timeline_error)?;
     let summary = reader.contact_summary(state.workspace(), contact.id, now).await?;
     Ok(Json(tac_store::json::contact_timeline(&contact, &summary, &page)).into_response())
@@ -102,11 +106,15 @@ pub(crate) async fn contact_summary(
 /// `GET /api/v1/companies/{id}/timeline`: `company`, `items`, `next_cursor`.
 pub(crate) async fn company_timeline(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Timeline)?;
+    let _slot = match query.search {
+        Some(_) => Some(crate::search_limit::acquire(state.search_slots(), user.user.id).await?),
+        None => None,
+    };
     let company_id = CompanyId(path_id(&id, "company", "company")?);
     let company = state.store().company(state.workspace(), company_id).await.map_err(|e| match e {
         StoreError::NotFound(_) => not_found("company", &id),

@@ -54,7 +54,8 @@ async fn company(
     let mut contacts = reader.contacts(state.workspace(), &query).await?;
     let more_contacts = contacts.len() > CONTACTS_SHOWN as usize;
     contacts.truncate(CONTACTS_SHOWN as usize);
-    let (page_items, errors, members) = read_timeline(&mut reader, &state, TimelineOwner::Company(id), &params).await?;
+    let (page_items, errors, members) =
+        read_timeline(&mut reader, &state, current.user.id, TimelineOwner::Company(id), &params).await?;
     let base = TimelineOwner::Company(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = CompanyPage {
@@ -75,9 +76,10 @@ async fn company(
 
 async fn timeline_fragment(
     State(state): State<AppState>,
-    ReadingUser { mut reader, .. }: ReadingUser,
+    ReadingUser { mut reader, user }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
-    older_items(&mut reader, &state, TimelineOwner::Company(CompanyId(path_id(&raw)?)), &params).await
+    let owner = TimelineOwner::Company(CompanyId(path_id(&raw)?));
+    older_items(&mut reader, &state, user.user.id, owner, &params).await
 }

@@ -247,10 +247,11 @@ impl TimelineOwner {
 pub(crate) async fn older_items(
     reader: &mut tac_store::Reader,
     state: &AppState,
+    user: tac_store::PortalUserId,
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<Response, WebError> {
-    let (timeline, _, _) = read_timeline(reader, state, owner, params).await?;
+    let (timeline, _, _) = read_timeline(reader, state, user, owner, params).await?;
     page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, params, &owner.base(), false) })
 }
 
@@ -260,6 +261,7 @@ pub(crate) async fn older_items(
 pub(crate) async fn read_timeline(
     reader: &mut tac_store::Reader,
     state: &AppState,
+    user: tac_store::PortalUserId,
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<(tac_store::TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
@@ -270,6 +272,10 @@ pub(crate) async fn read_timeline(
         .map(|address| MemberOption { selected: address.eq_ignore_ascii_case(params.member.trim()), address })
         .collect();
     let (ws, now) = (state.workspace(), Utc::now());
+    let _slot = match query.search {
+        Some(_) => Some(crate::search_limit::acquire_now(state.search_slots(), user)?),
+        None => None,
+    };
     let page = match owner {
         TimelineOwner::Contact(id) => reader.timeline(ws, id, &query, now).await?,
         TimelineOwner::Company(id) => reader.company_timeline(ws, id, &query, now).await?,
@@ -290,7 +296,8 @@ async fn profile(
     let summary = reader.contact_summary(ws, id, now).await?;
     let (from, to) = activity_chart::window(now);
     let months = reader.monthly_activity(ws, id, from, to).await?;
-    let (timeline, errors, members) = read_timeline(&mut reader, &state, TimelineOwner::Contact(id), &params).await?;
+    let (timeline, errors, members) =
+        read_timeline(&mut reader, &state, current.user.id, TimelineOwner::Contact(id), &params).await?;
     let base = TimelineOwner::Contact(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = ProfilePage {
@@ -332,11 +339,12 @@ async fn profile(
 /// The next page of a contact's timeline as list items, for htmx's "Older".
 async fn timeline_fragment(
     State(state): State<AppState>,
-    ReadingUser { mut reader, .. }: ReadingUser,
+    ReadingUser { mut reader, user }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
-    older_items(&mut reader, &state, TimelineOwner::Contact(ContactId(path_id(&raw)?)), &params).await
+    let owner = TimelineOwner::Contact(ContactId(path_id(&raw)?));
+    older_items(&mut reader, &state, user.user.id, owner, &params).await
 }
 
 // ---- adding and editing ---------------------------------------------------------
