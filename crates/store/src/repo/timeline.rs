@@ -408,8 +408,14 @@ impl Source {
         match BACKEND {
             Backend::Sqlite => {
                 let (keys, item) = self.search_keys();
+                // `cross join` keeps this order: the hits first, newest
+                // first, each joined by key. Without statistics SQLite
+                // otherwise walked every email of the workspace and probed
+                // the index once per email (0.7 s for one word over 10,000
+                // emails, against 3 ms).
                 q.push(format_args!(
-                    " from {fts} f join {keys} k on k.key = f.rowid join {table} s on s.id = k.{item} where {fts} match "
+                    " from {fts} f cross join {keys} k on k.key = f.rowid cross join {table} s on s.id = k.{item} \
+                     where {fts} match "
                 ))
                 .push_bind(self.fts_text(search, visibility))
                 .push(" and s.workspace_id = ")
