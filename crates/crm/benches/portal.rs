@@ -26,7 +26,8 @@
 //!
 //! Run with `cargo bench -p tac-crm --bench portal`. `TAC_BENCH_SECONDS`
 //! sets the measured seconds per endpoint (20), `TAC_BENCH_SIZE` the
-//! organisation (medium), `TAC_BENCH_ONLY_SQLITE=1` skips PostgreSQL.
+//! organisation (medium), `TAC_BENCH_ONLY_SQLITE=1` skips PostgreSQL, and
+//! `TAC_BENCH_BINARY` runs another build of `tac-crm` (an A/B of two commits).
 
 use chrono::{Duration as Days, Utc};
 use std::collections::BTreeMap;
@@ -87,7 +88,9 @@ impl Drop for Demo {
 
 fn start_demo(data_dir: &std::path::Path, database_url: Option<&str>, size: &str) -> Demo {
     let started = Instant::now();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tac-crm"));
+    // Another build of tac-crm, for an A/B of two commits in the same hour.
+    let binary = std::env::var("TAC_BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tac-crm").to_owned());
+    let mut command = Command::new(binary);
     command
         .args(["demo", "--size", size, "--listen", "127.0.0.1:0", "--emulator-listen", "127.0.0.1:0"])
         // No background pass in the middle of a measurement.
