@@ -4,11 +4,11 @@
 //! together share [`AT_ONCE`] slots (a search waits for one for up to
 //! [`QUEUE_WAIT`], then gets 503), so the other pages keep answering
 //! while someone pastes a novel into the search box. A search of one
-//! contact's or company's timeline takes a slot too, without queueing
-//! ([`acquire_now`]); the store stops any search that runs past
-//! `tac_store::SEARCH_TIME_BUDGET`.
+//! contact's or company's timeline takes a slot too, waiting without
+//! holding a database connection ([`reader_for`]); the store stops any
+//! search that runs past `tac_store::SEARCH_TIME_BUDGET`.
 
-use crate::WebError;
+use crate::{AppState, WebError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,14 +52,24 @@ pub(crate) async fn acquire(slots: &SearchSlots, user: PortalUserId) -> Result<S
     Ok(SearchPermit { _user: user_permit, _shared: shared })
 }
 
-/// A slot for a search by `user` for a request that already holds one of
-/// the store's few connections (a profile page searching its timeline): it
-/// never queues, because waiting would keep that connection from every
-/// other page, so it is 503 at once when every slot is taken.
-pub(crate) fn acquire_now(slots: &SearchSlots, user: PortalUserId) -> Result<SearchPermit, WebError> {
-    let user_permit = user_slot(slots, user)?;
-    let shared = Arc::clone(&slots.at_once).try_acquire_owned().map_err(|_| WebError::Busy)?;
-    Ok(SearchPermit { _user: user_permit, _shared: shared })
+/// For a request that read its session on `reader` (a profile page, a
+/// timeline) and may search: when it does, the reader's connection goes
+/// back to the pool while the search waits for a slot (one of the store's
+/// few connections held by a waiting search is one every other page lacks),
+/// and a fresh one is taken once the slot is free. Without search, the
+/// reader is handed back as it is.
+pub(crate) async fn reader_for(
+    state: &AppState,
+    user: PortalUserId,
+    reader: tac_store::Reader,
+    searching: bool,
+) -> Result<(tac_store::Reader, Option<SearchPermit>), WebError> {
+    if !searching {
+        return Ok((reader, None));
+    }
+    drop(reader);
+    let slot = acquire(state.search_slots(), user).await?;
+    Ok((state.store().reader().await?, Some(slot)))
 }
 
 /// One of the person's own slots, or 429.
@@ -89,16 +99,5 @@ mod tests {
         assert!(matches!(acquire(&slots, ann).await, Err(WebError::Busy)), "Ann has a slot of hers, none shared");
         drop((second, bobs));
         assert!(acquire(&slots, ann).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn a_timeline_search_never_queues_for_a_slot() {
-        let slots = SearchSlots { wait: Duration::from_secs(3600), ..SearchSlots::default() };
-        let (ann, bob) = (PortalUserId(1), PortalUserId(2));
-        let held = (acquire_now(&slots, ann).expect("a slot"), acquire_now(&slots, ann).expect("another"));
-        assert!(matches!(acquire_now(&slots, ann), Err(WebError::TooManySearches)));
-        assert!(matches!(acquire_now(&slots, bob), Err(WebError::Busy)), "at once, not after the wait");
-        drop(held);
-        assert!(acquire_now(&slots, bob).is_ok());
     }
 }

@@ -76,17 +76,15 @@ fn timeline_error(e: StoreError) -> WebError {
 /// (`contact`, `summary`, `items`) plus `next_cursor`.
 pub(crate) async fn contact_timeline(
     State(state): State<AppState>,
-    ReadingUser { mut reader, user }: ReadingUser,
+    ReadingUser { reader, user }: ReadingUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     let query = timeline_query(Params::parse(raw.as_deref()), Filters::Timeline)?;
+    let searching = query.search.is_some();
+    let (mut reader, _slot) = crate::search_limit::reader_for(&state, user.user.id, reader, searching).await?;
     let contact = contacts::load_with(&mut reader, &state, &id).await?;
     let now = Utc::now();
-    let _slot = match query.search {
-        Some(_) => Some(crate::search_limit::acquire_now(state.search_slots(), user.user.id)?),
-        None => None,
-    };
     let page = reader.timeline(state.workspace(), contact.id, &query, now).await.map_err(timeline_error)?;
     let summary = reader.contact_summary(state.workspace(), contact.id, now).await?;
     Ok(Json(tac_store::json::contact_timeline(&contact, &summary, &page)).into_response())

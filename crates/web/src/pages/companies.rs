@@ -39,11 +39,13 @@ struct CompanyPage {
 
 async fn company(
     State(state): State<AppState>,
-    ReadingUser { user: current, mut reader }: ReadingUser,
+    ReadingUser { user: current, reader }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = CompanyId(path_id(&raw)?);
+    let searching = params.searches();
+    let (mut reader, _slot) = crate::search_limit::reader_for(&state, current.user.id, reader, searching).await?;
     let company = reader.company(state.workspace(), id).await?;
     let query = ContactListQuery {
         company: Some(id),
@@ -54,8 +56,7 @@ async fn company(
     let mut contacts = reader.contacts(state.workspace(), &query).await?;
     let more_contacts = contacts.len() > CONTACTS_SHOWN as usize;
     contacts.truncate(CONTACTS_SHOWN as usize);
-    let (page_items, errors, members) =
-        read_timeline(&mut reader, &state, current.user.id, TimelineOwner::Company(id), &params).await?;
+    let (page_items, errors, members) = read_timeline(&mut reader, &state, TimelineOwner::Company(id), &params).await?;
     let base = TimelineOwner::Company(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = CompanyPage {
@@ -76,10 +77,10 @@ async fn company(
 
 async fn timeline_fragment(
     State(state): State<AppState>,
-    ReadingUser { mut reader, user }: ReadingUser,
+    ReadingUser { reader, user }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let owner = TimelineOwner::Company(CompanyId(path_id(&raw)?));
-    older_items(&mut reader, &state, user.user.id, owner, &params).await
+    older_items(reader, &state, user.user.id, owner, &params).await
 }

@@ -17,6 +17,7 @@ use super::activity_chart::{self, ActivityChart};
 use super::timeline_view::{FilterErrors, ItemView, TimelineParams};
 use super::times::{Instant, instant};
 use super::{FieldError, Layout, page, see_other};
+use crate::search_limit::reader_for;
 use crate::{AppState, CurrentUser, ReadingUser, WebError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -245,13 +246,14 @@ impl TimelineOwner {
 /// The next page of a contact's or company's timeline as list items, for
 /// htmx's "Older".
 pub(crate) async fn older_items(
-    reader: &mut tac_store::Reader,
+    reader: tac_store::Reader,
     state: &AppState,
     user: tac_store::PortalUserId,
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<Response, WebError> {
-    let (timeline, _, _) = read_timeline(reader, state, user, owner, params).await?;
+    let (mut reader, _slot) = reader_for(state, user, reader, params.searches()).await?;
+    let (timeline, _, _) = read_timeline(&mut reader, state, owner, params).await?;
     page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, params, &owner.base(), false) })
 }
 
@@ -261,7 +263,6 @@ pub(crate) async fn older_items(
 pub(crate) async fn read_timeline(
     reader: &mut tac_store::Reader,
     state: &AppState,
-    user: tac_store::PortalUserId,
     owner: TimelineOwner,
     params: &TimelineParams,
 ) -> Result<(tac_store::TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
@@ -272,10 +273,6 @@ pub(crate) async fn read_timeline(
         .map(|address| MemberOption { selected: address.eq_ignore_ascii_case(params.member.trim()), address })
         .collect();
     let (ws, now) = (state.workspace(), Utc::now());
-    let _slot = match query.search {
-        Some(_) => Some(crate::search_limit::acquire_now(state.search_slots(), user)?),
-        None => None,
-    };
     let page = match owner {
         TimelineOwner::Contact(id) => reader.timeline(ws, id, &query, now).await?,
         TimelineOwner::Company(id) => reader.company_timeline(ws, id, &query, now).await?,
@@ -285,19 +282,19 @@ pub(crate) async fn read_timeline(
 
 async fn profile(
     State(state): State<AppState>,
-    ReadingUser { user: current, mut reader }: ReadingUser,
+    ReadingUser { user: current, reader }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let id = ContactId(path_id(&raw)?);
     let ws = state.workspace();
+    let (mut reader, _slot) = reader_for(&state, current.user.id, reader, params.searches()).await?;
     let contact = reader.contact(ws, id).await?;
     let now = Utc::now();
     let summary = reader.contact_summary(ws, id, now).await?;
     let (from, to) = activity_chart::window(now);
     let months = reader.monthly_activity(ws, id, from, to).await?;
-    let (timeline, errors, members) =
-        read_timeline(&mut reader, &state, current.user.id, TimelineOwner::Contact(id), &params).await?;
+    let (timeline, errors, members) = read_timeline(&mut reader, &state, TimelineOwner::Contact(id), &params).await?;
     let base = TimelineOwner::Contact(id).base();
     let first_page = params.cursor.trim().is_empty();
     let view = ProfilePage {
@@ -339,12 +336,12 @@ async fn profile(
 /// The next page of a contact's timeline as list items, for htmx's "Older".
 async fn timeline_fragment(
     State(state): State<AppState>,
-    ReadingUser { mut reader, user }: ReadingUser,
+    ReadingUser { reader, user }: ReadingUser,
     Path(raw): Path<String>,
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, WebError> {
     let owner = TimelineOwner::Contact(ContactId(path_id(&raw)?));
-    older_items(&mut reader, &state, user.user.id, owner, &params).await
+    older_items(reader, &state, user.user.id, owner, &params).await
 }
 
 // ---- adding and editing ---------------------------------------------------------

@@ -290,6 +290,11 @@ impl TimelineParams {
         out.finish()
     }
 
+    /// Whether the page searches its timeline (it then needs a search slot).
+    pub fn searches(&self) -> bool {
+        !self.q.trim().is_empty()
+    }
+
     /// Whether any filter (not the cursor) is set.
     pub fn is_filtered(&self) -> bool {
         !self.with_cursor(None).is_empty()
