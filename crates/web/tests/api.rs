@@ -685,6 +685,9 @@ parameters = {{ "path.id" = "{email}" }}
     let csrf = admin.csrf.clone().expect("a CSRF token");
     let base = portal.base.clone();
     let report = std::env::temp_dir().join(format!("tac-schemathesis-{}", random_suffix()));
+    // schemathesis keeps its report and a cache of past crashes in the
+    // folder it runs in: a temporary one, removed afterwards.
+    std::fs::create_dir_all(&report).expect("a folder for schemathesis");
     let report_dir = report.clone();
     let run = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
@@ -704,6 +707,7 @@ parameters = {{ "path.id" = "{email}" }}
             .args(["--request-timeout", "30", "--no-color"])
             .arg("--report-dir")
             .arg(&report_dir)
+            .current_dir(&report_dir)
             .env("SCHEMATHESIS_HOOKS", "")
             .output()
     })
