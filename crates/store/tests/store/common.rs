@@ -7,9 +7,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use std::future::Future;
 use std::path::PathBuf;
 use tac_core::records::{
-    AttendeeRecord, Direction, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant, ParticipantRole,
+    AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
+    ParticipantRole, TenantDomain,
 };
-use tac_store::{Backend, Store};
+use tac_store::{Backend, MailboxId, Store, WorkspaceId};
 
 pub const POSTGRES_URL_VAR: &str = "TAC_TEST_POSTGRES_URL";
 
@@ -150,6 +151,34 @@ fn with_database(admin_url: &str, name: &str) -> String {
 }
 
 // ---- fixtures ----------------------------------------------------------------
+
+/// A directory user whose address, UPN and primary SMTP proxy are `mail`.
+pub fn directory_user(id: &str, mail: &str) -> DirectoryUser {
+    DirectoryUser {
+        id: id.into(),
+        display_name: id.trim_start_matches("u-").into(),
+        user_principal_name: mail.into(),
+        mail: Some(mail.into()),
+        proxy_addresses: vec![format!("SMTP:{mail}")],
+        account_enabled: true,
+    }
+}
+
+/// Contoso's directory (Ann and Bob, each with a mailbox) and verified
+/// domain, with `more_domains` verified too: the workspace and the two
+/// mailboxes.
+pub async fn contoso(store: &Store, more_domains: &[&str]) -> (WorkspaceId, MailboxId, MailboxId) {
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let domains: Vec<TenantDomain> = std::iter::once("contoso.com")
+        .chain(more_domains.iter().copied())
+        .map(|name| TenantDomain { name: name.into(), is_default: name == "contoso.com", is_initial: false })
+        .collect();
+    let users = [directory_user("u-ann", "ann@contoso.com"), directory_user("u-bob", "bob@contoso.com")];
+    store.replace_directory(ws, &users, &[], &[], &domains).await.unwrap();
+    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
+    (ws, ann, bob)
+}
 
 pub fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, day, hour, 0, 0).single().expect("BUG: fixture date is valid")

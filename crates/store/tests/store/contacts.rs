@@ -8,7 +8,7 @@ use tac_core::contact_csv::parse_contacts_csv;
 use tac_core::contacts::{AutoCreateCandidate, CompanySeed};
 use tac_core::insights::FollowUp;
 use tac_core::privacy::{AutoCreate, BlockEntry, Visibility};
-use tac_core::records::{Direction, DirectoryUser, EmailRecord, ParticipantRole, TenantDomain};
+use tac_core::records::{Direction, EmailRecord, ParticipantRole};
 use tac_core::timeline::{ActivityKind, TimelineCursor, TimelineItem};
 use tac_core::{NormalizedAddress, address::normalize};
 use tac_store::{
@@ -59,28 +59,7 @@ fn now() -> DateTime<Utc> {
 
 /// Contoso's directory (Ann, Bob) and verified domain.
 async fn setup(store: &Store) -> (WorkspaceId, MailboxId, MailboxId) {
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let user = |id: &str, mail: &str| DirectoryUser {
-        id: id.into(),
-        display_name: id.trim_start_matches("u-").into(),
-        user_principal_name: mail.into(),
-        mail: Some(mail.into()),
-        proxy_addresses: vec![format!("SMTP:{mail}")],
-        account_enabled: true,
-    };
-    store
-        .replace_directory(
-            ws,
-            &[user("u-ann", "ann@contoso.com"), user("u-bob", "bob@contoso.com")],
-            &[],
-            &[],
-            &[TenantDomain { name: "contoso.com".into(), is_default: true, is_initial: false }],
-        )
-        .await
-        .unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
-    let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
-    (ws, ann, bob)
+    crate::common::contoso(store, &[]).await
 }
 
 /// An email at `when` between Zoe (fabrikam) and Ann, either way.

@@ -5,7 +5,7 @@
 use crate::both_backends;
 use crate::common::{TestDb, at, copy, email, meeting, meeting_copy, participant};
 use tac_core::privacy::{AutoCreate, Visibility};
-use tac_core::records::{Direction, DirectoryUser, EmailRecord, MeetingRecord, ParticipantRole, TenantDomain};
+use tac_core::records::{Direction, EmailRecord, MeetingRecord, ParticipantRole};
 use tac_core::timeline::TimelineItem;
 use tac_store::{
     ContactSource, EmailId, MailboxId, MeetingId, NewContact, PrivacySettings, RoundState, Store, StoreError,
@@ -22,37 +22,9 @@ fn cursor() -> SyncCursor {
     SyncCursor::NextLink("https://graph.example/v1.0/x?$skiptoken=1".into())
 }
 
-fn user(id: &str, mail: &str) -> DirectoryUser {
-    DirectoryUser {
-        id: id.into(),
-        display_name: id.into(),
-        user_principal_name: mail.into(),
-        mail: Some(mail.into()),
-        proxy_addresses: vec![format!("SMTP:{mail}")],
-        account_enabled: true,
-    }
-}
-
-fn domain(name: &str) -> TenantDomain {
-    TenantDomain { name: name.into(), is_default: false, is_initial: false }
-}
-
 /// Contoso (Ann and Bob, each with a mailbox), with `extra` domains verified too.
 async fn setup(store: &Store, extra: &[&str]) -> (WorkspaceId, MailboxId) {
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let domains: Vec<TenantDomain> = std::iter::once("contoso.com").chain(extra.iter().copied()).map(domain).collect();
-    store
-        .replace_directory(
-            ws,
-            &[user("u-ann", "ann@contoso.com"), user("u-bob", "bob@contoso.com")],
-            &[],
-            &[],
-            &domains,
-        )
-        .await
-        .unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
-    store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
+    let (ws, ann, _) = crate::common::contoso(store, extra).await;
     (ws, ann)
 }
 
