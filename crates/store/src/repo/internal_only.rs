@@ -19,7 +19,7 @@ done.
 */
 
 use super::contacts::{hold_linking_lock, link_emails, link_meetings, load_internal, unlink};
-use super::privacy::{Scope, erase_freed, strip};
+use super::privacy::{Scope, erase_freed, keeps_internal, strip};
 use super::{Db, Pool, begin_write, now, push_list};
 use crate::error::Result;
 use crate::types::WorkspaceId;
@@ -127,10 +127,7 @@ async fn apply(pool: &Pool, ws: WorkspaceId, kind: ActivityKind, internal: &[i64
     };
     let mut tx = begin_write(pool).await?;
     hold_linking_lock(&mut tx, ws).await?;
-    let keep: Option<bool> = sqlx::query_scalar("select keep_internal from privacy_policy where workspace_id = $1")
-        .bind(ws.0)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let keep = keeps_internal(&mut tx, ws).await?;
     for (ids, flag) in [(internal, true), (external, false)] {
         if ids.is_empty() {
             continue;
@@ -141,7 +138,7 @@ async fn apply(pool: &Pool, ws: WorkspaceId, kind: ActivityKind, internal: &[i64
         push_list(&mut query, ids.iter().copied());
         query.build().persistent(false).execute(&mut *tx).await?;
     }
-    if !keep.unwrap_or(false) {
+    if !keep {
         strip(&mut tx, ws, kind, Visibility::Metadata, Scope::Ids(internal)).await?;
     }
     unlink(&mut tx, kind, internal).await?;

@@ -47,6 +47,16 @@ pub(crate) fn parse_visibility(stored: Option<String>) -> Result<Visibility> {
     }
 }
 
+/// Whether the workspace keeps the content of internal-only items (off
+/// when no policy was saved).
+pub(crate) async fn keeps_internal(conn: &mut Conn, ws: WorkspaceId) -> Result<bool> {
+    let keep: Option<bool> = sqlx::query_scalar("select keep_internal from privacy_policy where workspace_id = $1")
+        .bind(ws.0)
+        .fetch_optional(conn)
+        .await?;
+    Ok(keep.unwrap_or(false))
+}
+
 pub(crate) async fn privacy_policy(pool: &Pool, ws: WorkspaceId) -> Result<PrivacyPolicy> {
     let mut conn = pool.acquire().await?;
     read_policy(&mut conn, ws).await

@@ -21,7 +21,7 @@ the FTS rowids are time-ordered keys (migration 0005), on PostgreSQL the
 planner walks the time index or reads the GIN hits, whichever is cheaper.
 */
 
-use super::privacy::parse_visibility;
+use super::privacy::{keeps_internal, parse_visibility};
 use super::{
     BACKEND, Conn, Db, Owned, Pool, count, ensure_owned, from_json_rows, json_array, json_rows, json_rows_value,
     nested_json, push_id_table, push_limit, visibility_owning, with_deadline,
@@ -970,15 +970,6 @@ pub(crate) async fn meeting_item(
 struct InternalRule {
     internal_only: bool,
     keep_internal: bool,
-}
-
-/// Whether the workspace keeps the content of internal-only items.
-async fn keeps_internal(conn: &mut Conn, ws: WorkspaceId) -> Result<bool> {
-    let keep: Option<bool> = sqlx::query_scalar("select keep_internal from privacy_policy where workspace_id = $1")
-        .bind(ws.0)
-        .fetch_optional(conn)
-        .await?;
-    Ok(keep.unwrap_or(false))
 }
 
 /// The item's standing under the internal-only rule, or `NotFound` when it
