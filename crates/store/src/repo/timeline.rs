@@ -465,23 +465,28 @@ impl Source {
         }
     }
 
-    /// ` and (…)`: the item `s` is not internal-only, or the viewer's own
-    /// mailbox holds it.
-    fn push_internal_rule(self, q: &mut QueryBuilder<Db>, viewer: &Viewer) {
+    /// `exists (…`: a live copy of item `s` is in the mailbox of the
+    /// directory user whose id follows, then `))`: the viewer's own mailbox
+    /// holds it.
+    fn held_by(self) -> String {
         let (copies, item) = match self {
             Source::Email => ("email_copy", "email_id"),
             Source::Meeting => ("meeting_copy", "meeting_id"),
         };
+        format!(
+            "exists (select 1 from {copies} c join mailbox mb on mb.workspace_id = c.workspace_id
+                         and mb.id = c.mailbox_id
+                     where c.workspace_id = s.workspace_id and c.{item} = s.id and c.removed_at is null
+                         and lower(mb.user_id) = lower("
+        )
+    }
+
+    /// ` and (…)`: the item `s` is not internal-only, or the viewer's own
+    /// mailbox holds it.
+    fn push_internal_rule(self, q: &mut QueryBuilder<Db>, viewer: &Viewer) {
         q.push(" and (not s.internal_only");
         if let Some(user_id) = &viewer.user_id {
-            q.push(format_args!(
-                " or exists (select 1 from {copies} c join mailbox mb on mb.workspace_id = c.workspace_id
-                     and mb.id = c.mailbox_id
-                 where c.workspace_id = s.workspace_id and c.{item} = s.id and c.removed_at is null
-                     and lower(mb.user_id) = lower("
-            ))
-            .push_bind(user_id.clone())
-            .push("))");
+            q.push(" or ").push(self.held_by()).push_bind(user_id.clone()).push("))");
         }
         q.push(")");
     }
@@ -982,19 +987,15 @@ async fn internal_rule(
     id: i64,
     viewer: &Viewer,
 ) -> Result<InternalRule> {
-    let (table, copies, item, missing) = match source {
-        Source::Email => ("email", "email_copy", "email_id", "email"),
-        Source::Meeting => ("meeting", "meeting_copy", "meeting_id", "meeting"),
-    };
+    let (table, _, _) = source.tables();
+    let missing = table;
     let sql = format!(
         "select s.internal_only,
                 coalesce((select keep_internal from privacy_policy where workspace_id = $1), {false_}),
-                exists (select 1 from {copies} c join mailbox mb on mb.workspace_id = c.workspace_id
-                            and mb.id = c.mailbox_id
-                        where c.workspace_id = $1 and c.{item} = s.id and c.removed_at is null
-                            and lower(mb.user_id) = lower($3))
+                {held_by}$3))
          from {table} s where s.workspace_id = $1 and s.id = $2",
         false_ = if BACKEND == Backend::Sqlite { "0" } else { "false" },
+        held_by = source.held_by(),
     );
     let row: Option<(bool, bool, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ws.0)
