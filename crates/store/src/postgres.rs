@@ -43,6 +43,13 @@ pub(crate) async fn with_deadline<T>(
     Ok(value)
 }
 
+/// Drops the `Store` and `Reader` methods that `#[operation]` derives from
+/// each repository function: the SQLite backend generates them, once for
+/// both backends.
+macro_rules! facade {
+    ($($item:item)*) => {};
+}
+
 #[path = "repo/mod.rs"]
 pub(crate) mod repo;
 

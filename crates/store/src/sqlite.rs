@@ -63,6 +63,13 @@ pub(crate) async fn with_deadline<T>(
     outcome.map_err(|e| if e.is_interrupted() { StoreError::SearchTimedOut(budget.as_secs().max(1)) } else { e })
 }
 
+/// Keeps the `Store` and `Reader` methods that `#[operation]` derives from
+/// each repository function. This backend generates them; the PostgreSQL
+/// one drops its copy, so each method exists once.
+macro_rules! facade {
+    ($($item:item)*) => { $($item)* };
+}
+
 #[path = "repo/mod.rs"]
 pub(crate) mod repo;
 

@@ -26,7 +26,11 @@ use std::collections::{HashMap, HashSet};
 use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{AttendeeRecord, MeetingCopy, MeetingRecord, Participant, ParticipantRole};
 use tac_core::timeline::ActivityKind;
+use tac_store_macros::operation;
 
+/// Applies one `calendarView/delta` page and saves `cursor`, all in one
+/// transaction (contacts and timelines as for mail).
+#[operation]
 pub(crate) async fn apply_calendar_page(
     pool: &Pool,
     ws: WorkspaceId,
@@ -673,12 +677,16 @@ async fn remove_copies(
     Ok(removed)
 }
 
+/// Deduplicated meetings in the workspace.
+#[operation]
 pub(crate) async fn meeting_count(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     let n: i64 =
         sqlx::query_scalar("select count(*) from meeting where workspace_id = $1").bind(ws.0).fetch_one(pool).await?;
     Ok(count(n))
 }
 
+/// The mailbox's meeting copies, removed ones included, by Graph id.
+#[operation]
 pub(crate) async fn meeting_copies(pool: &Pool, ws: WorkspaceId, mailbox: MailboxId) -> Result<Vec<MeetingCopyRow>> {
     let rows: Vec<(String, String, String, bool, bool)> = sqlx::query_as(
         "select c.graph_id, m.ical_uid, c.response, c.is_organizer, c.removed_at is not null as removed
@@ -725,6 +733,7 @@ struct MeetingDbRow {
 }
 
 /// The stored meeting with its attendees (in the order first stored).
+#[operation]
 pub(crate) async fn meeting_by_ical_uid(pool: &Pool, ws: WorkspaceId, ical_uid: &str) -> Result<Option<MeetingRecord>> {
     let row: Option<MeetingDbRow> = sqlx::query_as(
         "select id, ical_uid, series_master_id, event_type, subject, body_html, start_at, end_at, is_all_day,

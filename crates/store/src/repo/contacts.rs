@@ -30,17 +30,19 @@ use super::{
 use crate::error::{Result, StoreError};
 use crate::query_text::like_escape;
 use crate::types::{
-    Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportOutcome,
-    NewContact, WorkspaceId,
+    Backend, CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportFailure,
+    ImportFailureReason, ImportOutcome, ImportReport, NewContact, WorkspaceId,
 };
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
+use tac_core::contact_csv::{ContactLine, LineError};
 use tac_core::contacts::{
     AutoCreateCandidate, CompanySeed, company_domain, company_name_from_domain, is_free_mail_domain,
 };
 use tac_core::internal::Internal;
 use tac_core::timeline::ActivityKind;
 use tac_core::{DirectoryUser, NormalizedAddress, TenantDomain};
+use tac_store_macros::operation;
 
 /// The tenant's people and domains, from the stored directory.
 pub(crate) async fn load_internal(conn: &mut Conn, ws: WorkspaceId) -> Result<Internal> {
@@ -71,6 +73,10 @@ pub(crate) async fn load_internal(conn: &mut Conn, ws: WorkspaceId) -> Result<In
     Ok(Internal::new(&users, &domains))
 }
 
+/// Creates a contact and links its whole history. Refuses addresses of
+/// the tenant ([`StoreError::InternalAddress`]) and addresses another
+/// contact has ([`StoreError::AddressInUse`]).
+#[operation]
 pub(crate) async fn create_contact(pool: &Pool, ws: WorkspaceId, new: &NewContact) -> Result<ContactId> {
     let name = tac_core::contacts::validate_name(&new.name).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
     if new.emails.is_empty() {
@@ -98,7 +104,8 @@ pub(crate) async fn create_contact(pool: &Pool, ws: WorkspaceId, new: &NewContac
     Ok(id)
 }
 
-/// Renames a contact or changes its company (`Some(None)` clears it).
+/// Renames a contact and/or sets its company by name (`Some(None)` clears it).
+#[operation]
 pub(crate) async fn update_contact(
     pool: &Pool,
     ws: WorkspaceId,
@@ -139,6 +146,7 @@ pub(crate) async fn update_contact(
 }
 
 /// Deletes a contact; its timeline entries go with it (the synced mail stays).
+#[operation]
 pub(crate) async fn delete_contact(pool: &Pool, ws: WorkspaceId, id: ContactId) -> Result<()> {
     let done = sqlx::query("delete from contact where workspace_id = $1 and id = $2")
         .bind(ws.0)
@@ -151,7 +159,9 @@ pub(crate) async fn delete_contact(pool: &Pool, ws: WorkspaceId, id: ContactId) 
     Ok(())
 }
 
-/// Gives a contact another address and links that address's whole history.
+/// Gives a contact another address; everything that address was on joins
+/// the timeline at once.
+#[operation]
 pub(crate) async fn add_contact_email(
     pool: &Pool,
     ws: WorkspaceId,
@@ -179,6 +189,7 @@ pub(crate) async fn add_contact_email(
 
 /// Takes an address off a contact; what only that address linked leaves
 /// the timeline. The last address cannot be removed (delete the contact).
+#[operation]
 pub(crate) async fn remove_contact_email(
     pool: &Pool,
     ws: WorkspaceId,
@@ -219,11 +230,15 @@ pub(crate) async fn remove_contact_email(
     Ok(())
 }
 
+/// One contact with its addresses and company; `NotFound` when it is not
+/// the workspace's.
+#[operation]
 pub(crate) async fn contact(conn: &mut Conn, ws: WorkspaceId, id: ContactId) -> Result<ContactRow> {
     let mut rows = contact_rows(conn, ws, ContactFilter::Id(id), &ContactListQuery::default()).await?;
     rows.pop().ok_or(StoreError::NotFound("contact"))
 }
 
+#[operation]
 pub(crate) async fn contact_by_email(
     pool: &Pool,
     ws: WorkspaceId,
@@ -234,10 +249,13 @@ pub(crate) async fn contact_by_email(
     contact(&mut conn, ws, id).await.map(Some)
 }
 
+/// Contacts listed, searched and sorted as `query` asks.
+#[operation]
 pub(crate) async fn contacts(conn: &mut Conn, ws: WorkspaceId, query: &ContactListQuery) -> Result<Vec<ContactRow>> {
     contact_rows(conn, ws, ContactFilter::List, query).await
 }
 
+#[operation]
 pub(crate) async fn company(conn: &mut Conn, ws: WorkspaceId, id: CompanyId) -> Result<CompanyRow> {
     let row: Option<(i64, String, Option<String>)> =
         sqlx::query_as("select id, name, domain from company where workspace_id = $1 and id = $2")
@@ -248,6 +266,7 @@ pub(crate) async fn company(conn: &mut Conn, ws: WorkspaceId, id: CompanyId) -> 
     row.map(|(id, name, domain)| CompanyRow { id: CompanyId(id), name, domain }).ok_or(StoreError::NotFound("company"))
 }
 
+#[operation]
 pub(crate) async fn companies(pool: &Pool, ws: WorkspaceId) -> Result<Vec<CompanyRow>> {
     let rows: Vec<(i64, String, Option<String>)> =
         sqlx::query_as("select id, name, domain from company where workspace_id = $1 order by lower(name), id")
@@ -257,14 +276,63 @@ pub(crate) async fn companies(pool: &Pool, ws: WorkspaceId) -> Result<Vec<Compan
     Ok(rows.into_iter().map(|(id, name, domain)| CompanyRow { id: CompanyId(id), name, domain }).collect())
 }
 
+/// Imports parsed CSV lines, each in its own transaction: a bad line is
+/// reported and the others still import; a rerun creates nothing twice.
+#[operation]
+pub(crate) async fn import_contacts(
+    pool: &Pool,
+    ws: WorkspaceId,
+    lines: &[ContactLine],
+) -> Result<Vec<Result<ImportOutcome>>> {
+    let internal = load_internal(&mut *pool.acquire().await?, ws).await?;
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        out.push(import_contact(pool, ws, &internal, line).await);
+    }
+    Ok(out)
+}
+
+/// Imports a parsed CSV file ([`tac_core::contact_csv::parse_contacts_csv`]'s
+/// rows): the good lines as [`Store::import_contacts`](crate::Store::import_contacts)
+/// does, and a report of what they did with every failed line, parse or
+/// store, in line order.
+#[operation]
+pub(crate) async fn import_contacts_report(
+    pool: &Pool,
+    ws: WorkspaceId,
+    rows: Vec<std::result::Result<ContactLine, LineError>>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport::default();
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row {
+            Ok(line) => lines.push(line),
+            Err(e) => {
+                report.failures.push(ImportFailure { line: e.line, reason: ImportFailureReason::Invalid(e.message) })
+            }
+        }
+    }
+    let outcomes = import_contacts(pool, ws, &lines).await?;
+    for (line, outcome) in lines.iter().zip(outcomes) {
+        match outcome {
+            Ok(ImportOutcome::Created(_)) => report.created += 1,
+            Ok(ImportOutcome::Updated(_)) => report.updated += 1,
+            Ok(ImportOutcome::Unchanged(_)) => report.unchanged += 1,
+            Err(e) => report.failures.push(ImportFailure { line: line.line, reason: ImportFailureReason::Refused(e) }),
+        }
+    }
+    report.failures.sort_by_key(|f| f.line);
+    Ok(report)
+}
+
 /// Imports one CSV line in its own transaction: a new contact, or the
 /// existing one (found by any of the line's addresses) completed with the
 /// line's other addresses, name (when it had none of its own) and company.
-pub(crate) async fn import_contact(
+async fn import_contact(
     pool: &Pool,
     ws: WorkspaceId,
     internal: &Internal,
-    line: &tac_core::contact_csv::ContactLine,
+    line: &ContactLine,
 ) -> Result<ImportOutcome> {
     for a in &line.emails {
         if internal.is_internal(a.as_str()) {
@@ -491,8 +559,9 @@ async fn note_for_settling(conn: &mut Conn, ws: WorkspaceId, contact_ids: &[i64]
 /// How many notes one settling transaction takes.
 const SETTLE_BATCH: i64 = 2_000;
 
-/// PostgreSQL: links again the history of contacts that committed
-/// transactions created or changed, and deletes their notes.
+/// Links again the history of contacts that sync pages auto-created
+/// (PostgreSQL; a no-op on SQLite), and deletes their notes. Returns how
+/// many notes it settled.
 ///
 /// A page storing an email from someone, and another page auto-creating
 /// that someone as a contact at the same moment, each link only what they
@@ -504,8 +573,8 @@ const SETTLE_BATCH: i64 = 2_000;
 /// the pages after it see the contact. Sync calls this every few seconds
 /// during a pass and at its end (not after every page: each settle pauses
 /// the pages), so a contact auto-created mid-pass may lack a racing email
-/// for those seconds, never for good; notes survive a crash. Returns how
-/// many notes it settled.
+/// for those seconds, never for good; notes survive a crash.
+#[operation]
 pub(crate) async fn settle_links(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     if BACKEND != Backend::Postgres {
         return Ok(0);

@@ -3,6 +3,7 @@ use crate::error::Result;
 use crate::types::WorkspaceId;
 use sqlx::types::Json;
 use tac_core::records::{DirectoryGroup, DirectoryRole, DirectoryUser, TenantDomain};
+use tac_store_macros::operation;
 
 #[derive(sqlx::FromRow)]
 struct DirectoryUserRow {
@@ -27,9 +28,12 @@ impl From<DirectoryUserRow> for DirectoryUser {
     }
 }
 
-/// Replaces the workspace's whole directory in one transaction, so readers
-/// never see half of an old and half of a new one. Duplicate ids in the input
-/// keep the last occurrence.
+/// Replaces users, groups, memberships (`(group_id, user_id)`) and
+/// verified domains in one transaction, so readers never see half of an old
+/// and half of a new directory. Duplicate ids in the input keep the last
+/// occurrence. When that changes who is internal, the stored items are
+/// classified again ([`Store::classify_internal_only`](crate::Store::classify_internal_only)).
+#[operation]
 pub(crate) async fn replace_directory(
     pool: &Pool,
     ws: WorkspaceId,
@@ -111,9 +115,11 @@ pub(crate) async fn replace_directory(
         .await?;
     }
     tx.commit().await?;
-    Ok(())
+    super::classify_internal_only(pool, ws).await.map(drop)
 }
 
+/// Ordered by display name.
+#[operation]
 pub(crate) async fn directory_users(pool: &Pool, ws: WorkspaceId) -> Result<Vec<DirectoryUser>> {
     let rows: Vec<DirectoryUserRow> = sqlx::query_as(
         "select id, display_name, user_principal_name, mail, proxy_addresses, account_enabled
@@ -127,6 +133,8 @@ pub(crate) async fn directory_users(pool: &Pool, ws: WorkspaceId) -> Result<Vec<
     Ok(rows.into_iter().map(DirectoryUser::from).collect())
 }
 
+/// Ordered by display name.
+#[operation]
 pub(crate) async fn directory_groups(pool: &Pool, ws: WorkspaceId) -> Result<Vec<DirectoryGroup>> {
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "select id, display_name, mail from directory_group where workspace_id = $1 order by display_name, id",
@@ -137,6 +145,8 @@ pub(crate) async fn directory_groups(pool: &Pool, ws: WorkspaceId) -> Result<Vec
     Ok(rows.into_iter().map(|(id, display_name, mail)| DirectoryGroup { id, display_name, mail }).collect())
 }
 
+/// Ordered by name.
+#[operation]
 pub(crate) async fn tenant_domains(pool: &Pool, ws: WorkspaceId) -> Result<Vec<TenantDomain>> {
     let rows: Vec<(String, bool, bool)> =
         sqlx::query_as("select name, is_default, is_initial from tenant_domain where workspace_id = $1 order by name")
@@ -146,8 +156,9 @@ pub(crate) async fn tenant_domains(pool: &Pool, ws: WorkspaceId) -> Result<Vec<T
     Ok(rows.into_iter().map(|(name, is_default, is_initial)| TenantDomain { name, is_default, is_initial }).collect())
 }
 
-/// The directory users who are members of the group (members that are not
-/// stored users, such as devices, are left out).
+/// The directory users who are members of the group, by display name
+/// (members that are not stored users, such as devices, are left out).
+#[operation]
 pub(crate) async fn group_members(pool: &Pool, ws: WorkspaceId, group_id: &str) -> Result<Vec<DirectoryUser>> {
     let rows: Vec<DirectoryUserRow> = sqlx::query_as(
         "select u.id, u.display_name, u.user_principal_name, u.mail, u.proxy_addresses, u.account_enabled
@@ -163,6 +174,9 @@ pub(crate) async fn group_members(pool: &Pool, ws: WorkspaceId, group_id: &str) 
     Ok(rows.into_iter().map(DirectoryUser::from).collect())
 }
 
+/// The directory user with this Graph object id (any case), if the last
+/// directory sync stored one.
+#[operation]
 pub(crate) async fn directory_user(pool: &Pool, ws: WorkspaceId, id: &str) -> Result<Option<DirectoryUser>> {
     let row: Option<DirectoryUserRow> = sqlx::query_as(
         "select id, display_name, user_principal_name, mail, proxy_addresses, account_enabled
@@ -176,9 +190,10 @@ pub(crate) async fn directory_user(pool: &Pool, ws: WorkspaceId, id: &str) -> Re
     Ok(row.map(DirectoryUser::from))
 }
 
-/// Replaces the directory roles and who holds them (`(role_id, user_id)`)
-/// in one transaction. Ids are kept lowercase, as Graph writes GUIDs, so
-/// that they compare with the object ids of signed-in people.
+/// Replaces the directory roles and who holds them (`(role_id, user_id)`,
+/// users only) in one transaction. Ids are kept lowercase, as Graph writes
+/// GUIDs, so that they compare with the object ids of signed-in people.
+#[operation]
 pub(crate) async fn replace_directory_roles(
     pool: &Pool,
     ws: WorkspaceId,
@@ -224,6 +239,8 @@ pub(crate) async fn replace_directory_roles(
     Ok(())
 }
 
+/// The activated directory roles the last sync read, by display name.
+#[operation]
 pub(crate) async fn directory_roles(pool: &Pool, ws: WorkspaceId) -> Result<Vec<DirectoryRole>> {
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
         "select id, role_template_id, display_name, description from directory_role
@@ -243,7 +260,9 @@ pub(crate) async fn directory_roles(pool: &Pool, ws: WorkspaceId) -> Result<Vec<
         .collect())
 }
 
-/// How many users hold each role, by template id (roles nobody holds are absent).
+/// How many users hold each role, by template id (lowercase); roles
+/// nobody holds are absent.
+#[operation]
 pub(crate) async fn role_holder_counts(pool: &Pool, ws: WorkspaceId) -> Result<Vec<(String, u64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "select r.role_template_id, count(*) from directory_role_member m
@@ -258,6 +277,7 @@ pub(crate) async fn role_holder_counts(pool: &Pool, ws: WorkspaceId) -> Result<V
 }
 
 /// The object ids of the users who hold the role with this template id.
+#[operation]
 pub(crate) async fn role_holders(pool: &Pool, ws: WorkspaceId, role_template_id: &str) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "select m.user_id from directory_role_member m

@@ -8,6 +8,7 @@ use crate::types::{
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use sqlx::types::Json;
+use tac_store_macros::operation;
 
 /// The integration row as stored; secret columns stay bytes until
 /// [`load_integration`] opens them.
@@ -90,6 +91,13 @@ fn other_changes(old: &IntegrationSettings, new: &IntegrationSettings) -> Vec<&'
     changed
 }
 
+/// Saves the settings; with `new_secret`, also seals and stores the
+/// client secret. Without, the stored secret is kept as it is, unless
+/// the tenant, client id, login URL or Graph URL changed: then it is
+/// cleared, so the secret never goes to a new destination unless it is
+/// entered again. Each save is in the audit log as `actor`, with the
+/// settings that changed.
+#[operation]
 pub(crate) async fn save_integration(
     pool: &Pool,
     ws: WorkspaceId,
@@ -184,6 +192,9 @@ pub(crate) async fn save_integration(
     Ok(SavedIntegration { id: IntegrationId(id), secret, changed })
 }
 
+/// The integration with its secret decrypted. A secret sealed with
+/// another master key gives [`StoreError::SecretUndecryptable`].
+#[operation]
 pub(crate) async fn load_integration(pool: &Pool, ws: WorkspaceId, key: &MasterKey) -> Result<Option<Integration>> {
     let Some(row) = integration_row(pool, ws).await? else {
         return Ok(None);
@@ -200,6 +211,9 @@ pub(crate) async fn load_integration(pool: &Pool, ws: WorkspaceId, key: &MasterK
     }))
 }
 
+/// The integration for display: settings and when the secret was set,
+/// never the secret.
+#[operation]
 pub(crate) async fn integration_summary(pool: &Pool, ws: WorkspaceId) -> Result<Option<IntegrationSummary>> {
     let Some(row) = integration_row(pool, ws).await? else {
         return Ok(None);
@@ -213,6 +227,8 @@ pub(crate) async fn integration_summary(pool: &Pool, ws: WorkspaceId) -> Result<
     }))
 }
 
+/// Records the outcome of a connection test or sync.
+#[operation]
 pub(crate) async fn set_integration_status(
     pool: &Pool,
     ws: WorkspaceId,

@@ -28,13 +28,17 @@ use std::collections::HashMap;
 use tac_core::internal::Internal;
 use tac_core::privacy::Visibility;
 use tac_core::timeline::ActivityKind;
+use tac_store_macros::operation;
 
 /// How many items one batch reads and rewrites.
 const BATCH: i64 = 1_000;
 
-/// Classifies the workspace's stored items against its stored directory
-/// when that has changed since the last time, and applies the rule to the
-/// items whose answer changed. Returns how many changed.
+/// Classifies every stored email and meeting as internal-only or not
+/// against the stored directory, when it changed since the last time,
+/// and applies the privacy rules to the items whose answer changed.
+/// Returns how many did. Resumable: a crash part way is finished by the
+/// next call.
+#[operation]
 pub(crate) async fn classify_internal_only(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     let mut conn = pool.acquire().await?;
     let internal = load_internal(&mut conn, ws).await?;

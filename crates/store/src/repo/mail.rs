@@ -35,8 +35,15 @@ use std::collections::{HashMap, HashSet};
 use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{EmailCopy, EmailRecord, Participant, ParticipantRole};
 use tac_core::timeline::ActivityKind;
+use tac_store_macros::operation;
 
+/// Applies one `messages/delta` page of `folder_id` and saves `cursor`
+/// with what its round has done (`round`), all in one transaction. Every copy must be in `folder_id`. The
+/// contacts the auto-creation policy chose are created (when new) in the
+/// same transaction, and the page's emails join the timelines of every
+/// contact among their participants.
 #[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts, cursor and round")]
+#[operation]
 pub(crate) async fn apply_mail_page(
     pool: &Pool,
     ws: WorkspaceId,
@@ -658,12 +665,16 @@ async fn remove_copies(
     Ok(removed)
 }
 
+/// Deduplicated emails in the workspace.
+#[operation]
 pub(crate) async fn email_count(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     let n: i64 =
         sqlx::query_scalar("select count(*) from email where workspace_id = $1").bind(ws.0).fetch_one(pool).await?;
     Ok(count(n))
 }
 
+/// The mailbox's email copies, removed ones included, by Graph id.
+#[operation]
 pub(crate) async fn email_copies(pool: &Pool, ws: WorkspaceId, mailbox: MailboxId) -> Result<Vec<EmailCopyRow>> {
     let rows: Vec<(String, String, String, String, bool, bool)> = sqlx::query_as(
         "select c.graph_id, e.internet_message_id, c.folder_id, c.direction, c.is_read,
@@ -709,6 +720,7 @@ struct EmailDbRow {
 }
 
 /// The stored email with its participants (in the order first stored).
+#[operation]
 pub(crate) async fn email_by_message_id(
     pool: &Pool,
     ws: WorkspaceId,

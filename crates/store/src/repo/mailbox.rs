@@ -3,9 +3,11 @@ use crate::error::{Result, StoreError};
 use crate::types::{MailboxId, MailboxRow, WorkspaceId};
 use chrono::{DateTime, Utc};
 use tac_core::records::MailboxState;
+use tac_store_macros::operation;
 
 /// Creates the mailbox of a directory user, or updates its address. A new
 /// mailbox starts as `syncing`: it is waiting for its first round.
+#[operation]
 pub(crate) async fn upsert_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, address: &str) -> Result<MailboxId> {
     let now = now();
     let id: i64 = sqlx::query_scalar(
@@ -24,10 +26,12 @@ pub(crate) async fn upsert_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, 
     Ok(MailboxId(id))
 }
 
-/// Sets the state. An error replaces the last one; `None` keeps it (so a
-/// mailbox back to `syncing` still shows why it failed before). Any state
-/// but `backoff` clears `backoff_until`; `no_mailbox` keeps it, as the time
-/// of the next check (see [`set_mailbox_no_mailbox`]).
+/// Sets the state; `last_error` is `(code, message)`. An error replaces the
+/// last one; `None` keeps it (so a mailbox back to `syncing` still shows why
+/// it failed before). Any state but `backoff` clears `backoff_until`;
+/// `no_mailbox` keeps it, as the time of the next check (see
+/// [`Store::set_mailbox_no_mailbox`](crate::Store::set_mailbox_no_mailbox)).
+#[operation]
 pub(crate) async fn set_mailbox_state(
     pool: &Pool,
     ws: WorkspaceId,
@@ -38,7 +42,9 @@ pub(crate) async fn set_mailbox_state(
     update_state(pool, ws, mailbox, state, None, None, last_error).await
 }
 
-/// Puts the mailbox in `backoff` until the given time.
+/// Puts the mailbox in `backoff` until `until` (from `Retry-After` or the
+/// exponential schedule).
+#[operation]
 pub(crate) async fn set_mailbox_backoff(
     pool: &Pool,
     ws: WorkspaceId,
@@ -50,7 +56,9 @@ pub(crate) async fn set_mailbox_backoff(
 }
 
 /// Records that the user has no mailbox: checked again after `recheck_at`,
-/// or sooner if a licence appears where there was none (`licensed`).
+/// or sooner if a licence appears where there was none (`licensed` is what
+/// the directory showed now); `reason` is `(code, message)`.
+#[operation]
 pub(crate) async fn set_mailbox_no_mailbox(
     pool: &Pool,
     ws: WorkspaceId,
@@ -109,8 +117,10 @@ async fn update_state(
     Ok(())
 }
 
-/// Marks a finished round: state `ok`, the time, and no error or backoff.
-/// The counts need no recording: [`mailboxes`] counts the stored copies.
+/// Marks a finished round: state `ok`, `last_success_at` now, and no error
+/// or backoff. The counts need no recording: [`Store::mailboxes`](crate::Store::mailboxes) counts the
+/// stored copies, so they are always current.
+#[operation]
 pub(crate) async fn record_mailbox_success(pool: &Pool, ws: WorkspaceId, mailbox: MailboxId) -> Result<()> {
     let now = now();
     let updated = sqlx::query(
@@ -132,7 +142,8 @@ pub(crate) async fn record_mailbox_success(pool: &Pool, ws: WorkspaceId, mailbox
 }
 
 /// Records an item that failed to decode; recording it again only updates
-/// the reason, so it is counted once.
+/// the reason, so it is counted once per item id.
+#[operation]
 pub(crate) async fn record_skipped_item(
     pool: &Pool,
     ws: WorkspaceId,
@@ -173,6 +184,9 @@ struct MailboxDbRow {
     updated_at: DateTime<Utc>,
 }
 
+/// The team's mailbox addresses, sorted: what a "team member" filter
+/// offers, without [`Store::mailboxes`](crate::Store::mailboxes)' counts.
+#[operation]
 pub(crate) async fn mailbox_addresses(conn: &mut Conn, ws: WorkspaceId) -> Result<Vec<String>> {
     let rows = sqlx::query_scalar("select address from mailbox where workspace_id = $1 order by address")
         .bind(ws.0)
@@ -181,6 +195,8 @@ pub(crate) async fn mailbox_addresses(conn: &mut Conn, ws: WorkspaceId) -> Resul
     Ok(rows)
 }
 
+/// Every mailbox with its state and counts, by address.
+#[operation]
 pub(crate) async fn mailboxes(pool: &Pool, ws: WorkspaceId) -> Result<Vec<MailboxRow>> {
     let rows: Vec<MailboxDbRow> = sqlx::query_as(
         "select m.id, m.user_id, m.address, m.state, m.last_success_at, m.last_error_code,

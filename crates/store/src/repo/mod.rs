@@ -40,6 +40,7 @@ use crate::error::{Result, StoreError};
 use crate::types::{Backend, CursorScope, MailboxId, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::QueryBuilder;
+use tac_store_macros::operation;
 
 pub(crate) type Pool = sqlx::Pool<Db>;
 pub(crate) type Conn = <Db as sqlx::Database>::Connection;
@@ -225,6 +226,9 @@ async fn ensure_mailbox(conn: &mut Conn, ws: WorkspaceId, mailbox: MailboxId) ->
     found.map(|_| ()).ok_or(StoreError::NotFound("mailbox"))
 }
 
+/// Where the folder's or calendar's delta round stands; `None` means
+/// start a full round.
+#[operation]
 pub(crate) async fn cursor(
     pool: &Pool,
     ws: WorkspaceId,
@@ -234,6 +238,8 @@ pub(crate) async fn cursor(
     Ok(cursor_and_round(pool, ws, mailbox, scope).await?.map(|(cursor, _)| cursor))
 }
 
+/// The saved cursor with what its round has done (see [`RoundState`]).
+#[operation]
 pub(crate) async fn cursor_and_round(
     pool: &Pool,
     ws: WorkspaceId,
@@ -257,6 +263,9 @@ pub(crate) async fn cursor_and_round(
     .transpose()
 }
 
+/// Saves a cursor on its own (for a round with nothing to apply; pages
+/// save theirs with their rows).
+#[operation]
 pub(crate) async fn save_cursor(
     pool: &Pool,
     ws: WorkspaceId,
@@ -271,6 +280,8 @@ pub(crate) async fn save_cursor(
     Ok(())
 }
 
+/// Drops the cursor, after a 410 `syncStateNotFound`/`resyncRequired`.
+#[operation]
 pub(crate) async fn clear_cursor(
     pool: &Pool,
     ws: WorkspaceId,

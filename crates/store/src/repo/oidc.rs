@@ -10,6 +10,7 @@ use crate::crypto::token_hash;
 use crate::error::{Result, StoreError};
 use crate::types::{EntraAdminChanges, NewMicrosoftUser, OidcLogin, PortalUser, PortalUserId, Role, WorkspaceId};
 use chrono::{DateTime, Utc};
+use tac_store_macros::operation;
 
 /// Tenant and object ids are GUIDs; Graph writes them lowercase.
 fn normalize_id(id: &str) -> String {
@@ -36,6 +37,8 @@ async fn user_by_microsoft_id(
     }
 }
 
+/// The portal user linked to this Microsoft account (`tid`, `oid`).
+#[operation]
 pub(crate) async fn portal_user_by_microsoft_id(
     pool: &Pool,
     ws: WorkspaceId,
@@ -46,12 +49,17 @@ pub(crate) async fn portal_user_by_microsoft_id(
     user_by_microsoft_id(&mut conn, ws, tenant_id, object_id).await
 }
 
+/// Creates a member without a password, linked to the Microsoft account;
+/// if one is already linked (two first sign-ins at once), returns it. An
+/// email that another portal user has gives [`StoreError::UserExists`]:
+/// accounts are never linked by email.
+#[operation]
 pub(crate) async fn provision_microsoft_user(
     pool: &Pool,
     ws: WorkspaceId,
     new: &NewMicrosoftUser,
-    now: DateTime<Utc>,
 ) -> Result<PortalUser> {
+    let now = Utc::now();
     let email = normalize_email(&new.email);
     if email.is_empty() {
         return Err(StoreError::InvalidInput("a portal user needs an email".to_owned()));
@@ -101,6 +109,9 @@ pub(crate) async fn provision_microsoft_user(
     }
 }
 
+/// Links an existing portal user (e.g. a local admin) to a Microsoft
+/// account, explicitly; the account may be linked to one user only.
+#[operation]
 pub(crate) async fn link_microsoft_account(
     pool: &Pool,
     ws: WorkspaceId,
@@ -129,6 +140,10 @@ pub(crate) async fn link_microsoft_account(
     Ok(())
 }
 
+/// Undoes [`Store::link_microsoft_account`](crate::Store::link_microsoft_account). An admin role that came
+/// from an Entra role goes too. Refused ([`StoreError::InvalidInput`])
+/// for an account without a password: it could no longer sign in.
+#[operation]
 pub(crate) async fn unlink_microsoft_account(pool: &Pool, ws: WorkspaceId, id: PortalUserId) -> Result<()> {
     let mut tx = begin_write(pool).await?;
     let Some(user) = super::portal::portal_user_on(&mut tx, ws, id).await? else {
@@ -155,6 +170,9 @@ pub(crate) async fn unlink_microsoft_account(pool: &Pool, ws: WorkspaceId, id: P
     Ok(())
 }
 
+/// Keeps the email and display name up to date from the id_token's
+/// claims; an email another user has gives [`StoreError::UserExists`].
+#[operation]
 pub(crate) async fn update_microsoft_profile(
     pool: &Pool,
     ws: WorkspaceId,
@@ -185,7 +203,11 @@ pub(crate) async fn update_microsoft_profile(
 
 // ---- sign-ins under way -----------------------------------------------------
 
+/// Stores a sign-in under way, keyed by its OAuth `state` (as a hash),
+/// bound to the browser by `browser_token` (as a hash). `link_user`:
+/// the signed-in portal user who is linking their Microsoft account.
 #[allow(clippy::too_many_arguments, reason = "one row's columns")]
+#[operation]
 pub(crate) async fn create_oidc_login(
     pool: &Pool,
     ws: WorkspaceId,
@@ -228,6 +250,9 @@ struct OidcLoginRow {
     expires_at: DateTime<Utc>,
 }
 
+/// Removes the sign-in for `state` and returns it if it had not expired
+/// at `now`. Only one caller ever gets it: a replayed state finds nothing.
+#[operation]
 pub(crate) async fn take_oidc_login(
     pool: &Pool,
     ws: WorkspaceId,
@@ -254,6 +279,8 @@ pub(crate) async fn take_oidc_login(
     }))
 }
 
+/// Housekeeping: removes sign-ins expired at `now`; how many.
+#[operation]
 pub(crate) async fn delete_expired_oidc_logins(pool: &Pool, now: DateTime<Utc>) -> Result<u64> {
     let done = sqlx::query("delete from oidc_login where expires_at <= $1").bind(now).execute(pool).await?;
     Ok(done.rows_affected())
@@ -261,6 +288,9 @@ pub(crate) async fn delete_expired_oidc_logins(pool: &Pool, now: DateTime<Utc>) 
 
 // ---- who may sign in --------------------------------------------------------
 
+/// The directory group whose members may sign in with Microsoft; `None`:
+/// every member of the tenant.
+#[operation]
 pub(crate) async fn sign_in_group(pool: &Pool, ws: WorkspaceId) -> Result<Option<String>> {
     let group: Option<Option<String>> =
         sqlx::query_scalar("select group_id from sign_in_policy where workspace_id = $1")
@@ -270,12 +300,10 @@ pub(crate) async fn sign_in_group(pool: &Pool, ws: WorkspaceId) -> Result<Option
     Ok(group.flatten())
 }
 
-pub(crate) async fn set_sign_in_group(
-    pool: &Pool,
-    ws: WorkspaceId,
-    group_id: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<()> {
+/// Restricts Sign in with Microsoft to one group's members (`None`: lift it).
+#[operation]
+pub(crate) async fn set_sign_in_group(pool: &Pool, ws: WorkspaceId, group_id: Option<&str>) -> Result<()> {
+    let now = Utc::now();
     let group_id = group_id.map(normalize_id).filter(|g| !g.is_empty());
     sqlx::query(
         "insert into sign_in_policy (workspace_id, group_id, updated_at) values ($1, $2, $3)
@@ -289,6 +317,8 @@ pub(crate) async fn set_sign_in_group(
     Ok(())
 }
 
+/// Whether the directory sync stored `user_id` as a member of `group_id`.
+#[operation]
 pub(crate) async fn is_group_member(pool: &Pool, ws: WorkspaceId, group_id: &str, user_id: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "select count(*) from group_member where workspace_id = $1 and lower(group_id) = $2 and lower(user_id) = $3",
@@ -303,6 +333,9 @@ pub(crate) async fn is_group_member(pool: &Pool, ws: WorkspaceId, group_id: &str
 
 // ---- who is an admin because of an Entra role -------------------------------
 
+/// The Entra roles (template ids, lowercase) whose holders are TAC
+/// admins when they sign in with Microsoft; empty: none.
+#[operation]
 pub(crate) async fn sign_in_admin_roles(pool: &Pool, ws: WorkspaceId) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "select role_template_id from sign_in_admin_role where workspace_id = $1 order by role_template_id",
@@ -312,6 +345,9 @@ pub(crate) async fn sign_in_admin_roles(pool: &Pool, ws: WorkspaceId) -> Result<
     .await?)
 }
 
+/// Saves the roles that make someone a TAC admin (audited as `actor`),
+/// and applies them at once to every linked portal user.
+#[operation]
 pub(crate) async fn set_sign_in_admin_roles(
     pool: &Pool,
     ws: WorkspaceId,
@@ -343,6 +379,9 @@ const ENTRA_ADMINS: &str = "select m.user_id from directory_role_member m
      join sign_in_admin_role a on a.workspace_id = r.workspace_id and a.role_template_id = r.role_template_id
      where m.workspace_id = $1";
 
+/// Whether the Microsoft account `object_id` holds a role that makes it
+/// a TAC admin, as the last directory sync stored the roles.
+#[operation]
 pub(crate) async fn holds_admin_role(pool: &Pool, ws: WorkspaceId, object_id: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select count(*) from ({ENTRA_ADMINS} and m.user_id = $2) held"
@@ -354,6 +393,10 @@ pub(crate) async fn holds_admin_role(pool: &Pool, ws: WorkspaceId, object_id: &s
     Ok(n > 0)
 }
 
+/// Makes the role of every linked portal user follow the chosen Entra
+/// roles as last synced (see [`PortalUser::admin_from_entra`]): after a
+/// directory sync, a link, or a first sign-in.
+#[operation]
 pub(crate) async fn reconcile_entra_admins(pool: &Pool, ws: WorkspaceId) -> Result<EntraAdminChanges> {
     let mut tx = begin_write(pool).await?;
     let changes = reconcile_on(&mut tx, ws).await?;

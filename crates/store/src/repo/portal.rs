@@ -11,6 +11,7 @@ use crate::types::{
     WorkspaceId,
 };
 use chrono::{DateTime, Utc};
+use tac_store_macros::operation;
 
 /// How emails are compared: `Ann@Example.com ` is `ann@example.com`.
 pub(crate) fn normalize_email(email: &str) -> String {
@@ -84,16 +85,17 @@ async fn insert_user(
     Ok(PortalUserId(id))
 }
 
-pub(crate) async fn create_portal_user(
-    pool: &Pool,
-    ws: WorkspaceId,
-    new: &NewPortalUser,
-    now: DateTime<Utc>,
-) -> Result<PortalUserId> {
+/// Creates a portal user; an email already used in the workspace (in any
+/// case) gives [`StoreError::UserExists`].
+#[operation]
+pub(crate) async fn create_portal_user(pool: &Pool, ws: WorkspaceId, new: &NewPortalUser) -> Result<PortalUserId> {
+    let now = Utc::now();
     let mut conn = pool.acquire().await?;
     insert_user(&mut conn, ws, new, now).await
 }
 
+/// The user with this email (compared trimmed and without case).
+#[operation]
 pub(crate) async fn portal_user_by_email(pool: &Pool, ws: WorkspaceId, email: &str) -> Result<Option<PortalUser>> {
     let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {USER_COLUMNS} from portal_user u where u.workspace_id = $1 and u.email = $2"
@@ -105,6 +107,8 @@ pub(crate) async fn portal_user_by_email(pool: &Pool, ws: WorkspaceId, email: &s
     row.map(UserRow::into_user).transpose()
 }
 
+/// The user with this id in this workspace; another workspace's is `None`.
+#[operation]
 pub(crate) async fn portal_user(pool: &Pool, ws: WorkspaceId, id: PortalUserId) -> Result<Option<PortalUser>> {
     let mut conn = pool.acquire().await?;
     portal_user_on(&mut conn, ws, id).await
@@ -122,6 +126,7 @@ pub(super) async fn portal_user_on(conn: &mut Conn, ws: WorkspaceId, id: PortalU
     row.map(UserRow::into_user).transpose()
 }
 
+#[operation]
 pub(crate) async fn count_admins(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     let n: i64 = sqlx::query_scalar("select count(*) from portal_user where workspace_id = $1 and role = $2")
         .bind(ws.0)
@@ -131,6 +136,8 @@ pub(crate) async fn count_admins(pool: &Pool, ws: WorkspaceId) -> Result<u64> {
     Ok(count(n))
 }
 
+/// Replaces a user's argon2 hash (a password change or reset).
+#[operation]
 pub(crate) async fn set_password_hash(pool: &Pool, ws: WorkspaceId, id: PortalUserId, hash: &str) -> Result<()> {
     let done = sqlx::query("update portal_user set password_hash = $3 where workspace_id = $1 and id = $2")
         .bind(ws.0)
@@ -144,6 +151,8 @@ pub(crate) async fn set_password_hash(pool: &Pool, ws: WorkspaceId, id: PortalUs
     Ok(())
 }
 
+/// Notes a successful sign-in.
+#[operation]
 pub(crate) async fn record_login(pool: &Pool, ws: WorkspaceId, id: PortalUserId, at: DateTime<Utc>) -> Result<()> {
     let done = sqlx::query("update portal_user set last_login_at = $3 where workspace_id = $1 and id = $2")
         .bind(ws.0)
@@ -159,6 +168,8 @@ pub(crate) async fn record_login(pool: &Pool, ws: WorkspaceId, id: PortalUserId,
 
 // ---- sessions ---------------------------------------------------------------
 
+/// Opens a session for `token` (stored as its hash) with its CSRF token.
+#[operation]
 pub(crate) async fn create_session(
     pool: &Pool,
     ws: WorkspaceId,
@@ -196,6 +207,9 @@ struct SessionRow {
     expires_at: DateTime<Utc>,
 }
 
+/// The session for `token` if it exists and has not expired at `now`,
+/// with its user (and role) and CSRF token.
+#[operation]
 pub(crate) async fn session_by_token(
     conn: &mut Conn,
     ws: WorkspaceId,
@@ -224,6 +238,8 @@ pub(crate) async fn session_by_token(
     .transpose()
 }
 
+/// Ends a session (sign-out); an unknown token is not an error.
+#[operation]
 pub(crate) async fn delete_session(pool: &Pool, ws: WorkspaceId, token: &str) -> Result<()> {
     sqlx::query("delete from session where id = $1 and workspace_id = $2")
         .bind(token_hash(token))
@@ -233,6 +249,8 @@ pub(crate) async fn delete_session(pool: &Pool, ws: WorkspaceId, token: &str) ->
     Ok(())
 }
 
+/// Ends every session of a user (after a password change); how many.
+#[operation]
 pub(crate) async fn delete_user_sessions(pool: &Pool, ws: WorkspaceId, user: PortalUserId) -> Result<u64> {
     let done = sqlx::query("delete from session where workspace_id = $1 and portal_user_id = $2")
         .bind(ws.0)
@@ -242,6 +260,8 @@ pub(crate) async fn delete_user_sessions(pool: &Pool, ws: WorkspaceId, user: Por
     Ok(done.rows_affected())
 }
 
+/// Housekeeping: removes sessions expired at `now`; how many.
+#[operation]
 pub(crate) async fn delete_expired_sessions(pool: &Pool, now: DateTime<Utc>) -> Result<u64> {
     let done = sqlx::query("delete from session where expires_at <= $1").bind(now).execute(pool).await?;
     Ok(done.rows_affected())
@@ -249,6 +269,8 @@ pub(crate) async fn delete_expired_sessions(pool: &Pool, now: DateTime<Utc>) -> 
 
 // ---- failed sign-ins --------------------------------------------------------
 
+/// Records a failed sign-in for throttling.
+#[operation]
 pub(crate) async fn record_login_failure(
     pool: &Pool,
     ws: WorkspaceId,
@@ -308,6 +330,13 @@ fn attempt_lock(ws: WorkspaceId, kind: &str, value: &str) -> i64 {
     i64::from_str_radix(&hash[..15], 16).unwrap_or_default()
 }
 
+/// Reserves a sign-in attempt before its password is checked: with the
+/// failures since `since` of the account, of the source and of the two
+/// together, `decide` says until when the attempt must wait (`None`:
+/// go ahead). Granted, the attempt is recorded as a failure in the same
+/// transaction (a successful sign-in then clears it), so N attempts at
+/// once are counted as N, whatever instance they reach.
+#[operation]
 pub(crate) async fn reserve_login_attempt<F>(
     pool: &Pool,
     ws: WorkspaceId,
@@ -344,6 +373,9 @@ where
     Ok(Reservation::Granted)
 }
 
+/// The failed sign-ins since `since` that bear on an attempt by `email`
+/// from `client_ip` (see [`AttemptHistory`]).
+#[operation]
 pub(crate) async fn login_attempt_history(
     pool: &Pool,
     ws: WorkspaceId,
@@ -355,6 +387,10 @@ pub(crate) async fn login_attempt_history(
     attempt_history(&mut conn, ws, &normalize_email(email), client_ip, since).await
 }
 
+/// Forgets an email's failures after a successful sign-in. Failures
+/// by address stay: signing in to one's own account must not reset the
+/// limit for guessing others'.
+#[operation]
 pub(crate) async fn clear_login_failures(pool: &Pool, ws: WorkspaceId, email: &str) -> Result<u64> {
     let done = sqlx::query("delete from login_failure where workspace_id = $1 and email = $2")
         .bind(ws.0)
@@ -364,6 +400,8 @@ pub(crate) async fn clear_login_failures(pool: &Pool, ws: WorkspaceId, email: &s
     Ok(done.rows_affected())
 }
 
+/// Housekeeping: removes failures at or before `before`; how many.
+#[operation]
 pub(crate) async fn delete_login_failures_before(pool: &Pool, before: DateTime<Utc>) -> Result<u64> {
     let done = sqlx::query("delete from login_failure where at <= $1").bind(before).execute(pool).await?;
     Ok(done.rows_affected())
@@ -371,6 +409,8 @@ pub(crate) async fn delete_login_failures_before(pool: &Pool, before: DateTime<U
 
 // ---- first-admin setup ------------------------------------------------------
 
+/// Stores a one-time setup link's token (as its hash).
+#[operation]
 pub(crate) async fn create_setup_token(
     pool: &Pool,
     ws: WorkspaceId,
@@ -388,6 +428,8 @@ pub(crate) async fn create_setup_token(
     Ok(())
 }
 
+/// Whether the link is unused and unexpired at `now` (it stays so).
+#[operation]
 pub(crate) async fn setup_token_is_valid(
     pool: &Pool,
     ws: WorkspaceId,
@@ -420,11 +462,19 @@ async fn use_setup_token(conn: &mut Conn, ws: WorkspaceId, token: &str, now: Dat
     Ok(done.rows_affected() == 1)
 }
 
+/// Uses the link up if it is valid; whether it was. Only one caller
+/// ever gets `true` for a token.
+#[operation]
 pub(crate) async fn consume_setup_token(pool: &Pool, ws: WorkspaceId, token: &str, now: DateTime<Utc>) -> Result<bool> {
     let mut conn = pool.acquire().await?;
     use_setup_token(&mut conn, ws, token, now).await
 }
 
+/// In one transaction: uses up the setup link, checks that no admin
+/// exists and creates `new` as an admin; then voids every other link.
+/// [`StoreError::SetupTokenInvalid`], [`StoreError::AdminExists`] or
+/// [`StoreError::UserExists`] leave everything (the link too) as it was.
+#[operation]
 pub(crate) async fn create_first_admin(
     pool: &Pool,
     ws: WorkspaceId,

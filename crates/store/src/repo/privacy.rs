@@ -27,6 +27,7 @@ use crate::types::{AuditEntry, Backend, PrivacySettings, PurgeCounts, WorkspaceI
 use chrono::{DateTime, Duration, Utc};
 use tac_core::privacy::{BlockEntry, Blocklist, PrivacyPolicy, Visibility};
 use tac_core::timeline::ActivityKind;
+use tac_store_macros::operation;
 
 pub(crate) async fn visibility<'e>(
     conn: impl sqlx::Executor<'e, Database = Db>,
@@ -57,6 +58,8 @@ pub(crate) async fn keeps_internal(conn: &mut Conn, ws: WorkspaceId) -> Result<b
     Ok(keep.unwrap_or(false))
 }
 
+/// The workspace's privacy policy (defaults when never set).
+#[operation]
 pub(crate) async fn privacy_policy(pool: &Pool, ws: WorkspaceId) -> Result<PrivacyPolicy> {
     let mut conn = pool.acquire().await?;
     read_policy(&mut conn, ws).await
@@ -113,6 +116,9 @@ async fn read_policy(conn: &mut Conn, ws: WorkspaceId) -> Result<PrivacyPolicy> 
     })
 }
 
+/// Changes visibility, auto-creation and retention; applies the change
+/// to stored data and writes the audit log. Returns what retention purged.
+#[operation]
 pub(crate) async fn set_privacy_settings(
     pool: &Pool,
     ws: WorkspaceId,
@@ -257,6 +263,8 @@ pub(crate) async fn strip(
     Ok(())
 }
 
+/// Blocks an address or `@domain` and purges what was stored because of it.
+#[operation]
 pub(crate) async fn add_block(pool: &Pool, ws: WorkspaceId, entry: &BlockEntry, actor: &str) -> Result<PurgeCounts> {
     let mut tx = begin_write(pool).await?;
     sqlx::query(
@@ -322,6 +330,7 @@ fn patterns(entry: &BlockEntry) -> (String, (String, String)) {
     }
 }
 
+#[operation]
 pub(crate) async fn remove_block(pool: &Pool, ws: WorkspaceId, entry: &BlockEntry, actor: &str) -> Result<()> {
     let mut tx = begin_write(pool).await?;
     let gone = sqlx::query("delete from blocklist where workspace_id = $1 and entry = $2")
@@ -338,6 +347,7 @@ pub(crate) async fn remove_block(pool: &Pool, ws: WorkspaceId, entry: &BlockEntr
 }
 
 /// Stops syncing a directory user's mailbox and deletes what only it held.
+#[operation]
 pub(crate) async fn exclude_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, actor: &str) -> Result<PurgeCounts> {
     let mut tx = begin_write(pool).await?;
     let known: Option<String> = sqlx::query_scalar("select id from directory_user where workspace_id = $1 and id = $2")
@@ -398,6 +408,7 @@ pub(crate) async fn exclude_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str,
     Ok(purged)
 }
 
+#[operation]
 pub(crate) async fn include_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str, actor: &str) -> Result<()> {
     let mut tx = begin_write(pool).await?;
     let gone = sqlx::query("delete from excluded_mailbox where workspace_id = $1 and user_id = $2")
@@ -413,7 +424,9 @@ pub(crate) async fn include_mailbox(pool: &Pool, ws: WorkspaceId, user_id: &str,
     Ok(())
 }
 
-/// Applies the retention period, if any (sync calls this after each pass).
+/// Deletes what is older than the retention period, if one is set (sync
+/// calls this after each pass).
+#[operation]
 pub(crate) async fn purge_retention(pool: &Pool, ws: WorkspaceId, now: DateTime<Utc>) -> Result<PurgeCounts> {
     let mut tx = begin_write(pool).await?;
     let settings = read_settings(&mut tx, ws).await?;
@@ -461,6 +474,7 @@ async fn purge_before(conn: &mut Conn, ws: WorkspaceId, cutoff: DateTime<Utc>) -
 /// Removes the integration and everything synced through it: mail,
 /// meetings, mailboxes and cursors, the directory, and the contacts that
 /// sync created. People's own contacts and the privacy policy stay.
+#[operation]
 pub(crate) async fn disconnect(pool: &Pool, ws: WorkspaceId, actor: &str) -> Result<PurgeCounts> {
     let mut tx = begin_write(pool).await?;
     let emails =
@@ -531,6 +545,8 @@ pub(crate) async fn erase_freed(pool: &Pool) {
     }
 }
 
+/// The newest audit entries first.
+#[operation]
 pub(crate) async fn audit_log(pool: &Pool, ws: WorkspaceId, limit: u32) -> Result<Vec<AuditEntry>> {
     type AuditRow = (DateTime<Utc>, String, String, Option<sqlx::types::Json<serde_json::Value>>);
     let rows: Vec<AuditRow> = sqlx::query_as(

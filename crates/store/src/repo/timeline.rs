@@ -29,8 +29,8 @@ use super::{
 use crate::error::{Result, StoreError};
 use crate::query_text::{SEARCH_TIME_BUDGET, fts5_query, refusal, words};
 use crate::types::{
-    Backend, ContactId, ContactSummary, EmailBody, MonthlyActivity, TeamMember, TimelineOf, TimelinePage,
-    TimelineQuery, Viewer, WorkspaceId,
+    Backend, CompanyId, ContactId, ContactSummary, EmailBody, EmailId, MeetingId, MonthlyActivity, TeamMember,
+    TimelineOf, TimelinePage, TimelineQuery, Viewer, WorkspaceId,
 };
 use chrono::{DateTime, Duration, Utc};
 use sqlx::QueryBuilder;
@@ -41,6 +41,7 @@ use tac_core::records::Direction;
 use tac_core::timeline::{
     ActivityKind, AttendeeView, EmailFacts, EmailItem, MeetingFacts, MeetingItem, Person, TimelineCursor, TimelineItem,
 };
+use tac_store_macros::operation;
 
 /// One row of the index as a page lists it.
 struct Entry {
@@ -50,7 +51,46 @@ struct Entry {
     direction: Option<Direction>,
 }
 
+/// A page of a contact's timeline, newest first, redacted by the
+/// workspace's privacy policy.
+#[operation]
 pub(crate) async fn timeline(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    contact: ContactId,
+    query: &TimelineQuery,
+    now: DateTime<Utc>,
+) -> Result<TimelinePage> {
+    timeline_of(conn, ws, TimelineOf::Contact(contact), query, now).await
+}
+
+/// A page of everything the contacts of a company did with the team.
+#[operation]
+pub(crate) async fn company_timeline(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    company: CompanyId,
+    query: &TimelineQuery,
+    now: DateTime<Utc>,
+) -> Result<TimelinePage> {
+    timeline_of(conn, ws, TimelineOf::Company(company), query, now).await
+}
+
+/// Search over every email and meeting (`query.search` is required), as
+/// far as visibility and the internal-only rule let `viewer` see.
+#[operation]
+pub(crate) async fn search(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    query: &TimelineQuery,
+    viewer: &Viewer,
+    now: DateTime<Utc>,
+) -> Result<TimelinePage> {
+    timeline_of(conn, ws, TimelineOf::Everything(viewer), query, now).await
+}
+
+/// A page of `subject`'s timeline, or of a search over everything.
+async fn timeline_of(
     conn: &mut Conn,
     ws: WorkspaceId,
     subject: TimelineOf<'_>,
@@ -887,15 +927,17 @@ fn addresses(mut all: Vec<String>) -> Vec<String> {
     all
 }
 
-/// An email's body for display: sanitised HTML and text, or `NotFound`
-/// when the email is not in the workspace, or hidden by the policy.
+/// An email's sanitised body; [`StoreError::Hidden`] when the policy
+/// hides it, `NotFound` as for [`Store::email_item`](crate::Store::email_item).
+#[operation]
 pub(crate) async fn email_body(
     pool: &Pool,
     ws: WorkspaceId,
-    email_id: i64,
+    email: EmailId,
     viewer: &Viewer,
     allow_remote_images: bool,
 ) -> Result<EmailBody> {
+    let email_id = email.0;
     let mut conn = pool.acquire().await?;
     let rule = internal_rule(&mut conn, ws, Source::Email, email_id, viewer).await?;
     let row: Option<(String, String, bool, String, Option<String>)> = sqlx::query_as(
@@ -932,9 +974,13 @@ pub(crate) async fn email_body(
     Ok(EmailBody { html: clean.html, text, blocked_images: clean.blocked_images })
 }
 
-/// One email by id, redacted like a timeline item. Seen from the team: it
-/// is outbound when any mailbox holds it as sent.
-pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64, viewer: &Viewer) -> Result<EmailItem> {
+/// One email as a timeline shows it (redacted by the privacy policy),
+/// seen from the team: outbound when a team member sent it.
+/// `NotFound` when it is not in the workspace, or is internal-only and
+/// not the viewer's to see.
+#[operation]
+pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email: EmailId, viewer: &Viewer) -> Result<EmailItem> {
+    let email_id = email.0;
     let mut conn = pool.acquire().await?;
     internal_rule(&mut conn, ws, Source::Email, email_id, viewer).await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Email, email_id))).await?;
@@ -955,14 +1001,18 @@ pub(crate) async fn email_item(pool: &Pool, ws: WorkspaceId, email_id: i64, view
     Ok(f.into_item(visibility))
 }
 
-/// One meeting by id, redacted like a timeline item.
+/// One meeting as a timeline shows it (redacted by the privacy policy).
+/// `NotFound` when it is not in the workspace, or is internal-only and
+/// not the viewer's to see.
+#[operation]
 pub(crate) async fn meeting_item(
     pool: &Pool,
     ws: WorkspaceId,
-    meeting_id: i64,
+    meeting: MeetingId,
     viewer: &Viewer,
     now: DateTime<Utc>,
 ) -> Result<MeetingItem> {
+    let meeting_id = meeting.0;
     let mut conn = pool.acquire().await?;
     internal_rule(&mut conn, ws, Source::Meeting, meeting_id, viewer).await?;
     let visibility = visibility_owning(&mut conn, ws, Some((Owned::Meeting, meeting_id))).await?;
@@ -1010,11 +1060,16 @@ async fn internal_rule(
     Ok(InternalRule { internal_only, keep_internal })
 }
 
-/// A contact's activity per calendar month (UTC) in `[from, to)`, counted
-/// by the database off the `activity_timeline` index. The month key is
-/// text on both backends: SQLite stores times as RFC 3339 text in UTC, so
-/// its first seven characters are the month; PostgreSQL formats the
-/// `timestamptz` in UTC.
+/// A contact's emails and meetings per calendar month (UTC) with
+/// activity in `[from, to)`, oldest first; months without any are left
+/// out. Counts every item, private ones included (they are counted, not
+/// shown).
+///
+/// The database counts them off the `activity_timeline` index. The month
+/// key is text on both backends: SQLite stores times as RFC 3339 text in
+/// UTC, so its first seven characters are the month; PostgreSQL formats
+/// the `timestamptz` in UTC.
+#[operation]
 pub(crate) async fn monthly_activity(
     conn: &mut Conn,
     ws: WorkspaceId,
@@ -1062,6 +1117,7 @@ const TEAM_WINDOW_DAYS: i64 = 90;
 /// one statement (a round trip each was most of its cost): whether the
 /// contact is the workspace's, four probes of the index, the past year's
 /// counts and the top team members.
+#[operation]
 pub(crate) async fn contact_summary(
     conn: &mut Conn,
     ws: WorkspaceId,

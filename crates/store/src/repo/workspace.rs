@@ -1,7 +1,10 @@
 use super::{Pool, now};
 use crate::error::Result;
 use crate::types::WorkspaceId;
+use tac_store_macros::operation;
 
+/// The id of the workspace with this name, creating it if needed.
+#[operation]
 pub(crate) async fn ensure_workspace(pool: &Pool, name: &str) -> Result<WorkspaceId> {
     // The no-op update makes `returning` yield the id of an existing row too.
     let id: i64 = sqlx::query_scalar(
@@ -16,7 +19,8 @@ pub(crate) async fn ensure_workspace(pool: &Pool, name: &str) -> Result<Workspac
     Ok(WorkspaceId(id))
 }
 
-/// One round trip, for readiness checks.
+/// One round trip: answers when the database does (for `/readyz`).
+#[operation]
 pub(crate) async fn ping(pool: &Pool) -> Result<()> {
     // Nothing decoded: `select 1` is an int4 on PostgreSQL and an int8 on
     // SQLite, and a type mismatch must not read as "the database is down".
