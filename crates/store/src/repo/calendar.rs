@@ -11,7 +11,8 @@ caught up yet cannot un-cancel a meeting, and the stored fingerprint is that
 of the row as stored, cancellation included.
 */
 
-use super::contacts::{auto_create_contacts, hold_linking_lock, link_meetings, unlink};
+use super::activity::{hold_linking_lock, link_meetings, unlink};
+use super::contacts::auto_create_contacts;
 use super::{
     BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
     write_cursor,

@@ -18,7 +18,8 @@ digest old, and the next pass walks again, which changes nothing already
 done.
 */
 
-use super::contacts::{hold_linking_lock, link_emails, link_meetings, load_internal, unlink};
+use super::activity::{hold_linking_lock, link_emails, link_meetings, unlink};
+use super::contacts::load_internal;
 use super::privacy::{Scope, erase_freed, keeps_internal, strip};
 use super::{Db, Pool, begin_write, now, push_list};
 use crate::error::Result;

@@ -20,7 +20,8 @@ nothing`), which are then handled as existing ones, and updates lock their
 rows in key order first.
 */
 
-use super::contacts::{auto_create_contacts, hold_linking_lock, link_emails, unlink};
+use super::activity::{hold_linking_lock, link_emails, unlink};
+use super::contacts::auto_create_contacts;
 use super::{
     BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
     write_cursor,

@@ -9,29 +9,37 @@ placeholders work on both; sqlx's SQLite driver maps `$N` to positions) and
 chosen by `BACKEND` where it is not (full-text search).
 */
 
+mod activity;
 mod calendar;
 mod contacts;
 mod directory;
 mod integration;
 mod internal_only;
+mod items;
 mod mail;
 mod mailbox;
 mod oidc;
 mod portal;
 pub(crate) mod privacy;
+mod search;
+mod summary;
 mod timeline;
 mod workspace;
 
+pub(crate) use activity::*;
 pub(crate) use calendar::*;
 pub(crate) use contacts::*;
 pub(crate) use directory::*;
 pub(crate) use integration::*;
 pub(crate) use internal_only::*;
+pub(crate) use items::*;
 pub(crate) use mail::*;
 pub(crate) use mailbox::*;
 pub(crate) use oidc::*;
 pub(crate) use portal::*;
 pub(crate) use privacy::*;
+pub(crate) use search::*;
+pub(crate) use summary::*;
 pub(crate) use timeline::*;
 pub(crate) use workspace::*;
 
