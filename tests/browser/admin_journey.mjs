@@ -1,4 +1,4 @@
-// The admin's journey (issue 5): sign in; connect Microsoft 365 with a wrong
+// The admin's journey: sign in; connect Microsoft 365 with a wrong
 // secret and see the AADSTS7000215 explanation, then with the right one;
 // test the connection (every item ✓); Sync now until every mailbox is ok;
 // open a contact whose timeline holds the expected emails and meetings

@@ -1,4 +1,4 @@
-// A hostile email must not run script (issue 5). Its body carries
+// A hostile email must not run script. Its body carries
 // <script>, an onerror handler, a javascript: link, iframes, an SVG onload
 // and a form; its subject carries markup too. Opening it from the
 // contact's timeline: no dialog opens, no element with an id starting with

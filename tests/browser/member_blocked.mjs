@@ -1,4 +1,4 @@
-// A member cannot reach the Integrations page (issue 5): no link to it in
+// A member cannot reach the Integrations page: no link to it in
 // the navigation, and opening it answers 403 with an explanation and no
 // connection form.
 

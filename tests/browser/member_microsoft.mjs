@@ -1,4 +1,4 @@
-// A member signs in with Microsoft (issue 5): the login page's "Sign in
+// A member signs in with Microsoft: the login page's "Sign in
 // with Microsoft" goes to the emulator's Entra ID sign-in page, which lists
 // the directory's users; picking one comes back to the portal signed in as
 // that person, a member (no Integrations link). Runs after the admin's

@@ -1,6 +1,6 @@
 /*!
 Address normalisation: the one place that decides what two addresses being
-"the same" means (DESIGN §5).
+"the same" means (docs/architecture.md §5).
 
 Graph hands us addresses in several shapes: plain SMTP addresses in any case,
 `mailto:` URIs from calendar attendees, padded strings from hand-typed

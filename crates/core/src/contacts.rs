@@ -1,7 +1,7 @@
 /*!
 Contact rules: what a contact's name may be, which addresses are people at
 all, what company a work address belongs to, and whom the auto-creation
-policy (DESIGN §5) turns into a contact.
+policy (docs/architecture.md §5) turns into a contact.
 
 Contacts are external people. Auto-creation skips addresses that are not a
 person's (no-reply and role mailboxes such as `support@` or

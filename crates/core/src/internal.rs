@@ -1,4 +1,4 @@
-//! The internal-or-external decision (DESIGN §5): an address is internal when
+//! The internal-or-external decision (docs/architecture.md §5): an address is internal when
 //! it belongs to a directory user (any of their proxy addresses) or to one of
 //! the tenant's verified domains, subdomains included. Contacts are external
 //! people, and an item whose participants are all internal is on no timeline,

@@ -1,5 +1,5 @@
 /*!
-The privacy rules (DESIGN §5), in one place: what a workspace lets TAC show
+The privacy rules (docs/architecture.md §5), in one place: what a workspace lets TAC show
 and keep, which addresses it never stores, and how a record is trimmed to
 that before it is saved.
 

@@ -135,7 +135,7 @@ pub struct TenantDomain {
     pub is_initial: bool,
 }
 
-/// Where a mailbox's sync stands (DESIGN §3, §4).
+/// Where a mailbox's sync stands (docs/architecture.md §3, §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailboxState {

@@ -1,5 +1,5 @@
 /*!
-Email HTML made safe to display, with ammonia (DESIGN §8).
+Email HTML made safe to display, with ammonia (docs/architecture.md §8).
 
 Email bodies are written by strangers, so the portal treats them as hostile:
 it shows them in a sandboxed iframe under a CSP, and what it puts there has

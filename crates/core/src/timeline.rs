@@ -1,6 +1,6 @@
 /*!
 The activity timeline as people and programs see it: the item shapes of the
-timeline JSON (DESIGN §6), the redaction that the privacy policy applies to
+timeline JSON (docs/architecture.md §6), the redaction that the privacy policy applies to
 every item on its way out, thread grouping, and the opaque paging cursor.
 
 The store reads rows and hands them to [`EmailFacts::into_item`] and

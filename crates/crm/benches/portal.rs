@@ -1,5 +1,4 @@
-//! The portal under load (issue: the TAC portal, Sign in with Microsoft,
-//! and the one-command demo).
+//! The portal under load.
 //!
 //! Targets, under 50 concurrent clients on loopback against the medium demo
 //! dataset: a contact's profile page at p99 ≤ 50 ms and the timeline API at
@@ -8,8 +7,7 @@
 //! their own, send searches made to cost the most (the commonest words, the
 //! longest accepted texts, query syntax) to the search API, the busiest
 //! contact's timeline API and profile page, each sending the next as soon
-//! as the last is answered: the profile page must stay at p99 < 100 ms
-//! (issue: security and privacy hardening).
+//! as the last is answered: the profile page must stay at p99 < 100 ms.
 //!
 //! The dataset is made the way `tac-crm demo` makes it, by running it: the
 //! real binary starts the emulator's medium organisation, syncs it into

@@ -1,4 +1,4 @@
-//! Sync benchmarks (issue: storage and sync engine).
+//! Sync benchmarks.
 //!
 //! 1. Ingest with emulator latency off: a full sync of a large organisation
 //!    into SQLite (and PostgreSQL when `TAC_TEST_POSTGRES_URL` is set), with

@@ -6,7 +6,7 @@
 //! refused, an address belongs to one contact, adding an address links its
 //! whole history) lives in `tac-store`. This module also holds the look-ups
 //! and JSON shapes that `timeline` and `privacy` share, so a contact prints
-//! the same way everywhere (DESIGN §6).
+//! the same way everywhere (docs/architecture.md §6).
 
 use crate::settings::{Config, Settings};
 use anyhow::{Context, anyhow};
@@ -165,7 +165,7 @@ pub fn explain(e: StoreError) -> anyhow::Error {
     }
 }
 
-/// A contact as the JSON outputs show it (DESIGN §6; shared with the API).
+/// A contact as the JSON outputs show it (docs/architecture.md §6; shared with the API).
 pub fn contact_json(c: &ContactRow) -> Value {
     tac_store::json::contact(c)
 }

@@ -1,5 +1,5 @@
 //! `tac-crm privacy …`: the workspace's privacy policy from the command line
-//! (DESIGN §5): visibility level, contact auto-creation, retention, the
+//! (docs/architecture.md §5): visibility level, contact auto-creation, retention, the
 //! blocklist and excluded mailboxes, and the audit log of every change.
 //!
 //! Each change applies to data already stored; that happens in `tac-store`,

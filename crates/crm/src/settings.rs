@@ -1,4 +1,4 @@
-//! Configuration in two steps (STYLE 4): [`Config`] holds the raw values from
+//! Configuration in two steps: [`Config`] holds the raw values from
 //! flags and the environment with no I/O; [`Settings::build`] turns them into
 //! working parts (the data folder, the master key, the store) and reports
 //! every problem with what to do about it.

@@ -3,7 +3,7 @@
 //!
 //! The store applies the privacy policy to every item before it gets here,
 //! so this module only turns flags into a `TimelineQuery` and prints pages:
-//! the DESIGN §6 timeline JSON (which scripts depend on) or one line per
+//! the docs/architecture.md §6 timeline JSON (which scripts depend on) or one line per
 //! item for people, with the cursor for the next page.
 
 use crate::contacts::find_contact;

@@ -1,7 +1,7 @@
 //! Contacts, timelines, search and privacy on the command line, against the
 //! emulator's small organisation synced into SQLite and PostgreSQL: the
-//! commands and the timeline JSON that scripts depend on (DESIGN §6), and
-//! the privacy rules seen from outside (DESIGN §5).
+//! commands and the timeline JSON that scripts depend on (docs/architecture.md §6), and
+//! the privacy rules seen from outside (docs/architecture.md §5).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -76,7 +76,7 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
     assert!(said.contains("Created contact") && said.contains("Linked "), "{said}");
     assert!(!said.contains("Linked 0 emails"), "history is linked at once: {said}");
 
-    // The timeline JSON of DESIGN §6.
+    // The timeline JSON of docs/architecture.md §6.
     let page = cli.json(&["timeline", &address, "--json"]);
     assert_eq!(keys(&page), HashSet::from(["contact", "summary", "items", "next_cursor"]), "{backend}");
     let contact = &page["contact"];

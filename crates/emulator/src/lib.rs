@@ -5,8 +5,9 @@ synthetic organisation behind it.
 TAC's value is talking to Microsoft correctly, and no machine here reaches
 Microsoft. This crate answers the same paths with the same payloads, error
 codes, paging, delta tokens, throttling and time-zone rules as the documented
-service (see `graph-reference/` in the shared folder), so code that passes
-against it works against a real tenant. It is also what `tac-crm demo` runs on.
+service (Microsoft's metadata is in `metadata/`, its examples in
+`tests/graph-reference/`), so code that passes against it works against a
+real tenant. It is also what `tac-crm demo` runs on.
 
 It deliberately shares no types with `tac-graph`: if both sides used one
 struct, a wrong field name would pass every test. It is checked against

@@ -22,7 +22,7 @@ pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
 /// Graph's well-known application id, also accepted as an audience.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
-/// The application permissions the admin guide asks for, as an admin can
+/// The application permissions TAC's setup asks for, as an admin can
 /// grant them: Graph has no application `User.Read` (docs/graph-facts.md §8).
 pub const TAC_APP_ROLES: [&str; 6] =
     ["Directory.Read.All", "Group.Read.All", "GroupMember.Read.All", "User.Read.All", "Mail.Read", "Calendars.Read"];

@@ -1,5 +1,5 @@
-//! Every example in `graph-reference/` (Microsoft's published requests and
-//! responses, copied from the shared reference folder) is replayed against the
+//! Every example in `graph-reference/examples/` (Microsoft's published
+//! requests and responses) is replayed against the
 //! emulator, and the answer must have the same field names and JSON types.
 //! An example without a replay below fails the test, so none can be skipped
 //! silently.

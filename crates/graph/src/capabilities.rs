@@ -3,7 +3,7 @@
 //!
 //! Counting role names in the token is not enough. Several permissions grant
 //! the same read (a higher one always works, docs/graph-facts.md §8), Microsoft says
-//! access tokens are opaque to clients, and the admin guide's `User.Read` has
+//! access tokens are opaque to clients, and the `User.Read` that admin guides list has
 //! no application form at all, so no app-only token ever carries it. So each
 //! line of the checklist is a Graph call against the directory or a mailbox
 //! in scope; the token's `roles` claim only helps explain a refusal.
@@ -52,7 +52,7 @@ impl Capability {
         }
     }
 
-    /// The application permissions that grant it, the admin guide's first
+    /// The application permissions that grant it, the one TAC's setup asks for first
     /// (docs/graph-facts.md §8: each API's permission table; a higher one also works).
     pub fn permissions(self) -> &'static [&'static str] {
         match self {
@@ -79,7 +79,8 @@ impl Capability {
         }
     }
 
-    /// The permissions the admin guide asks for to get it.
+    /// The permissions TAC's setup (README, "Connect a real Microsoft 365
+    /// tenant") asks for to get it.
     fn guide_permissions(self) -> &'static str {
         match self {
             Capability::Users => "User.Read.All",

@@ -8,7 +8,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Where a round stands after a page (STYLE: the cursor is a type).
+/// Where a round stands after a page (a type, so no caller confuses a next link with a delta link).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cursor {
     /// More pages in this round: follow this link next.

@@ -20,7 +20,7 @@
 //!   `nonce` the one sent, and `tid` the configured tenant: a token from
 //!   another tenant is refused.
 //!
-//! **Why by hand and not `openidconnect` (DESIGN §8).** The flow is four
+//! **Why by hand and not `openidconnect` (docs/architecture.md §8).** The flow is four
 //! HTTP calls and a JWT check. `jsonwebtoken` (already here for the
 //! emulator, on aws-lc-rs) does the signature; reqwest does the rest. The
 //! `openidconnect` crate would bring `oauth2`, its own HTTP client traits

@@ -12,8 +12,9 @@
 use secrecy::SecretString;
 use std::time::{Duration, Instant};
 
-/// The application permissions the admin guide asks for, in its order.
-/// The guide also lists `User.Read` there, but Microsoft Graph has no
+/// The application permissions TAC's setup asks for (README, "Connect a
+/// real Microsoft 365 tenant"), in its order. Admin guides often list
+/// `User.Read` there too, but Microsoft Graph has no
 /// application `User.Read` (docs/graph-facts.md §8): it is delegated, with the sign-in
 /// permissions below. What TAC can do with the granted permissions is
 /// proved by [`crate::capabilities`], not by counting these.

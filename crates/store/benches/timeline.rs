@@ -1,5 +1,4 @@
-//! Timeline, search and summary benchmarks (issue: contacts, matching,
-//! privacy and the timeline).
+//! Timeline, search and summary benchmarks.
 //!
 //! For SQLite (a file in a temp dir), then PostgreSQL when
 //! `TAC_TEST_POSTGRES_URL` is set (in its own database `tac_bench_<pid>`,

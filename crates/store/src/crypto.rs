@@ -1,5 +1,5 @@
 /*!
-Encryption at rest for the integration's client secret (DESIGN §3).
+Encryption at rest for the integration's client secret (docs/architecture.md §3).
 
 AES-256-GCM from `aws-lc-rs`, the workspace's one crypto backend. Each
 encryption draws a fresh random 96-bit nonce; the integration row id is the

@@ -1,6 +1,6 @@
-//! What can go wrong in the store, named so callers can react (DESIGN §8,
-//! STYLE 5 and 7): constraint violations become variants where the query
-//! runs, and an undecryptable secret tells the admin what to do.
+//! What can go wrong in the store, named so callers can react: constraint
+//! violations become variants where the query runs, and an undecryptable
+//! secret tells the admin what to do.
 
 /// Result with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -23,8 +23,8 @@ pub enum StoreError {
     #[error("could not migrate the database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
-    /// A unique constraint refused the write (STYLE 7: the database enforces
-    /// uniqueness; we name the constraint instead of checking first).
+    /// A unique constraint refused the write (the database enforces
+    /// uniqueness; the variant names the constraint instead of checking first).
     #[error("already exists ({constraint})")]
     Conflict { constraint: String },
 
@@ -130,7 +130,7 @@ impl StoreError {
     /// Whether retrying the same call may succeed: a deadlock or
     /// serialization failure (PostgreSQL), a busy or locked database
     /// (SQLite), a pool timeout or a lost connection. Page ingest is
-    /// idempotent, so sync can simply apply the page again (STYLE 12).
+    /// idempotent, so sync can simply apply the page again.
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(db)) => {

@@ -1,5 +1,5 @@
 //! The JSON shapes of what the store returns, shared by `tac-crm … --json`
-//! and the portal's JSON API so both print the same thing (DESIGN §6
+//! and the portal's JSON API so both print the same thing (docs/architecture.md §6
 //! "Timeline JSON"): ids are strings, every time is RFC 3339 UTC with `Z`,
 //! and a hidden or missing field is `null`, never left out. Timeline items
 //! serialise themselves (`tac_core::timeline`); this module adds the
@@ -15,7 +15,7 @@ pub fn company(c: &CompanyRow) -> Value {
     json!({"id": c.id.to_string(), "name": c.name, "domain": c.domain})
 }
 
-/// A contact: DESIGN §6's `contact` (id, name, emails, company), plus where
+/// A contact: the `contact` of docs/architecture.md §6 (id, name, emails, company), plus where
 /// it came from and when it was last in touch.
 pub fn contact(c: &ContactRow) -> Value {
     json!({

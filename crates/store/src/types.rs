@@ -101,9 +101,9 @@ impl FromStr for IntegrationStatus {
     }
 }
 
-/// The public cloud's sign-in origin (DESIGN §6).
+/// The public cloud's sign-in origin (docs/architecture.md §6).
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
-/// The public cloud's Graph root (DESIGN §6).
+/// The public cloud's Graph root (docs/architecture.md §6).
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 /// How far back the first round reaches unless the admin says otherwise.
 pub const DEFAULT_BACKFILL_DAYS: u32 = 365;
@@ -210,7 +210,7 @@ pub struct MailboxRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Where a mailbox's delta round stands (STYLE 11). No cursor means start a
+/// Where a mailbox's delta round stands (a type, not a string). No cursor means start a
 /// full round.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -535,7 +535,7 @@ pub struct TeamMember {
     pub interactions: u64,
 }
 
-/// What a contact's profile shows above the timeline (DESIGN §6 `summary`),
+/// What a contact's profile shows above the timeline (docs/architecture.md §6 `summary`),
 /// computed from the activity index; rules in `tac_core::insights`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContactSummary {

@@ -1,4 +1,4 @@
-//! One error type for every handler (STYLE 6). A [`WebError`] knows its
+//! One error type for every handler. A [`WebError`] knows its
 //! status; turning it into a response only records what to say, and the
 //! [`render`] middleware, which knows the request, says it: RFC 9457
 //! `application/problem+json` under `/api/`, an HTML page elsewhere (just the

@@ -1075,7 +1075,7 @@ async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
 // ---- timelines, search and bodies ------------------------------------------------------
 
 #[tokio::test]
-async fn the_timeline_is_design_section_6_json_and_pages_with_its_cursor() {
+async fn the_timeline_is_the_documented_json_and_pages_with_its_cursor() {
     let db = Db::sqlite().await;
     let portal = Portal::start(&db.store, "default", None).await;
     let zoe = seed_default(&portal).await;

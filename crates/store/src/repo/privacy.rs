@@ -1,6 +1,6 @@
 /*!
 The privacy policy's storage and its effect on what is already stored
-(DESIGN §5): every change applies to existing data, in the same
+(docs/architecture.md §5): every change applies to existing data, in the same
 transaction as the change and its audit-log entry.
 
 - Lowering visibility strips the stored subjects and bodies it now hides;

@@ -1,6 +1,6 @@
 //! Timelines, summaries, search and email bodies: the reads `tac-crm
 //! timeline`, `search` and `email show` make, in the same JSON
-//! (`tac_store::json`, DESIGN §6 "Timeline JSON"). The store redacts every
+//! (`tac_store::json`, docs/architecture.md §6 "Timeline JSON"). The store redacts every
 //! item by the privacy policy before it gets here.
 //!
 //! An email body the policy hides (visibility below `full`, or a private
@@ -72,7 +72,7 @@ fn timeline_error(e: StoreError) -> WebError {
     }
 }
 
-/// `GET /api/v1/contacts/{id}/timeline`: DESIGN §6's timeline JSON
+/// `GET /api/v1/contacts/{id}/timeline`: the timeline JSON of docs/architecture.md §6
 /// (`contact`, `summary`, `items`) plus `next_cursor`.
 pub(crate) async fn contact_timeline(
     State(state): State<AppState>,

@@ -1,4 +1,4 @@
-//! Password hashing with argon2id (DESIGN §8), with the crate's default
+//! Password hashing with argon2id (docs/architecture.md §8), with the crate's default
 //! parameters (19 MiB, 2 passes, 1 lane: OWASP's recommendation) and a
 //! 16-byte salt from the OS. Hashes are PHC strings, so parameters can be
 //! raised later without breaking stored hashes. Hashing takes tens of

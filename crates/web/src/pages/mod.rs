@@ -1,6 +1,6 @@
 //! The server-rendered pages of this part of the portal: sign-in and
 //! sign-out, first-admin setup, the home page, and the health probes. Each
-//! module has its own `router()`, merged here (STYLE 8).
+//! module has its own `router()`, merged here.
 
 mod activity_chart;
 mod companies;

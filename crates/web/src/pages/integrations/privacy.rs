@@ -1,4 +1,4 @@
-//! The privacy settings of the Integrations page (DESIGN §5): visibility
+//! The privacy settings of the Integrations page (docs/architecture.md §5): visibility
 //! level, contact auto-creation, retention, the blocklist and excluded
 //! mailboxes. The same store calls as `tac-crm privacy …`: each applies to
 //! data already stored and writes the audit log, naming the admin's email
