@@ -1,37 +1,22 @@
 /*!
-Mail ingest: one Graph delta page per transaction, cursor included.
+Mail ingest: what page ingest (`ingest.rs`) needs to know about email.
 
-An email is stored once per workspace (by Message-ID); each mailbox holding
-it has one copy per immutable id. A page costs a handful of statements
-whatever its size (bind-parameter limits aside): one look-up per table for
-what is already stored, then multi-row inserts for what is new and multi-row
-updates for what changed. The rows and counts are those that applying the
-page's items one by one, in Message-ID order, would give; the work in
-between is done in memory.
-
-Every write is conditional on a difference: an email whose stored
-fingerprint (see `crate::fingerprint`) equals the incoming one is left alone
-with its participants, so replaying a page, or meeting the same message in
-another mailbox, changes no row at all.
-
-On PostgreSQL two transactions may bring the same email or copy at once;
-inserts skip rows that appeared since the look-up (`on conflict do
-nothing`), which are then handled as existing ones, and updates lock their
-rows in key order first.
+An email is stored once per workspace, by Message-ID, with its
+participants; each mailbox holding it has one copy per immutable id, in a
+folder. A copy keeps its row when it moves between folders (the same
+immutable id), and a removal from one folder's delta only removes a copy
+still in that folder. The SQL of each step is here, in the module that
+owns the `email`, `email_participant` and `email_copy` tables.
 */
 
-use super::activity::{hold_linking_lock, link_emails, unlink};
-use super::contacts::auto_create_contacts;
-use super::{
-    BACKEND, Conn, Db, Pool, begin_write, count, ensure_mailbox, lock_in_order, now, push_list, rows_per_statement,
-    write_cursor,
-};
+use super::activity::link_emails;
+use super::ingest::{Changed, CopyChange, Kind, Page, PageItem, PlannedCopy, StoredItem, apply_page};
+use super::{BACKEND, Conn, Db, Pool, count, lock_in_order, push_list, rows_per_statement};
 use crate::error::{Result, StoreError};
 use crate::fingerprint;
 use crate::types::{Backend, CursorScope, EmailCopyRow, MailboxId, PageOutcome, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{EmailCopy, EmailRecord, Participant, ParticipantRole};
@@ -39,10 +24,11 @@ use tac_core::timeline::ActivityKind;
 use tac_store_macros::operation;
 
 /// Applies one `messages/delta` page of `folder_id` and saves `cursor`
-/// with what its round has done (`round`), all in one transaction. Every copy must be in `folder_id`. The
-/// contacts the auto-creation policy chose are created (when new) in the
-/// same transaction, and the page's emails join the timelines of every
-/// contact among their participants.
+/// with what its round has done (`round`), all in one transaction
+/// (`ingest.rs`). Every copy must be in `folder_id`. The contacts the
+/// auto-creation policy chose are created (when new) in the same
+/// transaction, and the page's emails join the timelines of every contact
+/// among their participants.
 #[allow(clippy::too_many_arguments, reason = "one page: its rows, removals, new contacts, cursor and round")]
 #[operation]
 pub(crate) async fn apply_mail_page(
@@ -62,264 +48,324 @@ pub(crate) async fn apply_mail_page(
             copy.graph_id, copy.folder_id
         )));
     }
-    // Emails are written in Message-ID order, so two mailboxes ingesting
-    // overlapping pages at once (PostgreSQL) wait for each other instead of
-    // deadlocking. The sort is stable: items of one Message-ID keep their
-    // order, and the last one wins. Fingerprints are computed before the
-    // transaction takes the write lock.
-    let mut ordered: Vec<&(EmailRecord, EmailCopy)> = upserts.iter().collect();
-    ordered.sort_by(|a, b| a.0.internet_message_id.cmp(&b.0.internet_message_id));
-    let emails = page_emails(&ordered);
-
-    let now = now();
-    let mut outcome = PageOutcome::default();
-    let mut tx = begin_write(pool).await?;
-    hold_linking_lock(&mut tx, ws).await?;
-    ensure_mailbox(&mut tx, ws, mailbox).await?;
-    let mut touched = Vec::new();
-    let email_ids = write_emails(&mut tx, ws, &emails, now, &mut outcome, &mut touched).await?;
-    write_copies(&mut tx, ws, mailbox, &ordered, &email_ids, now, &mut outcome).await?;
-    // Timelines: changed emails are relinked from scratch (their people or
-    // time may differ); new contacts bring their whole history.
-    super::privacy::set_content_level(&mut tx, ws, "email", &touched).await?;
-    unlink(&mut tx, ActivityKind::Email, &touched).await?;
-    auto_create_contacts(&mut tx, ws, new_contacts).await?;
-    link_emails(&mut tx, ws, &touched).await?;
-    outcome.copies_removed = remove_copies(&mut tx, ws, mailbox, folder_id, removed_graph_ids, now).await?;
-    write_cursor(&mut tx, ws, mailbox, CursorScope::Folder(folder_id), cursor, round, now).await?;
-    tx.commit().await?;
-    Ok(outcome)
+    let page = Page::<Mail> {
+        scope: CursorScope::Folder(folder_id),
+        folder: Some(folder_id),
+        upserts,
+        removed_graph_ids,
+        new_contacts,
+        cursor,
+        round,
+    };
+    apply_page(pool, ws, mailbox, page).await
 }
 
-/// The page's items for one Message-ID.
-struct PageEmail<'a> {
-    /// The last record given: what applying the items one by one leaves.
-    record: &'a EmailRecord,
-    /// How many items carry this Message-ID (a mailbox may hold a message
-    /// twice, under two immutable ids).
-    items: u64,
-    fingerprint: String,
-}
+/// Mail, as page ingest sees it: emails by Message-ID, with participants,
+/// and copies that can move between folders.
+pub(super) struct Mail;
 
-impl PageEmail<'_> {
-    fn message_id(&self) -> &str {
-        &self.record.internet_message_id
+impl Kind for Mail {
+    type Record = EmailRecord;
+    type Copy = EmailCopy;
+    type StoredCopy = StoredCopy;
+
+    const ACTIVITY: ActivityKind = ActivityKind::Email;
+    const TABLE: &'static str = "email";
+    const COPY_NAME: &'static str = "email copy";
+
+    fn key(record: &EmailRecord) -> &str {
+        &record.internet_message_id
     }
-}
 
-/// Groups the items (sorted by Message-ID) by Message-ID.
-fn page_emails<'a>(ordered: &[&'a (EmailRecord, EmailCopy)]) -> Vec<PageEmail<'a>> {
-    let mut emails: Vec<PageEmail<'a>> = Vec::with_capacity(ordered.len());
-    for (record, _) in ordered.iter().copied() {
-        match emails.last_mut() {
-            Some(last) if last.record.internet_message_id == record.internet_message_id => {
-                last.record = record;
-                last.items += 1;
-            }
-            _ => emails.push(PageEmail { record, items: 1, fingerprint: String::new() }),
+    fn graph_id(copy: &EmailCopy) -> &str {
+        &copy.graph_id
+    }
+
+    fn sticky(_: &EmailRecord) -> bool {
+        false
+    }
+
+    fn fingerprint(record: &EmailRecord, _: bool) -> String {
+        fingerprint::email(record)
+    }
+
+    async fn stored(conn: &mut Conn, ws: WorkspaceId, keys: &[&str]) -> Result<HashMap<String, StoredItem>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(rows_per_statement(1)) {
+            let mut query = QueryBuilder::<Db>::new(
+                "select id, internet_message_id as key, fingerprint, false as sticky from email where workspace_id = ",
+            );
+            query.push_bind(ws.0).push(" and internet_message_id in ");
+            push_list(&mut query, chunk.iter().copied());
+            let rows: Vec<StoredItem> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+            found.extend(rows.into_iter().map(|row| (row.key.clone(), row)));
         }
+        Ok(found)
     }
-    for email in &mut emails {
-        email.fingerprint = fingerprint::email(email.record);
-    }
-    emails
-}
 
-/// Inserts the new emails, updates the changed ones, and brings their
-/// participants in line. Returns the email id of every Message-ID.
-async fn write_emails<'a>(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    emails: &[PageEmail<'a>],
-    now: DateTime<Utc>,
-    outcome: &mut PageOutcome,
-    touched: &mut Vec<i64>,
-) -> Result<HashMap<&'a str, i64>> {
-    let mut ids: HashMap<&'a str, i64> = HashMap::with_capacity(emails.len());
-    let mut changed: Vec<(i64, &PageEmail<'a>)> = Vec::new();
-    let mut new: Vec<&PageEmail<'a>> = Vec::new();
-    let stored = stored_emails(conn, ws, emails.iter()).await?;
-    for email in emails {
-        match stored.get(email.message_id()) {
-            Some((id, stored_fingerprint)) => {
-                ids.insert(&email.record.internet_message_id, *id);
-                outcome.records_existing += email.items;
-                if *stored_fingerprint != email.fingerprint {
-                    changed.push((*id, email));
-                }
-            }
-            None => new.push(email),
+    /// Inserts the emails, skipping any that another transaction inserted
+    /// meanwhile. Returns the ids of those inserted, by Message-ID.
+    async fn insert(
+        conn: &mut Conn,
+        ws: WorkspaceId,
+        emails: &[&PageItem<'_, Mail>],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, i64>> {
+        let mut inserted = HashMap::with_capacity(emails.len());
+        // SQLite: oldest first, so that the time-ordered FTS rowids (migration
+        // 0005) arrive ascending and FTS5 buffers the page in memory; a smaller
+        // rowid than the last would make it write a segment per email.
+        // PostgreSQL keeps Message-ID order, which orders its index locks.
+        let mut emails = emails.to_vec();
+        if BACKEND == Backend::Sqlite {
+            emails.sort_by_key(|e| e.record.sent_at);
         }
-    }
-
-    let inserted = insert_emails(conn, ws, &new, now).await?;
-    let mut new_participants: Vec<(i64, &'a Participant)> = Vec::new();
-    let mut raced: Vec<&PageEmail<'a>> = Vec::new();
-    for email in new {
-        match inserted.get(email.message_id()) {
-            Some(&id) => {
-                ids.insert(&email.record.internet_message_id, id);
-                outcome.records_added += 1;
-                outcome.records_existing += email.items - 1;
-                new_participants.extend(distinct_participants(&email.record.participants).map(|p| (id, p)));
-            }
-            None => raced.push(email),
+        for chunk in emails.chunks(rows_per_statement(EMAIL_INSERT_BINDS)) {
+            let mut query = QueryBuilder::<Db>::new(
+                "insert into email (
+                     workspace_id, internet_message_id, conversation_id, subject, body_html, body_preview, body_text,
+                     sent_at, received_at, has_attachments, importance, is_private, meeting_message_type, internal_only,
+                     fingerprint, created_at, updated_at) ",
+            );
+            query.push_values(chunk, |mut row, email| {
+                let e = email.record;
+                row.push_bind(ws.0)
+                    .push_bind(e.internet_message_id.as_str())
+                    .push_bind(e.conversation_id.as_deref())
+                    .push_bind(e.subject.as_str())
+                    .push_bind(e.body_html.as_str())
+                    .push_bind(e.body_preview.as_str())
+                    .push_bind(tac_core::text::html_to_text(&e.body_html))
+                    .push_bind(e.sent_at)
+                    .push_bind(e.received_at)
+                    .push_bind(e.has_attachments)
+                    .push_bind(e.importance.as_str())
+                    .push_bind(e.is_private)
+                    .push_bind(e.meeting_message_type.as_deref())
+                    .push_bind(e.internal_only)
+                    .push_bind(email.fingerprint.as_str())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            query.push(" on conflict (workspace_id, internet_message_id) do nothing returning id, internet_message_id");
+            let rows: Vec<(i64, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+            inserted.extend(rows.into_iter().map(|(id, message_id)| (message_id, id)));
         }
+        Ok(inserted)
     }
-    if !raced.is_empty() {
-        // Another transaction stored these since the look-up (PostgreSQL,
-        // two mailboxes at once): they are existing emails after all.
-        let stored = stored_emails(conn, ws, raced.iter().copied()).await?;
-        for email in raced {
-            let (id, stored_fingerprint) = stored.get(email.message_id()).ok_or(StoreError::NotFound("email"))?;
-            ids.insert(&email.record.internet_message_id, *id);
-            outcome.records_existing += email.items;
-            if *stored_fingerprint != email.fingerprint {
-                changed.push((*id, email));
-            }
+
+    /// Rewrites the changed emails (in Message-ID order), a batch per statement.
+    async fn update(
+        conn: &mut Conn,
+        ws: WorkspaceId,
+        changed: &[Changed<'_, '_, Mail>],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if changed.is_empty() {
+            return Ok(());
         }
-        changed.sort_by(|a, b| a.1.message_id().cmp(b.1.message_id()));
+        let ids: Vec<i64> = changed.iter().map(|change| change.id).collect();
+        lock_in_order(conn, "email", "internet_message_id", &ids).await?;
+        for chunk in changed.chunks(rows_per_statement(EMAIL_UPDATE_BINDS)) {
+            let mut query = QueryBuilder::<Db>::new(
+                "with page (
+                     id, conversation_id, subject, body_html, body_preview, body_text, sent_at, received_at,
+                     has_attachments, importance, is_private, meeting_message_type, internal_only, fingerprint) as (",
+            );
+            query.push_values(chunk, |mut row, change| {
+                let e = change.record();
+                row.push_bind(change.id)
+                    .push_bind(e.conversation_id.as_deref())
+                    .push_bind(e.subject.as_str())
+                    .push_bind(e.body_html.as_str())
+                    .push_bind(e.body_preview.as_str())
+                    .push_bind(tac_core::text::html_to_text(&e.body_html))
+                    .push_bind(e.sent_at)
+                    .push_bind(e.received_at)
+                    .push_bind(e.has_attachments)
+                    .push_bind(e.importance.as_str())
+                    .push_bind(e.is_private)
+                    .push_bind(e.meeting_message_type.as_deref())
+                    .push_bind(e.internal_only)
+                    .push_bind(change.fingerprint.as_str());
+            });
+            query
+                .push(
+                    ")
+                     update email set
+                         conversation_id = page.conversation_id, subject = page.subject, body_html = page.body_html,
+                         body_preview = page.body_preview, body_text = page.body_text, sent_at = page.sent_at,
+                         received_at = page.received_at, has_attachments = page.has_attachments,
+                         importance = page.importance, is_private = page.is_private,
+                         meeting_message_type = page.meeting_message_type, internal_only = page.internal_only,
+                         fingerprint = page.fingerprint,
+                         updated_at = ",
+                )
+                .push_bind(now)
+                .push(" from page where email.workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and email.id = page.id");
+            query.build().persistent(false).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
-    // The rows are updated (locked) first, then their participants are read
-    // and rewritten under that lock.
-    update_emails(conn, ws, &changed, now).await?;
-    rewrite_participants(conn, &changed, &mut new_participants).await?;
-    insert_participants(conn, ws, &new_participants).await?;
-    touched.extend(changed.iter().map(|(id, _)| *id));
-    touched.extend(inserted.values().copied());
-    Ok(ids)
-}
-
-/// The stored id and fingerprint of each of the emails found, by Message-ID.
-async fn stored_emails<'e, 'a: 'e>(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    emails: impl Iterator<Item = &'e PageEmail<'a>>,
-) -> Result<HashMap<String, (i64, String)>> {
-    let message_ids: Vec<&str> = emails.map(PageEmail::message_id).collect();
-    let mut found = HashMap::with_capacity(message_ids.len());
-    for chunk in message_ids.chunks(rows_per_statement(1)) {
-        let mut query =
-            QueryBuilder::<Db>::new("select id, internet_message_id, fingerprint from email where workspace_id = ");
-        query.push_bind(ws.0).push(" and internet_message_id in ");
-        push_list(&mut query, chunk.iter().copied());
-        let rows: Vec<(i64, String, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
-        found.extend(rows.into_iter().map(|(id, message_id, fingerprint)| (message_id, (id, fingerprint))));
+    async fn write_people(
+        conn: &mut Conn,
+        ws: WorkspaceId,
+        changed: &[Changed<'_, '_, Mail>],
+        new: &[(i64, &EmailRecord)],
+    ) -> Result<()> {
+        let mut inserts: Vec<(i64, &Participant)> =
+            new.iter().flat_map(|(id, record)| distinct_participants(&record.participants).map(|p| (*id, p))).collect();
+        rewrite_participants(conn, changed, &mut inserts).await?;
+        insert_participants(conn, ws, &inserts).await
     }
-    Ok(found)
+
+    async fn link(conn: &mut Conn, ws: WorkspaceId, ids: &[i64]) -> Result<()> {
+        link_emails(conn, ws, ids).await
+    }
+
+    /// The mailbox's stored copies among `graph_ids`, by graph id.
+    async fn stored_copies(
+        conn: &mut Conn,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        graph_ids: &[&str],
+    ) -> Result<HashMap<String, StoredCopy>> {
+        let mut found = HashMap::with_capacity(graph_ids.len());
+        for chunk in graph_ids.chunks(rows_per_statement(1)) {
+            let mut query = QueryBuilder::<Db>::new(
+                "select id, graph_id, email_id, folder_id, direction, is_read, removed_at is not null as removed
+                 from email_copy
+                 where workspace_id = ",
+            );
+            query.push_bind(ws.0).push(" and mailbox_id = ").push_bind(mailbox.0).push(" and graph_id in ");
+            push_list(&mut query, chunk.iter().copied());
+            let rows: Vec<StoredCopy> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
+            found.extend(rows.into_iter().map(|row| (row.graph_id.clone(), row)));
+        }
+        Ok(found)
+    }
+
+    fn stored_copy_id(row: &StoredCopy) -> i64 {
+        row.id
+    }
+
+    fn stored_change(row: &StoredCopy, email_id: i64, copy: &EmailCopy) -> CopyChange {
+        copy_change((&row.folder_id, row.email_id, &row.direction, row.is_read, row.removed), email_id, copy)
+    }
+
+    fn page_change((earlier_id, earlier): (i64, &EmailCopy), email_id: i64, copy: &EmailCopy) -> CopyChange {
+        let current = (earlier.folder_id.as_str(), earlier_id, earlier.direction.as_str(), earlier.is_read, false);
+        copy_change(current, email_id, copy)
+    }
+
+    /// Inserts the copies, skipping any that another transaction inserted
+    /// meanwhile. Returns the graph ids of those inserted.
+    async fn insert_copies(
+        conn: &mut Conn,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        copies: &[&PlannedCopy<'_, Mail>],
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<String>> {
+        let mut inserted = HashSet::with_capacity(copies.len());
+        for chunk in copies.chunks(rows_per_statement(COPY_INSERT_BINDS)) {
+            let mut query = QueryBuilder::<Db>::new(
+                "insert into email_copy (
+                     workspace_id, mailbox_id, email_id, graph_id, folder_id, direction, is_read, created_at, updated_at) ",
+            );
+            query.push_values(chunk, |mut row, plan| {
+                row.push_bind(ws.0)
+                    .push_bind(mailbox.0)
+                    .push_bind(plan.item_id)
+                    .push_bind(plan.copy.graph_id.as_str())
+                    .push_bind(plan.copy.folder_id.as_str())
+                    .push_bind(plan.copy.direction.as_str())
+                    .push_bind(plan.copy.is_read)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            query.push(" on conflict (workspace_id, mailbox_id, graph_id) do nothing returning graph_id");
+            let rows: Vec<String> = query.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?;
+            inserted.extend(rows);
+        }
+        Ok(inserted)
+    }
+
+    /// Rewrites copies (in graph id order), a batch per statement. A move
+    /// keeps the row (same immutable id) and only changes its folder.
+    async fn update_copies(
+        conn: &mut Conn,
+        updates: &[(i64, &PlannedCopy<'_, Mail>)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = updates.iter().map(|(id, _)| *id).collect();
+        lock_in_order(conn, "email_copy", "graph_id", &ids).await?;
+        for chunk in updates.chunks(rows_per_statement(COPY_UPDATE_BINDS)) {
+            let mut query = QueryBuilder::<Db>::new("with page (id, email_id, folder_id, direction, is_read) as (");
+            query.push_values(chunk, |mut row, (id, plan)| {
+                row.push_bind(*id)
+                    .push_bind(plan.item_id)
+                    .push_bind(plan.copy.folder_id.as_str())
+                    .push_bind(plan.copy.direction.as_str())
+                    .push_bind(plan.copy.is_read);
+            });
+            query
+                .push(
+                    ")
+                     update email_copy set
+                         email_id = page.email_id, folder_id = page.folder_id, direction = page.direction,
+                         is_read = page.is_read, removed_at = null, updated_at = ",
+                )
+                .push_bind(now)
+                .push(" from page where email_copy.id = page.id");
+            query.build().persistent(false).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the copies removed; returns how many were.
+    async fn remove_copies(
+        conn: &mut Conn,
+        ws: WorkspaceId,
+        mailbox: MailboxId,
+        folder: Option<&str>,
+        graph_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let folder_id = folder.ok_or_else(|| StoreError::InvalidInput("a mail page is of one folder".into()))?;
+        let mut removed = 0;
+        for chunk in graph_ids.chunks(rows_per_statement(1)) {
+            // Only a copy still in this folder: when a move was already applied
+            // from the destination folder's delta, the source folder's
+            // `@removed` for the same immutable id must not undo it.
+            let mut query = QueryBuilder::<Db>::new("update email_copy set removed_at = ");
+            query
+                .push_bind(now)
+                .push(", updated_at = ")
+                .push_bind(now)
+                .push(" where workspace_id = ")
+                .push_bind(ws.0)
+                .push(" and mailbox_id = ")
+                .push_bind(mailbox.0)
+                .push(" and folder_id = ")
+                .push_bind(folder_id)
+                .push(" and removed_at is null and graph_id in ");
+            push_list(&mut query, chunk.iter().map(String::as_str));
+            removed += query.build().persistent(false).execute(&mut *conn).await?.rows_affected();
+        }
+        Ok(removed)
+    }
 }
 
 const EMAIL_INSERT_BINDS: usize = 17;
 
-/// Inserts the emails, skipping any that another transaction inserted
-/// meanwhile. Returns the ids of those inserted, by Message-ID.
-async fn insert_emails(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    emails: &[&PageEmail<'_>],
-    now: DateTime<Utc>,
-) -> Result<HashMap<String, i64>> {
-    let mut inserted = HashMap::with_capacity(emails.len());
-    // SQLite: oldest first, so that the time-ordered FTS rowids (migration
-    // 0005) arrive ascending and FTS5 buffers the page in memory; a smaller
-    // rowid than the last would make it write a segment per email.
-    // PostgreSQL keeps Message-ID order, which orders its index locks.
-    let mut emails = emails.to_vec();
-    if BACKEND == Backend::Sqlite {
-        emails.sort_by_key(|e| e.record.sent_at);
-    }
-    for chunk in emails.chunks(rows_per_statement(EMAIL_INSERT_BINDS)) {
-        let mut query = QueryBuilder::<Db>::new(
-            "insert into email (
-                 workspace_id, internet_message_id, conversation_id, subject, body_html, body_preview, body_text,
-                 sent_at, received_at, has_attachments, importance, is_private, meeting_message_type, internal_only,
-                 fingerprint, created_at, updated_at) ",
-        );
-        query.push_values(chunk, |mut row, email| {
-            let e = email.record;
-            row.push_bind(ws.0)
-                .push_bind(e.internet_message_id.as_str())
-                .push_bind(e.conversation_id.as_deref())
-                .push_bind(e.subject.as_str())
-                .push_bind(e.body_html.as_str())
-                .push_bind(e.body_preview.as_str())
-                .push_bind(tac_core::text::html_to_text(&e.body_html))
-                .push_bind(e.sent_at)
-                .push_bind(e.received_at)
-                .push_bind(e.has_attachments)
-                .push_bind(e.importance.as_str())
-                .push_bind(e.is_private)
-                .push_bind(e.meeting_message_type.as_deref())
-                .push_bind(e.internal_only)
-                .push_bind(email.fingerprint.as_str())
-                .push_bind(now)
-                .push_bind(now);
-        });
-        query.push(" on conflict (workspace_id, internet_message_id) do nothing returning id, internet_message_id");
-        let rows: Vec<(i64, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
-        inserted.extend(rows.into_iter().map(|(id, message_id)| (message_id, id)));
-    }
-    Ok(inserted)
-}
-
 const EMAIL_UPDATE_BINDS: usize = 14;
-
-/// Rewrites the changed emails (in Message-ID order), a batch per statement.
-async fn update_emails(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    changed: &[(i64, &PageEmail<'_>)],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
-    lock_in_order(conn, "email", "internet_message_id", &ids).await?;
-    for chunk in changed.chunks(rows_per_statement(EMAIL_UPDATE_BINDS)) {
-        let mut query = QueryBuilder::<Db>::new(
-            "with page (
-                 id, conversation_id, subject, body_html, body_preview, body_text, sent_at, received_at,
-                 has_attachments, importance, is_private, meeting_message_type, internal_only, fingerprint) as (",
-        );
-        query.push_values(chunk, |mut row, (id, email)| {
-            let e = email.record;
-            row.push_bind(*id)
-                .push_bind(e.conversation_id.as_deref())
-                .push_bind(e.subject.as_str())
-                .push_bind(e.body_html.as_str())
-                .push_bind(e.body_preview.as_str())
-                .push_bind(tac_core::text::html_to_text(&e.body_html))
-                .push_bind(e.sent_at)
-                .push_bind(e.received_at)
-                .push_bind(e.has_attachments)
-                .push_bind(e.importance.as_str())
-                .push_bind(e.is_private)
-                .push_bind(e.meeting_message_type.as_deref())
-                .push_bind(e.internal_only)
-                .push_bind(email.fingerprint.as_str());
-        });
-        query
-            .push(
-                ")
-                 update email set
-                     conversation_id = page.conversation_id, subject = page.subject, body_html = page.body_html,
-                     body_preview = page.body_preview, body_text = page.body_text, sent_at = page.sent_at,
-                     received_at = page.received_at, has_attachments = page.has_attachments,
-                     importance = page.importance, is_private = page.is_private,
-                     meeting_message_type = page.meeting_message_type, internal_only = page.internal_only,
-                     fingerprint = page.fingerprint,
-                     updated_at = ",
-            )
-            .push_bind(now)
-            .push(" from page where email.workspace_id = ")
-            .push_bind(ws.0)
-            .push(" and email.id = page.id");
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
 
 /// The participants an email stores: one per role and address, the first
 /// name given wins, in the order given.
@@ -336,7 +382,7 @@ fn distinct_participants(participants: &[Participant]) -> impl Iterator<Item = &
 /// unchanged participants survive. Rows to insert are added to `inserts`.
 async fn rewrite_participants<'a>(
     conn: &mut Conn,
-    changed: &[(i64, &PageEmail<'a>)],
+    changed: &[Changed<'_, 'a, Mail>],
     inserts: &mut Vec<(i64, &'a Participant)>,
 ) -> Result<()> {
     if changed.is_empty() {
@@ -348,7 +394,7 @@ async fn rewrite_participants<'a>(
         let mut query = QueryBuilder::<Db>::new(
             "select id, email_id, role, address, name from email_participant where email_id in ",
         );
-        push_list(&mut query, chunk.iter().map(|(id, _)| *id));
+        push_list(&mut query, chunk.iter().map(|change| change.id));
         let rows: Vec<(i64, i64, String, String, String)> =
             query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
         for (id, email_id, role, address, name) in rows {
@@ -357,9 +403,10 @@ async fn rewrite_participants<'a>(
     }
     let mut renames: Vec<(i64, &str)> = Vec::new();
     let mut deletes: Vec<i64> = Vec::new();
-    for (email_id, email) in changed {
+    for change in changed {
+        let email_id = &change.id;
         let mut by_key = stored.remove(email_id).unwrap_or_default();
-        for p in distinct_participants(&email.record.participants) {
+        for p in distinct_participants(&change.record().participants) {
             match by_key.remove(&(p.role.as_str().to_owned(), p.address.clone())) {
                 Some((_, name)) if name == p.name => {}
                 Some((id, _)) => renames.push((id, &p.name)),
@@ -404,7 +451,7 @@ async fn insert_participants(conn: &mut Conn, ws: WorkspaceId, participants: &[(
 }
 
 #[derive(sqlx::FromRow)]
-struct StoredCopy {
+pub(super) struct StoredCopy {
     id: i64,
     graph_id: String,
     email_id: i64,
@@ -414,257 +461,27 @@ struct StoredCopy {
     removed: bool,
 }
 
-/// A copy as the page leaves it, before it is written.
-struct PlannedCopy<'a> {
-    /// The stored row, or `None` for a copy new to the mailbox.
-    id: Option<i64>,
-    email_id: i64,
-    copy: &'a EmailCopy,
-    /// Whether the stored row must be rewritten.
-    dirty: bool,
-}
-
-/// What an item does to a copy that exists.
-enum CopyChange {
-    Unchanged,
-    Moved,
-    Restored,
-    Updated,
-}
-
-impl CopyChange {
-    /// Compares the copy as it is (folder, email, direction, read, removed)
-    /// with the incoming one. A move keeps the row (same immutable id) and
-    /// only changes its folder.
-    fn of(current: (&str, i64, &str, bool, bool), email_id: i64, copy: &EmailCopy) -> CopyChange {
-        let (folder_id, current_email_id, direction, is_read, removed) = current;
-        let moved = folder_id != copy.folder_id;
-        let changed = current_email_id != email_id || direction != copy.direction.as_str() || is_read != copy.is_read;
-        if removed {
-            CopyChange::Restored
-        } else if moved {
-            CopyChange::Moved
-        } else if changed {
-            CopyChange::Updated
-        } else {
-            CopyChange::Unchanged
-        }
+/// Compares a copy as it is (folder, email, direction, read, removed)
+/// with the incoming one. A move keeps the row (same immutable id) and only
+/// changes its folder.
+fn copy_change(current: (&str, i64, &str, bool, bool), email_id: i64, copy: &EmailCopy) -> CopyChange {
+    let (folder_id, current_email_id, direction, is_read, removed) = current;
+    let moved = folder_id != copy.folder_id;
+    let changed = current_email_id != email_id || direction != copy.direction.as_str() || is_read != copy.is_read;
+    if removed {
+        CopyChange::Restored
+    } else if moved {
+        CopyChange::Moved
+    } else if changed {
+        CopyChange::Updated
+    } else {
+        CopyChange::Unchanged
     }
-
-    fn count(&self, outcome: &mut PageOutcome) {
-        match self {
-            CopyChange::Unchanged => outcome.copies_unchanged += 1,
-            CopyChange::Moved => outcome.copies_moved += 1,
-            CopyChange::Restored => outcome.copies_restored += 1,
-            CopyChange::Updated => outcome.copies_updated += 1,
-        }
-    }
-}
-
-impl StoredCopy {
-    fn current(&self) -> (&str, i64, &str, bool, bool) {
-        (&self.folder_id, self.email_id, &self.direction, self.is_read, self.removed)
-    }
-}
-
-/// Inserts, moves, restores and updates the mailbox's copies.
-async fn write_copies(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    mailbox: MailboxId,
-    ordered: &[&(EmailRecord, EmailCopy)],
-    email_ids: &HashMap<&str, i64>,
-    now: DateTime<Utc>,
-    outcome: &mut PageOutcome,
-) -> Result<()> {
-    if ordered.is_empty() {
-        return Ok(());
-    }
-    let stored = stored_copies(conn, ws, mailbox, ordered.iter().map(|(_, copy)| copy.graph_id.as_str())).await?;
-    let mut planned: HashMap<&str, PlannedCopy<'_>> = HashMap::with_capacity(ordered.len());
-    for (email, copy) in ordered.iter().map(|pair| (&pair.0, &pair.1)) {
-        let email_id = *email_ids
-            .get(email.internet_message_id.as_str())
-            .expect("BUG: write_emails returns an id for every Message-ID of the page");
-        match planned.entry(copy.graph_id.as_str()) {
-            // The page lists the immutable id twice: compare with the first.
-            Entry::Occupied(mut entry) => {
-                let plan = entry.get_mut();
-                let change = CopyChange::of(
-                    (&plan.copy.folder_id, plan.email_id, plan.copy.direction.as_str(), plan.copy.is_read, false),
-                    email_id,
-                    copy,
-                );
-                change.count(outcome);
-                if !matches!(change, CopyChange::Unchanged) {
-                    *plan = PlannedCopy { id: plan.id, email_id, copy, dirty: plan.id.is_some() };
-                }
-            }
-            Entry::Vacant(entry) => match stored.get(copy.graph_id.as_str()) {
-                None => {
-                    outcome.copies_added += 1;
-                    entry.insert(PlannedCopy { id: None, email_id, copy, dirty: false });
-                }
-                Some(row) => {
-                    let change = CopyChange::of(row.current(), email_id, copy);
-                    change.count(outcome);
-                    let dirty = !matches!(change, CopyChange::Unchanged);
-                    entry.insert(PlannedCopy { id: Some(row.id), email_id, copy, dirty });
-                }
-            },
-        }
-    }
-
-    // Graph id order, for the same reason as Message-ID order for emails:
-    // two folders of one mailbox may both write a moved copy.
-    let mut new: Vec<&PlannedCopy<'_>> = planned.values().filter(|plan| plan.id.is_none()).collect();
-    new.sort_by(|a, b| a.copy.graph_id.cmp(&b.copy.graph_id));
-    let inserted = insert_copies(conn, ws, mailbox, &new, now).await?;
-    let mut updates: Vec<(i64, &PlannedCopy<'_>)> =
-        planned.values().filter(|plan| plan.dirty).filter_map(|plan| Some((plan.id?, plan))).collect();
-    if inserted.len() < new.len() {
-        // Another transaction of this mailbox (another folder's page, on
-        // PostgreSQL) inserted some of these since the look-up: they are
-        // existing copies after all.
-        let raced: Vec<&PlannedCopy<'_>> =
-            new.into_iter().filter(|plan| !inserted.contains(plan.copy.graph_id.as_str())).collect();
-        let stored = stored_copies(conn, ws, mailbox, raced.iter().map(|plan| plan.copy.graph_id.as_str())).await?;
-        for plan in raced {
-            let row = stored.get(plan.copy.graph_id.as_str()).ok_or(StoreError::NotFound("email copy"))?;
-            outcome.copies_added -= 1;
-            let change = CopyChange::of(row.current(), plan.email_id, plan.copy);
-            change.count(outcome);
-            if !matches!(change, CopyChange::Unchanged) {
-                updates.push((row.id, plan));
-            }
-        }
-    }
-    updates.sort_by(|a, b| a.1.copy.graph_id.cmp(&b.1.copy.graph_id));
-    update_copies(conn, &updates, now).await
 }
 
 const COPY_UPDATE_BINDS: usize = 5;
 
-/// Rewrites copies (in graph id order), a batch per statement. A move
-/// keeps the row (same immutable id) and only changes its folder.
-async fn update_copies(conn: &mut Conn, updates: &[(i64, &PlannedCopy<'_>)], now: DateTime<Utc>) -> Result<()> {
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = updates.iter().map(|(id, _)| *id).collect();
-    lock_in_order(conn, "email_copy", "graph_id", &ids).await?;
-    for chunk in updates.chunks(rows_per_statement(COPY_UPDATE_BINDS)) {
-        let mut query = QueryBuilder::<Db>::new("with page (id, email_id, folder_id, direction, is_read) as (");
-        query.push_values(chunk, |mut row, (id, plan)| {
-            row.push_bind(*id)
-                .push_bind(plan.email_id)
-                .push_bind(plan.copy.folder_id.as_str())
-                .push_bind(plan.copy.direction.as_str())
-                .push_bind(plan.copy.is_read);
-        });
-        query
-            .push(
-                ")
-                 update email_copy set
-                     email_id = page.email_id, folder_id = page.folder_id, direction = page.direction,
-                     is_read = page.is_read, removed_at = null, updated_at = ",
-            )
-            .push_bind(now)
-            .push(" from page where email_copy.id = page.id");
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// The mailbox's stored copies among `graph_ids`, by graph id.
-async fn stored_copies<'g>(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    mailbox: MailboxId,
-    graph_ids: impl Iterator<Item = &'g str>,
-) -> Result<HashMap<String, StoredCopy>> {
-    let graph_ids: Vec<&str> = graph_ids.collect();
-    let mut found = HashMap::with_capacity(graph_ids.len());
-    for chunk in graph_ids.chunks(rows_per_statement(1)) {
-        let mut query = QueryBuilder::<Db>::new(
-            "select id, graph_id, email_id, folder_id, direction, is_read, removed_at is not null as removed
-             from email_copy
-             where workspace_id = ",
-        );
-        query.push_bind(ws.0).push(" and mailbox_id = ").push_bind(mailbox.0).push(" and graph_id in ");
-        push_list(&mut query, chunk.iter().copied());
-        let rows: Vec<StoredCopy> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
-        found.extend(rows.into_iter().map(|row| (row.graph_id.clone(), row)));
-    }
-    Ok(found)
-}
-
 const COPY_INSERT_BINDS: usize = 9;
-
-/// Inserts the copies, skipping any that another transaction inserted
-/// meanwhile. Returns the graph ids of those inserted.
-async fn insert_copies(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    mailbox: MailboxId,
-    copies: &[&PlannedCopy<'_>],
-    now: DateTime<Utc>,
-) -> Result<HashSet<String>> {
-    let mut inserted = HashSet::with_capacity(copies.len());
-    for chunk in copies.chunks(rows_per_statement(COPY_INSERT_BINDS)) {
-        let mut query = QueryBuilder::<Db>::new(
-            "insert into email_copy (
-                 workspace_id, mailbox_id, email_id, graph_id, folder_id, direction, is_read, created_at, updated_at) ",
-        );
-        query.push_values(chunk, |mut row, plan| {
-            row.push_bind(ws.0)
-                .push_bind(mailbox.0)
-                .push_bind(plan.email_id)
-                .push_bind(plan.copy.graph_id.as_str())
-                .push_bind(plan.copy.folder_id.as_str())
-                .push_bind(plan.copy.direction.as_str())
-                .push_bind(plan.copy.is_read)
-                .push_bind(now)
-                .push_bind(now);
-        });
-        query.push(" on conflict (workspace_id, mailbox_id, graph_id) do nothing returning graph_id");
-        let rows: Vec<String> = query.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?;
-        inserted.extend(rows);
-    }
-    Ok(inserted)
-}
-
-/// Marks the copies removed; returns how many were.
-async fn remove_copies(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    mailbox: MailboxId,
-    folder_id: &str,
-    graph_ids: &[String],
-    now: DateTime<Utc>,
-) -> Result<u64> {
-    let mut removed = 0;
-    for chunk in graph_ids.chunks(rows_per_statement(1)) {
-        // Only a copy still in this folder: when a move was already applied
-        // from the destination folder's delta, the source folder's
-        // `@removed` for the same immutable id must not undo it.
-        let mut query = QueryBuilder::<Db>::new("update email_copy set removed_at = ");
-        query
-            .push_bind(now)
-            .push(", updated_at = ")
-            .push_bind(now)
-            .push(" where workspace_id = ")
-            .push_bind(ws.0)
-            .push(" and mailbox_id = ")
-            .push_bind(mailbox.0)
-            .push(" and folder_id = ")
-            .push_bind(folder_id)
-            .push(" and removed_at is null and graph_id in ");
-        push_list(&mut query, chunk.iter().map(String::as_str));
-        removed += query.build().persistent(false).execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(removed)
-}
 
 /// Deduplicated emails in the workspace.
 #[operation]

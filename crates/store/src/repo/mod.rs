@@ -13,6 +13,7 @@ mod activity;
 mod calendar;
 mod contacts;
 mod directory;
+mod ingest;
 mod integration;
 mod internal_only;
 mod items;
