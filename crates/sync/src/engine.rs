@@ -1033,15 +1033,9 @@ impl MailboxJob<'_> {
             return Ok(0);
         }
         tracing::info!(mailbox = %self.user.user_principal_name, count = gone.len(), "reconciled items deleted while the sync state was lost");
-        match chain {
-            Chain::Folder { id, .. } => {
-                self.store.apply_mail_page(self.ws, self.mailbox, id, &[], &gone, &[], cursor, round).await?;
-            }
-            Chain::Calendar => {
-                self.store.apply_calendar_page(self.ws, self.mailbox, &[], &gone, &[], cursor).await?;
-            }
-        }
-        Ok(gone.len() as u64)
+        let page = Decoded { removed: gone, ..Decoded::empty(chain) };
+        self.write(chain, &page, cursor, round).await?;
+        Ok(page.removed.len() as u64)
     }
 
     /// Whether the privacy policy lets an item be stored at all: no
@@ -1071,102 +1065,152 @@ impl MailboxJob<'_> {
         cursor: &SyncCursor,
         round: RoundState,
     ) -> Result<Counts, JobError> {
-        let mut counts = Counts::default();
-        let mut skipped: Vec<(String, String)> = Vec::new();
-        let mut removed = Vec::new();
-        match chain {
-            Chain::Folder { id: folder_id, is_sent, .. } => {
-                let cutoff = self.mail_cutoff(Utc::now());
-                let mut upserts = Vec::new();
-                let mut new_contacts = Vec::new();
-                for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Message>) {
-                    match item {
-                        // An unfiltered round brings the folder's older mail too: not kept.
-                        Ok(DeltaItem::Changed(m)) if m.received_date_time.is_some_and(|t| t < cutoff) => {}
-                        Ok(DeltaItem::Changed(m)) => match normalize::email(&self.ctx, &m, folder_id, *is_sent) {
-                            Ok((mut record, copy)) => {
-                                if let MeetingKind::Unknown(kind) = m.meeting_kind() {
-                                    tracing::warn!(mailbox = %self.user.user_principal_name, item = %m.id, ?kind, "a meeting message of unknown kind is kept as an email");
-                                }
-                                if !self.keeps(record.participants.iter().map(|p| p.address.as_str()), record.sent_at) {
-                                    counts.withheld += 1;
-                                    continue;
-                                }
-                                let level = self.policy.level_for(record.internal_only);
-                                tac_core::privacy::minimise_email(&mut record, level);
-                                new_contacts.extend(
-                                    self.candidates(
-                                        &record.participants,
-                                        copy.direction == tac_core::Direction::Outbound,
-                                    ),
-                                );
-                                upserts.push((record, copy));
-                            }
-                            Err(reason) => skipped.push((m.id, reason.to_string())),
-                        },
-                        Ok(DeltaItem::Removed { id, .. }) => removed.push(id),
-                        Err(bad) => skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
-                    }
-                }
-                retry_store(|| {
-                    self.store.apply_mail_page(
-                        self.ws,
-                        self.mailbox,
-                        folder_id,
-                        &upserts,
-                        &removed,
-                        &new_contacts,
-                        cursor,
-                        round,
-                    )
-                })
-                .await?;
-                counts.emails += upserts.len() as u64;
-            }
-            Chain::Calendar => {
-                let mut upserts = Vec::new();
-                let mut new_contacts = Vec::new();
-                for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Event>) {
-                    match item {
-                        Ok(DeltaItem::Changed(e)) => match normalize::meeting(&self.ctx, &e) {
-                            Ok((mut record, copy)) => {
-                                let people: Vec<Participant> = std::iter::once(record.organizer.clone())
-                                    .chain(record.attendees.iter().map(|a| Participant {
-                                        role: ParticipantRole::Attendee,
-                                        address: a.address.clone(),
-                                        name: a.name.clone(),
-                                    }))
-                                    .collect();
-                                if !self.keeps(people.iter().map(|p| p.address.as_str()), record.end) {
-                                    counts.withheld += 1;
-                                    continue;
-                                }
-                                let level = self.policy.level_for(record.internal_only);
-                                tac_core::privacy::minimise_meeting(&mut record, level);
-                                let organised_here = self.ctx.directory.is_internal(&record.organizer.address);
-                                new_contacts.extend(self.candidates(&people, organised_here));
-                                upserts.push((record, copy));
-                            }
-                            Err(reason) => skipped.push((e.id, reason.to_string())),
-                        },
-                        Ok(DeltaItem::Removed { id, .. }) => removed.push(id),
-                        Err(bad) => skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
-                    }
-                }
-                self.store
-                    .apply_calendar_page(self.ws, self.mailbox, &upserts, &removed, &new_contacts, cursor)
-                    .await?;
-                counts.meetings += upserts.len() as u64;
-            }
-        }
-        for (id, reason) in &skipped {
+        let page = match chain {
+            Chain::Folder { id, is_sent, .. } => self.decode_mail(raw, id, *is_sent),
+            Chain::Calendar => self.decode_calendar(raw),
+        };
+        self.write(chain, &page, cursor, round).await?;
+        for (id, reason) in &page.skipped {
             tracing::warn!(mailbox = %self.user.user_principal_name, item = %id, %reason, ?scope, "skipped an item that could not be read");
             self.store.record_skipped_item(self.ws, self.mailbox, id, reason).await?;
         }
-        counts.removed += removed.len() as u64;
-        counts.skipped += skipped.len() as u64;
+        let counts = Counts {
+            emails: if let Items::Mail(items) = &page.items { items.len() as u64 } else { 0 },
+            meetings: if let Items::Calendar(items) = &page.items { items.len() as u64 } else { 0 },
+            removed: page.removed.len() as u64,
+            skipped: page.skipped.len() as u64,
+            withheld: page.withheld,
+        };
         self.progress.items(&self.user.user_principal_name, counts.emails + counts.meetings);
         Ok(counts)
+    }
+
+    /// Writes a page with its cursor, the one path for mail and calendar
+    /// alike: a deadlock or a busy database is tried again (page writes are
+    /// idempotent), so neither kind can fail a mailbox for it.
+    async fn write(
+        &self,
+        chain: &Chain,
+        page: &Decoded,
+        cursor: &SyncCursor,
+        round: RoundState,
+    ) -> Result<tac_store::PageOutcome, tac_store::StoreError> {
+        let (ws, mailbox, removed, contacts) = (self.ws, self.mailbox, &page.removed, &page.new_contacts);
+        retry_store(|| async move {
+            match (chain, &page.items) {
+                (Chain::Folder { id, .. }, Items::Mail(items)) => {
+                    self.store.apply_mail_page(ws, mailbox, id, items, removed, contacts, cursor, round).await
+                }
+                (Chain::Calendar, Items::Calendar(items)) => {
+                    self.store.apply_calendar_page(ws, mailbox, items, removed, contacts, cursor).await
+                }
+                _ => unreachable!("BUG: a page is decoded as its chain's kind"),
+            }
+        })
+        .await
+    }
+
+    /// A `messages/delta` page of a folder, normalised and filtered by the
+    /// privacy policy.
+    fn decode_mail(&self, raw: tac_graph::RawPage, folder_id: &str, is_sent: bool) -> Decoded {
+        let cutoff = self.mail_cutoff(Utc::now());
+        let mut page = Decoded::new(Items::Mail(Vec::new()));
+        let mut items = Vec::new();
+        for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Message>) {
+            match item {
+                // An unfiltered round brings the folder's older mail too: not kept.
+                Ok(DeltaItem::Changed(m)) if m.received_date_time.is_some_and(|t| t < cutoff) => {}
+                Ok(DeltaItem::Changed(m)) => match normalize::email(&self.ctx, &m, folder_id, is_sent) {
+                    Ok((mut record, copy)) => {
+                        if let MeetingKind::Unknown(kind) = m.meeting_kind() {
+                            tracing::warn!(mailbox = %self.user.user_principal_name, item = %m.id, ?kind, "a meeting message of unknown kind is kept as an email");
+                        }
+                        if !self.keeps(record.participants.iter().map(|p| p.address.as_str()), record.sent_at) {
+                            page.withheld += 1;
+                            continue;
+                        }
+                        let level = self.policy.level_for(record.internal_only);
+                        tac_core::privacy::minimise_email(&mut record, level);
+                        let we_sent = copy.direction == tac_core::Direction::Outbound;
+                        page.new_contacts.extend(self.candidates(&record.participants, we_sent));
+                        items.push((record, copy));
+                    }
+                    Err(reason) => page.skipped.push((m.id, reason.to_string())),
+                },
+                Ok(DeltaItem::Removed { id, .. }) => page.removed.push(id),
+                Err(bad) => page.skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
+            }
+        }
+        page.items = Items::Mail(items);
+        page
+    }
+
+    /// A `calendarView/delta` page, normalised and filtered by the privacy
+    /// policy.
+    fn decode_calendar(&self, raw: tac_graph::RawPage) -> Decoded {
+        let mut page = Decoded::new(Items::Calendar(Vec::new()));
+        let mut items = Vec::new();
+        for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Event>) {
+            match item {
+                Ok(DeltaItem::Changed(e)) => match normalize::meeting(&self.ctx, &e) {
+                    Ok((mut record, copy)) => {
+                        let people: Vec<Participant> = std::iter::once(record.organizer.clone())
+                            .chain(record.attendees.iter().map(|a| Participant {
+                                role: ParticipantRole::Attendee,
+                                address: a.address.clone(),
+                                name: a.name.clone(),
+                            }))
+                            .collect();
+                        if !self.keeps(people.iter().map(|p| p.address.as_str()), record.end) {
+                            page.withheld += 1;
+                            continue;
+                        }
+                        let level = self.policy.level_for(record.internal_only);
+                        tac_core::privacy::minimise_meeting(&mut record, level);
+                        let organised_here = self.ctx.directory.is_internal(&record.organizer.address);
+                        page.new_contacts.extend(self.candidates(&people, organised_here));
+                        items.push((record, copy));
+                    }
+                    Err(reason) => page.skipped.push((e.id, reason.to_string())),
+                },
+                Ok(DeltaItem::Removed { id, .. }) => page.removed.push(id),
+                Err(bad) => page.skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
+            }
+        }
+        page.items = Items::Calendar(items);
+        page
+    }
+}
+
+/// A page's items, normalised, of the chain's kind.
+enum Items {
+    Mail(Vec<(tac_core::EmailRecord, tac_core::EmailCopy)>),
+    Calendar(Vec<(tac_core::MeetingRecord, tac_core::MeetingCopy)>),
+}
+
+/// A page as the store takes it, with what normalising it left out.
+struct Decoded {
+    items: Items,
+    /// Immutable ids of `@removed` entries.
+    removed: Vec<String>,
+    new_contacts: Vec<tac_core::contacts::AutoCreateCandidate>,
+    /// Items that could not be read: (id, reason).
+    skipped: Vec<(String, String)>,
+    /// Items the privacy policy kept out (blocklist, retention).
+    withheld: u64,
+}
+
+impl Decoded {
+    fn new(items: Items) -> Decoded {
+        Decoded { items, removed: Vec::new(), new_contacts: Vec::new(), skipped: Vec::new(), withheld: 0 }
+    }
+
+    /// A page of `chain`'s kind with nothing in it.
+    fn empty(chain: &Chain) -> Decoded {
+        Decoded::new(match chain {
+            Chain::Folder { .. } => Items::Mail(Vec::new()),
+            Chain::Calendar => Items::Calendar(Vec::new()),
+        })
     }
 }
 

@@ -42,6 +42,16 @@ pub struct TestStores {
     cleanup: Cleanup,
 }
 
+impl TestStores {
+    /// The URL of the PostgreSQL store's database, for a test that needs
+    /// its own connection beside the store's.
+    pub fn postgres_url(&self) -> String {
+        let admin = &self.cleanup.admin;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+        format!("{base}/{}", self.cleanup.name)
+    }
+}
+
 impl IntoIterator for TestStores {
     type Item = (&'static str, Store);
     type IntoIter = StoresIter;
