@@ -36,6 +36,12 @@ pub enum StoreError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// A contact change refused for one of its fields: which, and what to
+    /// do (a lower-case clause; `error::sentence` in the portal makes it a
+    /// sentence).
+    #[error("{message}")]
+    ContactRefused { field: ContactField, message: String },
+
     /// A search text over the limits (`MAX_SEARCH_CHARS`,
     /// `MAX_SEARCH_WORDS`): why, and what to do.
     #[error("{0}")]
@@ -124,6 +130,16 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Database(error),
         }
     }
+}
+
+/// The field of a contact change that [`StoreError::ContactRefused`]
+/// names, so the portal and the API can show the refusal beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactField {
+    Name,
+    /// The contact's addresses.
+    Emails,
+    Company,
 }
 
 impl StoreError {

@@ -55,7 +55,7 @@ mod sqlite;
 mod types;
 
 pub use crypto::{MasterKey, token_hash};
-pub use error::{Result, StoreError};
+pub use error::{ContactField, Result, StoreError};
 pub use reader::Reader;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{

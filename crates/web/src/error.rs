@@ -91,7 +91,9 @@ impl WebError {
                 StoreError::UserExists { .. } | StoreError::AdminExists | StoreError::AddressInUse { .. } => {
                     StatusCode::CONFLICT
                 }
-                StoreError::InvalidInput(_) | StoreError::InternalAddress(_) => StatusCode::BAD_REQUEST,
+                StoreError::InvalidInput(_) | StoreError::InternalAddress(_) | StoreError::ContactRefused { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
                 StoreError::SearchTooBig(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 StoreError::SearchTimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::Hidden(_) => StatusCode::FORBIDDEN,
@@ -180,7 +182,7 @@ impl IntoResponse for WebError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    layout: crate::pages::Layout,
+    layout: crate::layout::Layout,
     status: u16,
     title: &'a str,
     detail: &'a str,
@@ -250,7 +252,7 @@ pub(crate) async fn render(request: Request, next: Next) -> Response {
             ErrorFragment { title, detail: &report.detail }.render()
         } else {
             ErrorPage {
-                layout: crate::pages::Layout::anonymous(title),
+                layout: crate::layout::Layout::anonymous(title),
                 status: report.status.as_u16(),
                 title,
                 detail: &report.detail,
@@ -302,4 +304,19 @@ fn insert(response: &mut Response, name: &str, value: &str) {
 
 fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A refusal's message as a sentence: capital first letter, final period.
+/// The one place a store's or a parser's message becomes what a page or
+/// the API shows.
+pub(crate) fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }

@@ -37,6 +37,7 @@ tac_web::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }
 mod api;
 pub mod auth;
 mod error;
+mod layout;
 mod pages;
 mod search_limit;
 pub mod security;
@@ -70,7 +71,7 @@ pub struct AppState {
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Sign in with Microsoft's client, kept between sign-ins.
-    oidc: Arc<auth::microsoft::ClientCache>,
+    oidc: Arc<pages::microsoft_sign_in::ClientCache>,
     /// How many searches run at once.
     searches: Arc<search_limit::SearchSlots>,
 }
@@ -191,7 +192,7 @@ impl AppState {
         &self.public.origin
     }
 
-    pub(crate) fn oidc_clients(&self) -> &auth::microsoft::ClientCache {
+    pub(crate) fn oidc_clients(&self) -> &pages::microsoft_sign_in::ClientCache {
         &self.oidc
     }
 
@@ -231,7 +232,7 @@ impl SyncTrigger {
 /// Every route of the portal, without state or layers: modules merge theirs
 /// here, and [`build`] finishes the router.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(pages::router()).merge(statics::router()).merge(api::router()).merge(auth::microsoft::router())
+    Router::new().merge(pages::router()).merge(statics::router()).merge(api::router())
 }
 
 /// Wraps `routes` in what every request needs (security headers, error

@@ -13,7 +13,7 @@ use super::activity::{link_contacts, link_contacts_now, lock_linking, note_for_s
 use super::{
     Conn, Db, Owned, Pool, begin_write, ensure_owned, from_json_rows, json_rows, now, push_list, rows_per_statement,
 };
-use crate::error::{Result, StoreError};
+use crate::error::{ContactField, Result, StoreError};
 use crate::query_text::like_escape;
 use crate::types::{
     CompanyId, CompanyRow, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportFailure,
@@ -63,9 +63,9 @@ pub(crate) async fn load_internal(conn: &mut Conn, ws: WorkspaceId) -> Result<In
 /// contact has ([`StoreError::AddressInUse`]).
 #[operation]
 pub(crate) async fn create_contact(pool: &Pool, ws: WorkspaceId, new: &NewContact) -> Result<ContactId> {
-    let name = tac_core::contacts::validate_name(&new.name).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+    let name = tac_core::contacts::validate_name(&new.name).map_err(|e| refused(ContactField::Name, e))?;
     if new.emails.is_empty() {
-        return Err(StoreError::InvalidInput("a contact needs at least one email address".into()));
+        return Err(refused(ContactField::Emails, "a contact needs at least one email address"));
     }
     let mut tx = begin_write(pool).await?;
     lock_linking(&mut tx, ws).await?;
@@ -101,9 +101,9 @@ pub(crate) async fn update_contact(
     let mut tx = begin_write(pool).await?;
     ensure_owned(&mut *tx, ws, Owned::Contact, id.0).await?;
     if let Some(name) = name {
-        let name = tac_core::contacts::validate_name(name).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let name = tac_core::contacts::validate_name(name).map_err(|e| refused(ContactField::Name, e))?;
         if name.is_empty() {
-            return Err(StoreError::InvalidInput("a contact's name cannot be empty".into()));
+            return Err(refused(ContactField::Name, "a contact's name cannot be empty"));
         }
         sqlx::query("update contact set name = $3, updated_at = $4 where workspace_id = $1 and id = $2")
             .bind(ws.0)
@@ -200,8 +200,9 @@ pub(crate) async fn remove_contact_email(
         return Err(StoreError::NotFound("contact address"));
     }
     if left <= 1 {
-        return Err(StoreError::InvalidInput(
-            "this is the contact's only address: delete the contact instead, or add another address first".into(),
+        return Err(refused(
+            ContactField::Emails,
+            "this is the contact's only address: delete the contact instead, or add another address first",
         ));
     }
     // Relink from the remaining addresses.
@@ -393,9 +394,12 @@ async fn import_contact(
             }
         }
         [first, second, ..] => {
-            return Err(StoreError::InvalidInput(format!(
-                "the line's addresses belong to two contacts ({first} and {second}); merge them first or split the line"
-            )));
+            return Err(refused(
+                ContactField::Emails,
+                format!(
+                    "the line's addresses belong to two contacts ({first} and {second}); merge them first or split the line"
+                ),
+            ));
         }
     };
     tx.commit().await?;
@@ -469,6 +473,11 @@ pub(crate) async fn auto_create_contacts(
 
 // ---- helpers ---------------------------------------------------------------
 
+/// A contact change refused for `field`.
+fn refused(field: ContactField, message: impl ToString) -> StoreError {
+    StoreError::ContactRefused { field, message: message.to_string() }
+}
+
 async fn address_owner(conn: &mut Conn, ws: WorkspaceId, address: &str) -> Result<Option<ContactId>> {
     let owner: Option<i64> =
         sqlx::query_scalar("select contact_id from contact_email where workspace_id = $1 and address = $2")
@@ -541,10 +550,13 @@ async fn resolve_company(
 /// when no other company holds that domain.
 async fn company_by_name(conn: &mut Conn, ws: WorkspaceId, name: &str, domain: Option<&str>) -> Result<CompanyId> {
     if name.chars().count() > tac_core::contacts::MAX_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(StoreError::InvalidInput(format!(
-            "a company name has at most {} characters and no control characters",
-            tac_core::contacts::MAX_NAME_LEN
-        )));
+        return Err(refused(
+            ContactField::Company,
+            format!(
+                "a company name has at most {} characters and no control characters",
+                tac_core::contacts::MAX_NAME_LEN
+            ),
+        ));
     }
     let found: Option<i64> =
         sqlx::query_scalar("select id from company where workspace_id = $1 and lower(name) = lower($2) order by id")

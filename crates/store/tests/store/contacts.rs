@@ -12,8 +12,8 @@ use tac_core::records::{Direction, EmailRecord, ParticipantRole};
 use tac_core::timeline::{ActivityKind, TimelineCursor, TimelineItem};
 use tac_core::{NormalizedAddress, address::normalize};
 use tac_store::{
-    ContactListQuery, ContactSort, ContactSource, CursorScope, EmailId, ImportOutcome, MailboxId, MeetingId,
-    NewContact, PrivacySettings, Store, StoreError, SyncCursor, TimelineQuery, WorkspaceId,
+    ContactField, ContactListQuery, ContactSort, ContactSource, CursorScope, EmailId, ImportOutcome, MailboxId,
+    MeetingId, NewContact, PrivacySettings, Store, StoreError, SyncCursor, TimelineQuery, WorkspaceId,
 };
 
 both_backends!(
@@ -301,7 +301,7 @@ async fn an_address_in_use_is_refused_and_nothing_is_half_written(db: TestDb) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
+    assert!(matches!(err, StoreError::ContactRefused { field: ContactField::Name, .. }), "{err}");
     assert_eq!(store.contacts(ws, &ContactListQuery::default()).await.unwrap().len(), 1);
     assert!(matches!(store.contact(ws, tac_store::ContactId(9_999)).await, Err(StoreError::NotFound("contact"))));
 }
@@ -319,9 +319,15 @@ async fn adding_an_address_links_its_history_and_removing_it_unlinks(db: TestDb)
     store.remove_contact_email(ws, zoe, &addr("z.client@fabrikam-mail.com")).await.unwrap();
     assert_eq!(ids(&page(store, ws, zoe, TimelineQuery::default()).await), ["<1@f>"]);
     let err = store.update_contact(ws, zoe, Some("  "), None).await.unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput(_)), "an empty name is refused: {err}");
+    assert!(
+        matches!(err, StoreError::ContactRefused { field: ContactField::Name, .. }),
+        "an empty name is refused: {err}"
+    );
     let err = store.remove_contact_email(ws, zoe, &addr("zoe@fabrikam.com")).await.unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput(_)), "the last address stays: {err}");
+    assert!(
+        matches!(err, StoreError::ContactRefused { field: ContactField::Emails, .. }),
+        "the last address stays: {err}"
+    );
     assert_eq!(store.contact(ws, zoe).await.unwrap().emails, ["zoe@fabrikam.com"]);
 }
 

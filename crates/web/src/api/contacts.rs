@@ -5,13 +5,14 @@
 //! store's refusals to problems.
 
 use super::input::{Fields, JsonObject, Params, Patch, address, invalid, not_found, path_id};
+use crate::error::sentence;
 use crate::{AppState, CurrentUser, FieldIssue, Result, WebError};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tac_store::{ContactId, ContactListQuery, ContactSort, ContactSource, NewContact, StoreError};
+use tac_store::{ContactField, ContactId, ContactListQuery, ContactSort, ContactSource, NewContact, StoreError};
 
 /// Contacts per page unless `limit` says otherwise, and the most.
 const DEFAULT_LIMIT: u32 = 50;
@@ -143,7 +144,7 @@ pub(crate) async fn update(
         .store()
         .update_contact(state.workspace(), contact_id, name.as_deref(), company.as_ref().map(|c| c.as_deref()))
         .await
-        .map_err(|e| refusal(missing_contact(e, &id), "company"))?;
+        .map_err(|e| refusal(missing_contact(e, &id), "emails"))?;
     let contact = load(&state, &id).await?;
     Ok(Json(tac_store::json::contact(&contact)))
 }
@@ -193,7 +194,7 @@ pub(crate) async fn remove_email(
                 format!("The contact has no address {old}: its addresses are {}.", contact.emails.join(", ")),
             ));
         }
-        Err(StoreError::InvalidInput(message)) => return Err(WebError::Conflict(format!("{message}."))),
+        Err(StoreError::ContactRefused { message, .. }) => return Err(WebError::Conflict(sentence(&message))),
         Err(e) => return Err(e.into()),
     }
     let contact = load(&state, &id).await?;
@@ -247,8 +248,9 @@ fn missing_contact(e: StoreError, raw: &str) -> WebError {
 }
 
 /// The store's refusals of contact changes as problems that say what to
-/// do; `field` is the member that held the address or name.
-fn refusal(e: impl Into<WebError>, field: &str) -> WebError {
+/// do, at the member they are about; `addresses` is the member that held
+/// the addresses (`emails` or `email`).
+fn refusal(e: impl Into<WebError>, addresses: &str) -> WebError {
     match e.into() {
         WebError::Store(StoreError::AddressInUse { address, contact_id }) => WebError::Conflict(format!(
             "{address} already belongs to contact {contact_id}: add it to that contact, or remove it there first."
@@ -256,11 +258,18 @@ fn refusal(e: impl Into<WebError>, field: &str) -> WebError {
         WebError::Store(StoreError::InternalAddress(address)) => WebError::Invalid {
             detail: StoreError::InternalAddress(address.clone()).to_string(),
             errors: vec![FieldIssue::new(
-                field,
+                addresses,
                 format!("{address} belongs to your organisation; contacts are external people."),
             )],
         },
-        WebError::Store(StoreError::InvalidInput(message)) => invalid(field, format!("{message}.")),
+        WebError::Store(StoreError::ContactRefused { field: refused, message }) => {
+            let member = match refused {
+                ContactField::Name => "name",
+                ContactField::Emails => addresses,
+                ContactField::Company => "company",
+            };
+            invalid(member, sentence(&message))
+        }
         other => other,
     }
 }

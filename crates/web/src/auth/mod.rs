@@ -1,13 +1,13 @@
 //! Who is signed in, and how they sign in: argon2id passwords
 //! ([`password`]), database sessions in `__Host-` cookies ([`session`]),
 //! CSRF checks on every unsafe request ([`csrf`]) and store-backed throttling
-//! of failed sign-ins ([`rate_limit`]), and Sign in with Microsoft
-//! (`microsoft`). The rules for new accounts live here
-//! so that the setup page and `tac-crm admin create` apply the same ones.
+//! of failed sign-ins ([`rate_limit`]). The rules for new accounts live
+//! here so that the setup page and `tac-crm admin create` apply the same
+//! ones. The sign-in pages themselves, Sign in with Microsoft included,
+//! are in `pages`.
 
 pub(crate) mod csrf;
 mod guessable;
-pub(crate) mod microsoft;
 pub mod password;
 pub(crate) mod rate_limit;
 pub use rate_limit::parse_trusted_proxies;

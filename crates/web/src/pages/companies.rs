@@ -2,8 +2,9 @@
 //! meeting once, however many of its contacts were on it), paged with the
 //! same cursor and filters as a contact's (`Store::company_timeline`).
 
-use super::contacts::{ContactLine, MemberOption, TimelineBlock, TimelineOwner, older_items, path_id, read_timeline};
-use super::timeline_view::{FilterErrors, TimelineParams};
+use super::contacts::{ContactLine, path_id};
+use super::timeline::view::{FilterErrors, TimelineParams};
+use super::timeline::{MemberOption, TimelineBlock, TimelineOwner, older_items, read_timeline};
 use super::{Layout, page};
 use crate::{AppState, ReadingUser, WebError};
 use askama::Template;

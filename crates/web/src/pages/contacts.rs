@@ -14,9 +14,11 @@
 //! through `tac-crm contacts import`.
 
 use super::activity_chart::{self, ActivityChart};
-use super::timeline_view::{FilterErrors, ItemView, TimelineParams};
+use super::timeline::view::{FilterErrors, TimelineParams};
+use super::timeline::{MemberOption, TimelineBlock, TimelineOwner, older_items, read_timeline};
 use super::times::{Instant, instant};
 use super::{FieldError, Layout, page, see_other};
+use crate::error::sentence;
 use crate::search_limit::reader_for;
 use crate::{AppState, CurrentUser, ReadingUser, WebError};
 use askama::Template;
@@ -30,7 +32,8 @@ use serde::Deserialize;
 use tac_core::NormalizedAddress;
 use tac_core::insights::FollowUp;
 use tac_store::{
-    ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportFailureReason, NewContact, StoreError,
+    ContactField, ContactId, ContactListQuery, ContactRow, ContactSort, ContactSource, ImportFailureReason, NewContact,
+    StoreError,
 };
 
 pub(super) fn router() -> Router<AppState> {
@@ -46,9 +49,6 @@ pub(super) fn router() -> Router<AppState> {
 
 /// Contacts per page of the list.
 const LIST_PAGE: u32 = 50;
-/// Items per page of a timeline.
-pub(crate) const TIMELINE_PAGE: u32 = 25;
-
 /// An id from the path; anything but a number is a page that does not exist.
 pub(crate) fn path_id(raw: &str) -> Result<i64, WebError> {
     raw.trim().parse().map_err(|_| WebError::NotFound)
@@ -173,35 +173,6 @@ fn follow_up_text(f: FollowUp) -> String {
     }
 }
 
-/// A page of a timeline, with what the "Older" link needs.
-pub(crate) struct TimelineBlock {
-    pub upcoming: Vec<ItemView>,
-    pub items: Vec<ItemView>,
-    /// Full-page link to the next page.
-    pub older: Option<String>,
-    /// The fragment's link to the next page (htmx).
-    pub older_fragment: Option<String>,
-}
-
-impl TimelineBlock {
-    /// `base` is the page's path (`/contacts/7`); on the first page,
-    /// upcoming meetings are set apart at the top.
-    pub fn new(page: &tac_store::TimelinePage, params: &TimelineParams, base: &str, first_page: bool) -> Self {
-        let views: Vec<ItemView> = page.items.iter().map(ItemView::new).collect();
-        let (upcoming, items) =
-            if first_page { views.into_iter().partition(ItemView::is_upcoming) } else { (Vec::new(), views) };
-        let older = page.next_cursor.as_deref().map(|c| format!("{base}?{}", params.with_cursor(Some(c))));
-        let older_fragment =
-            page.next_cursor.as_deref().map(|c| format!("{base}/timeline?{}", params.with_cursor(Some(c))));
-        TimelineBlock { upcoming, items, older, older_fragment }
-    }
-}
-
-pub(crate) struct MemberOption {
-    pub address: String,
-    pub selected: bool,
-}
-
 #[derive(Template)]
 #[template(path = "contacts/profile.html")]
 struct ProfilePage {
@@ -218,66 +189,6 @@ struct ProfilePage {
     timeline: TimelineBlock,
     base: String,
     csrf: String,
-}
-
-#[derive(Template)]
-#[template(path = "contacts/timeline_fragment.html")]
-pub(crate) struct TimelineFragment {
-    pub timeline: TimelineBlock,
-}
-
-/// Whose timeline a page shows.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum TimelineOwner {
-    Contact(ContactId),
-    Company(tac_store::CompanyId),
-}
-
-impl TimelineOwner {
-    /// The page the timeline belongs to; its filters and "Older" links build on it.
-    pub(crate) fn base(self) -> String {
-        match self {
-            TimelineOwner::Contact(id) => format!("/contacts/{}", id.0),
-            TimelineOwner::Company(id) => format!("/companies/{}", id.0),
-        }
-    }
-}
-
-/// The next page of a contact's or company's timeline as list items, for
-/// htmx's "Older".
-pub(crate) async fn older_items(
-    reader: tac_store::Reader,
-    state: &AppState,
-    user: tac_store::PortalUserId,
-    owner: TimelineOwner,
-    params: &TimelineParams,
-) -> Result<Response, WebError> {
-    let (mut reader, _slot) = reader_for(state, user, reader, params.searches()).await?;
-    let (timeline, _, _) = read_timeline(&mut reader, state, owner, params).await?;
-    page(StatusCode::OK, &TimelineFragment { timeline: TimelineBlock::new(&timeline, params, &owner.base(), false) })
-}
-
-/// Reads a timeline page of a contact or company with the page's filters,
-/// and the team members to offer in the filter; a team member who is not a
-/// synced mailbox was already refused by the filters.
-pub(crate) async fn read_timeline(
-    reader: &mut tac_store::Reader,
-    state: &AppState,
-    owner: TimelineOwner,
-    params: &TimelineParams,
-) -> Result<(tac_store::TimelinePage, FilterErrors, Vec<MemberOption>), WebError> {
-    let mailboxes = reader.mailbox_addresses(state.workspace()).await?;
-    let (query, errors) = params.query(&mailboxes, TIMELINE_PAGE)?;
-    let members = mailboxes
-        .into_iter()
-        .map(|address| MemberOption { selected: address.eq_ignore_ascii_case(params.member.trim()), address })
-        .collect();
-    let (ws, now) = (state.workspace(), Utc::now());
-    let page = match owner {
-        TimelineOwner::Contact(id) => reader.timeline(ws, id, &query, now).await?,
-        TimelineOwner::Company(id) => reader.company_timeline(ws, id, &query, now).await?,
-    };
-    Ok((page, errors, members))
 }
 
 async fn profile(
@@ -406,19 +317,15 @@ impl FormPage {
                 self.emails_error.set(format!("{address} already belongs to another contact: remove it there first, or edit that contact."));
                 self.owner = Some(contact_id);
             }
-            StoreError::InvalidInput(message) if message.contains("address") => self.emails_error.set(capitalise(&message)),
-            StoreError::InvalidInput(message) => self.name_error.set(capitalise(&message)),
+            StoreError::ContactRefused { field, message } => match field {
+                ContactField::Name => self.name_error.set(sentence(&message)),
+                ContactField::Emails => self.emails_error.set(sentence(&message)),
+                ContactField::Company => self.company_error.set(sentence(&message)),
+            },
             other => return Err(other.into()),
         }
         Ok(())
     }
-}
-
-fn capitalise(message: &str) -> String {
-    let mut chars = message.chars();
-    let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
-    let rest: String = chars.collect();
-    if rest.ends_with('.') { format!("{first}{rest}") } else { format!("{first}{rest}.") }
 }
 
 /// The typed addresses, normalised, or the message for the field.
@@ -433,7 +340,7 @@ fn parse_addresses(input: &str) -> Result<Vec<NormalizedAddress>, String> {
         }
     }
     if let Some(first) = bad.first() {
-        return Err(capitalise(first));
+        return Err(sentence(first));
     }
     if out.is_empty() {
         return Err("Enter at least one email address.".to_owned());
@@ -450,7 +357,7 @@ fn check(view: &mut FormPage, name_required: bool) -> Option<(String, Vec<Normal
         }
         Ok(name) => Some(name),
         Err(e) => {
-            view.name_error.set(capitalise(&e.to_string()));
+            view.name_error.set(sentence(&e.to_string()));
             None
         }
     };
@@ -617,7 +524,7 @@ async fn import(
     let rows = match tac_core::contact_csv::parse_contacts_csv(view.csv.as_bytes()) {
         Ok(rows) => rows,
         Err(e) => {
-            view.csv_error.set(capitalise(&e.to_string()));
+            view.csv_error.set(sentence(&e.to_string()));
             return page(StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
@@ -628,14 +535,14 @@ async fn import(
         .map(|f| FailedLine {
             line: f.line,
             message: match f.reason {
-                ImportFailureReason::Invalid(message) => capitalise(&message),
+                ImportFailureReason::Invalid(message) => sentence(&message),
                 ImportFailureReason::Refused(StoreError::AddressInUse { address, .. }) => {
                     format!("{address} already belongs to another contact: the line was skipped.")
                 }
                 ImportFailureReason::Refused(StoreError::InternalAddress(address)) => {
                     format!("{address} belongs to your organisation: contacts are external people.")
                 }
-                ImportFailureReason::Refused(other) => capitalise(&other.to_string()),
+                ImportFailureReason::Refused(other) => sentence(&other.to_string()),
             },
         })
         .collect();

@@ -54,7 +54,7 @@ async fn home(State(state): State<AppState>, current: CurrentUser) -> Result<Res
     let user = &current.user;
     let microsoft = MicrosoftAccount {
         linked: user.oidc_object_id.is_some(),
-        available: crate::auth::microsoft::available(&state).await?,
+        available: super::microsoft_sign_in::available(&state).await?,
         can_unlink: user.password_hash.is_some(),
         admin_from_entra: user.admin_from_entra,
     };

@@ -11,8 +11,9 @@
 //! privacy policy hides is refused with the store's explanation.
 
 use super::contacts::path_id;
-use super::timeline_view::{EmailView, MeetingView};
+use super::timeline::view::{EmailView, MeetingView};
 use super::{Layout, page};
+use crate::error::sentence;
 use crate::{AppState, CurrentUser, WebError};
 use askama::Template;
 use axum::Router;
@@ -81,7 +82,7 @@ async fn email(
     let (hidden, blocked_images, text) =
         match state.store().email_body(state.workspace(), id, &viewer, params.images()).await {
             Ok(body) => (None, body.blocked_images, (params.view == "text").then_some(body.text)),
-            Err(StoreError::Hidden(reason)) => (Some(capitalise(reason)), 0, None),
+            Err(StoreError::Hidden(reason)) => (Some(sentence(reason)), 0, None),
             Err(e) => return Err(e.into()),
         };
     let title = item.subject.clone().unwrap_or_else(|| "Email".to_owned());
@@ -99,12 +100,6 @@ async fn email(
         },
     };
     page(StatusCode::OK, &view)
-}
-
-fn capitalise(message: &str) -> String {
-    let mut chars = message.chars();
-    let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
-    format!("{first}{}.", chars.as_str().trim_end_matches('.'))
 }
 
 /// The sanitised body alone, for the sandboxed frame.

@@ -6,7 +6,7 @@
 //! session (a fresh token, so a planted cookie is never promoted) and goes
 //! to `next` when that is a path on this site.
 
-use super::{FieldError, Layout, page, see_other, with_cookies};
+use super::{FieldError, Layout, page, safe_next, see_other, with_cookies};
 use crate::auth::rate_limit::{self, ClientAddress};
 use crate::auth::{csrf, normalize_email, password, session};
 use crate::{AppState, MaybeUser, WebError};
@@ -54,7 +54,7 @@ impl LoginPage {
 
     /// Offers "Sign in with Microsoft" when the integration allows it.
     async fn with_microsoft(mut self, state: &AppState) -> Result<Self, WebError> {
-        if crate::auth::microsoft::available(state).await? {
+        if super::microsoft_sign_in::available(state).await? {
             let query = form_urlencoded::Serializer::new(String::new()).append_pair("next", &self.next).finish();
             self.microsoft_href = Some(format!("/auth/microsoft?{query}"));
         }
@@ -74,12 +74,6 @@ struct LoginForm {
     email: String,
     password: String,
     next: String,
-}
-
-/// `next` if it is a path on this site, else `/`: never an open redirect.
-pub(crate) fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    if local && !next.chars().any(char::is_control) { next } else { "/" }
 }
 
 async fn form(
@@ -152,7 +146,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use crate::pages::safe_next;
 
     #[test]
     fn next_is_followed_only_to_paths_on_this_site() {

@@ -1,6 +1,11 @@
-//! The server-rendered pages of this part of the portal: sign-in and
-//! sign-out, first-admin setup, the home page, and the health probes. Each
-//! module has its own `router()`, merged here.
+//! The server-rendered pages of the portal, one module per page or family
+//! of pages, each with its own `router()`, merged here: sign-in
+//! ([`login`], [`microsoft_sign_in`]) and first-admin [`setup`], the home
+//! page, contacts, companies, single emails and meetings ([`items`]), the
+//! Integrations page with its privacy forms ([`privacy`]), and the health
+//! probes. What the contact and company timelines share is in
+//! [`timeline`]. This module holds what every page uses: rendering,
+//! redirects, cookies, form fields and field errors.
 
 mod activity_chart;
 mod companies;
@@ -10,11 +15,14 @@ mod home;
 mod integrations;
 mod items;
 pub(crate) mod login;
+pub(crate) mod microsoft_sign_in;
+mod privacy;
 pub(crate) mod setup;
-mod timeline_view;
+mod timeline;
 mod times;
 
-use crate::{AppState, CurrentUser, WebError};
+pub(crate) use crate::layout::Layout;
+use crate::{AppState, WebError};
 use askama::Template;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -30,40 +38,13 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(contacts::router())
         .merge(companies::router())
         .merge(items::router())
+        .merge(microsoft_sign_in::router())
 }
 
-/// What `base.html` needs: the page title, the signed-in person for the
-/// navigation, and the CSRF token of its sign-out form.
-pub(crate) struct Layout {
-    pub title: String,
-    pub user: Option<NavUser>,
-    pub csrf: String,
-    pub asset_version: &'static str,
-}
-
-pub(crate) struct NavUser {
-    pub name: String,
-    pub is_admin: bool,
-}
-
-impl Layout {
-    pub fn anonymous(title: &str) -> Self {
-        Layout {
-            title: title.to_owned(),
-            user: None,
-            csrf: String::new(),
-            asset_version: &crate::statics::ASSET_VERSION,
-        }
-    }
-
-    pub fn signed_in(title: &str, current: &CurrentUser) -> Self {
-        Layout {
-            title: title.to_owned(),
-            user: Some(NavUser { name: current.user.name().to_owned(), is_admin: current.user.is_admin() }),
-            csrf: current.csrf_token.clone(),
-            asset_version: &crate::statics::ASSET_VERSION,
-        }
-    }
+/// `next` if it is a path on this site, else `/`: never an open redirect.
+pub(crate) fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    if local && !next.chars().any(char::is_control) { next } else { "/" }
 }
 
 /// Renders a page with a status (422 for a form with errors).
@@ -101,5 +82,29 @@ impl FieldError {
     }
     pub fn text(&self) -> &str {
         self.0.as_deref().unwrap_or("")
+    }
+}
+
+/// The fields of a posted form, in order, with repeated names kept
+/// (checkbox lists), which `axum::Form` cannot hold.
+pub(crate) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Self {
+        Fields(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A checkbox: sent (with any value) means on.
+    pub fn checked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
     }
 }

@@ -14,17 +14,19 @@
 //! - `GET/POST /integrations`: the page, and saving the connection form.
 //! - `POST /integrations/test`: test the connection (an htmx fragment).
 //! - `GET /integrations/health`, `POST /integrations/sync`: see [`health`].
-//! - `POST /integrations/privacy|blocklist|…`: see [`privacy`].
+//! - `POST /integrations/privacy|blocklist|…`: the privacy forms, answered
+//!   by `pages::privacy`.
 //! - `POST /integrations/sign-in`: who may Sign in with Microsoft, and
 //!   `POST /integrations/admin-roles`: which Entra roles make a TAC admin;
 //!   see [`sign_in`].
 //! - `GET/POST /integrations/disconnect`: confirm, then purge.
 
 mod health;
-mod privacy;
 mod sign_in;
 
-use super::{FieldError, Layout, page};
+use super::privacy::{self, Answer, PrivacyView};
+use super::{FieldError, Fields, Layout, page};
+use crate::error::sentence;
 use crate::{AdminUser, AppState, CurrentUser, WebError};
 use askama::Template;
 use axum::Router;
@@ -32,9 +34,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use health::HealthView;
-use privacy::PrivacyView;
 use sign_in::{AdminRolesView, SignInView};
 use tac_store::{IntegrationSettings, IntegrationStatus, MailboxScope, SecretString};
 use tac_sync::connection::{self, BACKFILL_DAYS, CheckStatus, ConnectionError, validate};
@@ -44,36 +45,35 @@ pub(super) fn router() -> Router<AppState> {
         .route("/integrations", get(show).post(save))
         .route("/integrations/test", post(test))
         .route("/integrations/disconnect", get(confirm_disconnect).post(disconnect))
+        .route("/integrations/privacy", privacy_form(privacy::set))
+        .route("/integrations/blocklist", privacy_form(privacy::block))
+        .route("/integrations/blocklist/remove", privacy_form(privacy::unblock))
+        .route("/integrations/excluded", privacy_form(privacy::exclude))
+        .route("/integrations/excluded/remove", privacy_form(privacy::include))
         .merge(health::router())
-        .merge(privacy::router())
         .merge(sign_in::router())
 }
 
 /// The path Microsoft redirects to after "Sign in with Microsoft".
-const REDIRECT_PATH: &str = crate::auth::microsoft::CALLBACK_PATH;
+const REDIRECT_PATH: &str = super::microsoft_sign_in::CALLBACK_PATH;
 
-/// The fields of a posted form, in order, with repeated names kept
-/// (checkbox lists), which `axum::Form` cannot hold.
-pub(crate) struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    pub fn parse(body: &[u8]) -> Self {
-        Fields(form_urlencoded::parse(body).into_owned().collect())
-    }
-
-    /// The first value of `name`, or "".
-    pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-    }
-
-    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// A checkbox: sent (with any value) means on.
-    pub fn checked(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
-    }
+/// A privacy form's route: admins only, answered with the Integrations
+/// page and the form's notice, or with the forms and what to fix (422).
+fn privacy_form<F, Fut>(answer: F) -> MethodRouter<AppState>
+where
+    F: Fn(AppState, CurrentUser, Bytes) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Answer, WebError>> + Send + 'static,
+{
+    post(move |State(state): State<AppState>, AdminUser(current): AdminUser, body: Bytes| async move {
+        let answered = answer(state.clone(), current.clone(), body).await?;
+        let view = IntegrationsPage::load(&state, &current).await?;
+        match answered {
+            Answer::Saved(notice) => page(StatusCode::OK, &view.with_notice(notice)),
+            Answer::Refused(privacy) => {
+                page(StatusCode::UNPROCESSABLE_ENTITY, &IntegrationsPage { privacy: *privacy, ..view })
+            }
+        }
+    })
 }
 
 /// Whether htmx sent the request (it wants a fragment, not a page).
@@ -442,19 +442,6 @@ async fn test(
     let mut view = IntegrationsPage::load(&state, &current).await?;
     view.test = Some(test);
     page(StatusCode::OK, &view)
-}
-
-/// An error message as a sentence: capital first letter, final period.
-pub(crate) fn sentence(s: &str) -> String {
-    let mut chars = s.chars();
-    let Some(first) = chars.next() else {
-        return String::new();
-    };
-    let mut out: String = first.to_uppercase().chain(chars).collect();
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
 }
 
 #[derive(Template)]

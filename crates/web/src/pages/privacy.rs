@@ -1,28 +1,26 @@
-//! The privacy settings of the Integrations page (docs/architecture.md §5): visibility
-//! level, contact auto-creation, retention, the blocklist and excluded
-//! mailboxes. The same store calls as `tac-crm privacy …`: each applies to
-//! data already stored and writes the audit log, naming the admin's email
-//! as the actor.
+//! The privacy settings (docs/architecture.md §5): visibility level,
+//! contact auto-creation, retention, internal-only content, the blocklist
+//! and excluded mailboxes. The same store calls as `tac-crm privacy …`:
+//! each applies to data already stored and writes the audit log, naming the
+//! admin's email as the actor.
+//!
+//! The forms sit on the Integrations page, which routes their posts here
+//! (`POST /integrations/privacy|blocklist|…`) and shows the [`Answer`]: a
+//! notice, or the forms again with what to fix.
 
-use super::{Fields, IntegrationsPage, sentence};
-use crate::pages::{FieldError, page};
-use crate::{AdminUser, AppState, CurrentUser, WebError};
-use axum::Router;
+use super::{FieldError, Fields};
+use crate::error::sentence;
+use crate::{AppState, CurrentUser, WebError};
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::post;
 use tac_core::privacy::{AutoCreate, BlockEntry, Visibility};
 use tac_store::{PrivacySettings, PurgeCounts, StoreError};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/integrations/privacy", post(set))
-        .route("/integrations/blocklist", post(block))
-        .route("/integrations/blocklist/remove", post(unblock))
-        .route("/integrations/excluded", post(exclude))
-        .route("/integrations/excluded/remove", post(include))
+/// What a privacy form did.
+pub(crate) enum Answer {
+    /// Saved: what changed, for the page's notice.
+    Saved(String),
+    /// Refused: the forms with what was typed and what to fix.
+    Refused(Box<PrivacyView>),
 }
 
 /// The longest retention accepted (100 years).
@@ -111,21 +109,15 @@ fn purged_text(p: &PurgeCounts) -> String {
     format!("Purged {} emails, {} meetings and {} auto-created contacts.", p.emails, p.meetings, p.contacts)
 }
 
-async fn invalid(
-    state: &AppState,
-    current: &CurrentUser,
-    edit: impl FnOnce(&mut PrivacyView),
-) -> Result<Response, WebError> {
-    let mut view = IntegrationsPage::load(state, current).await?;
-    edit(&mut view.privacy);
-    page(StatusCode::UNPROCESSABLE_ENTITY, &view)
+/// The forms as stored, edited to show what was typed and what to fix.
+async fn invalid(state: &AppState, edit: impl FnOnce(&mut PrivacyView)) -> Result<Answer, WebError> {
+    let mut view = PrivacyView::load(state).await?;
+    edit(&mut view);
+    Ok(Answer::Refused(Box::new(view)))
 }
 
-async fn done(state: &AppState, current: &CurrentUser, notice: String) -> Result<Response, WebError> {
-    page(StatusCode::OK, &IntegrationsPage::load(state, current).await?.with_notice(notice))
-}
-
-async fn set(State(state): State<AppState>, AdminUser(current): AdminUser, body: Bytes) -> Result<Response, WebError> {
+/// `POST /integrations/privacy`: the policy.
+pub(crate) async fn set(state: AppState, current: CurrentUser, body: Bytes) -> Result<Answer, WebError> {
     let input = Fields::parse(&body);
     let current_policy = state.store().privacy_policy(state.workspace()).await?;
     // The selects offer only valid values; anything else keeps the setting.
@@ -140,7 +132,7 @@ async fn set(State(state): State<AppState>, AdminUser(current): AdminUser, body:
         match typed.parse::<u32>() {
             Ok(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => Some(days),
             _ => {
-                return invalid(&state, &current, |p| {
+                return invalid(&state, |p| {
                     p.visibility = visibility_choices(visibility);
                     p.auto_create = auto_create_choices(auto_create);
                     p.retention_days = typed;
@@ -166,21 +158,18 @@ async fn set(State(state): State<AppState>, AdminUser(current): AdminUser, body:
     } else if keep_internal && !current_policy.keep_internal {
         notice.push_str(" The next sync reads internal-only mail and meetings again.");
     }
-    done(&state, &current, notice).await
+    Ok(Answer::Saved(notice))
 }
 
-async fn block(
-    State(state): State<AppState>,
-    AdminUser(current): AdminUser,
-    body: Bytes,
-) -> Result<Response, WebError> {
+/// `POST /integrations/blocklist`: blocks an address or a domain.
+pub(crate) async fn block(state: AppState, current: CurrentUser, body: Bytes) -> Result<Answer, WebError> {
     let input = Fields::parse(&body);
     let typed = input.get("entry").trim().to_owned();
     let entry = match BlockEntry::parse(&typed) {
         Ok(entry) => entry,
         Err(e) => {
             let message = sentence(&e.to_string());
-            return invalid(&state, &current, |p| {
+            return invalid(&state, |p| {
                 p.block_entry = typed;
                 p.block_error.set(message);
             })
@@ -188,36 +177,27 @@ async fn block(
         }
     };
     let purged = state.store().add_block(state.workspace(), &entry, &current.user.email).await?;
-    done(&state, &current, format!("Blocked {entry}. {}", purged_text(&purged))).await
+    Ok(Answer::Saved(format!("Blocked {entry}. {}", purged_text(&purged))))
 }
 
-async fn unblock(
-    State(state): State<AppState>,
-    AdminUser(current): AdminUser,
-    body: Bytes,
-) -> Result<Response, WebError> {
+/// `POST /integrations/blocklist/remove`.
+pub(crate) async fn unblock(state: AppState, current: CurrentUser, body: Bytes) -> Result<Answer, WebError> {
     let input = Fields::parse(&body);
     let entry = BlockEntry::parse(input.get("entry")).map_err(|e| WebError::BadRequest(sentence(&e.to_string())))?;
     match state.store().remove_block(state.workspace(), &entry, &current.user.email).await {
         Ok(()) => {}
         Err(StoreError::NotFound(_)) => {
-            return done(&state, &current, format!("{entry} is not on the blocklist (any more).")).await;
+            return Ok(Answer::Saved(format!("{entry} is not on the blocklist (any more).")));
         }
         Err(e) => return Err(e.into()),
     }
-    done(
-        &state,
-        &current,
-        format!("Unblocked {entry}. What was purged stays purged; new mail is synced from the next sync on."),
-    )
-    .await
+    Ok(Answer::Saved(format!(
+        "Unblocked {entry}. What was purged stays purged; new mail is synced from the next sync on."
+    )))
 }
 
-async fn exclude(
-    State(state): State<AppState>,
-    AdminUser(current): AdminUser,
-    body: Bytes,
-) -> Result<Response, WebError> {
+/// `POST /integrations/excluded`: stops syncing a mailbox.
+pub(crate) async fn exclude(state: AppState, current: CurrentUser, body: Bytes) -> Result<Answer, WebError> {
     let input = Fields::parse(&body);
     let typed = input.get("address").trim().to_owned();
     let users = state.store().directory_users(state.workspace()).await?;
@@ -229,33 +209,30 @@ async fn exclude(
                 "No one in the directory has the address {typed}: check the spelling, or sync first to refresh the directory."
             )
         };
-        return invalid(&state, &current, |p| {
+        return invalid(&state, |p| {
             p.exclude_address = typed;
             p.exclude_error.set(message);
         })
         .await;
     };
     let purged = state.store().exclude_mailbox(state.workspace(), &user.id, &current.user.email).await?;
-    done(
-        &state,
-        &current,
-        format!("Excluded {} ({}) from sync. {}", user.address(), user.display_name, purged_text(&purged)),
-    )
-    .await
+    Ok(Answer::Saved(format!(
+        "Excluded {} ({}) from sync. {}",
+        user.address(),
+        user.display_name,
+        purged_text(&purged)
+    )))
 }
 
-async fn include(
-    State(state): State<AppState>,
-    AdminUser(current): AdminUser,
-    body: Bytes,
-) -> Result<Response, WebError> {
+/// `POST /integrations/excluded/remove`: syncs a mailbox again.
+pub(crate) async fn include(state: AppState, current: CurrentUser, body: Bytes) -> Result<Answer, WebError> {
     let input = Fields::parse(&body);
     let user_id = input.get("user_id").trim();
     if user_id.is_empty() {
         return Err(WebError::BadRequest("Choose a mailbox to sync again.".to_owned()));
     }
     match state.store().include_mailbox(state.workspace(), user_id, &current.user.email).await {
-        Ok(()) => done(&state, &current, "The mailbox is synced again from the next sync on.".to_owned()).await,
+        Ok(()) => Ok(Answer::Saved("The mailbox is synced again from the next sync on.".to_owned())),
         Err(StoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => Err(e.into()),
     }

@@ -41,11 +41,10 @@
 //! Microsoft), and a log line with the reason, without codes, tokens or
 //! the state.
 
+use super::{Layout, page, safe_next, see_other, with_cookies};
 use crate::CurrentUser;
 use crate::auth::session::MaybeUser;
 use crate::auth::{random_token, session};
-use crate::pages::login::safe_next;
-use crate::pages::{Layout, page, see_other, with_cookies};
 use crate::{AppState, WebError};
 use askama::Template;
 use axum::Router;

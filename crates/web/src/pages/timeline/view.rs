@@ -9,8 +9,8 @@
 //! (`data-start`), and the portal's `local-time.js` shows it in the
 //! reader's own zone; all-day meetings stay as days.
 
-use super::times::{Instant, instant};
 use crate::WebError;
+use crate::pages::times::{Instant, instant};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use tac_core::records::Direction;
@@ -197,9 +197,9 @@ pub(crate) struct TimelineParams {
 /// the timeline without the filters that are wrong.
 #[derive(Debug, Default)]
 pub(crate) struct FilterErrors {
-    pub from: super::FieldError,
-    pub to: super::FieldError,
-    pub member: super::FieldError,
+    pub from: crate::pages::FieldError,
+    pub to: crate::pages::FieldError,
+    pub member: crate::pages::FieldError,
 }
 
 impl FilterErrors {
