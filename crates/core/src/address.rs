@@ -137,13 +137,22 @@ pub enum AddressKind {
 /// Never panics, whatever the input, and is idempotent:
 /// `normalize(normalize(x)?.as_str()) == normalize(x)`.
 pub fn normalize(input: &str) -> Result<NormalizedAddress, AddressError> {
+    let bare = canonical(input);
+    validate_smtp(&bare)?;
+    Ok(NormalizedAddress(bare))
+}
+
+/// The form [`normalize`] compares addresses in, for text that may not be
+/// an address at all: what someone typed at sign-in, a claim in a token, a
+/// key to count failed sign-ins by. Two strings that would normalise to the
+/// same address have the same canonical form, and a valid address's is its
+/// [`NormalizedAddress`].
+pub fn canonical(input: &str) -> String {
     // Lowercase first, so that the prefix checks and the trimming below see
-    // exactly what a second call would see: that is what makes the function
+    // exactly what a second call would see: that is what makes it
     // idempotent even for odd Unicode.
     let lowered = input.to_lowercase();
-    let bare = strip_prefixes(&lowered, &["mailto:"]);
-    validate_smtp(bare)?;
-    Ok(NormalizedAddress(bare.to_owned()))
+    strip_prefixes(&lowered, &["mailto:"]).to_owned()
 }
 
 /// Tells an SMTP address from a legacyExchangeDN and normalises either.
@@ -326,6 +335,17 @@ mod tests {
                 prop_assert!(!out.starts_with("mailto:"));
                 prop_assert!(out.len() <= MAX_ADDRESS_LEN);
                 prop_assert!(out.contains('@'));
+            }
+        }
+
+        #[test]
+        fn the_canonical_form_is_idempotent_and_a_valid_address_is_its_own(
+            s in prop_oneof![any::<String>(), address_like()]
+        ) {
+            let once = canonical(&s);
+            prop_assert_eq!(canonical(&once), once.clone());
+            if let Ok(a) = normalize(&s) {
+                prop_assert_eq!(a.as_str(), once.as_str());
             }
         }
 

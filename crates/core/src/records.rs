@@ -83,7 +83,7 @@ impl DirectoryUser {
     /// Whether `input` is one of this user's addresses: the primary address,
     /// the sign-in name or an SMTP alias, in any case (`mailto:` ignored).
     pub fn has_address(&self, input: &str) -> bool {
-        let wanted = input.trim().trim_start_matches("mailto:").to_lowercase();
+        let wanted = crate::address::canonical(input);
         let aliases = self.proxy_addresses.iter().filter_map(|p| {
             let (kind, rest) = p.split_once(':')?;
             kind.eq_ignore_ascii_case("smtp").then_some(rest)
@@ -93,7 +93,7 @@ impl DirectoryUser {
             .map(String::as_str)
             .chain([self.user_principal_name.as_str()])
             .chain(aliases)
-            .any(|a| a.trim().to_lowercase() == wanted)
+            .any(|a| crate::address::canonical(a) == wanted)
     }
 
     /// The address to show: the primary address, else the sign-in name.

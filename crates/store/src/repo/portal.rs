@@ -13,9 +13,10 @@ use crate::types::{
 use chrono::{DateTime, Utc};
 use tac_store_macros::operation;
 
-/// How emails are compared: `Ann@Example.com ` is `ann@example.com`.
+/// How emails are compared: `Ann@Example.com ` is `ann@example.com`, by
+/// the one address rule (`tac_core::address`).
 pub(crate) fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    tac_core::address::canonical(email)
 }
 
 #[derive(sqlx::FromRow)]

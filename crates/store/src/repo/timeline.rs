@@ -600,7 +600,7 @@ fn addresses(mut all: Vec<String>) -> Vec<String> {
 }
 
 async fn mailbox_by_address(conn: &mut Conn, ws: WorkspaceId, address: &str) -> Result<i64> {
-    let address = address.trim().to_lowercase();
+    let address = tac_core::address::canonical(address);
     let found: Option<i64> =
         sqlx::query_scalar("select id from mailbox where workspace_id = $1 and lower(address) = $2")
             .bind(ws.0)

@@ -29,26 +29,25 @@ pub(crate) fn random_token() -> Result<String, crate::WebError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Trims and lowercases an email and checks its shape; the message says
-/// what to fix.
+/// A typed email as the portal keeps it: normalised by the one address
+/// rule (`tac_core::address`), with one `@` and a dot in its domain. The
+/// message says what to fix.
 pub fn normalize_email(email: &str) -> Result<String, &'static str> {
-    let email = email.trim().to_lowercase();
-    if email.is_empty() {
+    if email.trim().is_empty() {
         return Err("Enter an email address.");
     }
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-            }
-            None => false,
-        };
-    if valid { Ok(email) } else { Err("Enter an email address like name@example.com.") }
+    match tac_core::address::normalize(email) {
+        Ok(address)
+            if address.as_str().len() <= 254
+                && !address.local_part().contains('@')
+                && address.domain().contains('.')
+                && !address.domain().starts_with('.')
+                && !address.domain().ends_with('.') =>
+        {
+            Ok(address.into_string())
+        }
+        _ => Err("Enter an email address like name@example.com."),
+    }
 }
 
 /// Checks a new password for the account `email` as NIST SP 800-63B

@@ -588,8 +588,8 @@ pub(crate) async fn admit(
         .email
         .as_deref()
         .or(identity.preferred_username.as_deref())
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| e.contains('@'));
+        .and_then(|e| tac_core::address::normalize(e).ok())
+        .map(tac_core::NormalizedAddress::into_string);
     let display_name = identity.name.clone().unwrap_or_default();
 
     if let Some(user) = linked {
