@@ -3,6 +3,7 @@
 //! Import Emails and Calendar Synchronization, save), from the command line,
 //! and its end: disconnecting purges what was synced, once the admin confirms.
 
+use crate::JsonFlag;
 use crate::settings::{Config, Settings, read_secret};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -29,13 +30,6 @@ pub struct DisconnectArgs {
     /// Confirm: without it, only what would be deleted is shown.
     #[arg(long)]
     yes: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct JsonFlag {
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ mod sync;
 mod timeline;
 mod worker;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// TAC: a CRM whose activity history comes from Microsoft 365 mail and calendars.
@@ -25,6 +25,14 @@ struct Cli {
     config: settings::Config,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--json`, for the commands that can print JSON for scripts.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]

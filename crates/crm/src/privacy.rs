@@ -8,6 +8,7 @@
 //! the command line and resolved to directory users here, because the
 //! policy stores the users' Graph object ids.
 
+use crate::JsonFlag;
 use crate::settings::{Config, Settings};
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
@@ -36,13 +37,6 @@ pub enum PrivacyCommand {
     IncludeMailbox(MailboxArg),
     /// The audit log of privacy and integration changes, newest first.
     Audit(AuditArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct JsonFlag {
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -99,19 +99,12 @@ pub async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
         eprintln!("No integration yet. Run: tac-crm integration set --tenant-id … --client-id … --client-secret-stdin");
         return Ok(ExitCode::from(2));
     };
-    let set = &integration.settings;
-    if !set.import_emails && !set.calendar_sync {
+    let options = SyncOptions::for_integration(&integration.settings);
+    if !options.syncs_items() {
         eprintln!("Both Import Emails and Calendar Synchronization are off: nothing to sync.");
         return Ok(ExitCode::SUCCESS);
     }
     let client = client_for(&settings, &integration)?;
-    let options = SyncOptions {
-        import_emails: set.import_emails,
-        calendar_sync: set.calendar_sync,
-        scope: set.mailbox_scope.clone(),
-        backfill_days: set.backfill_days.into(),
-        ..SyncOptions::default()
-    };
     let progress = progress(args.json);
     let report = match tac_sync::sync_once(&settings.store, settings.workspace, client, &options, progress).await {
         Ok(r) => r,

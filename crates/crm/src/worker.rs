@@ -85,19 +85,12 @@ pub async fn pass(settings: &Settings, progress: Arc<dyn Progress>) -> anyhow::R
         tracing::warn!("no integration yet: run tac-crm integration set");
         return Ok(None);
     };
-    let set = &integration.settings;
-    if !set.import_emails && !set.calendar_sync {
+    let options = SyncOptions::for_integration(&integration.settings);
+    if !options.syncs_items() {
         tracing::info!("Import Emails and Calendar Synchronization are both off");
         return Ok(None);
     }
     let client = client_for(settings, &integration)?;
-    let options = SyncOptions {
-        import_emails: set.import_emails,
-        calendar_sync: set.calendar_sync,
-        scope: set.mailbox_scope.clone(),
-        backfill_days: set.backfill_days.into(),
-        ..SyncOptions::default()
-    };
     Ok(Some(tac_sync::sync_once(&settings.store, settings.workspace, client, &options, progress).await?))
 }
 

@@ -87,6 +87,27 @@ impl Default for SyncOptions {
     }
 }
 
+impl SyncOptions {
+    /// What a saved integration asks for: its Import Emails and Calendar
+    /// Synchronization toggles, mailbox scope and backfill, with the
+    /// defaults for the rest. The one place the settings become options,
+    /// for every command and process that syncs.
+    pub fn for_integration(settings: &tac_store::IntegrationSettings) -> SyncOptions {
+        SyncOptions {
+            import_emails: settings.import_emails,
+            calendar_sync: settings.calendar_sync,
+            scope: settings.mailbox_scope.clone(),
+            backfill_days: settings.backfill_days.into(),
+            ..SyncOptions::default()
+        }
+    }
+
+    /// Whether the toggles leave anything to sync beyond the directory.
+    pub fn syncs_items(&self) -> bool {
+        self.import_emails || self.calendar_sync
+    }
+}
+
 /// How one mailbox ended.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MailboxReport {
