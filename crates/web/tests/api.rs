@@ -25,60 +25,10 @@ use tac_web::{AppState, SyncTrigger};
 
 // ---- harness -------------------------------------------------------------------
 
-/// A store in a fresh database (SQLite file, or a PostgreSQL database of its own).
-struct Db {
-    store: Store,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-fn random_suffix() -> String {
-    let mut bytes = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut bytes).expect("BUG: the OS random source failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl Db {
-    async fn sqlite() -> Db {
-        let dir = std::env::temp_dir().join(format!("tac-api-test-{}", random_suffix()));
-        std::fs::create_dir_all(&dir).expect("create a temporary folder");
-        let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
-        Db { store, cleanup: Cleanup::Dir(dir) }
-    }
-
-    async fn postgres() -> Db {
-        use sqlx::Connection as _;
-        let admin_url = std::env::var("TAC_TEST_POSTGRES_URL")
-            .expect("TAC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
-        let name = format!("tac_api_{}", random_suffix());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to PostgreSQL");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&mut admin).await.unwrap();
-        let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("URL ends in /DATABASE").0);
-        let store = Store::connect(&url).await.expect("open PostgreSQL");
-        Db { store, cleanup: Cleanup::Postgres { admin_url, name } }
-    }
-
-    async fn close(self) {
-        self.store.close().await;
-        match self.cleanup {
-            Cleanup::Dir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                use sqlx::Connection as _;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
-                        .execute(&mut admin)
-                        .await;
-                }
-            }
-        }
-    }
-}
+/// A store in a fresh database (SQLite file, or a PostgreSQL database of
+/// its own), removed when dropped, also when the test fails.
+type Db = tac_test_support::TestDb;
+use tac_test_support::random_suffix;
 
 /// One workspace's portal on 127.0.0.1:0.
 struct Portal {
@@ -437,7 +387,7 @@ sys.exit(1 if errors else 0)
 
 #[tokio::test]
 async fn the_openapi_document_is_valid_openapi_3_1() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let reply = portal.anonymous().get("/api/v1/openapi.json").await;
     assert_eq!(reply.status, 200, "the document needs no session");
@@ -468,7 +418,7 @@ validate(spec)
 
 #[tokio::test]
 async fn every_documented_operation_is_routed_and_needs_a_session_except_the_document() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let anonymous = portal.anonymous();
     let doc = anonymous.get("/api/v1/openapi.json").await.json;
@@ -496,7 +446,7 @@ async fn every_documented_operation_is_routed_and_needs_a_session_except_the_doc
 
 #[tokio::test]
 async fn members_may_read_but_admin_endpoints_are_403_and_unsafe_methods_need_the_csrf_header() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", Some(SyncTrigger::new())).await;
     let zoe = seed_default(&portal).await;
     let member = portal.client("member@contoso.com", Role::Member).await;
@@ -555,7 +505,7 @@ async fn members_may_read_but_admin_endpoints_are_403_and_unsafe_methods_need_th
 
 #[tokio::test]
 async fn admins_request_a_sync_pass_or_get_409_without_background_sync() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let trigger = SyncTrigger::new();
     let with_sync = Portal::start(&db.store, "default", Some(trigger.clone())).await;
     let admin = with_sync.client("root@contoso.com", Role::Admin).await;
@@ -577,7 +527,7 @@ async fn admins_request_a_sync_pass_or_get_409_without_background_sync() {
 
 #[tokio::test]
 async fn the_integration_shows_when_the_secret_was_set_but_never_the_secret() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let admin = portal.client("root@contoso.com", Role::Admin).await;
     problem(&admin.get("/api/v1/integration").await, 404);
@@ -638,7 +588,7 @@ const SCHEMATHESIS_EXAMPLES: &str = "100";
 /// `curl` that does.
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let zoe = seed_default(&portal).await;
     let spare = contact(&portal.store, portal.ws, "Spare Contact", "spare@litware.example").await;
@@ -743,7 +693,7 @@ parameters = {{ "path.id" = "{email}" }}
 /// does only while the workspace keeps them.
 #[tokio::test]
 async fn a_member_never_finds_or_opens_a_colleagues_internal_only_mail() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let (store, ws) = (&portal.store, portal.ws);
     let ann_mailbox = directory(store, ws, "contoso.com").await;
@@ -870,19 +820,19 @@ async fn another_workspaces_ids_are_404_and_never_listed(db: Db) {
 
 #[tokio::test]
 async fn another_workspaces_ids_are_404_and_never_listed_on_sqlite() {
-    another_workspaces_ids_are_404_and_never_listed(Db::sqlite().await).await;
+    another_workspaces_ids_are_404_and_never_listed(Db::sqlite("api-test").await).await;
 }
 
 #[tokio::test]
 async fn another_workspaces_ids_are_404_and_never_listed_on_postgres() {
-    another_workspaces_ids_are_404_and_never_listed(Db::postgres().await).await;
+    another_workspaces_ids_are_404_and_never_listed(Db::postgres("api").await).await;
 }
 
 // ---- contacts ----------------------------------------------------------------------
 
 #[tokio::test]
 async fn contacts_are_created_read_changed_and_deleted_with_their_history() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let mailbox = directory(&portal.store, portal.ws, "contoso.com").await;
     mail(&portal.store, portal.ws, mailbox, "contoso.com", "zoe@fabrikam.com", 4, "zoe").await;
@@ -942,7 +892,7 @@ async fn contacts_are_created_read_changed_and_deleted_with_their_history() {
 
 #[tokio::test]
 async fn contact_lists_page_with_an_opaque_cursor() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     for i in 0..5 {
         contact(&portal.store, portal.ws, &format!("Person {i}"), &format!("p{i}@fabrikam.com")).await;
@@ -970,7 +920,7 @@ async fn contact_lists_page_with_an_opaque_cursor() {
 
 #[tokio::test]
 async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let zoe = seed_default(&portal).await;
     let client = portal.client("member@contoso.com", Role::Member).await;
@@ -1076,7 +1026,7 @@ async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
 
 #[tokio::test]
 async fn the_timeline_is_the_documented_json_and_pages_with_its_cursor() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let zoe = seed_default(&portal).await;
     let client = portal.client("member@contoso.com", Role::Member).await;
@@ -1181,7 +1131,7 @@ async fn the_timeline_is_the_documented_json_and_pages_with_its_cursor() {
 
 #[tokio::test]
 async fn hidden_fields_are_null_and_hidden_bodies_are_403() {
-    let db = Db::sqlite().await;
+    let db = Db::sqlite("api-test").await;
     let portal = Portal::start(&db.store, "default", None).await;
     let zoe = seed_default(&portal).await;
     let client = portal.client("member@contoso.com", Role::Member).await;

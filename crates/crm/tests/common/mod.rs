@@ -7,46 +7,17 @@ use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use tac_test_support::TestDatabase;
 
 pub fn unique() -> String {
     format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros())
-}
-
-/// A fresh SQLite file and a fresh PostgreSQL database (`tac_<prefix>_…`).
-pub fn databases(dir: &Path, prefix: &str) -> Vec<(&'static str, String)> {
-    let admin = std::env::var("TAC_TEST_POSTGRES_URL")
-        .expect("TAC_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
-    let name = format!("tac_{prefix}_{}", unique());
-    let out = Command::new("psql")
-        .arg(&admin)
-        .args(["-qAtc", &format!("create database {name}")])
-        .output()
-        .expect("psql runs");
-    assert!(out.status.success(), "create database: {}", String::from_utf8_lossy(&out.stderr));
-    let pg = format!("{}/{name}", admin.rsplit_once('/').expect("URL ends in /DATABASE").0);
-    vec![("sqlite", format!("sqlite://{}", dir.join("tac.db").display())), ("postgres", pg)]
-}
-
-/// Drops a PostgreSQL database [`databases`] made (best effort: the CLI runs
-/// have exited); SQLite URLs are left alone.
-pub fn drop_database(url: &str) {
-    if !url.starts_with("postgres") {
-        return;
-    }
-    let (Ok(admin), Some((_, name))) = (std::env::var("TAC_TEST_POSTGRES_URL"), url.rsplit_once('/')) else {
-        return;
-    };
-    let _ = Command::new("psql")
-        .arg(&admin)
-        .args(["-qAtc", &format!("drop database if exists {name} with (force)")])
-        .output();
 }
 
 /// A test's temporary folder and the PostgreSQL databases made for it, all
 /// removed when it is dropped, whether the test passed or not.
 pub struct Scratch {
     pub dir: PathBuf,
-    databases: std::sync::Mutex<Vec<String>>,
+    databases: std::sync::Mutex<Vec<TestDatabase>>,
 }
 
 impl Scratch {
@@ -57,20 +28,23 @@ impl Scratch {
         Scratch { dir, databases: std::sync::Mutex::default() }
     }
 
-    /// [`databases`], dropped with the scratch.
+    /// A SQLite file in `sqlite_dir` and a fresh PostgreSQL database
+    /// (`tac_<prefix>_…`), dropped with the scratch: their URLs, by backend.
     pub fn databases(&self, sqlite_dir: &Path, prefix: &str) -> Vec<(&'static str, String)> {
-        let made = databases(sqlite_dir, prefix);
-        let mut kept = self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.extend(made.iter().map(|(_, url)| url.clone()).filter(|u| u.starts_with("postgres")));
-        made
+        let postgres = TestDatabase::postgres(prefix);
+        let urls = vec![
+            ("sqlite", format!("sqlite://{}", sqlite_dir.join("tac.db").display())),
+            ("postgres", postgres.url.clone()),
+        ];
+        self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(postgres);
+        urls
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        for url in self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
-            drop_database(url);
-        }
+        // The databases go with the vector; the folder with the SQLite files here.
+        self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

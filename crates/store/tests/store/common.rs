@@ -1,32 +1,16 @@
 //! Runs each storage test against both backends, each in a database of its
-//! own so tests run in parallel: a fresh SQLite file in a temporary folder,
-//! and a fresh PostgreSQL database `tac_test_<random>` created through
-//! `TAC_TEST_POSTGRES_URL` and dropped afterwards (also when the test fails).
+//! own so tests run in parallel (`tac_test_support::TestDb`: a fresh SQLite
+//! file, or a fresh PostgreSQL database `tac_test_<random>`, removed
+//! afterwards, also when the test fails).
 
 use chrono::{DateTime, TimeZone, Utc};
 use std::future::Future;
-use std::path::PathBuf;
 use tac_core::records::{
     AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
     ParticipantRole, TenantDomain,
 };
 use tac_store::{Backend, MailboxId, Store, WorkspaceId};
-
-pub const POSTGRES_URL_VAR: &str = "TAC_TEST_POSTGRES_URL";
-
-/// A store on a database that only this test uses.
-pub struct TestDb {
-    pub store: Store,
-    /// The URL the store was opened with, for tests that look at raw rows.
-    pub url: String,
-    /// The SQLite file (`None` on PostgreSQL).
-    pub sqlite_path: Option<PathBuf>,
-}
-
-enum Cleanup {
-    SqliteDir(PathBuf),
-    PostgresDatabase { admin_url: String, name: String },
-}
+pub use tac_test_support::{TestDb, random_suffix};
 
 /// Declares `mod <test> { sqlite(), postgres() }` for each async test
 /// function `async fn <test>(db: TestDb)` named, so every behaviour is one
@@ -50,104 +34,21 @@ macro_rules! both_backends {
     };
 }
 
-/// Creates the test's database, runs the test, and drops the database even
-/// if the test panicked (then re-raises the panic).
+/// Runs the test on a fresh database of `backend`; the database is
+/// removed when the test's task ends, whether it passed or panicked (then
+/// the panic is raised again here).
 pub async fn run<F, Fut>(backend: Backend, test: F)
 where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let (db, cleanup) = match backend {
-        Backend::Sqlite => sqlite_db().await,
-        Backend::Postgres => postgres_db().await,
-    };
-    let store = db.store.clone();
-    let outcome = tokio::spawn(test(db)).await;
-    store.close().await;
-    match cleanup {
-        Cleanup::SqliteDir(dir) => {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        Cleanup::PostgresDatabase { admin_url, name } => drop_postgres_database(&admin_url, &name).await,
-    }
-    if let Err(error) = outcome {
+    let db = TestDb::new(backend, "test").await;
+    if let Err(error) = tokio::spawn(test(db)).await {
         match error.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
             Err(error) => panic!("test task failed: {error}"),
         }
     }
-}
-
-pub fn random_suffix() -> String {
-    let mut bytes = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut bytes).expect("BUG: the OS random source failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-async fn sqlite_db() -> (TestDb, Cleanup) {
-    let dir = std::env::temp_dir().join(format!("tac-store-test-{}", random_suffix()));
-    std::fs::create_dir_all(&dir).expect("create a temporary folder");
-    let path = dir.join("tac.db");
-    let url = format!("sqlite://{}", path.display());
-    let store = Store::connect(&url).await.expect("open a fresh SQLite database");
-    (TestDb { store, url, sqlite_path: Some(path) }, Cleanup::SqliteDir(dir))
-}
-
-async fn postgres_db() -> (TestDb, Cleanup) {
-    let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
-        panic!(
-            "{POSTGRES_URL_VAR} is not set, and every storage test also runs against PostgreSQL.\n\
-             Run the tests with `scripts/test` (it installs and starts a local PostgreSQL 15, creates \
-             the `tac` role and sets the variable), or start PostgreSQL yourself \
-             (`pg_ctlcluster 15 main start`) and export \
-             {POSTGRES_URL_VAR}=postgres://tac:tac@127.0.0.1:5432/postgres \
-             (a role with LOGIN and CREATEDB; each test creates and drops its own database)."
-        )
-    });
-    let name = format!("tac_test_{}", random_suffix());
-    let mut admin = connect_admin(&admin_url).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
-    drop(admin);
-    let url = with_database(&admin_url, &name);
-    let store = Store::connect(&url).await.expect("open the fresh PostgreSQL database");
-    (TestDb { store, url, sqlite_path: None }, Cleanup::PostgresDatabase { admin_url, name })
-}
-
-async fn connect_admin(admin_url: &str) -> sqlx::PgConnection {
-    use sqlx::Connection as _;
-    sqlx::PgConnection::connect(admin_url).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot connect to PostgreSQL at {POSTGRES_URL_VAR}: {e}\n\
-             Is it running? `scripts/test` starts it (or: `pg_ctlcluster 15 main start`)."
-        )
-    })
-}
-
-async fn drop_postgres_database(admin_url: &str, name: &str) {
-    let mut admin = connect_admin(admin_url).await;
-    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
-        .execute(&mut admin)
-        .await
-    {
-        eprintln!("warning: could not drop test database {name}: {e}");
-    }
-}
-
-/// The admin URL with its database replaced by `name`.
-fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
 }
 
 // ---- fixtures ----------------------------------------------------------------
@@ -251,18 +152,4 @@ pub fn attendee(address: &str, name: &str, kind: &str, response: &str) -> Attend
 
 pub fn meeting_copy(graph_id: &str, response: &str, is_organizer: bool) -> MeetingCopy {
     MeetingCopy { graph_id: graph_id.to_owned(), response: response.to_owned(), is_organizer }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn test_database_urls_keep_credentials_and_options() {
-        assert_eq!(
-            with_database("postgres://tac:tac@127.0.0.1:5432/postgres", "tac_test_1"),
-            "postgres://tac:tac@127.0.0.1:5432/tac_test_1"
-        );
-        assert_eq!(with_database("postgres://h:5432?sslmode=disable", "x"), "postgres://h:5432/x?sslmode=disable");
-    }
 }

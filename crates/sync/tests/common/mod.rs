@@ -10,45 +10,30 @@ use std::sync::Arc;
 use tac_emulator::{EmulatorConfig, RunningEmulator};
 use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
 use tac_store::Store;
+use tac_test_support::TestDb;
 
 /// A fresh database of each kind, removed (folder and PostgreSQL database)
 /// when the loop over them ends, whether the test passed or not.
 pub async fn stores() -> TestStores {
-    let dir = std::env::temp_dir().join(format!("tac-sync-test-{}", unique()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let sqlite = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("sqlite");
-    let admin = std::env::var("TAC_TEST_POSTGRES_URL")
-        .expect("TAC_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
-    let name = format!("tac_sync_{}", unique());
-    {
-        use sqlx::Connection as _;
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("postgres admin connection");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-    }
-    let url = match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("TAC_TEST_POSTGRES_URL must end in /DATABASE"),
-    };
-    let pg = Store::connect(&url).await.expect("postgres");
-    TestStores { stores: vec![("sqlite", sqlite), ("postgres", pg)], cleanup: Cleanup { dir, admin, name } }
+    let sqlite = TestDb::sqlite("sync-test").await;
+    let postgres = TestDb::postgres("sync").await;
+    TestStores { dbs: vec![("sqlite", sqlite), ("postgres", postgres)] }
 }
 
 /// The stores of [`stores`], to loop over.
 pub struct TestStores {
-    stores: Vec<(&'static str, Store)>,
-    cleanup: Cleanup,
+    dbs: Vec<(&'static str, TestDb)>,
 }
 
 impl TestStores {
     /// The URL of the PostgreSQL store's database, for a test that needs
     /// its own connection beside the store's.
     pub fn postgres_url(&self) -> String {
-        let admin = &self.cleanup.admin;
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-        format!("{base}/{}", self.cleanup.name)
+        self.dbs
+            .iter()
+            .find(|(label, _)| *label == "postgres")
+            .map(|(_, db)| db.url.clone())
+            .expect("a PostgreSQL store")
     }
 }
 
@@ -57,14 +42,15 @@ impl IntoIterator for TestStores {
     type IntoIter = StoresIter;
 
     fn into_iter(self) -> StoresIter {
-        StoresIter { stores: self.stores.into_iter(), _cleanup: self.cleanup }
+        let stores = self.dbs.iter().map(|(label, db)| (*label, db.store.clone())).collect::<Vec<_>>().into_iter();
+        StoresIter { stores, _dbs: self.dbs }
     }
 }
 
 /// Yields the stores; dropped at the end of the loop, it removes them.
 pub struct StoresIter {
     stores: std::vec::IntoIter<(&'static str, Store)>,
-    _cleanup: Cleanup,
+    _dbs: Vec<(&'static str, TestDb)>,
 }
 
 impl Iterator for StoresIter {
@@ -72,35 +58,6 @@ impl Iterator for StoresIter {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.stores.next()
-    }
-}
-
-/// Removes a test's SQLite folder and PostgreSQL database when dropped.
-struct Cleanup {
-    dir: std::path::PathBuf,
-    admin: String,
-    name: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        // Dropping runs inside the test's runtime, which cannot block on
-        // itself: the database is dropped from a thread with its own.
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            runtime.block_on(async {
-                use sqlx::Connection as _;
-                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                let sql = format!("drop database if exists {name} with (force)");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
-            eprintln!("warning: could not drop the test database {}", self.name);
-        }
     }
 }
 

@@ -6,9 +6,9 @@
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use tac_graph::CloudPolicy;
 use tac_store::{MasterKey, NewPortalUser, PortalUserId, Role, Store, WorkspaceId};
+use tac_test_support::TestDb;
 use tac_web::AppState;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -19,26 +19,8 @@ pub struct Portal {
     pub ws: WorkspaceId,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-fn random_suffix() -> String {
-    let mut bytes = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut bytes).expect("BUG: the OS random source failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A fresh SQLite database in a new temporary folder.
-async fn fresh_sqlite() -> (Store, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tac-web-test-{}", random_suffix()));
-    std::fs::create_dir_all(&dir).expect("create a temporary folder");
-    let store = Store::connect(&format!("sqlite://{}", dir.join("tac.db").display())).await.expect("open SQLite");
-    (store, dir)
+    /// The database; removed when the portal is dropped.
+    _db: TestDb,
 }
 
 impl Portal {
@@ -49,28 +31,18 @@ impl Portal {
 
     /// The portal with extra routes (e.g. a test-only admin page).
     pub async fn start_with_routes(routes: axum::Router<AppState>) -> Portal {
-        let (store, dir) = fresh_sqlite().await;
-        Self::serve(store, routes, Cleanup::Dir(dir)).await
+        Self::serve(TestDb::sqlite("web-test").await, routes).await
     }
 
     /// The portal over a fresh PostgreSQL database (from TAC_TEST_POSTGRES_URL).
     pub async fn start_postgres() -> Portal {
-        use sqlx::Connection as _;
-        let admin_url = std::env::var("TAC_TEST_POSTGRES_URL")
-            .expect("TAC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
-        let name = format!("tac_web_{}", random_suffix());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to PostgreSQL");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&mut admin).await.unwrap();
-        let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("URL ends in /DATABASE").0);
-        let store = Store::connect(&url).await.expect("open PostgreSQL");
-        Self::serve(store, tac_web::routes(), Cleanup::Postgres { admin_url, name }).await
+        Self::serve(TestDb::postgres("web").await, tac_web::routes()).await
     }
 
     /// The portal over a fresh SQLite database, with a background-sync
     /// trigger as `tac-crm serve` gives it (without `--no-sync`).
     pub async fn start_with_sync_trigger(trigger: tac_web::SyncTrigger) -> Portal {
-        let (store, dir) = fresh_sqlite().await;
-        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| {
+        Self::serve_with(TestDb::sqlite("web-test").await, tac_web::routes(), |s| {
             s.with_clouds(CloudPolicy::AnyHost).with_sync_trigger(trigger)
         })
         .await
@@ -80,8 +52,7 @@ impl Portal {
     /// `proxies` (`TAC_TRUSTED_PROXIES`).
     pub async fn start_behind_proxy(proxies: &str) -> Portal {
         let proxies = tac_web::auth::parse_trusted_proxies(proxies).expect("proxies");
-        let (store, dir) = fresh_sqlite().await;
-        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| {
+        Self::serve_with(TestDb::sqlite("web-test").await, tac_web::routes(), |s| {
             s.with_clouds(CloudPolicy::AnyHost).with_trusted_proxies(proxies)
         })
         .await
@@ -90,8 +61,7 @@ impl Portal {
     /// The portal over a fresh SQLite database, accepting only Microsoft's
     /// clouds as a production deployment does (the emulator is refused).
     pub async fn start_microsoft_only() -> Portal {
-        let (store, dir) = fresh_sqlite().await;
-        Self::serve_with(store, tac_web::routes(), Cleanup::Dir(dir), |s| s).await
+        Self::serve_with(TestDb::sqlite("web-test").await, tac_web::routes(), |s| s).await
     }
 
     /// The master key the portal seals secrets with.
@@ -99,17 +69,17 @@ impl Portal {
         MasterKey::from_bytes([3; 32])
     }
 
-    async fn serve(store: Store, routes: axum::Router<AppState>, cleanup: Cleanup) -> Portal {
+    async fn serve(db: TestDb, routes: axum::Router<AppState>) -> Portal {
         // The emulator listens on loopback, outside Microsoft's clouds.
-        Self::serve_with(store, routes, cleanup, |s| s.with_clouds(CloudPolicy::AnyHost)).await
+        Self::serve_with(db, routes, |s| s.with_clouds(CloudPolicy::AnyHost)).await
     }
 
     async fn serve_with(
-        store: Store,
+        db: TestDb,
         routes: axum::Router<AppState>,
-        cleanup: Cleanup,
         configure: impl FnOnce(AppState) -> AppState,
     ) -> Portal {
+        let store = db.store.clone();
         let ws = store.ensure_workspace("default").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -123,7 +93,7 @@ impl Portal {
                 })
                 .await
         });
-        Portal { base, store, ws, shutdown: Some(tx), server: Some(server), cleanup }
+        Portal { base, store, ws, shutdown: Some(tx), server: Some(server), _db: db }
     }
 
     pub async fn add_user(&self, email: &str, role: Role) -> PortalUserId {
@@ -157,19 +127,6 @@ impl Portal {
             server.await.expect("server task").expect("server stops cleanly");
         }
         self.store.close().await;
-        match &self.cleanup {
-            Cleanup::Dir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                use sqlx::Connection as _;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
-                        .execute(&mut admin)
-                        .await;
-                }
-            }
-        }
     }
 }
 
