@@ -19,6 +19,9 @@ use tac_store::{Backend, Store};
 /// The variable that names the PostgreSQL server tests create databases on.
 pub const POSTGRES_URL_VAR: &str = "TAC_TEST_POSTGRES_URL";
 
+/// How often dropping a test database is tried (200 ms apart).
+const DROP_ATTEMPTS: u32 = 25;
+
 /// A database that only this test uses; removed when dropped.
 #[derive(Debug)]
 pub struct TestDatabase {
@@ -81,9 +84,19 @@ impl Drop for TestDatabase {
                 let _ = std::fs::remove_dir_all(dir);
             }
             Cleanup::PostgresDatabase { admin_url, name } => {
-                // `with (force)` ends the connections a panicking test left open.
-                if let Err(e) = admin_sql(admin_url, format!("drop database if exists {name} with (force)")) {
-                    eprintln!("warning: could not drop the test database {name}: {e}");
+                // `with (force)` ends the connections a panicking test left
+                // open, but not an autovacuum worker that has just started on
+                // the fresh tables (the test role may not signal it): that
+                // refusal passes in a moment, so it is tried again.
+                let sql = format!("drop database if exists {name} with (force)");
+                let mut attempt = 1;
+                while let Err(e) = admin_sql(admin_url, sql.clone()) {
+                    if attempt == DROP_ATTEMPTS {
+                        eprintln!("warning: could not drop the test database {name}: {e}");
+                        break;
+                    }
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(200));
                 }
             }
         }
