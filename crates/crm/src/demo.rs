@@ -82,18 +82,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::build(config).await?;
     // The demo's Microsoft cloud is the emulator, on loopback.
     settings.clouds = tac_graph::CloudPolicy::AnyHost;
-    let mut integration = match settings.store.load_integration(settings.workspace, &settings.key).await? {
-        // A rerun keeps the admin's choices (scope, backfill, toggles…) and points them at this emulator.
-        Some(stored) if stored.settings.tenant_id == creds.tenant_id => stored.settings,
-        _ => IntegrationSettings::new(creds.tenant_id.clone(), creds.client_id.clone()),
-    };
-    integration.client_id = creds.client_id.clone();
-    integration.login_url = creds.login_url.clone();
-    integration.graph_url = creds.graph_url.clone();
-    integration.import_emails = true;
-    integration.calendar_sync = true;
-    let secret = secrecy::SecretString::from(creds.client_secret.clone());
-    settings.store.save_integration(settings.workspace, &integration, Some(&secret), &settings.key, "demo").await?;
+    connect_to_emulator(&settings, &creds).await?;
     let admin = demo_admin(&settings, &config.data_dir).await?;
 
     let trigger = SyncTrigger::new();
@@ -125,6 +114,41 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
+    println!("{}", ready_line(&first, started.elapsed(), &url));
+    println!("Syncing again every {} s; Ctrl-C stops.", args.interval);
+    sync_loop(
+        &settings,
+        Duration::from_secs(args.interval),
+        Some(trigger),
+        FirstPass::AfterInterval,
+        serving.stopping(),
+    )
+    .await;
+    serving.finish().await?;
+    settings.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Saves the integration with the emulator's tenant, app and secret, and
+/// both toggles on. A rerun keeps the admin's other choices (scope,
+/// backfill…) and points them at this emulator.
+async fn connect_to_emulator(settings: &Settings, creds: &tac_emulator::Credentials) -> anyhow::Result<()> {
+    let mut integration = match settings.store.load_integration(settings.workspace, &settings.key).await? {
+        Some(stored) if stored.settings.tenant_id == creds.tenant_id => stored.settings,
+        _ => IntegrationSettings::new(creds.tenant_id.clone(), creds.client_id.clone()),
+    };
+    integration.client_id = creds.client_id.clone();
+    integration.login_url = creds.login_url.clone();
+    integration.graph_url = creds.graph_url.clone();
+    integration.import_emails = true;
+    integration.calendar_sync = true;
+    let secret = secrecy::SecretString::from(creds.client_secret.clone());
+    settings.store.save_integration(settings.workspace, &integration, Some(&secret), &settings.key, "demo").await?;
+    Ok(())
+}
+
+/// What the demo says once its first pass is over.
+fn ready_line(first: &anyhow::Result<Option<tac_sync::SyncReport>>, took: Duration, url: &str) -> String {
     match first {
         Ok(Some(report)) => {
             let emails: u64 = report.mailboxes.iter().map(|m| m.emails).sum();
@@ -138,29 +162,17 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
                 0 => String::new(),
                 n => format!(", {n} with problems (see the log above and the Integrations page)"),
             };
-            println!(
+            format!(
                 "Ready in {:.0} s: synced {} mailboxes ({emails} emails, {meetings} meetings received){problems}. Open {url}",
-                started.elapsed().as_secs_f64(),
+                took.as_secs_f64(),
                 report.mailboxes.len()
-            );
+            )
         }
-        Ok(None) => println!("Ready, but nothing synced (see the log above). Open {url}"),
+        Ok(None) => format!("Ready, but nothing synced (see the log above). Open {url}"),
         Err(e) => {
-            println!("Ready, but the first sync failed: {e:#}. The portal's Integrations page shows why. Open {url}")
+            format!("Ready, but the first sync failed: {e:#}. The portal's Integrations page shows why. Open {url}")
         }
     }
-    println!("Syncing again every {} s; Ctrl-C stops.", args.interval);
-    sync_loop(
-        &settings,
-        Duration::from_secs(args.interval),
-        Some(trigger),
-        FirstPass::AfterInterval,
-        serving.stopping(),
-    )
-    .await;
-    serving.finish().await?;
-    settings.store.close().await;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Makes the demo admin at the first run, with a random password kept in

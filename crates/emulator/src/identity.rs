@@ -240,112 +240,9 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     let grant = form.get("grant_type").ok_or_else(|| missing("grant_type"))?;
     match grant.as_str() {
-        "client_credentials" => {
-            let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
-            let resource = scope.trim().strip_suffix("/.default").ok_or_else(|| {
-                aad(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    1002012,
-                    format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
-                )
-            })?;
-            if !is_graph_resource(state, resource) {
-                return Err(aad(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_resource",
-                    500011,
-                    format!(
-                        "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
-                        state.org().display_name
-                    ),
-                ));
-            }
-            let client_id = authenticate_client(state, tenant, &form, headers)?;
-            let access_token = app_token(state, &client_id);
-            Ok(token_response(json!({"access_token": access_token}), state.token_lifetime))
-        }
-        "authorization_code" => {
-            let client_id = authenticate_client(state, tenant, &form, headers)?;
-            let code = form.get("code").ok_or_else(|| missing("code"))?;
-            let grant = {
-                let mut registry = state.registry();
-                let Some(entry) = registry.codes.get_mut(code) else {
-                    return Err(aad(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        70008,
-                        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
-                    ));
-                };
-                if entry.redeemed {
-                    return Err(aad(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        54005,
-                        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
-                    ));
-                }
-                if Utc::now() - entry.issued > Duration::minutes(10) {
-                    return Err(aad(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        70008,
-                        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
-                    ));
-                }
-                if !entry.client_id.eq_ignore_ascii_case(&client_id) {
-                    return Err(aad(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        70000,
-                        "The provided value for the 'code' parameter is not valid. The code was issued to another client.",
-                    ));
-                }
-                if form.get("redirect_uri") != Some(&entry.redirect_uri) {
-                    return Err(aad(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        500112,
-                        "The reply address does not match the reply address provided when requesting Authorization code.",
-                    ));
-                }
-                if let Some((challenge, method)) = &entry.challenge {
-                    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
-                    if !pkce_matches(verifier, challenge, method) {
-                        return Err(aad(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_grant",
-                            501481,
-                            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
-                        ));
-                    }
-                }
-                entry.redeemed = true;
-                entry.clone()
-            };
-            Ok(user_tokens(state, &client_id, grant.user, &grant.scope, grant.nonce.as_deref()))
-        }
-        "refresh_token" => {
-            let client_id = authenticate_client(state, tenant, &form, headers)?;
-            let refresh = form.get("refresh_token").ok_or_else(|| missing("refresh_token"))?;
-            let grant = state.registry().refresh_tokens.get(refresh).cloned();
-            let grant = grant
-                .filter(|g| g.client_id.eq_ignore_ascii_case(&client_id) && Utc::now() - g.issued < Duration::days(90))
-                .ok_or_else(|| {
-                    aad(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        9002313,
-                        "Invalid request. Request is malformed or invalid: the refresh token is not valid.",
-                    )
-                })?;
-            if !state.org().users.get(grant.user).is_some_and(|u| u.account_enabled) {
-                return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 50057, "The user account is disabled."));
-            }
-            let scope = form.get("scope").cloned().unwrap_or(grant.scope.clone());
-            Ok(user_tokens(state, &client_id, grant.user, &scope, None))
-        }
+        "client_credentials" => app_grant(state, tenant, &form, headers),
+        "authorization_code" => authorization_code(state, tenant, &form, headers),
+        "refresh_token" => refresh_token(state, tenant, &form, headers),
         other => Err(aad(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -353,6 +250,134 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
             format!("The app requested an unsupported grant type '{other}'."),
         )),
     }
+}
+
+/// `grant_type=client_credentials`: an app-only token; `scope` must be a
+/// resource with `/.default`.
+fn app_grant(
+    state: &AppState,
+    tenant: &str,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, AadError> {
+    let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
+    let resource = scope.trim().strip_suffix("/.default").ok_or_else(|| {
+        aad(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            1002012,
+            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+        )
+    })?;
+    if !is_graph_resource(state, resource) {
+        return Err(aad(
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            500011,
+            format!(
+                "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                state.org().display_name
+            ),
+        ));
+    }
+    let client_id = authenticate_client(state, tenant, form, headers)?;
+    let access_token = app_token(state, &client_id);
+    Ok(token_response(json!({"access_token": access_token}), state.token_lifetime))
+}
+
+/// `grant_type=authorization_code`: redeems a sign-in's code, once, for the client and redirect URI it was issued to, with PKCE when the sign-in used it.
+fn authorization_code(
+    state: &AppState,
+    tenant: &str,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, AadError> {
+    let client_id = authenticate_client(state, tenant, form, headers)?;
+    let code = form.get("code").ok_or_else(|| missing("code"))?;
+    let grant = {
+        let mut registry = state.registry();
+        let Some(entry) = registry.codes.get_mut(code) else {
+            return Err(aad(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                70008,
+                "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+            ));
+        };
+        if entry.redeemed {
+            return Err(aad(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                54005,
+                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+            ));
+        }
+        if Utc::now() - entry.issued > Duration::minutes(10) {
+            return Err(aad(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                70008,
+                "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+            ));
+        }
+        if !entry.client_id.eq_ignore_ascii_case(&client_id) {
+            return Err(aad(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                70000,
+                "The provided value for the 'code' parameter is not valid. The code was issued to another client.",
+            ));
+        }
+        if form.get("redirect_uri") != Some(&entry.redirect_uri) {
+            return Err(aad(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                500112,
+                "The reply address does not match the reply address provided when requesting Authorization code.",
+            ));
+        }
+        if let Some((challenge, method)) = &entry.challenge {
+            let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
+            if !pkce_matches(verifier, challenge, method) {
+                return Err(aad(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    501481,
+                    "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                ));
+            }
+        }
+        entry.redeemed = true;
+        entry.clone()
+    };
+    Ok(user_tokens(state, &client_id, grant.user, &grant.scope, grant.nonce.as_deref()))
+}
+
+/// `grant_type=refresh_token`: a new access token for a user from a refresh token, while the account is enabled.
+fn refresh_token(
+    state: &AppState,
+    tenant: &str,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, AadError> {
+    let client_id = authenticate_client(state, tenant, form, headers)?;
+    let refresh = form.get("refresh_token").ok_or_else(|| missing("refresh_token"))?;
+    let grant = state.registry().refresh_tokens.get(refresh).cloned();
+    let grant = grant
+        .filter(|g| g.client_id.eq_ignore_ascii_case(&client_id) && Utc::now() - g.issued < Duration::days(90))
+        .ok_or_else(|| {
+            aad(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                9002313,
+                "Invalid request. Request is malformed or invalid: the refresh token is not valid.",
+            )
+        })?;
+    if !state.org().users.get(grant.user).is_some_and(|u| u.account_enabled) {
+        return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 50057, "The user account is disabled."));
+    }
+    let scope = form.get("scope").cloned().unwrap_or(grant.scope.clone());
+    Ok(user_tokens(state, &client_id, grant.user, &scope, None))
 }
 
 fn pkce_matches(verifier: &str, challenge: &str, method: &str) -> bool {

@@ -177,31 +177,14 @@ impl RenderContext {
         } else {
             (self.date_time_zone(e.start), self.date_time_zone(e.end))
         };
-        let attendees: Vec<Value> = e
-            .attendees
-            .iter()
-            .map(|a| {
-                json!({
-                    "type": a.kind,
-                    "status": {"response": a.response, "time": if a.response == "none" { "0001-01-01T00:00:00Z".to_string() } else { utc_stamp(e.created + chrono::Duration::hours(2)) }},
-                    "emailAddress": {"name": a.address.name, "address": a.address.address},
-                })
-            })
-            .collect();
+        let attendees = event_attendees(e);
         let series_master_id = match e.kind {
             "occurrence" | "exception" => {
                 Some(ids::event_id(e.mailbox, EventKey { occurrence: EventKey::MASTER, ..e.key }))
             }
             _ => None,
         };
-        let mut location = json!({"displayName": e.location, "locationType": "default", "uniqueId": e.location, "uniqueIdType": "private"});
-        if !e.location.is_empty() && e.join_url.is_none() {
-            // A physical place: Outlook resolves it to an address and coordinates.
-            let h = crate::rng::hash(7, &[e.location.len() as u64, e.location.bytes().map(u64::from).sum()]);
-            location["address"] = json!({"street": format!("{} Main Street", 100 + h % 900), "city": "Seattle", "state": "WA", "countryOrRegion": "United States", "postalCode": format!("98{:03}", h % 1000)});
-            location["coordinates"] =
-                json!({"latitude": 47.6 + (h % 100) as f64 / 1000.0, "longitude": -122.3 - (h % 77) as f64 / 1000.0});
-        }
+        let location = event_location(e);
         let mut o = Map::new();
         o.insert("@odata.etag".into(), json!(etag));
         o.insert("id".into(), json!(id));
@@ -252,19 +235,7 @@ impl RenderContext {
         o.insert("end".into(), end);
         o.insert("location".into(), location.clone());
         o.insert("locations".into(), if e.location.is_empty() { json!([]) } else { json!([location]) });
-        o.insert(
-            "recurrence".into(),
-            match &e.recurrence {
-                Some(r) => json!({
-                    "pattern": {"type": "weekly", "interval": 1, "month": 0, "dayOfMonth": 0,
-                                "daysOfWeek": [weekday_name(r.day_of_week)], "firstDayOfWeek": "sunday", "index": "first"},
-                    "range": {"type": "numbered", "startDate": r.start_date.format("%Y-%m-%d").to_string(),
-                              "endDate": "0001-01-01", "recurrenceTimeZone": e.original_zone.name,
-                              "numberOfOccurrences": r.occurrences}
-                }),
-                None => Value::Null,
-            },
-        );
+        o.insert("recurrence".into(), event_recurrence(e));
         o.insert("attendees".into(), Value::Array(attendees));
         o.insert("organizer".into(), email(&e.organizer));
         o.insert(
@@ -505,4 +476,47 @@ pub fn organization(org: &Organization) -> Value {
             "type": "Managed",
         })).collect::<Vec<_>>(),
     })
+}
+
+/// An event's attendees, each with its response.
+fn event_attendees(e: &Event) -> Vec<Value> {
+    e
+        .attendees
+        .iter()
+        .map(|a| {
+            json!({
+                "type": a.kind,
+                "status": {"response": a.response, "time": if a.response == "none" { "0001-01-01T00:00:00Z".to_string() } else { utc_stamp(e.created + chrono::Duration::hours(2)) }},
+                "emailAddress": {"name": a.address.name, "address": a.address.address},
+            })
+        })
+        .collect()
+}
+
+/// Where an event is: a physical place comes with an address and
+/// coordinates, as Outlook resolves it.
+fn event_location(e: &Event) -> Value {
+    let mut location = json!({"displayName": e.location, "locationType": "default", "uniqueId": e.location, "uniqueIdType": "private"});
+    if !e.location.is_empty() && e.join_url.is_none() {
+        // A physical place: Outlook resolves it to an address and coordinates.
+        let h = crate::rng::hash(7, &[e.location.len() as u64, e.location.bytes().map(u64::from).sum()]);
+        location["address"] = json!({"street": format!("{} Main Street", 100 + h % 900), "city": "Seattle", "state": "WA", "countryOrRegion": "United States", "postalCode": format!("98{:03}", h % 1000)});
+        location["coordinates"] =
+            json!({"latitude": 47.6 + (h % 100) as f64 / 1000.0, "longitude": -122.3 - (h % 77) as f64 / 1000.0});
+    }
+    location
+}
+
+/// An event's recurrence: series masters repeat weekly.
+fn event_recurrence(e: &Event) -> Value {
+    match &e.recurrence {
+        Some(r) => json!({
+            "pattern": {"type": "weekly", "interval": 1, "month": 0, "dayOfMonth": 0,
+                        "daysOfWeek": [weekday_name(r.day_of_week)], "firstDayOfWeek": "sunday", "index": "first"},
+            "range": {"type": "numbered", "startDate": r.start_date.format("%Y-%m-%d").to_string(),
+                      "endDate": "0001-01-01", "recurrenceTimeZone": e.original_zone.name,
+                      "numberOfOccurrences": r.occurrences}
+        }),
+        None => Value::Null,
+    }
 }

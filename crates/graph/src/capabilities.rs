@@ -230,6 +230,32 @@ impl GraphClient {
         checks.push((Capability::Roles, outcome));
 
         // Mail and calendars, on the first mailbox that has one.
+        let mailbox = self.probe_mailboxes(plan, candidates, consent, &mut checks).await;
+        Ok(CapabilityReport {
+            admin_consent: (!token.opaque).then_some(roles.is_some()),
+            mailbox,
+            checks: checks
+                .into_iter()
+                .map(|(capability, outcome)| CapabilityCheck {
+                    capability,
+                    label: capability.label(),
+                    outcome,
+                    granted: granted(capability),
+                })
+                .collect(),
+        })
+    }
+
+    /// The mail and calendar lines of the report, tried on the first of
+    /// `candidates` (users in scope) that has an Exchange Online mailbox:
+    /// pushed onto `checks`. Returns that mailbox.
+    async fn probe_mailboxes(
+        &self,
+        plan: &ProbePlan,
+        mut candidates: Vec<String>,
+        consent: bool,
+        checks: &mut Vec<(Capability, Outcome)>,
+    ) -> Option<String> {
         let mut mailbox = None;
         if plan.mail || plan.calendars {
             let mut seen = std::collections::HashSet::new();
@@ -276,19 +302,7 @@ impl GraphClient {
                 }
             }
         }
-        Ok(CapabilityReport {
-            admin_consent: (!token.opaque).then_some(roles.is_some()),
-            mailbox,
-            checks: checks
-                .into_iter()
-                .map(|(capability, outcome)| CapabilityCheck {
-                    capability,
-                    label: capability.label(),
-                    outcome,
-                    granted: granted(capability),
-                })
-                .collect(),
-        })
+        mailbox
     }
 
     /// Mail with bodies, else basic mail. `None`: the user has no mailbox.

@@ -176,66 +176,8 @@ pub async fn sync_once(
     let options = &options;
     let (users, directory, hints) = sync_directory(store, ws, &graph).await?;
     let users: Vec<DirectoryUser> = users.into_iter().filter(|u| !policy.excluded_mailboxes.contains(&u.id)).collect();
-    let in_scope: Vec<DirectoryUser> = match &options.scope {
-        MailboxScope::All => users,
-        MailboxScope::Groups(groups) => {
-            let mut members = HashSet::new();
-            for g in groups {
-                for m in store.group_members(ws, g).await? {
-                    members.insert(m.id);
-                }
-            }
-            users.into_iter().filter(|u| members.contains(&u.id)).collect()
-        }
-    };
-    // Mailboxes Microsoft throttled wait out their backoff; people without a
-    // mailbox are checked again only after a day or once a licence appears.
-    let now = Utc::now();
-    let rows: HashMap<String, tac_store::MailboxRow> =
-        store.mailboxes(ws).await?.into_iter().map(|m| (m.user_id.clone(), m)).collect();
-    let mut report = SyncReport::default();
-    let mut to_sync = Vec::with_capacity(in_scope.len());
-    for u in in_scope {
-        let hint = hints.get(&u.id).copied().unwrap_or_default();
-        let (state, code, message) = match hold(rows.get(&u.id), hint, now) {
-            None => {
-                to_sync.push(u);
-                continue;
-            }
-            Some(Hold::Backoff(until)) => (
-                MailboxState::Backoff,
-                "backoff".to_string(),
-                format!("Microsoft asked TAC to wait; the next attempt is after {until}."),
-            ),
-            Some(Hold::NoMailbox { code, message, first }) => {
-                if first {
-                    let address = u.mail.clone().unwrap_or_else(|| u.user_principal_name.clone());
-                    let mailbox = store.upsert_mailbox(ws, &u.id, &address).await?;
-                    store
-                        .set_mailbox_no_mailbox(
-                            ws,
-                            mailbox,
-                            no_mailbox_recheck(now, hint.licensed),
-                            hint.licensed,
-                            (&code, &message),
-                        )
-                        .await?;
-                }
-                (MailboxState::NoMailbox, code, message)
-            }
-        };
-        report.mailboxes.push(MailboxReport {
-            user_principal_name: u.user_principal_name.clone(),
-            state,
-            emails: 0,
-            meetings: 0,
-            removed: 0,
-            skipped: 0,
-            withheld: 0,
-            error: Some((code, message)),
-        });
-    }
-    let in_scope = to_sync;
+    let in_scope = in_scope(store, ws, users, &options.scope).await?;
+    let (in_scope, mut report) = held_back(store, ws, in_scope, &hints).await?;
     progress.mailboxes(in_scope.len());
     let directory = Arc::new(directory);
     let limit = Arc::new(Semaphore::new(options.parallel_mailboxes.max(1)));
@@ -291,6 +233,86 @@ pub async fn sync_once(
         tracing::info!(emails = purged.emails, meetings = purged.meetings, "retention period applied");
     }
     Ok(report)
+}
+
+/// The users whose mailboxes the scope takes: everyone, or the members of
+/// the chosen groups.
+async fn in_scope(
+    store: &Store,
+    ws: WorkspaceId,
+    users: Vec<DirectoryUser>,
+    scope: &MailboxScope,
+) -> Result<Vec<DirectoryUser>, SyncError> {
+    Ok(match scope {
+        MailboxScope::All => users,
+        MailboxScope::Groups(groups) => {
+            let mut members = HashSet::new();
+            for g in groups {
+                for m in store.group_members(ws, g).await? {
+                    members.insert(m.id);
+                }
+            }
+            users.into_iter().filter(|u| members.contains(&u.id)).collect()
+        }
+    })
+}
+
+/// Splits the users into those to sync now and the report of those held
+/// back: mailboxes Microsoft throttled wait out their backoff; people
+/// without a mailbox are checked again only after a day or once a licence
+/// appears.
+async fn held_back(
+    store: &Store,
+    ws: WorkspaceId,
+    in_scope: Vec<DirectoryUser>,
+    hints: &HashMap<String, MailboxHint>,
+) -> Result<(Vec<DirectoryUser>, SyncReport), SyncError> {
+    let now = Utc::now();
+    let rows: HashMap<String, tac_store::MailboxRow> =
+        store.mailboxes(ws).await?.into_iter().map(|m| (m.user_id.clone(), m)).collect();
+    let mut report = SyncReport::default();
+    let mut to_sync = Vec::with_capacity(in_scope.len());
+    for u in in_scope {
+        let hint = hints.get(&u.id).copied().unwrap_or_default();
+        let (state, code, message) = match hold(rows.get(&u.id), hint, now) {
+            None => {
+                to_sync.push(u);
+                continue;
+            }
+            Some(Hold::Backoff(until)) => (
+                MailboxState::Backoff,
+                "backoff".to_string(),
+                format!("Microsoft asked TAC to wait; the next attempt is after {until}."),
+            ),
+            Some(Hold::NoMailbox { code, message, first }) => {
+                if first {
+                    let address = u.mail.clone().unwrap_or_else(|| u.user_principal_name.clone());
+                    let mailbox = store.upsert_mailbox(ws, &u.id, &address).await?;
+                    store
+                        .set_mailbox_no_mailbox(
+                            ws,
+                            mailbox,
+                            no_mailbox_recheck(now, hint.licensed),
+                            hint.licensed,
+                            (&code, &message),
+                        )
+                        .await?;
+                }
+                (MailboxState::NoMailbox, code, message)
+            }
+        };
+        report.mailboxes.push(MailboxReport {
+            user_principal_name: u.user_principal_name.clone(),
+            state,
+            emails: 0,
+            meetings: 0,
+            removed: 0,
+            skipped: 0,
+            withheld: 0,
+            error: Some((code, message)),
+        });
+    }
+    Ok((to_sync, report))
 }
 
 /// How long a user found without a mailbox is left unprobed, unless a
@@ -533,6 +555,17 @@ enum Chain {
 
 /// A chain's live copies: (graph id, internetMessageId or iCalUId).
 type StoredIds = Vec<(String, String)>;
+
+/// Where a chain's round starts (see `MailboxJob::start`).
+struct Start {
+    link: String,
+    round: RoundState,
+    /// Whether `link` is the first link of a round (not a saved cursor).
+    at_start: bool,
+    /// After a reset: what was stored before, and what the new round has
+    /// confirmed so far.
+    reconcile: Option<(StoredIds, HashSet<String>)>,
+}
 
 /// What finished, in a mailbox's set of concurrent work.
 enum Step {
@@ -870,45 +903,7 @@ impl MailboxJob<'_> {
             Chain::Calendar => Prefer::calendar(self.options.page_size),
         };
         let mut basic = false;
-        // Whether `link` is the first link of a round (not a saved cursor).
-        let mut at_start = true;
-        // After a reset: what was stored before, and what the new round has confirmed.
-        let mut reconcile: Option<(StoredIds, HashSet<String>)> = None;
-        let (saved, saved_round) = match self.store.cursor_and_round(self.ws, self.mailbox, scope).await? {
-            Some((cursor, round)) => (Some(cursor), round),
-            None => (None, RoundState::default()),
-        };
-        let (mut link, mut round) = match saved {
-            Some(c) if self.graph.cloud().resolve(c.url()).is_ok() && Self::capped(chain, saved_round) => {
-                // The last round hit the cap (and the pass stopped before
-                // it was read again): read the folder again, unfiltered.
-                tracing::warn!(mailbox = %self.user.user_principal_name, "the last filtered round of a folder may have been cut short: reading it again unfiltered");
-                reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
-                self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                self.initial_link(chain, basic, true).await
-            }
-            Some(SyncCursor::NextLink(url)) if self.graph.cloud().resolve(&url).is_ok() => {
-                at_start = false;
-                (url, saved_round)
-            }
-            Some(SyncCursor::DeltaLink(url)) if self.graph.cloud().resolve(&url).is_ok() => {
-                at_start = false;
-                (url, RoundState { filtered: saved_round.filtered, items: 0 })
-            }
-            Some(_) => {
-                // Saved under another Graph URL (the integration's changed, or
-                // the emulator moved): following it would send the token
-                // elsewhere, so start the round over as after an expired token.
-                tracing::info!(
-                    mailbox = self.mailbox.0,
-                    "the Graph URL changed since the last round: starting it over"
-                );
-                reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
-                self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                self.initial_link(chain, basic, false).await
-            }
-            None => self.initial_link(chain, basic, false).await,
-        };
+        let Start { mut link, mut round, mut at_start, mut reconcile } = self.start(chain, scope).await?;
         let mut counts = Counts::default();
         let mut resets = 0;
         let mut page = self.graph.page(&link, &prefer).await;
@@ -995,6 +990,51 @@ impl MailboxJob<'_> {
                 }
             }
         }
+    }
+
+    /// Where a chain's round starts this pass: from the saved cursor, or
+    /// over from its first link when there is none, when the last filtered
+    /// round may have been cut short, or when the cursor was saved under
+    /// another Graph URL.
+    async fn start(&self, chain: &Chain, scope: CursorScope<'_>) -> Result<Start, JobError> {
+        let (saved, saved_round) = match self.store.cursor_and_round(self.ws, self.mailbox, scope).await? {
+            Some((cursor, round)) => (Some(cursor), round),
+            None => (None, RoundState::default()),
+        };
+        let over = |link: (String, RoundState), reconcile| {
+            let (link, round) = link;
+            Start { link, round, at_start: true, reconcile }
+        };
+        Ok(match saved {
+            Some(c) if self.graph.cloud().resolve(c.url()).is_ok() && Self::capped(chain, saved_round) => {
+                // The last round hit the cap (and the pass stopped before
+                // it was read again): read the folder again, unfiltered.
+                tracing::warn!(mailbox = %self.user.user_principal_name, "the last filtered round of a folder may have been cut short: reading it again unfiltered");
+                let stored = self.stored_ids(chain).await?;
+                self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
+                over(self.initial_link(chain, false, true).await, Some((stored, HashSet::new())))
+            }
+            Some(SyncCursor::NextLink(url)) if self.graph.cloud().resolve(&url).is_ok() => {
+                Start { link: url, round: saved_round, at_start: false, reconcile: None }
+            }
+            Some(SyncCursor::DeltaLink(url)) if self.graph.cloud().resolve(&url).is_ok() => {
+                let round = RoundState { filtered: saved_round.filtered, items: 0 };
+                Start { link: url, round, at_start: false, reconcile: None }
+            }
+            Some(_) => {
+                // Saved under another Graph URL (the integration's changed, or
+                // the emulator moved): following it would send the token
+                // elsewhere, so start the round over as after an expired token.
+                tracing::info!(
+                    mailbox = self.mailbox.0,
+                    "the Graph URL changed since the last round: starting it over"
+                );
+                let stored = self.stored_ids(chain).await?;
+                self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
+                over(self.initial_link(chain, false, false).await, Some((stored, HashSet::new())))
+            }
+            None => over(self.initial_link(chain, false, false).await, None),
+        })
     }
 
     /// The live copies of a chain: (graph id, internetMessageId or iCalUId).

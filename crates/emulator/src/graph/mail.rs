@@ -372,6 +372,53 @@ fn expands_sensitivity(expand: Option<&str>) -> bool {
 const DEFAULT_DELTA_PAGE: usize = 10;
 const MAX_DELTA_PAGE: usize = 1000;
 
+/// The token of a new round: the query's `$select`, `$expand`, `$filter`
+/// on `receivedDateTime` and `$orderby`, checked as Graph checks them.
+fn first_round(ctx: &Ctx, mailbox: &Mailbox, folder: FolderKind) -> GraphResult<MailToken> {
+    let world = &ctx.state.world;
+    ctx.query.allow_only(&["$select", "$top", "$expand", "$filter", "$orderby"])?;
+    // On delta, a derived type's property named without its cast is
+    // left out rather than refused (docs/graph-facts.md §8).
+    ctx.query.selection(Service::Outlook, "message", DerivedNames::LeaveOut)?;
+    ctx.query.check_names(Service::Outlook, "message")?;
+    let desc = match ctx.query.get("$orderby") {
+        None => false,
+        Some(o) if o.split_whitespace().collect::<Vec<_>>() == ["receivedDateTime", "desc"] => true,
+        Some(_) => {
+            return Err(GraphError::bad_request("$orderby on message delta supports only 'receivedDateTime desc'."));
+        }
+    };
+    let since = match ctx.query.get("$filter") {
+        Some(f) => match parse_time_filter(f, &["ge", "gt"])?.as_slice() {
+            [one] => Some(if one.op == "gt" { one.at + chrono::Duration::nanoseconds(1) } else { one.at }),
+            _ => return Err(invalid_filter()),
+        },
+        None => None,
+    };
+    if folder.is_search_folder() {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidOperation",
+            "Delta is not supported on search folders.",
+        ));
+    }
+    Ok(MailToken {
+        m: mailbox.index,
+        f: folder.code(),
+        g: world.generation(mailbox.index),
+        since,
+        sel: ctx.query.select(),
+        x: expands_sensitivity(ctx.query.get("$expand")),
+        from: None,
+        to: world.seq(),
+        c: Cursor::Base(None),
+        ps: DEFAULT_DELTA_PAGE,
+        desc,
+        after: None,
+        n: 0,
+    })
+}
+
 /// `/mailFolders/{id}/messages/delta`: one page of a delta round.
 pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answer> {
     let folder = resolve_folder(ctx, mailbox, folder_ref)?;
@@ -400,51 +447,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
             }
             token
         }
-        (None, None) => {
-            ctx.query.allow_only(&["$select", "$top", "$expand", "$filter", "$orderby"])?;
-            // On delta, a derived type's property named without its cast is
-            // left out rather than refused (docs/graph-facts.md §8).
-            ctx.query.selection(Service::Outlook, "message", DerivedNames::LeaveOut)?;
-            ctx.query.check_names(Service::Outlook, "message")?;
-            let desc = match ctx.query.get("$orderby") {
-                None => false,
-                Some(o) if o.split_whitespace().collect::<Vec<_>>() == ["receivedDateTime", "desc"] => true,
-                Some(_) => {
-                    return Err(GraphError::bad_request(
-                        "$orderby on message delta supports only 'receivedDateTime desc'.",
-                    ));
-                }
-            };
-            let since = match ctx.query.get("$filter") {
-                Some(f) => match parse_time_filter(f, &["ge", "gt"])?.as_slice() {
-                    [one] => Some(if one.op == "gt" { one.at + chrono::Duration::nanoseconds(1) } else { one.at }),
-                    _ => return Err(invalid_filter()),
-                },
-                None => None,
-            };
-            if folder.is_search_folder() {
-                return Err(GraphError::new(
-                    StatusCode::BAD_REQUEST,
-                    "ErrorInvalidOperation",
-                    "Delta is not supported on search folders.",
-                ));
-            }
-            MailToken {
-                m: mailbox.index,
-                f: folder.code(),
-                g: world.generation(mailbox.index),
-                since,
-                sel: ctx.query.select(),
-                x: expands_sensitivity(ctx.query.get("$expand")),
-                from: None,
-                to: world.seq(),
-                c: Cursor::Base(None),
-                ps: DEFAULT_DELTA_PAGE,
-                desc,
-                after: None,
-                n: 0,
-            }
-        }
+        (None, None) => first_round(ctx, mailbox, folder)?,
     };
     let page_size = ctx.prefer.max_page_size.unwrap_or(token.ps).clamp(1, MAX_DELTA_PAGE);
     let round = MailRound { mailbox: mailbox.index, folder, since: token.since, from: token.from };
