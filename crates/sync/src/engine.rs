@@ -1177,31 +1177,28 @@ impl MailboxJob<'_> {
         let cutoff = self.mail_cutoff(Utc::now());
         let mut page = Decoded::new(Items::Mail(Vec::new()));
         let mut items = Vec::new();
-        for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Message>) {
-            match item {
-                // An unfiltered round brings the folder's older mail too: not kept.
-                Ok(DeltaItem::Changed(m)) if m.received_date_time.is_some_and(|t| t < cutoff) => {}
-                Ok(DeltaItem::Changed(m)) => match normalize::email(&self.ctx, &m, folder_id, is_sent) {
-                    Ok((mut record, copy)) => {
-                        if let MeetingKind::Unknown(kind) = m.meeting_kind() {
-                            tracing::warn!(mailbox = %self.user.user_principal_name, item = %m.id, ?kind, "a meeting message of unknown kind is kept as an email");
-                        }
-                        if !self.keeps(record.participants.iter().map(|p| p.address.as_str()), record.sent_at) {
-                            page.withheld += 1;
-                            continue;
-                        }
-                        let level = self.policy.level_for(record.internal_only);
-                        tac_core::privacy::minimise_email(&mut record, level);
-                        let we_sent = copy.direction == tac_core::Direction::Outbound;
-                        page.new_contacts.extend(self.candidates(&record.participants, we_sent));
-                        items.push((record, copy));
-                    }
-                    Err(reason) => page.skipped.push((m.id, reason.to_string())),
-                },
-                Ok(DeltaItem::Removed { id, .. }) => page.removed.push(id),
-                Err(bad) => page.skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
+        page.entries(raw, |page, m: Message| {
+            // An unfiltered round brings the folder's older mail too: not kept.
+            if m.received_date_time.is_some_and(|t| t < cutoff) {
+                return;
             }
-        }
+            let (mut record, copy) = match normalize::email(&self.ctx, &m, folder_id, is_sent) {
+                Ok(normalised) => normalised,
+                Err(reason) => return page.skipped.push((m.id, reason.to_string())),
+            };
+            if let MeetingKind::Unknown(kind) = m.meeting_kind() {
+                tracing::warn!(mailbox = %self.user.user_principal_name, item = %m.id, ?kind, "a meeting message of unknown kind is kept as an email");
+            }
+            if !self.keeps(record.participants.iter().map(|p| p.address.as_str()), record.sent_at) {
+                page.withheld += 1;
+                return;
+            }
+            let level = self.policy.level_for(record.internal_only);
+            tac_core::privacy::minimise_email(&mut record, level);
+            let we_sent = copy.direction == tac_core::Direction::Outbound;
+            page.new_contacts.extend(self.candidates(&record.participants, we_sent));
+            items.push((record, copy));
+        });
         page.items = Items::Mail(items);
         page
     }
@@ -1211,33 +1208,28 @@ impl MailboxJob<'_> {
     fn decode_calendar(&self, raw: tac_graph::RawPage) -> Decoded {
         let mut page = Decoded::new(Items::Calendar(Vec::new()));
         let mut items = Vec::new();
-        for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<Event>) {
-            match item {
-                Ok(DeltaItem::Changed(e)) => match normalize::meeting(&self.ctx, &e) {
-                    Ok((mut record, copy)) => {
-                        let people: Vec<Participant> = std::iter::once(record.organizer.clone())
-                            .chain(record.attendees.iter().map(|a| Participant {
-                                role: ParticipantRole::Attendee,
-                                address: a.address.clone(),
-                                name: a.name.clone(),
-                            }))
-                            .collect();
-                        if !self.keeps(people.iter().map(|p| p.address.as_str()), record.end) {
-                            page.withheld += 1;
-                            continue;
-                        }
-                        let level = self.policy.level_for(record.internal_only);
-                        tac_core::privacy::minimise_meeting(&mut record, level);
-                        let organised_here = self.ctx.directory.is_internal(&record.organizer.address);
-                        page.new_contacts.extend(self.candidates(&people, organised_here));
-                        items.push((record, copy));
-                    }
-                    Err(reason) => page.skipped.push((e.id, reason.to_string())),
-                },
-                Ok(DeltaItem::Removed { id, .. }) => page.removed.push(id),
-                Err(bad) => page.skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
+        page.entries(raw, |page, e: Event| {
+            let (mut record, copy) = match normalize::meeting(&self.ctx, &e) {
+                Ok(normalised) => normalised,
+                Err(reason) => return page.skipped.push((e.id, reason.to_string())),
+            };
+            let people: Vec<Participant> = std::iter::once(record.organizer.clone())
+                .chain(record.attendees.iter().map(|a| Participant {
+                    role: ParticipantRole::Attendee,
+                    address: a.address.clone(),
+                    name: a.name.clone(),
+                }))
+                .collect();
+            if !self.keeps(people.iter().map(|p| p.address.as_str()), record.end) {
+                page.withheld += 1;
+                return;
             }
-        }
+            let level = self.policy.level_for(record.internal_only);
+            tac_core::privacy::minimise_meeting(&mut record, level);
+            let organised_here = self.ctx.directory.is_internal(&record.organizer.address);
+            page.new_contacts.extend(self.candidates(&people, organised_here));
+            items.push((record, copy));
+        });
         page.items = Items::Calendar(items);
         page
     }
@@ -1264,6 +1256,22 @@ struct Decoded {
 impl Decoded {
     fn new(items: Items) -> Decoded {
         Decoded { items, removed: Vec::new(), new_contacts: Vec::new(), skipped: Vec::new(), withheld: 0 }
+    }
+
+    /// Reads each entry of a delta page as a `T`: removals and entries that
+    /// cannot be read are noted here, the rest are handed to `changed`.
+    fn entries<T: serde::de::DeserializeOwned>(
+        &mut self,
+        raw: tac_graph::RawPage,
+        mut changed: impl FnMut(&mut Decoded, T),
+    ) {
+        for item in raw.value.into_iter().map(tac_graph::delta::decode_item::<T>) {
+            match item {
+                Ok(DeltaItem::Changed(x)) => changed(self, x),
+                Ok(DeltaItem::Removed { id, .. }) => self.removed.push(id),
+                Err(bad) => self.skipped.push((bad.id.unwrap_or_else(|| "(no id)".into()), bad.reason)),
+            }
+        }
     }
 
     /// A page of `chain`'s kind with nothing in it.
