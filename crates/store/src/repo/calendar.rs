@@ -40,7 +40,6 @@ pub(crate) async fn apply_calendar_page(
 ) -> Result<PageOutcome> {
     let page = Page::<Calendar> {
         scope: CursorScope::Calendar,
-        folder: None,
         upserts,
         removed_graph_ids,
         new_contacts,
@@ -62,6 +61,7 @@ impl Kind for Calendar {
 
     const ACTIVITY: ActivityKind = ActivityKind::Meeting;
     const TABLE: &'static str = "meeting";
+    const COPY_TABLE: &'static str = "meeting_copy";
     const COPY_NAME: &'static str = "meeting copy";
 
     fn key(record: &MeetingRecord) -> &str {
@@ -116,27 +116,9 @@ impl Kind for Calendar {
                      organizer_address, organizer_name, internal_only, fingerprint, created_at, updated_at) ",
             );
             query.push_values(chunk, |mut row, meeting| {
-                let m = meeting.record;
-                row.push_bind(ws.0)
-                    .push_bind(m.ical_uid.as_str())
-                    .push_bind(m.series_master_id.as_deref())
-                    .push_bind(m.event_type.as_str())
-                    .push_bind(m.subject.as_str())
-                    .push_bind(m.body_html.as_str())
-                    .push_bind(m.start)
-                    .push_bind(m.end)
-                    .push_bind(m.is_all_day)
-                    .push_bind(meeting.sticky)
-                    .push_bind(m.sensitivity.as_str())
-                    .push_bind(m.original_time_zone.as_deref())
-                    .push_bind(m.location.as_deref())
-                    .push_bind(m.online_meeting_url.as_deref())
-                    .push_bind(m.organizer.address.as_str())
-                    .push_bind(m.organizer.name.as_str())
-                    .push_bind(m.internal_only)
-                    .push_bind(meeting.fingerprint.as_str())
-                    .push_bind(now)
-                    .push_bind(now);
+                row.push_bind(ws.0).push_bind(meeting.record.ical_uid.as_str());
+                push_meeting_columns(&mut row, meeting.record, meeting.sticky, &meeting.fingerprint);
+                row.push_bind(now).push_bind(now);
             });
             query.push(" on conflict (workspace_id, ical_uid) do nothing returning id, ical_uid");
             let rows: Vec<(i64, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
@@ -165,24 +147,8 @@ impl Kind for Calendar {
                      internal_only, fingerprint) as (",
             );
             query.push_values(chunk, |mut row, change| {
-                let m = change.record();
-                row.push_bind(change.id)
-                    .push_bind(m.series_master_id.as_deref())
-                    .push_bind(m.event_type.as_str())
-                    .push_bind(m.subject.as_str())
-                    .push_bind(m.body_html.as_str())
-                    .push_bind(m.start)
-                    .push_bind(m.end)
-                    .push_bind(m.is_all_day)
-                    .push_bind(change.sticky)
-                    .push_bind(m.sensitivity.as_str())
-                    .push_bind(m.original_time_zone.as_deref())
-                    .push_bind(m.location.as_deref())
-                    .push_bind(m.online_meeting_url.as_deref())
-                    .push_bind(m.organizer.address.as_str())
-                    .push_bind(m.organizer.name.as_str())
-                    .push_bind(m.internal_only)
-                    .push_bind(change.fingerprint.as_str());
+                row.push_bind(change.id);
+                push_meeting_columns(&mut row, change.record(), change.sticky, &change.fingerprint);
             });
             // `meeting.is_cancelled or …`: a cancellation committed since the
             // look-up sticks too.
@@ -322,34 +288,33 @@ impl Kind for Calendar {
         }
         Ok(())
     }
+}
 
-    /// Marks the copies removed; returns how many were. The meeting itself
-    /// stays, cancelled or not: history is kept.
-    async fn remove_copies(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        mailbox: MailboxId,
-        _folder: Option<&str>,
-        graph_ids: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        let mut removed = 0;
-        for chunk in graph_ids.chunks(rows_per_statement(1)) {
-            let mut query = QueryBuilder::<Db>::new("update meeting_copy set removed_at = ");
-            query
-                .push_bind(now)
-                .push(", updated_at = ")
-                .push_bind(now)
-                .push(" where workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and mailbox_id = ")
-                .push_bind(mailbox.0)
-                .push(" and removed_at is null and graph_id in ");
-            push_list(&mut query, chunk.iter().map(String::as_str));
-            removed += query.build().persistent(false).execute(&mut *conn).await?.rows_affected();
-        }
-        Ok(removed)
-    }
+/// The columns an insert and an update of a meeting both write, from
+/// `series_master_id` to `fingerprint`, in the order both statements list;
+/// `is_cancelled` is the page's sticky cancellation.
+fn push_meeting_columns(
+    row: &mut sqlx::query_builder::Separated<'_, Db, &'static str>,
+    m: &MeetingRecord,
+    is_cancelled: bool,
+    fingerprint: &str,
+) {
+    row.push_bind(m.series_master_id.as_deref())
+        .push_bind(m.event_type.as_str())
+        .push_bind(m.subject.as_str())
+        .push_bind(m.body_html.as_str())
+        .push_bind(m.start)
+        .push_bind(m.end)
+        .push_bind(m.is_all_day)
+        .push_bind(is_cancelled)
+        .push_bind(m.sensitivity.as_str())
+        .push_bind(m.original_time_zone.as_deref())
+        .push_bind(m.location.as_deref())
+        .push_bind(m.online_meeting_url.as_deref())
+        .push_bind(m.organizer.address.as_str())
+        .push_bind(m.organizer.name.as_str())
+        .push_bind(m.internal_only)
+        .push_bind(fingerprint);
 }
 
 const MEETING_INSERT_BINDS: usize = 20;

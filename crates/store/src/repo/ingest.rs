@@ -30,10 +30,11 @@ their own SQL.
 
 use super::activity::{hold_linking_lock, unlink};
 use super::contacts::auto_create_contacts;
-use super::{Conn, Pool, begin_write, ensure_mailbox, now, write_cursor};
+use super::{Conn, Db, Pool, begin_write, ensure_mailbox, now, push_list, rows_per_statement, write_cursor};
 use crate::error::{Result, StoreError};
 use crate::types::{CursorScope, MailboxId, PageOutcome, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use tac_core::contacts::AutoCreateCandidate;
@@ -52,6 +53,8 @@ pub(super) trait Kind: Sized {
     const ACTIVITY: ActivityKind;
     /// The item table, whose `content_level` each write sets.
     const TABLE: &'static str;
+    /// The copy table.
+    const COPY_TABLE: &'static str;
     /// For [`StoreError::NotFound`] when a raced row vanished.
     const COPY_NAME: &'static str;
 
@@ -122,25 +125,13 @@ pub(super) trait Kind: Sized {
         updates: &[(i64, &PlannedCopy<'_, Self>)],
         now: DateTime<Utc>,
     ) -> Result<()>;
-    /// Marks the copies removed (only those still in `folder`, when given);
-    /// returns how many were. The item itself stays: history is kept.
-    async fn remove_copies(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        mailbox: MailboxId,
-        folder: Option<&str>,
-        graph_ids: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<u64>;
 }
 
 /// A page for [`apply_page`]: its items, removals and new contacts, and
 /// the cursor to save with them.
 pub(super) struct Page<'p, K: Kind> {
+    /// The folder (mail) or calendar the page is of.
     pub(super) scope: CursorScope<'p>,
-    /// Mail: the folder the page is of (a removal only removes a copy still
-    /// there). Calendar: `None`.
-    pub(super) folder: Option<&'p str>,
     pub(super) upserts: &'p [(K::Record, K::Copy)],
     pub(super) removed_graph_ids: &'p [String],
     pub(super) new_contacts: &'p [AutoCreateCandidate],
@@ -181,7 +172,7 @@ pub(super) async fn apply_page<K: Kind>(
     unlink(&mut tx, K::ACTIVITY, &touched).await?;
     auto_create_contacts(&mut tx, ws, page.new_contacts).await?;
     K::link(&mut tx, ws, &touched).await?;
-    outcome.copies_removed = K::remove_copies(&mut tx, ws, mailbox, page.folder, page.removed_graph_ids, now).await?;
+    outcome.copies_removed = remove_copies::<K>(&mut tx, ws, mailbox, page.scope, page.removed_graph_ids, now).await?;
     write_cursor(&mut tx, ws, mailbox, page.scope, page.cursor, page.round, now).await?;
     tx.commit().await?;
     Ok(outcome)
@@ -438,4 +429,38 @@ async fn write_copies<K: Kind>(
     }
     updates.sort_by(|a, b| a.1.graph_id().cmp(b.1.graph_id()));
     K::update_copies(conn, &updates, now).await
+}
+
+/// Marks the page's `@removed` copies removed; returns how many were. The
+/// item itself stays: history is kept. A folder's page removes only a copy
+/// still in that folder: when a move was already applied from the
+/// destination folder's delta, the source folder's `@removed` for the same
+/// immutable id must not undo it.
+async fn remove_copies<K: Kind>(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    scope: CursorScope<'_>,
+    graph_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut removed = 0;
+    for chunk in graph_ids.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Db>::new(format!("update {} set removed_at = ", K::COPY_TABLE));
+        query
+            .push_bind(now)
+            .push(", updated_at = ")
+            .push_bind(now)
+            .push(" where workspace_id = ")
+            .push_bind(ws.0)
+            .push(" and mailbox_id = ")
+            .push_bind(mailbox.0);
+        if let CursorScope::Folder(folder_id) = scope {
+            query.push(" and folder_id = ").push_bind(folder_id);
+        }
+        query.push(" and removed_at is null and graph_id in ");
+        push_list(&mut query, chunk.iter().map(String::as_str));
+        removed += query.build().persistent(false).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(removed)
 }

@@ -48,15 +48,8 @@ pub(crate) async fn apply_mail_page(
             copy.graph_id, copy.folder_id
         )));
     }
-    let page = Page::<Mail> {
-        scope: CursorScope::Folder(folder_id),
-        folder: Some(folder_id),
-        upserts,
-        removed_graph_ids,
-        new_contacts,
-        cursor,
-        round,
-    };
+    let page =
+        Page::<Mail> { scope: CursorScope::Folder(folder_id), upserts, removed_graph_ids, new_contacts, cursor, round };
     apply_page(pool, ws, mailbox, page).await
 }
 
@@ -71,6 +64,7 @@ impl Kind for Mail {
 
     const ACTIVITY: ActivityKind = ActivityKind::Email;
     const TABLE: &'static str = "email";
+    const COPY_TABLE: &'static str = "email_copy";
     const COPY_NAME: &'static str = "email copy";
 
     fn key(record: &EmailRecord) -> &str {
@@ -128,24 +122,9 @@ impl Kind for Mail {
                      fingerprint, created_at, updated_at) ",
             );
             query.push_values(chunk, |mut row, email| {
-                let e = email.record;
-                row.push_bind(ws.0)
-                    .push_bind(e.internet_message_id.as_str())
-                    .push_bind(e.conversation_id.as_deref())
-                    .push_bind(e.subject.as_str())
-                    .push_bind(e.body_html.as_str())
-                    .push_bind(e.body_preview.as_str())
-                    .push_bind(tac_core::text::html_to_text(&e.body_html))
-                    .push_bind(e.sent_at)
-                    .push_bind(e.received_at)
-                    .push_bind(e.has_attachments)
-                    .push_bind(e.importance.as_str())
-                    .push_bind(e.is_private)
-                    .push_bind(e.meeting_message_type.as_deref())
-                    .push_bind(e.internal_only)
-                    .push_bind(email.fingerprint.as_str())
-                    .push_bind(now)
-                    .push_bind(now);
+                row.push_bind(ws.0).push_bind(email.record.internet_message_id.as_str());
+                push_email_columns(&mut row, email.record, &email.fingerprint);
+                row.push_bind(now).push_bind(now);
             });
             query.push(" on conflict (workspace_id, internet_message_id) do nothing returning id, internet_message_id");
             let rows: Vec<(i64, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
@@ -173,21 +152,8 @@ impl Kind for Mail {
                      has_attachments, importance, is_private, meeting_message_type, internal_only, fingerprint) as (",
             );
             query.push_values(chunk, |mut row, change| {
-                let e = change.record();
-                row.push_bind(change.id)
-                    .push_bind(e.conversation_id.as_deref())
-                    .push_bind(e.subject.as_str())
-                    .push_bind(e.body_html.as_str())
-                    .push_bind(e.body_preview.as_str())
-                    .push_bind(tac_core::text::html_to_text(&e.body_html))
-                    .push_bind(e.sent_at)
-                    .push_bind(e.received_at)
-                    .push_bind(e.has_attachments)
-                    .push_bind(e.importance.as_str())
-                    .push_bind(e.is_private)
-                    .push_bind(e.meeting_message_type.as_deref())
-                    .push_bind(e.internal_only)
-                    .push_bind(change.fingerprint.as_str());
+                row.push_bind(change.id);
+                push_email_columns(&mut row, change.record(), &change.fingerprint);
             });
             query
                 .push(
@@ -328,39 +294,28 @@ impl Kind for Mail {
         }
         Ok(())
     }
+}
 
-    /// Marks the copies removed; returns how many were.
-    async fn remove_copies(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        mailbox: MailboxId,
-        folder: Option<&str>,
-        graph_ids: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        let folder_id = folder.ok_or_else(|| StoreError::InvalidInput("a mail page is of one folder".into()))?;
-        let mut removed = 0;
-        for chunk in graph_ids.chunks(rows_per_statement(1)) {
-            // Only a copy still in this folder: when a move was already applied
-            // from the destination folder's delta, the source folder's
-            // `@removed` for the same immutable id must not undo it.
-            let mut query = QueryBuilder::<Db>::new("update email_copy set removed_at = ");
-            query
-                .push_bind(now)
-                .push(", updated_at = ")
-                .push_bind(now)
-                .push(" where workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and mailbox_id = ")
-                .push_bind(mailbox.0)
-                .push(" and folder_id = ")
-                .push_bind(folder_id)
-                .push(" and removed_at is null and graph_id in ");
-            push_list(&mut query, chunk.iter().map(String::as_str));
-            removed += query.build().persistent(false).execute(&mut *conn).await?.rows_affected();
-        }
-        Ok(removed)
-    }
+/// The columns an insert and an update of an email both write, from
+/// `conversation_id` to `fingerprint`, in the order both statements list.
+fn push_email_columns(
+    row: &mut sqlx::query_builder::Separated<'_, Db, &'static str>,
+    e: &EmailRecord,
+    fingerprint: &str,
+) {
+    row.push_bind(e.conversation_id.as_deref())
+        .push_bind(e.subject.as_str())
+        .push_bind(e.body_html.as_str())
+        .push_bind(e.body_preview.as_str())
+        .push_bind(tac_core::text::html_to_text(&e.body_html))
+        .push_bind(e.sent_at)
+        .push_bind(e.received_at)
+        .push_bind(e.has_attachments)
+        .push_bind(e.importance.as_str())
+        .push_bind(e.is_private)
+        .push_bind(e.meeting_message_type.as_deref())
+        .push_bind(e.internal_only)
+        .push_bind(fingerprint);
 }
 
 const EMAIL_INSERT_BINDS: usize = 17;
