@@ -1095,7 +1095,7 @@ impl MailboxJob<'_> {
         }
         tracing::info!(mailbox = %self.user.user_principal_name, count = gone.len(), "reconciled items deleted while the sync state was lost");
         let page = Decoded { removed: gone, ..Decoded::empty(chain) };
-        self.write(chain, &page, cursor, round).await?;
+        self.write(&page, cursor, round).await?;
         Ok(page.removed.len() as u64)
     }
 
@@ -1130,13 +1130,13 @@ impl MailboxJob<'_> {
             Chain::Folder { id, is_sent, .. } => self.decode_mail(raw, id, *is_sent),
             Chain::Calendar => self.decode_calendar(raw),
         };
-        self.write(chain, &page, cursor, round).await?;
+        self.write(&page, cursor, round).await?;
         for (id, reason) in &page.skipped {
             tracing::warn!(mailbox = %self.user.user_principal_name, item = %id, %reason, ?scope, "skipped an item that could not be read");
             self.store.record_skipped_item(self.ws, self.mailbox, id, reason).await?;
         }
         let counts = Counts {
-            emails: if let Items::Mail(items) = &page.items { items.len() as u64 } else { 0 },
+            emails: if let Items::Mail { items, .. } = &page.items { items.len() as u64 } else { 0 },
             meetings: if let Items::Calendar(items) = &page.items { items.len() as u64 } else { 0 },
             removed: page.removed.len() as u64,
             skipped: page.skipped.len() as u64,
@@ -1151,21 +1151,19 @@ impl MailboxJob<'_> {
     /// idempotent), so neither kind can fail a mailbox for it.
     async fn write(
         &self,
-        chain: &Chain,
         page: &Decoded,
         cursor: &SyncCursor,
         round: RoundState,
     ) -> Result<tac_store::PageOutcome, tac_store::StoreError> {
         let (ws, mailbox, removed, contacts) = (self.ws, self.mailbox, &page.removed, &page.new_contacts);
         retry_store(|| async move {
-            match (chain, &page.items) {
-                (Chain::Folder { id, .. }, Items::Mail(items)) => {
-                    self.store.apply_mail_page(ws, mailbox, id, items, removed, contacts, cursor, round).await
+            match &page.items {
+                Items::Mail { folder_id, items } => {
+                    self.store.apply_mail_page(ws, mailbox, folder_id, items, removed, contacts, cursor, round).await
                 }
-                (Chain::Calendar, Items::Calendar(items)) => {
+                Items::Calendar(items) => {
                     self.store.apply_calendar_page(ws, mailbox, items, removed, contacts, cursor).await
                 }
-                _ => unreachable!("BUG: a page is decoded as its chain's kind"),
             }
         })
         .await
@@ -1175,7 +1173,7 @@ impl MailboxJob<'_> {
     /// privacy policy.
     fn decode_mail(&self, raw: tac_graph::RawPage, folder_id: &str, is_sent: bool) -> Decoded {
         let cutoff = self.mail_cutoff(Utc::now());
-        let mut page = Decoded::new(Items::Mail(Vec::new()));
+        let mut page = Decoded::new(Items::Mail { folder_id: folder_id.to_owned(), items: Vec::new() });
         let mut items = Vec::new();
         page.entries(raw, |page, m: Message| {
             // An unfiltered round brings the folder's older mail too: not kept.
@@ -1199,7 +1197,7 @@ impl MailboxJob<'_> {
             page.new_contacts.extend(self.candidates(&record.participants, we_sent));
             items.push((record, copy));
         });
-        page.items = Items::Mail(items);
+        page.items = Items::Mail { folder_id: folder_id.to_owned(), items };
         page
     }
 
@@ -1237,7 +1235,11 @@ impl MailboxJob<'_> {
 
 /// A page's items, normalised, of the chain's kind.
 enum Items {
-    Mail(Vec<(tac_core::EmailRecord, tac_core::EmailCopy)>),
+    /// A folder's messages.
+    Mail {
+        folder_id: String,
+        items: Vec<(tac_core::EmailRecord, tac_core::EmailCopy)>,
+    },
     Calendar(Vec<(tac_core::MeetingRecord, tac_core::MeetingCopy)>),
 }
 
@@ -1277,7 +1279,7 @@ impl Decoded {
     /// A page of `chain`'s kind with nothing in it.
     fn empty(chain: &Chain) -> Decoded {
         Decoded::new(match chain {
-            Chain::Folder { .. } => Items::Mail(Vec::new()),
+            Chain::Folder { id, .. } => Items::Mail { folder_id: id.clone(), items: Vec::new() },
             Chain::Calendar => Items::Calendar(Vec::new()),
         })
     }
