@@ -241,8 +241,8 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
     let grant = form.get("grant_type").ok_or_else(|| missing("grant_type"))?;
     match grant.as_str() {
         "client_credentials" => app_grant(state, tenant, &form, headers),
-        "authorization_code" => authorization_code(state, tenant, &form, headers),
-        "refresh_token" => refresh_token(state, tenant, &form, headers),
+        "authorization_code" => authorization_code(state, &form, &authenticate_client(state, tenant, &form, headers)?),
+        "refresh_token" => refresh_token(state, &form, &authenticate_client(state, tenant, &form, headers)?),
         other => Err(aad(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -285,14 +285,10 @@ fn app_grant(
     Ok(token_response(json!({"access_token": access_token}), state.token_lifetime))
 }
 
-/// `grant_type=authorization_code`: redeems a sign-in's code, once, for the client and redirect URI it was issued to, with PKCE when the sign-in used it.
-fn authorization_code(
-    state: &AppState,
-    tenant: &str,
-    form: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<Response, AadError> {
-    let client_id = authenticate_client(state, tenant, form, headers)?;
+/// `grant_type=authorization_code` for the authenticated `client_id`:
+/// redeems a sign-in's code, once, for the client and redirect URI it was
+/// issued to, with PKCE when the sign-in used it.
+fn authorization_code(state: &AppState, form: &HashMap<String, String>, client_id: &str) -> Result<Response, AadError> {
     let code = form.get("code").ok_or_else(|| missing("code"))?;
     let grant = {
         let mut registry = state.registry();
@@ -320,7 +316,7 @@ fn authorization_code(
                 "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
             ));
         }
-        if !entry.client_id.eq_ignore_ascii_case(&client_id) {
+        if !entry.client_id.eq_ignore_ascii_case(client_id) {
             return Err(aad(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
@@ -350,21 +346,17 @@ fn authorization_code(
         entry.redeemed = true;
         entry.clone()
     };
-    Ok(user_tokens(state, &client_id, grant.user, &grant.scope, grant.nonce.as_deref()))
+    Ok(user_tokens(state, client_id, grant.user, &grant.scope, grant.nonce.as_deref()))
 }
 
-/// `grant_type=refresh_token`: a new access token for a user from a refresh token, while the account is enabled.
-fn refresh_token(
-    state: &AppState,
-    tenant: &str,
-    form: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<Response, AadError> {
-    let client_id = authenticate_client(state, tenant, form, headers)?;
+/// `grant_type=refresh_token` for the authenticated `client_id`: a new
+/// access token for a user from a refresh token, while the account is
+/// enabled.
+fn refresh_token(state: &AppState, form: &HashMap<String, String>, client_id: &str) -> Result<Response, AadError> {
     let refresh = form.get("refresh_token").ok_or_else(|| missing("refresh_token"))?;
     let grant = state.registry().refresh_tokens.get(refresh).cloned();
     let grant = grant
-        .filter(|g| g.client_id.eq_ignore_ascii_case(&client_id) && Utc::now() - g.issued < Duration::days(90))
+        .filter(|g| g.client_id.eq_ignore_ascii_case(client_id) && Utc::now() - g.issued < Duration::days(90))
         .ok_or_else(|| {
             aad(
                 StatusCode::BAD_REQUEST,
@@ -377,7 +369,7 @@ fn refresh_token(
         return Err(aad(StatusCode::BAD_REQUEST, "invalid_grant", 50057, "The user account is disabled."));
     }
     let scope = form.get("scope").cloned().unwrap_or(grant.scope.clone());
-    Ok(user_tokens(state, &client_id, grant.user, &scope, None))
+    Ok(user_tokens(state, client_id, grant.user, &scope, None))
 }
 
 fn pkce_matches(verifier: &str, challenge: &str, method: &str) -> bool {
