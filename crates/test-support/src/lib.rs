@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use tac_store::{Backend, Store};
 
 /// The variable that names the PostgreSQL server tests create databases on.
-pub const POSTGRES_URL_VAR: &str = "TAC_TEST_POSTGRES_URL";
+const POSTGRES_URL_VAR: &str = "TAC_TEST_POSTGRES_URL";
 
 /// How often dropping a test database is tried (200 ms apart).
 const DROP_ATTEMPTS: u32 = 25;
@@ -110,7 +110,8 @@ pub struct TestDb {
     pub url: String,
     /// The SQLite file (`None` on PostgreSQL).
     pub sqlite_path: Option<PathBuf>,
-    database: TestDatabase,
+    /// Held only so that dropping the `TestDb` removes the database.
+    _database: TestDatabase,
 }
 
 impl TestDb {
@@ -128,15 +129,11 @@ impl TestDb {
     }
 
     /// Opens (and migrates) the store on `database`.
-    pub async fn open(database: TestDatabase) -> TestDb {
+    async fn open(database: TestDatabase) -> TestDb {
         let store = Store::connect(&database.url)
             .await
             .unwrap_or_else(|e| panic!("open the fresh {} database: {e}", database.backend.as_str()));
-        TestDb { store, url: database.url.clone(), sqlite_path: database.sqlite_path.clone(), database }
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.database.backend
+        TestDb { store, url: database.url.clone(), sqlite_path: database.sqlite_path.clone(), _database: database }
     }
 
     /// Closes the store's connections; the database goes when this is dropped.
@@ -146,7 +143,7 @@ impl TestDb {
 }
 
 /// `TAC_TEST_POSTGRES_URL`, or a panic that says how to get a server.
-pub fn postgres_admin_url() -> String {
+fn postgres_admin_url() -> String {
     std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
         panic!(
             "{POSTGRES_URL_VAR} is not set, and every storage test also runs against PostgreSQL.\n\
@@ -167,7 +164,7 @@ pub fn random_suffix() -> String {
 }
 
 /// The admin URL with its database replaced by `name`.
-pub fn with_database(admin_url: &str, name: &str) -> String {
+fn with_database(admin_url: &str, name: &str) -> String {
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (admin_url, String::new()),
