@@ -7,11 +7,11 @@
 //! on a loopback address.
 
 use crate::config::{Faults, OutlookLimits};
-use crate::corpus::{Address, FolderKind};
+use crate::corpus::{Address, EventKey, FolderKind, ItemKey};
 use crate::ids;
 use crate::state::AppState;
 use crate::throttle::{Scheduled, window_from_secs};
-use crate::world::{NewEvent, NewMessage, Patch, WorldError};
+use crate::world::{NewEvent, NewMessage, Patch, WorldError, patch_field};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -92,17 +92,31 @@ fn folder_of(state: &AppState, mailbox: usize, id: &str) -> AdminResult<FolderKi
     }
 }
 
-fn message_key(mailbox: usize, id: &str) -> AdminResult<crate::corpus::ItemKey> {
-    match ids::parse_message_id(id) {
-        Some(p) if p.mailbox == mailbox => Ok(p.key),
-        _ => Err(not_found("message")),
-    }
+/// The `{user}` and `{id}` of a `/users/{user}/messages/{id}` or
+/// `/users/{user}/events/{id}` route.
+#[derive(Deserialize)]
+struct ItemPath {
+    user: String,
+    id: String,
 }
 
-fn event_key(mailbox: usize, id: &str) -> AdminResult<crate::corpus::EventKey> {
-    match ids::parse_event_id(id) {
-        Some((m, k)) if m == mailbox => Ok(k),
-        _ => Err(not_found("event")),
+impl ItemPath {
+    /// The mailbox and the key of the message this path names.
+    fn message(&self, state: &AppState) -> AdminResult<(usize, ItemKey)> {
+        let m = user_index(state, &self.user)?;
+        match ids::parse_message_id(&self.id) {
+            Some(p) if p.mailbox == m => Ok((m, p.key)),
+            _ => Err(not_found("message")),
+        }
+    }
+
+    /// The mailbox and the key of the calendar item this path names.
+    fn event(&self, state: &AppState) -> AdminResult<(usize, EventKey)> {
+        let m = user_index(state, &self.user)?;
+        match ids::parse_event_id(&self.id) {
+            Some((owner, k)) if owner == m => Ok((m, k)),
+            _ => Err(not_found("event")),
+        }
     }
 }
 
@@ -163,18 +177,10 @@ async fn update_app(
     let roles = spec.roles.as_deref().map(grantable).transpose()?;
     let mut registry = state.registry();
     let app = registry.app_mut(&client).ok_or_else(|| not_found("app"))?;
-    if let Some(r) = roles {
-        app.roles = r;
-    }
-    if let Some(c) = spec.admin_consent {
-        app.admin_consent = c;
-    }
-    if let Some(u) = spec.redirect_uris {
-        app.redirect_uris = u;
-    }
-    if let Some(n) = spec.display_name {
-        app.display_name = n;
-    }
+    patch_field(&mut app.roles, roles);
+    patch_field(&mut app.admin_consent, spec.admin_consent);
+    patch_field(&mut app.redirect_uris, spec.redirect_uris);
+    patch_field(&mut app.display_name, spec.display_name);
     Ok(Json(json!(app)))
 }
 
@@ -433,11 +439,11 @@ async fn add_messages(
 
 async fn update_message(
     State(state): State<AppState>,
-    Path((user, id)): Path<(String, String)>,
+    Path(item): Path<ItemPath>,
     Json(p): Json<Patch>,
 ) -> AdminResult<StatusCode> {
-    let m = user_index(&state, &user)?;
-    state.world.update_message(m, message_key(m, &id)?, p)?;
+    let (m, key) = item.message(&state)?;
+    state.world.update_message(m, key, p)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -449,23 +455,19 @@ struct MoveSpec {
 
 async fn move_message(
     State(state): State<AppState>,
-    Path((user, id)): Path<(String, String)>,
+    Path(item): Path<ItemPath>,
     Json(spec): Json<MoveSpec>,
 ) -> AdminResult<Json<Value>> {
-    let m = user_index(&state, &user)?;
-    let key = message_key(m, &id)?;
+    let (m, key) = item.message(&state)?;
     let to = folder_of(&state, m, &spec.destination_id)?;
     state.world.move_message(m, key, to)?;
     let moves = state.world.message(m, key).map(|(_, moves)| moves).unwrap_or_default();
     Ok(Json(json!({"id": ids::message_id(m, key, Some(moves)), "immutableId": ids::message_id(m, key, None)})))
 }
 
-async fn delete_message(
-    State(state): State<AppState>,
-    Path((user, id)): Path<(String, String)>,
-) -> AdminResult<StatusCode> {
-    let m = user_index(&state, &user)?;
-    state.world.delete_message(m, message_key(m, &id)?)?;
+async fn delete_message(State(state): State<AppState>, Path(item): Path<ItemPath>) -> AdminResult<StatusCode> {
+    let (m, key) = item.message(&state)?;
+    state.world.delete_message(m, key)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -481,29 +483,23 @@ async fn add_event(
 
 async fn update_event(
     State(state): State<AppState>,
-    Path((user, id)): Path<(String, String)>,
+    Path(item): Path<ItemPath>,
     Json(p): Json<Patch>,
 ) -> AdminResult<StatusCode> {
-    let m = user_index(&state, &user)?;
-    state.world.update_event(m, event_key(m, &id)?, p)?;
+    let (m, key) = item.event(&state)?;
+    state.world.update_event(m, key, p)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete_event(
-    State(state): State<AppState>,
-    Path((user, id)): Path<(String, String)>,
-) -> AdminResult<StatusCode> {
-    let m = user_index(&state, &user)?;
-    state.world.delete_event(m, event_key(m, &id)?)?;
+async fn delete_event(State(state): State<AppState>, Path(item): Path<ItemPath>) -> AdminResult<StatusCode> {
+    let (m, key) = item.event(&state)?;
+    state.world.delete_event(m, key)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn cancel_event(
-    State(state): State<AppState>,
-    Path((user, id)): Path<(String, String)>,
-) -> AdminResult<Json<Value>> {
-    let m = user_index(&state, &user)?;
-    let changed = state.world.cancel_meeting(m, event_key(m, &id)?)?;
+async fn cancel_event(State(state): State<AppState>, Path(item): Path<ItemPath>) -> AdminResult<Json<Value>> {
+    let (m, key) = item.event(&state)?;
+    let changed = state.world.cancel_meeting(m, key)?;
     Ok(Json(json!({"calendarsChanged": changed})))
 }
 

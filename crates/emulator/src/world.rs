@@ -12,7 +12,8 @@ use crate::corpus::{Address, Attendee, Corpus, Event, EventKey, FolderKind, Item
 use crate::org::Organization;
 use crate::tz::Zone;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, btree_map};
+use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Why a change to the world was refused.
@@ -76,6 +77,15 @@ struct State {
     overlays: HashMap<usize, Overlay>,
 }
 
+impl State {
+    /// Takes the next sequence number for a change to `mailbox`, and the
+    /// mailbox's overlay to record the change in.
+    fn next_change(&mut self, mailbox: usize) -> (u64, &mut Overlay) {
+        self.seq += 1;
+        (self.seq, self.overlays.entry(mailbox).or_default())
+    }
+}
+
 /// A message as a delta round reports it.
 #[derive(Debug, Clone)]
 pub enum Change<T, K> {
@@ -95,6 +105,10 @@ pub enum Cursor<K> {
     /// Later round, changed items after this key.
     Changes(Option<K>),
 }
+
+/// One page of a delta round: its changes, and the cursor to continue from
+/// (`None` when the round is complete).
+pub type DeltaPage<T, K> = (Vec<Change<T, K>>, Option<Cursor<K>>);
 
 /// What a mail delta round covers.
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +183,13 @@ pub struct Patch {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     pub body: Option<String>,
+}
+
+/// Replaces `field` with what a patch gives for it, if it gives anything.
+pub fn patch_field<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
 }
 
 /// The organisation and its mailboxes as they are now.
@@ -251,8 +272,7 @@ impl World {
             return Err(WorldError::NoFolder);
         }
         let mut s = self.write();
-        s.seq += 1;
-        let o = s.overlays.entry(mailbox).or_default();
+        let (_, o) = s.next_change(mailbox);
         let kind = FolderKind::Custom(o.folders.len() as u16 + 1);
         o.folders.push(CustomFolder { kind, name: name.to_string(), parent });
         Ok(kind)
@@ -290,43 +310,20 @@ impl World {
         round: &MailRound,
         cursor: Cursor<ItemKey>,
         limit: usize,
-    ) -> (Vec<Change<Message, ItemKey>>, Option<Cursor<ItemKey>>) {
+    ) -> DeltaPage<Message, ItemKey> {
         let s = self.read();
         let empty = Overlay::default();
         let overlay = s.overlays.get(&round.mailbox).unwrap_or(&empty);
         let wanted = |m: &Message| m.folder == round.folder && round.since.is_none_or(|t| m.received >= t);
-        let mut out = Vec::new();
-        let mut cursor = cursor;
-        if let Cursor::Base(after) = cursor {
-            let (page, done) = self.corpus().messages_after(round.mailbox, after, limit, &mut |m| {
-                wanted(m) && !overlay.messages.contains_key(&m.key)
-            });
-            let last = page.last().map(|m| m.key).or(after);
-            out.extend(page.into_iter().map(|m| Change::Live(m, 0)));
-            if !done {
-                return (out, Some(Cursor::Base(last)));
+        let after = match cursor {
+            Cursor::Changes(after) => after,
+            initial => {
+                return initial_round_page(initial, limit, &overlay.messages, wanted, |after, keep| {
+                    self.corpus().messages_after(round.mailbox, after, limit, keep)
+                });
             }
-            cursor = Cursor::Overlay(None);
-        }
-        if let Cursor::Overlay(after) = cursor {
-            let mut examined = after;
-            for (key, entry) in overlay.messages.range(after.unwrap_or(ItemKey::MIN)..) {
-                if after == Some(*key) {
-                    continue;
-                }
-                if out.len() >= limit {
-                    return (out, Some(Cursor::Overlay(examined)));
-                }
-                examined = Some(*key);
-                if let Some(m) = entry.current.as_ref().filter(|m| wanted(m)) {
-                    out.push(Change::Live(m.clone(), entry.moves));
-                }
-            }
-            return (out, None);
-        }
-        let Cursor::Changes(after) = cursor else {
-            return (out, None);
         };
+        let mut out = Vec::new();
         let from = round.from.unwrap_or(0);
         // Keys touched since the previous round, in order.
         let mut keys: BTreeMap<ItemKey, Option<u16>> = BTreeMap::new();
@@ -349,7 +346,7 @@ impl World {
                 continue;
             }
             if out.len() >= limit {
-                let last = out.last().map(change_key).or(after);
+                let last = out.last().map(Change::key).or(after);
                 return (out, Some(Cursor::Changes(last)));
             }
             let entry = overlay.messages.get(key);
@@ -381,9 +378,7 @@ impl World {
             }
         };
         let mut s = self.write();
-        s.seq += 1;
-        let seq = s.seq;
-        let o = s.overlays.entry(mailbox).or_default();
+        let (seq, o) = s.next_change(mailbox);
         o.added += 1;
         let key = ItemKey { owner: mailbox as u32, source: ItemKey::ADDED, index: o.added, part: 0 };
         let received = new.received_date_time.unwrap_or_else(Utc::now);
@@ -428,16 +423,8 @@ impl World {
         self.mailbox_ok(mailbox)?;
         let generated = self.corpus().message(mailbox, key);
         let mut s = self.write();
-        s.seq += 1;
-        let seq = s.seq;
-        let o = s.overlays.entry(mailbox).or_default();
-        let entry = match o.messages.get_mut(&key) {
-            Some(e) => e,
-            None => {
-                let m = generated.ok_or(WorldError::NoItem)?;
-                o.messages.entry(key).or_insert(MessageEntry { seq, current: Some(m), moves: 0 })
-            }
-        };
+        let (seq, o) = s.next_change(mailbox);
+        let entry = overlay_entry(&mut o.messages, key, seq, generated)?;
         let Some(current) = entry.current.as_mut() else {
             return Err(WorldError::NoItem);
         };
@@ -468,18 +455,10 @@ impl World {
     /// Changes a message's subject, read state or categories.
     pub fn update_message(&self, mailbox: usize, key: ItemKey, patch: Patch) -> Result<(), WorldError> {
         self.change_message(mailbox, key, |m, _, _, _| {
-            if let Some(s) = patch.subject {
-                m.subject = s;
-            }
-            if let Some(r) = patch.is_read {
-                m.is_read = r;
-            }
-            if let Some(c) = patch.categories {
-                m.categories = c;
-            }
-            if let Some(b) = patch.body {
-                m.body_html = b;
-            }
+            patch_field(&mut m.subject, patch.subject);
+            patch_field(&mut m.is_read, patch.is_read);
+            patch_field(&mut m.categories, patch.categories);
+            patch_field(&mut m.body_html, patch.body);
             Ok(true)
         })
     }
@@ -529,50 +508,27 @@ impl World {
         round: &CalendarRound,
         cursor: Cursor<EventKey>,
         limit: usize,
-    ) -> (Vec<Change<Event, EventKey>>, Option<Cursor<EventKey>>) {
+    ) -> DeltaPage<Event, EventKey> {
         let s = self.read();
         let empty = Overlay::default();
         let overlay = s.overlays.get(&round.mailbox).unwrap_or(&empty);
         let in_window = |e: &Event| e.start < round.end && e.end > round.start && e.kind != "seriesMaster";
-        let mut out = Vec::new();
-        let mut cursor = cursor;
-        if let Cursor::Base(after) = cursor {
-            let (page, done) = self.corpus().events_after(round.mailbox, after, limit, &mut |e| {
-                in_window(e) && !overlay.events.contains_key(&e.key)
-            });
-            let last = page.last().map(|e| e.key).or(after);
-            out.extend(page.into_iter().map(|e| Change::Live(e, 0)));
-            if !done {
-                return (out, Some(Cursor::Base(last)));
+        let after = match cursor {
+            Cursor::Changes(after) => after,
+            initial => {
+                return initial_round_page(initial, limit, &overlay.events, in_window, |after, keep| {
+                    self.corpus().events_after(round.mailbox, after, limit, keep)
+                });
             }
-            cursor = Cursor::Overlay(None);
-        }
-        if let Cursor::Overlay(after) = cursor {
-            let mut examined = after;
-            for (key, entry) in overlay.events.range(after.unwrap_or(EventKey::MIN)..) {
-                if after == Some(*key) {
-                    continue;
-                }
-                if out.len() >= limit {
-                    return (out, Some(Cursor::Overlay(examined)));
-                }
-                examined = Some(*key);
-                if let Some(e) = entry.current.as_ref().filter(|e| in_window(e)) {
-                    out.push(Change::Live(e.clone(), 0));
-                }
-            }
-            return (out, None);
-        }
-        let Cursor::Changes(after) = cursor else {
-            return (out, None);
         };
+        let mut out = Vec::new();
         let from = round.from.unwrap_or(0);
         for (key, entry) in overlay.events.range(after.unwrap_or(EventKey::MIN)..) {
             if after == Some(*key) || entry.seq <= from {
                 continue;
             }
             if out.len() >= limit {
-                let last = out.last().map(change_key).or(after);
+                let last = out.last().map(Change::key).or(after);
                 return (out, Some(Cursor::Changes(last)));
             }
             match &entry.current {
@@ -593,16 +549,8 @@ impl World {
         self.mailbox_ok(mailbox)?;
         let generated = self.corpus().event(mailbox, key);
         let mut s = self.write();
-        s.seq += 1;
-        let seq = s.seq;
-        let o = s.overlays.entry(mailbox).or_default();
-        let entry = match o.events.get_mut(&key) {
-            Some(e) => e,
-            None => {
-                let e = generated.ok_or(WorldError::NoItem)?;
-                o.events.entry(key).or_insert(EventEntry { seq, current: Some(e) })
-            }
-        };
+        let (seq, o) = s.next_change(mailbox);
+        let entry = overlay_entry(&mut o.events, key, seq, generated)?;
         let Some(current) = entry.current.as_mut() else {
             return Err(WorldError::NoItem);
         };
@@ -624,21 +572,15 @@ impl World {
             return Err(WorldError::Invalid("end is before start".into()));
         }
         self.change_event(mailbox, key, |e| {
-            if let Some(s) = patch.subject {
-                e.subject = s;
-            }
+            patch_field(&mut e.subject, patch.subject);
             if let Some(s) = patch.start {
                 e.start = s;
                 if e.kind == "occurrence" {
                     e.kind = "exception";
                 }
             }
-            if let Some(x) = patch.end {
-                e.end = x;
-            }
-            if let Some(b) = patch.body {
-                e.body_html = b;
-            }
+            patch_field(&mut e.end, patch.end);
+            patch_field(&mut e.body_html, patch.body);
             true
         })
     }
@@ -703,12 +645,10 @@ impl World {
             })
             .collect();
         let mut s = self.write();
-        s.seq += 1;
-        let seq = s.seq;
-        let index = {
-            let o = s.overlays.entry(mailbox).or_default();
+        let (seq, index) = {
+            let (seq, o) = s.next_change(mailbox);
             o.added += 1;
-            o.added
+            (seq, o.added)
         };
         let key = EventKey { owner: mailbox as u32, source: ItemKey::ADDED, index, occurrence: 0 };
         let ical_uid = new.ical_uid.clone().unwrap_or_else(|| {
@@ -767,31 +707,113 @@ impl World {
     }
 }
 
-fn change_key<T, K: Copy>(c: &Change<T, K>) -> K
-where
-    Change<T, K>: ChangeKey<K>,
-{
-    c.key()
-}
-
-/// The key a change is ordered by.
-pub trait ChangeKey<K> {
-    fn key(&self) -> K;
-}
-
-impl ChangeKey<ItemKey> for Change<Message, ItemKey> {
-    fn key(&self) -> ItemKey {
-        match self {
-            Change::Live(m, _) => m.key,
-            Change::Removed(k, _) => *k,
+/// One page of an initial round, which lists what is there now, `wanted`
+/// items only: first the generated items the overlay does not hold
+/// (`Cursor::Base`, read through `generated`), then the overlay's live items
+/// (`Cursor::Overlay`). A `Cursor::Changes` ends the round at once.
+fn initial_round_page<T: Keyed + Clone, E: OverlayEntry<T>>(
+    cursor: Cursor<T::Key>,
+    limit: usize,
+    overlay: &BTreeMap<T::Key, E>,
+    wanted: impl Fn(&T) -> bool,
+    generated: impl FnOnce(Option<T::Key>, &mut dyn FnMut(&T) -> bool) -> (Vec<T>, bool),
+) -> DeltaPage<T, T::Key> {
+    let mut out = Vec::new();
+    let mut cursor = cursor;
+    if let Cursor::Base(after) = cursor {
+        let (page, done) = generated(after, &mut |item| wanted(item) && !overlay.contains_key(&item.key()));
+        let last = page.last().map(Keyed::key).or(after);
+        out.extend(page.into_iter().map(|item| Change::Live(item, 0)));
+        if !done {
+            return (out, Some(Cursor::Base(last)));
         }
+        cursor = Cursor::Overlay(None);
+    }
+    let Cursor::Overlay(after) = cursor else {
+        return (out, None);
+    };
+    let mut examined = after;
+    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+    for (key, entry) in overlay.range((start, Bound::Unbounded)) {
+        if out.len() >= limit {
+            return (out, Some(Cursor::Overlay(examined)));
+        }
+        examined = Some(*key);
+        if let Some((item, moves)) = entry.live().filter(|(item, _)| wanted(item)) {
+            out.push(Change::Live(item.clone(), moves));
+        }
+    }
+    (out, None)
+}
+
+/// The overlay entry of `key`, made from the generated item on the item's
+/// first change (at `seq`); `NoItem` when there is neither.
+fn overlay_entry<K: Ord, T, E: OverlayEntry<T>>(
+    entries: &mut BTreeMap<K, E>,
+    key: K,
+    seq: u64,
+    generated: Option<T>,
+) -> Result<&mut E, WorldError> {
+    match entries.entry(key) {
+        btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+        btree_map::Entry::Vacant(v) => Ok(v.insert(E::first(seq, generated.ok_or(WorldError::NoItem)?))),
     }
 }
 
-impl ChangeKey<EventKey> for Change<Event, EventKey> {
+/// An item's overlay entry: its state after its latest change.
+trait OverlayEntry<T> {
+    /// The entry of a generated item on its first change.
+    fn first(seq: u64, item: T) -> Self;
+    /// The item as it is now (`None` once deleted), with its move count.
+    fn live(&self) -> Option<(&T, u16)>;
+}
+
+impl OverlayEntry<Message> for MessageEntry {
+    fn first(seq: u64, item: Message) -> Self {
+        MessageEntry { seq, current: Some(item), moves: 0 }
+    }
+
+    fn live(&self) -> Option<(&Message, u16)> {
+        self.current.as_ref().map(|m| (m, self.moves))
+    }
+}
+
+impl OverlayEntry<Event> for EventEntry {
+    fn first(seq: u64, item: Event) -> Self {
+        EventEntry { seq, current: Some(item) }
+    }
+
+    /// Calendar items never move, so their ids carry no move count.
+    fn live(&self) -> Option<(&Event, u16)> {
+        self.current.as_ref().map(|e| (e, 0))
+    }
+}
+
+/// An item of a delta round, and the key rounds are ordered by.
+pub trait Keyed {
+    type Key: Copy + Ord;
+    fn key(&self) -> Self::Key;
+}
+
+impl Keyed for Message {
+    type Key = ItemKey;
+    fn key(&self) -> ItemKey {
+        self.key
+    }
+}
+
+impl Keyed for Event {
+    type Key = EventKey;
     fn key(&self) -> EventKey {
+        self.key
+    }
+}
+
+impl<T: Keyed> Change<T, T::Key> {
+    /// The key a change is ordered by.
+    pub fn key(&self) -> T::Key {
         match self {
-            Change::Live(e, _) => e.key,
+            Change::Live(item, _) => item.key(),
             Change::Removed(k, _) => *k,
         }
     }
