@@ -7,7 +7,7 @@
 use super::error::{GraphError, GraphResult};
 use super::mail::Mailbox;
 use super::odata::Service;
-use super::{Answer, Ctx, context_url, skip_page};
+use super::{Answer, Ctx, context_url, skip_page, with_odata_type};
 use crate::corpus::{Event, EventKey};
 use crate::ids::{self, decode_token, encode_token};
 use crate::schema::{DerivedNames, Selection};
@@ -15,7 +15,7 @@ use crate::tz::parse_query_datetime;
 use crate::world::{CalendarRound, Change, Cursor};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// `$select` and `$expand`/`$orderby` names, checked against the event type.
 fn selection(ctx: &Ctx) -> GraphResult<Selection> {
@@ -76,31 +76,31 @@ fn view_window(ctx: &Ctx) -> GraphResult<(DateTime<Utc>, DateTime<Utc>)> {
     Ok((start, end))
 }
 
-fn render_all(ctx: &Ctx, mailbox: &Mailbox, events: &[Event]) -> GraphResult<Vec<Value>> {
+/// The query options a list of calendar items takes.
+const LIST_OPTIONS: &[&str] = &["$select", "$top", "$skip", "$filter", "$orderby", "$count", "$expand"];
+
+/// A list of calendar items, ten a page with `$skip` links: `path` is the
+/// list's path below `/users/{id}`, `context` its `@odata.context` below
+/// `users('{id}')`.
+fn ten_a_page(ctx: &Ctx, mailbox: &Mailbox, events: &[Event], path: &str, context: &str) -> GraphResult<Answer> {
     let select = selection(ctx)?;
-    Ok(events.iter().map(|e| mailbox.withhold(ctx.render.event(e, &select))).collect())
+    let items = events.iter().map(|e| mailbox.withhold(ctx.render.event(e, &select))).collect();
+    let user = &mailbox.user_id;
+    skip_page(ctx, items, 10, 1000, &format!("/users/{user}/{path}"), &format!("users('{user}')/{context}"))
 }
 
 /// `/calendarView?startDateTime&endDateTime`: ordered by start, ten per page.
 pub fn view(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
-    ctx.query.allow_only(&["$select", "$top", "$skip", "$filter", "$orderby", "$count", "$expand"])?;
+    ctx.query.allow_only(LIST_OPTIONS)?;
     let (start, end) = view_window(ctx)?;
     let mut events = ctx.state.world.events_in(mailbox.index, start, end);
     events.sort_by_key(|e| (e.start, e.key));
-    let items = render_all(ctx, mailbox, &events)?;
-    skip_page(
-        ctx,
-        items,
-        10,
-        1000,
-        &format!("/users/{}/calendarView", mailbox.user_id),
-        &format!("users('{}')/calendarView", mailbox.user_id),
-    )
+    ten_a_page(ctx, mailbox, &events, "calendarView", "calendarView")
 }
 
 /// `/events`: single events and series masters (not occurrences), ten per page.
 pub fn list_events(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
-    ctx.query.allow_only(&["$select", "$top", "$skip", "$filter", "$orderby", "$count", "$expand"])?;
+    ctx.query.allow_only(LIST_OPTIONS)?;
     let far = chrono::Duration::days(3650);
     let anchor = ctx.state.world.anchor;
     let mut events: Vec<Event> = Vec::new();
@@ -118,15 +118,7 @@ pub fn list_events(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
             _ => {}
         }
     }
-    let items = render_all(ctx, mailbox, &events)?;
-    skip_page(
-        ctx,
-        items,
-        10,
-        1000,
-        &format!("/users/{}/events", mailbox.user_id),
-        &format!("users('{}')/events", mailbox.user_id),
-    )
+    ten_a_page(ctx, mailbox, &events, "events", "events")
 }
 
 fn lookup(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Event> {
@@ -165,15 +157,7 @@ pub fn instances(ctx: &Ctx, mailbox: &Mailbox, id: &str) -> GraphResult<Answer> 
         })
         .collect();
     events.sort_by_key(|e| e.start);
-    let items = render_all(ctx, mailbox, &events)?;
-    skip_page(
-        ctx,
-        items,
-        10,
-        1000,
-        &format!("/users/{}/events/{id}/instances", mailbox.user_id),
-        &format!("users('{}')/events('{id}')/instances", mailbox.user_id),
-    )
+    ten_a_page(ctx, mailbox, &events, &format!("events/{id}/instances"), &format!("events('{id}')/instances"))
 }
 
 /// The state a calendarView delta link carries.
@@ -203,9 +187,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
             let mut token: CalendarToken = decode_token(t)
                 .filter(|t: &CalendarToken| t.m == mailbox.index)
                 .ok_or_else(|| GraphError::bad_request("The sync token is not valid for this calendar."))?;
-            if token.g != world.generation(mailbox.index) || ctx.state.faults.expire_delta() {
-                return Err(GraphError::sync_state_not_found(token.g, &format!("{base_link}?$deltatoken=")));
-            }
+            mailbox.check_delta_generation(ctx, token.g, &base_link)?;
             if skip.is_none() {
                 token.to = world.seq();
                 token.c = Cursor::Changes(None);
@@ -235,14 +217,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox) -> GraphResult<Answer> {
     for change in changes {
         value.push(match change {
             Change::Live(e, _) => {
-                let mut v = mailbox.withhold(ctx.render.event(&e, &Selection::default()));
-                if let Value::Object(map) = &mut v {
-                    let mut annotated = serde_json::Map::new();
-                    annotated.insert("@odata.type".into(), json!("#microsoft.graph.event"));
-                    annotated.extend(std::mem::take(map));
-                    *map = annotated;
-                }
-                v
+                with_odata_type(mailbox.withhold(ctx.render.event(&e, &Selection::default())), "#microsoft.graph.event")
             }
             Change::Removed(key, _) => json!({
                 "@odata.type": "#microsoft.graph.event",

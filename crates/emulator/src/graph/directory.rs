@@ -10,6 +10,7 @@ use super::error::{GraphError, GraphResult};
 use super::odata::Service;
 use super::{
     Answer, Ctx, DIRECTORY_ROLE_ROLES, GROUP_ROLES, MEMBER_ROLES, ORGANIZATION_ROLES, USER_ROLES, context_url,
+    with_odata_type,
 };
 use crate::ids::{decode_token, encode_token};
 use crate::render;
@@ -66,6 +67,17 @@ fn list_token(ctx: &Ctx) -> GraphResult<Option<ListToken>> {
             .map(Some)
             .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid $skiptoken.")),
         None => Ok(None),
+    }
+}
+
+/// Adds a directory list's `@odata.nextLink` when items remain after this
+/// page (`page`, of `total` items): `link` (a path below the Graph URL and
+/// the start of its query, ending in `?` or `&`) with a `$skiptoken` that
+/// carries where the next page starts, its size, the filter and `$select`.
+fn link_next_page(ctx: &Ctx, body: &mut Value, link: &str, page: ListToken, total: usize) {
+    if page.offset + page.top < total {
+        let next = ListToken { offset: page.offset + page.top, ..page };
+        body["@odata.nextLink"] = json!(format!("{}{link}$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
     }
 }
 
@@ -178,11 +190,8 @@ pub fn users(ctx: &Ctx) -> GraphResult<Answer> {
     if count && offset == 0 {
         body["@odata.count"] = json!(matching.len());
     }
-    if offset + top < matching.len() {
-        let next = ListToken { offset: offset + top, top, filter, select: select_names };
-        body["@odata.nextLink"] =
-            json!(format!("{}/users?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
-    }
+    let page = ListToken { offset, top, filter, select: select_names };
+    link_next_page(ctx, &mut body, &format!("/users?$top={top}&"), page, matching.len());
     Ok(Answer::ok(body))
 }
 
@@ -215,11 +224,8 @@ pub fn groups(ctx: &Ctx) -> GraphResult<Answer> {
         value.push(render::group(g, &select));
     }
     let mut body = json!({"@odata.context": context_url(ctx.state, "groups"), "value": value});
-    if offset + top < groups.len() {
-        let next = ListToken { offset: offset + top, top, filter: None, select: select_names };
-        body["@odata.nextLink"] =
-            json!(format!("{}/groups?$top={top}&$skiptoken={}", ctx.state.graph_url(), encode_token(&next)));
-    }
+    let page = ListToken { offset, top, filter: None, select: select_names };
+    link_next_page(ctx, &mut body, &format!("/groups?$top={top}&"), page, groups.len());
     Ok(Answer::ok(body))
 }
 
@@ -255,27 +261,13 @@ pub fn members(ctx: &Ctx, id: &str, users_only: bool) -> GraphResult<Answer> {
     let mut value: Vec<Value> = Vec::new();
     let members: Vec<usize> = g.members.iter().copied().filter(|&m| org.is_active(m)).collect();
     for &m in members.iter().skip(offset).take(top) {
-        let mut v = render::user_selected(org, &org.users[m], &select);
-        if let Value::Object(map) = &mut v {
-            let mut annotated = serde_json::Map::new();
-            annotated.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-            annotated.extend(std::mem::take(map));
-            *map = annotated;
-        }
-        value.push(v);
+        value.push(with_odata_type(render::user_selected(org, &org.users[m], &select), "#microsoft.graph.user"));
     }
     let context = if users_only { "users" } else { "directoryObjects" };
     let mut body = json!({"@odata.context": context_url(ctx.state, context), "value": value});
-    if offset + top < members.len() {
-        let next = ListToken { offset: offset + top, top, filter: None, select: select_names };
-        let cast = if users_only { "/microsoft.graph.user" } else { "" };
-        body["@odata.nextLink"] = json!(format!(
-            "{}/groups/{}/members{cast}?$skiptoken={}",
-            ctx.state.graph_url(),
-            g.id,
-            encode_token(&next)
-        ));
-    }
+    let cast = if users_only { "/microsoft.graph.user" } else { "" };
+    let page = ListToken { offset, top, filter: None, select: select_names };
+    link_next_page(ctx, &mut body, &format!("/groups/{}/members{cast}?", g.id), page, members.len());
     Ok(Answer::ok(body))
 }
 
@@ -333,14 +325,7 @@ pub fn role_members(ctx: &Ctx, key: &str) -> GraphResult<Answer> {
     let value: Vec<Value> =
         members.iter().skip(offset).take(top).map(|m| render::role_member(org, m, &select, readable)).collect();
     let mut body = json!({"@odata.context": context_url(ctx.state, "directoryObjects"), "value": value});
-    if offset + top < members.len() {
-        let next = ListToken { offset: offset + top, top, filter: None, select: select_names };
-        body["@odata.nextLink"] = json!(format!(
-            "{}/directoryRoles/{}/members?$skiptoken={}",
-            ctx.state.graph_url(),
-            role.id,
-            encode_token(&next)
-        ));
-    }
+    let page = ListToken { offset, top, filter: None, select: select_names };
+    link_next_page(ctx, &mut body, &format!("/directoryRoles/{}/members?", role.id), page, members.len());
     Ok(Answer::ok(body))
 }

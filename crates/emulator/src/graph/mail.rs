@@ -49,6 +49,17 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Refuses the token of a delta round begun before this mailbox's delta
+    /// tokens were last expired (`generation` is the one it was issued in), or
+    /// when the delta-expiry fault fires: 410 syncStateNotFound, pointing at
+    /// `base_link` to start a new round.
+    pub fn check_delta_generation(&self, ctx: &Ctx, generation: u64, base_link: &str) -> GraphResult<()> {
+        if generation != ctx.state.world.generation(self.index) || ctx.state.faults.expire_delta() {
+            return Err(GraphError::sync_state_not_found(generation, &format!("{base_link}?$deltatoken=")));
+        }
+        Ok(())
+    }
+
     /// Removes what the caller's access withholds from a rendered item.
     pub fn withhold(&self, mut item: Value) -> Value {
         if self.access == Access::Basic
@@ -436,9 +447,7 @@ pub fn delta(ctx: &Ctx, mailbox: &Mailbox, folder_ref: &str) -> GraphResult<Answ
             let mut token: MailToken = decode_token(t)
                 .filter(|t: &MailToken| t.m == mailbox.index && t.f == folder.code())
                 .ok_or_else(|| GraphError::bad_request("The sync token is not valid for this folder."))?;
-            if token.g != world.generation(mailbox.index) || ctx.state.faults.expire_delta() {
-                return Err(GraphError::sync_state_not_found(token.g, &format!("{base_link}?$deltatoken=")));
-            }
+            mailbox.check_delta_generation(ctx, token.g, &base_link)?;
             if skip.is_none() {
                 // A delta link starts the next round from where the last began.
                 token.to = world.seq();

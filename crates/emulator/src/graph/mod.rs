@@ -524,6 +524,18 @@ pub fn context_url(state: &AppState, what: &str) -> String {
     format!("{}/$metadata#{what}", state.graph_url())
 }
 
+/// Puts `@odata.type` first in a rendered item, for the lists where Graph
+/// names each item's type (calendar delta rounds, directory objects).
+pub fn with_odata_type(mut item: Value, odata_type: &str) -> Value {
+    if let Value::Object(map) = &mut item {
+        let mut annotated = serde_json::Map::new();
+        annotated.insert("@odata.type".into(), Value::String(odata_type.into()));
+        annotated.extend(std::mem::take(map));
+        *map = annotated;
+    }
+    item
+}
+
 /// A page of a list: `value`, and a next link with `$skip` when more remain.
 pub fn skip_page(
     ctx: &Ctx,
