@@ -384,73 +384,72 @@ fn pkce_matches(verifier: &str, challenge: &str, method: &str) -> bool {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()) == challenge
 }
 
-fn common_claims(state: &AppState) -> (i64, String, String) {
+/// What every Graph access token the tenant issues to `client_id` now carries:
+/// audience, issuer, times and a unique id. Whom it is for (`idtyp`, `oid`,
+/// `sub`, `aio`) and what it grants are left for the caller to fill in.
+fn graph_access_claims(state: &AppState, client_id: &str) -> AccessClaims {
     let now = Utc::now().timestamp();
     let tid = state.org().tenant_id.clone();
     let uti = crate::tokens::uti_for(state.registry().next_serial());
-    (now, tid, uti)
+    AccessClaims {
+        aud: GRAPH_AUDIENCE.into(),
+        iss: format!("https://sts.windows.net/{tid}/"),
+        iat: now,
+        nbf: now,
+        exp: now + state.token_lifetime.num_seconds(),
+        aio: String::new(),
+        app_displayname: None,
+        appid: client_id.to_string(),
+        appidacr: "1".into(),
+        idp: format!("https://sts.windows.net/{tid}/"),
+        idtyp: String::new(),
+        oid: String::new(),
+        rh: "0.AAAA.".into(),
+        roles: None,
+        scp: None,
+        sub: String::new(),
+        tid,
+        uti,
+        ver: "1.0".into(),
+        upn: None,
+        name: None,
+    }
 }
 
 /// An app-only access token for Graph; `roles` only with admin consent.
 pub fn app_token(state: &AppState, client_id: &str) -> String {
-    let (now, tid, uti) = common_claims(state);
+    let base = graph_access_claims(state, client_id);
     let app = state.registry().app(client_id).cloned();
     let (display, sp, roles) = match app {
         Some(a) => (a.display_name, a.service_principal_id, a.admin_consent.then_some(a.roles)),
         None => (String::new(), String::new(), None),
     };
     let claims = AccessClaims {
-        aud: GRAPH_AUDIENCE.into(),
-        iss: format!("https://sts.windows.net/{tid}/"),
-        iat: now,
-        nbf: now,
-        exp: now + state.token_lifetime.num_seconds(),
         aio: "E2NgYNhxO2fe9z25T5iljKc7a+zfDQA=".into(),
         app_displayname: Some(display),
-        appid: client_id.to_string(),
-        appidacr: "1".into(),
-        idp: format!("https://sts.windows.net/{tid}/"),
         idtyp: "app".into(),
         oid: sp.clone(),
-        rh: "0.AAAA.".into(),
         roles,
-        scp: None,
         sub: sp,
-        tid,
-        uti,
-        ver: "1.0".into(),
-        upn: None,
-        name: None,
+        ..base
     };
     state.keys.sign(&claims)
 }
 
 fn user_tokens(state: &AppState, client_id: &str, user: usize, scope: &str, nonce: Option<&str>) -> Response {
-    let (now, tid, uti) = common_claims(state);
+    let base = graph_access_claims(state, client_id);
+    let (now, tid, uti) = (base.iat, base.tid.clone(), base.uti.clone());
     let u = &state.org().users[user];
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let access = AccessClaims {
-        aud: GRAPH_AUDIENCE.into(),
-        iss: format!("https://sts.windows.net/{tid}/"),
-        iat: now,
-        nbf: now,
-        exp: now + state.token_lifetime.num_seconds(),
         aio: "AVQAq/8TAAAA".into(),
-        app_displayname: None,
-        appid: client_id.to_string(),
-        appidacr: "1".into(),
-        idp: format!("https://sts.windows.net/{tid}/"),
         idtyp: "user".into(),
         oid: u.id.clone(),
-        rh: "0.AAAA.".into(),
-        roles: None,
         scp: Some("email openid profile User.Read".into()),
         sub: crate::rng::guid(state.org().seed, &[0x50b, user as u64]),
-        tid: tid.clone(),
-        uti: uti.clone(),
-        ver: "1.0".into(),
         upn: Some(u.user_principal_name.clone()),
         name: Some(u.display_name.clone()),
+        ..base
     };
     let mut body = json!({
         "scope": "email openid profile https://graph.microsoft.com/User.Read",

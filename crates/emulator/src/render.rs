@@ -107,13 +107,7 @@ impl RenderContext {
         o.insert("isReadReceiptRequested".into(), json!(false));
         o.insert("isRead".into(), json!(m.is_read));
         o.insert("isDraft".into(), json!(m.is_draft));
-        o.insert(
-            "webLink".into(),
-            json!(format!(
-                "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
-                url_escape(&id)
-            )),
-        );
+        o.insert("webLink".into(), owa_link("ItemID", &id, "viewmodel=ReadMessageItem"));
         o.insert("inferenceClassification".into(), json!(m.inference));
         o.insert("body".into(), self.body(&m.body_html));
         o.insert("sender".into(), email(&m.from));
@@ -210,13 +204,7 @@ impl RenderContext {
         o.insert("seriesMasterId".into(), json!(series_master_id));
         o.insert("showAs".into(), json!(e.show_as));
         o.insert("type".into(), json!(e.kind));
-        o.insert(
-            "webLink".into(),
-            json!(format!(
-                "https://outlook.office365.com/owa/?itemid={}&exvsurl=1&path=/calendar/item",
-                url_escape(&id)
-            )),
-        );
+        o.insert("webLink".into(), owa_link("itemid", &id, "path=/calendar/item"));
         o.insert("onlineMeetingUrl".into(), Value::Null);
         o.insert("isOnlineMeeting".into(), json!(e.join_url.is_some()));
         o.insert(
@@ -284,6 +272,12 @@ fn weekday_name(d: chrono::Weekday) -> &'static str {
         Sat => "saturday",
         Sun => "sunday",
     }
+}
+
+/// An item's `webLink` into Outlook on the web: the id as `id_param` (Graph
+/// spells it `ItemID` for mail and `itemid` for events) and what opens it.
+fn owa_link(id_param: &str, id: &str, view: &str) -> Value {
+    json!(format!("https://outlook.office365.com/owa/?{id_param}={}&exvsurl=1&{view}", url_escape(id)))
 }
 
 /// Percent-encodes the characters of base64 ids that URLs reserve.
