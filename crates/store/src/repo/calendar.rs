@@ -13,14 +13,13 @@ tables.
 */
 
 use super::activity::link_meetings;
-use super::ingest::{Changed, CopyChange, Kind, Page, PageItem, PlannedCopy, StoredItem, apply_page};
-use super::{BACKEND, Conn, Db, Pool, count, lock_in_order, push_list, rows_per_statement};
+use super::ingest::{CopyChange, Kind, Page, PersonRow, apply_page};
+use super::{Conn, Db, Pool, count};
 use crate::error::Result;
 use crate::fingerprint;
-use crate::types::{Backend, CursorScope, MailboxId, MeetingCopyRow, PageOutcome, RoundState, SyncCursor, WorkspaceId};
+use crate::types::{CursorScope, MailboxId, MeetingCopyRow, PageOutcome, RoundState, SyncCursor, WorkspaceId};
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
-use std::collections::{HashMap, HashSet};
+use sqlx::query_builder::Separated;
 use tac_core::contacts::AutoCreateCandidate;
 use tac_core::records::{AttendeeRecord, MeetingCopy, MeetingRecord, Participant, ParticipantRole};
 use tac_core::timeline::ActivityKind;
@@ -63,6 +62,31 @@ impl Kind for Calendar {
     const TABLE: &'static str = "meeting";
     const COPY_TABLE: &'static str = "meeting_copy";
     const COPY_NAME: &'static str = "meeting copy";
+    const KEY_COLUMN: &'static str = "ical_uid";
+    const STICKY_COLUMN: Option<&'static str> = Some("is_cancelled");
+    const COLUMNS: &'static [&'static str] = &[
+        "series_master_id",
+        "event_type",
+        "subject",
+        "body_html",
+        "start_at",
+        "end_at",
+        "is_all_day",
+        "is_cancelled",
+        "sensitivity",
+        "original_time_zone",
+        "location",
+        "online_meeting_url",
+        "organizer_address",
+        "organizer_name",
+        "internal_only",
+        "fingerprint",
+    ];
+    const ITEM_COLUMN: &'static str = "meeting_id";
+    const COPY_COLUMNS: &'static [&'static str] = &["response", "is_organizer"];
+    const PEOPLE_TABLE: &'static str = "meeting_attendee";
+    const PERSON_KEY: &'static [&'static str] = &["address"];
+    const PERSON_VALUES: &'static [&'static str] = &["name", "kind", "response"];
 
     fn key(record: &MeetingRecord) -> &str {
         &record.ical_uid
@@ -80,140 +104,44 @@ impl Kind for Calendar {
         fingerprint::meeting(record, cancelled)
     }
 
-    async fn stored(conn: &mut Conn, ws: WorkspaceId, keys: &[&str]) -> Result<HashMap<String, StoredItem>> {
-        let mut found = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(rows_per_statement(1)) {
-            let mut query = QueryBuilder::<Db>::new(
-                "select id, ical_uid as key, fingerprint, is_cancelled as sticky from meeting where workspace_id = ",
-            );
-            query.push_bind(ws.0).push(" and ical_uid in ");
-            push_list(&mut query, chunk.iter().copied());
-            let rows: Vec<StoredItem> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
-            found.extend(rows.into_iter().map(|row| (row.key.clone(), row)));
-        }
-        Ok(found)
+    /// `cancelled` is the page's sticky cancellation.
+    fn push_columns(row: &mut Separated<'_, Db, &'static str>, m: &MeetingRecord, cancelled: bool, fingerprint: &str) {
+        row.push_bind(m.series_master_id.as_deref())
+            .push_bind(m.event_type.as_str())
+            .push_bind(m.subject.as_str())
+            .push_bind(m.body_html.as_str())
+            .push_bind(m.start)
+            .push_bind(m.end)
+            .push_bind(m.is_all_day)
+            .push_bind(cancelled)
+            .push_bind(m.sensitivity.as_str())
+            .push_bind(m.original_time_zone.as_deref())
+            .push_bind(m.location.as_deref())
+            .push_bind(m.online_meeting_url.as_deref())
+            .push_bind(m.organizer.address.as_str())
+            .push_bind(m.organizer.name.as_str())
+            .push_bind(m.internal_only)
+            .push_bind(fingerprint);
     }
 
-    /// Inserts the meetings, skipping any that another transaction inserted
-    /// meanwhile. Returns the ids of those inserted, by iCalUId.
-    async fn insert(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        meetings: &[&PageItem<'_, Calendar>],
-        now: DateTime<Utc>,
-    ) -> Result<HashMap<String, i64>> {
-        let mut inserted = HashMap::with_capacity(meetings.len());
-        // SQLite: earliest first, for ascending FTS rowids (see insert_emails).
-        let mut meetings = meetings.to_vec();
-        if BACKEND == Backend::Sqlite {
-            meetings.sort_by_key(|m| m.record.start);
-        }
-        for chunk in meetings.chunks(rows_per_statement(MEETING_INSERT_BINDS)) {
-            let mut query = QueryBuilder::<Db>::new(
-                "insert into meeting (
-                     workspace_id, ical_uid, series_master_id, event_type, subject, body_html, start_at, end_at,
-                     is_all_day, is_cancelled, sensitivity, original_time_zone, location, online_meeting_url,
-                     organizer_address, organizer_name, internal_only, fingerprint, created_at, updated_at) ",
-            );
-            query.push_values(chunk, |mut row, meeting| {
-                row.push_bind(ws.0).push_bind(meeting.record.ical_uid.as_str());
-                push_meeting_columns(&mut row, meeting.record, meeting.sticky, &meeting.fingerprint);
-                row.push_bind(now).push_bind(now);
-            });
-            query.push(" on conflict (workspace_id, ical_uid) do nothing returning id, ical_uid");
-            let rows: Vec<(i64, String)> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
-            inserted.extend(rows.into_iter().map(|(id, ical_uid)| (ical_uid, id)));
-        }
-        Ok(inserted)
+    fn happened_at(record: &MeetingRecord) -> DateTime<Utc> {
+        record.start
     }
 
-    /// Rewrites the changed meetings (in iCalUId order), a batch per statement.
-    async fn update(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        changed: &[Changed<'_, '_, Calendar>],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<i64> = changed.iter().map(|change| change.id).collect();
-        lock_in_order(conn, "meeting", "ical_uid", &ids).await?;
-        for chunk in changed.chunks(rows_per_statement(MEETING_UPDATE_BINDS)) {
-            let mut query = QueryBuilder::<Db>::new(
-                "with page (
-                     id, series_master_id, event_type, subject, body_html, start_at, end_at, is_all_day, is_cancelled,
-                     sensitivity, original_time_zone, location, online_meeting_url, organizer_address, organizer_name,
-                     internal_only, fingerprint) as (",
-            );
-            query.push_values(chunk, |mut row, change| {
-                row.push_bind(change.id);
-                push_meeting_columns(&mut row, change.record(), change.sticky, &change.fingerprint);
-            });
-            // `meeting.is_cancelled or …`: a cancellation committed since the
-            // look-up sticks too.
-            query
-                .push(
-                    ")
-                     update meeting set
-                         series_master_id = page.series_master_id, event_type = page.event_type,
-                         subject = page.subject, body_html = page.body_html, start_at = page.start_at,
-                         end_at = page.end_at, is_all_day = page.is_all_day,
-                         is_cancelled = (meeting.is_cancelled or page.is_cancelled), sensitivity = page.sensitivity,
-                         original_time_zone = page.original_time_zone, location = page.location,
-                         online_meeting_url = page.online_meeting_url, organizer_address = page.organizer_address,
-                         organizer_name = page.organizer_name, internal_only = page.internal_only,
-                         fingerprint = page.fingerprint, updated_at = ",
-                )
-                .push_bind(now)
-                .push(" from page where meeting.workspace_id = ")
-                .push_bind(ws.0)
-                .push(" and meeting.id = page.id");
-            query.build().persistent(false).execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_people(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        changed: &[Changed<'_, '_, Calendar>],
-        new: &[(i64, &MeetingRecord)],
-    ) -> Result<()> {
-        let mut inserts: Vec<(i64, &AttendeeRecord)> =
-            new.iter().flat_map(|(id, record)| distinct_attendees(&record.attendees).map(|a| (*id, a))).collect();
-        rewrite_attendees(conn, changed, &mut inserts).await?;
-        insert_attendees(conn, ws, &inserts).await
+    fn people(record: &MeetingRecord) -> impl Iterator<Item = PersonRow<'_>> {
+        record.attendees.iter().map(|a| vec![a.address.as_str(), a.name.as_str(), a.kind.as_str(), a.response.as_str()])
     }
 
     async fn link(conn: &mut Conn, ws: WorkspaceId, ids: &[i64]) -> Result<()> {
         link_meetings(conn, ws, ids).await
     }
 
-    /// The mailbox's stored meeting copies among `graph_ids`, by graph id.
-    async fn stored_copies(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        mailbox: MailboxId,
-        graph_ids: &[&str],
-    ) -> Result<HashMap<String, StoredCopy>> {
-        let mut found = HashMap::with_capacity(graph_ids.len());
-        for chunk in graph_ids.chunks(rows_per_statement(1)) {
-            let mut query = QueryBuilder::<Db>::new(
-                "select id, graph_id, meeting_id, response, is_organizer, removed_at is not null as removed
-                 from meeting_copy
-                 where workspace_id = ",
-            );
-            query.push_bind(ws.0).push(" and mailbox_id = ").push_bind(mailbox.0).push(" and graph_id in ");
-            push_list(&mut query, chunk.iter().copied());
-            let rows: Vec<StoredCopy> = query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
-            found.extend(rows.into_iter().map(|row| (row.graph_id.clone(), row)));
-        }
-        Ok(found)
-    }
-
     fn stored_copy_id(row: &StoredCopy) -> i64 {
         row.id
+    }
+
+    fn stored_copy_graph_id(row: &StoredCopy) -> &str {
+        &row.graph_id
     }
 
     fn stored_change(row: &StoredCopy, meeting_id: i64, copy: &MeetingCopy) -> CopyChange {
@@ -224,186 +152,9 @@ impl Kind for Calendar {
         copy_change((earlier_id, &earlier.response, earlier.is_organizer, false), meeting_id, copy)
     }
 
-    /// Inserts the copies, skipping any that another transaction inserted
-    /// meanwhile. Returns the graph ids of those inserted.
-    async fn insert_copies(
-        conn: &mut Conn,
-        ws: WorkspaceId,
-        mailbox: MailboxId,
-        copies: &[&PlannedCopy<'_, Calendar>],
-        now: DateTime<Utc>,
-    ) -> Result<HashSet<String>> {
-        let mut inserted = HashSet::with_capacity(copies.len());
-        for chunk in copies.chunks(rows_per_statement(COPY_INSERT_BINDS)) {
-            let mut query = QueryBuilder::<Db>::new(
-                "insert into meeting_copy (
-                     workspace_id, mailbox_id, meeting_id, graph_id, response, is_organizer, created_at, updated_at) ",
-            );
-            query.push_values(chunk, |mut row, plan| {
-                row.push_bind(ws.0)
-                    .push_bind(mailbox.0)
-                    .push_bind(plan.item_id)
-                    .push_bind(plan.copy.graph_id.as_str())
-                    .push_bind(plan.copy.response.as_str())
-                    .push_bind(plan.copy.is_organizer)
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            query.push(" on conflict (workspace_id, mailbox_id, graph_id) do nothing returning graph_id");
-            let rows: Vec<String> = query.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?;
-            inserted.extend(rows);
-        }
-        Ok(inserted)
+    fn push_copy_columns(row: &mut Separated<'_, Db, &'static str>, copy: &MeetingCopy) {
+        row.push_bind(copy.response.as_str()).push_bind(copy.is_organizer);
     }
-
-    /// Rewrites copies (in graph id order), a batch per statement.
-    async fn update_copies(
-        conn: &mut Conn,
-        updates: &[(i64, &PlannedCopy<'_, Calendar>)],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if updates.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<i64> = updates.iter().map(|(id, _)| *id).collect();
-        lock_in_order(conn, "meeting_copy", "graph_id", &ids).await?;
-        for chunk in updates.chunks(rows_per_statement(COPY_UPDATE_BINDS)) {
-            let mut query = QueryBuilder::<Db>::new("with page (id, meeting_id, response, is_organizer) as (");
-            query.push_values(chunk, |mut row, (id, plan)| {
-                row.push_bind(*id)
-                    .push_bind(plan.item_id)
-                    .push_bind(plan.copy.response.as_str())
-                    .push_bind(plan.copy.is_organizer);
-            });
-            query
-                .push(
-                    ")
-                     update meeting_copy set
-                         meeting_id = page.meeting_id, response = page.response, is_organizer = page.is_organizer,
-                         removed_at = null, updated_at = ",
-                )
-                .push_bind(now)
-                .push(" from page where meeting_copy.id = page.id");
-            query.build().persistent(false).execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-}
-
-/// The columns an insert and an update of a meeting both write, from
-/// `series_master_id` to `fingerprint`, in the order both statements list;
-/// `is_cancelled` is the page's sticky cancellation.
-fn push_meeting_columns(
-    row: &mut sqlx::query_builder::Separated<'_, Db, &'static str>,
-    m: &MeetingRecord,
-    is_cancelled: bool,
-    fingerprint: &str,
-) {
-    row.push_bind(m.series_master_id.as_deref())
-        .push_bind(m.event_type.as_str())
-        .push_bind(m.subject.as_str())
-        .push_bind(m.body_html.as_str())
-        .push_bind(m.start)
-        .push_bind(m.end)
-        .push_bind(m.is_all_day)
-        .push_bind(is_cancelled)
-        .push_bind(m.sensitivity.as_str())
-        .push_bind(m.original_time_zone.as_deref())
-        .push_bind(m.location.as_deref())
-        .push_bind(m.online_meeting_url.as_deref())
-        .push_bind(m.organizer.address.as_str())
-        .push_bind(m.organizer.name.as_str())
-        .push_bind(m.internal_only)
-        .push_bind(fingerprint);
-}
-
-const MEETING_INSERT_BINDS: usize = 20;
-
-const MEETING_UPDATE_BINDS: usize = 17;
-
-/// The attendees a meeting stores: one per address, the first entry wins,
-/// in the order given.
-fn distinct_attendees(attendees: &[AttendeeRecord]) -> impl Iterator<Item = &AttendeeRecord> {
-    attendees
-        .iter()
-        .enumerate()
-        .filter(|(n, a)| !attendees[..*n].iter().any(|w| w.address == a.address))
-        .map(|(_, a)| a)
-}
-
-/// Makes the changed meetings' attendees exactly their records' ones,
-/// touching only rows that differ. Rows to insert are added to `inserts`.
-async fn rewrite_attendees<'a>(
-    conn: &mut Conn,
-    changed: &[Changed<'_, 'a, Calendar>],
-    inserts: &mut Vec<(i64, &'a AttendeeRecord)>,
-) -> Result<()> {
-    if changed.is_empty() {
-        return Ok(());
-    }
-    type Stored = HashMap<String, (i64, String, String, String)>;
-    let mut stored: HashMap<i64, Stored> = HashMap::with_capacity(changed.len());
-    for chunk in changed.chunks(rows_per_statement(1)) {
-        let mut query = QueryBuilder::<Db>::new(
-            "select id, meeting_id, address, name, kind, response from meeting_attendee where meeting_id in ",
-        );
-        push_list(&mut query, chunk.iter().map(|change| change.id));
-        let rows: Vec<(i64, i64, String, String, String, String)> =
-            query.build_query_as().persistent(false).fetch_all(&mut *conn).await?;
-        for (id, meeting_id, address, name, kind, response) in rows {
-            stored.entry(meeting_id).or_default().insert(address, (id, name, kind, response));
-        }
-    }
-    let mut rewrites: Vec<(i64, &AttendeeRecord)> = Vec::new();
-    let mut deletes: Vec<i64> = Vec::new();
-    for change in changed {
-        let mut by_address = stored.remove(&change.id).unwrap_or_default();
-        for a in distinct_attendees(&change.record().attendees) {
-            match by_address.remove(&a.address) {
-                Some((_, name, kind, response)) if name == a.name && kind == a.kind && response == a.response => {}
-                Some((id, ..)) => rewrites.push((id, a)),
-                None => inserts.push((change.id, a)),
-            }
-        }
-        deletes.extend(by_address.into_values().map(|(id, ..)| id));
-    }
-    for (id, a) in rewrites {
-        sqlx::query("update meeting_attendee set name = $1, kind = $2, response = $3 where id = $4")
-            .bind(&a.name)
-            .bind(&a.kind)
-            .bind(&a.response)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    for chunk in deletes.chunks(rows_per_statement(1)) {
-        let mut query = QueryBuilder::<Db>::new("delete from meeting_attendee where id in ");
-        push_list(&mut query, chunk.iter().copied());
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-const ATTENDEE_INSERT_BINDS: usize = 6;
-
-/// Inserts attendees; each meeting's in the order given, so that ids keep
-/// that order.
-async fn insert_attendees(conn: &mut Conn, ws: WorkspaceId, attendees: &[(i64, &AttendeeRecord)]) -> Result<()> {
-    for chunk in attendees.chunks(rows_per_statement(ATTENDEE_INSERT_BINDS)) {
-        let mut query = QueryBuilder::<Db>::new(
-            "insert into meeting_attendee (workspace_id, meeting_id, address, name, kind, response) ",
-        );
-        query.push_values(chunk, |mut row, (meeting_id, a)| {
-            row.push_bind(ws.0)
-                .push_bind(*meeting_id)
-                .push_bind(a.address.as_str())
-                .push_bind(a.name.as_str())
-                .push_bind(a.kind.as_str())
-                .push_bind(a.response.as_str());
-        });
-        query.build().persistent(false).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -428,10 +179,6 @@ fn copy_change(current: (i64, &str, bool, bool), meeting_id: i64, copy: &Meeting
         CopyChange::Unchanged
     }
 }
-
-const COPY_UPDATE_BINDS: usize = 4;
-
-const COPY_INSERT_BINDS: usize = 8;
 
 /// Deduplicated meetings in the workspace.
 #[operation]
