@@ -8,18 +8,17 @@
 //! python3 they are skipped with a message; with python3 but without the
 //! package they fail, saying what to install.
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use tac_core::privacy::{AutoCreate, Visibility};
-use tac_core::records::{
-    AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
-    ParticipantRole, TenantDomain,
-};
+use tac_core::records::{Direction, EmailCopy, EmailRecord, MeetingCopy, ParticipantRole, TenantDomain};
 use tac_store::{
-    ContactId, ContactSource, IntegrationSettings, MailboxId, MasterKey, NewContact, NewPortalUser, PrivacySettings,
-    Role, SecretString, Store, SyncCursor, WorkspaceId,
+    ContactId, IntegrationSettings, MailboxId, MasterKey, NewPortalUser, PrivacySettings, Role, SecretString, Store,
+    SyncCursor, WorkspaceId,
 };
 use tac_web::{AppState, SyncTrigger};
 
@@ -28,6 +27,7 @@ use tac_web::{AppState, SyncTrigger};
 /// A store in a fresh database (SQLite file, or a PostgreSQL database of
 /// its own), removed when dropped, also when the test fails.
 type Db = tac_test_support::TestDb;
+use common::fixtures::{self, attendee, contact, email, participant};
 use tac_test_support::random_suffix;
 
 /// One workspace's portal on 127.0.0.1:0.
@@ -35,13 +35,23 @@ struct Portal {
     base: String,
     store: Store,
     ws: WorkspaceId,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: common::Server,
+    /// The database, when the portal has one of its own; closed when it stops.
+    db: Option<Db>,
 }
 
 const KEY: [u8; 32] = [7; 32];
 
 impl Portal {
+    /// Workspace "default" in a fresh SQLite database of its own, without
+    /// background sync.
+    async fn sqlite() -> Portal {
+        let db = Db::sqlite("api-test").await;
+        let portal = Portal::start(&db.store, "default", None).await;
+        Portal { db: Some(db), ..portal }
+    }
+
+    /// `workspace` in `store`, which other portals may share.
     async fn start(store: &Store, workspace: &str, sync: Option<SyncTrigger>) -> Portal {
         let ws = store.ensure_workspace(workspace).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -52,16 +62,8 @@ impl Portal {
         if let Some(trigger) = sync {
             state = state.with_sync_trigger(trigger);
         }
-        let app = tac_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
-        Portal { base, store: store.clone(), ws, shutdown: Some(tx), server }
+        let server = common::Server::spawn(listener, tac_web::router(state));
+        Portal { base, store: store.clone(), ws, server, db: None }
     }
 
     /// A client signed in as a new user with `role` (session made through the store).
@@ -92,10 +94,10 @@ impl Portal {
     }
 
     async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        self.server.stop().await;
+        if let Some(db) = self.db.take() {
+            db.close().await;
         }
-        self.server.await.expect("server task").expect("server stops cleanly");
     }
 }
 
@@ -196,30 +198,9 @@ fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, day, hour, 0, 0).single().expect("BUG: fixture date is valid")
 }
 
-fn participant(role: ParticipantRole, address: &str, name: &str) -> Participant {
-    Participant { role, address: address.into(), name: name.into() }
-}
-
 /// Contoso's directory (Ann, Bob at `domain`) and one mailbox, Ann's.
 async fn directory(store: &Store, ws: WorkspaceId, domain: &str) -> MailboxId {
-    let user = |id: &str, mail: String| DirectoryUser {
-        id: id.into(),
-        display_name: id.into(),
-        user_principal_name: mail.clone(),
-        mail: Some(mail.clone()),
-        proxy_addresses: vec![format!("SMTP:{mail}")],
-        account_enabled: true,
-    };
-    store
-        .replace_directory(
-            ws,
-            &[user("u-ann", format!("ann@{domain}")), user("u-bob", format!("bob@{domain}"))],
-            &[],
-            &[],
-            &[TenantDomain { name: domain.into(), is_default: true, is_initial: false }],
-        )
-        .await
-        .unwrap();
+    common::fixtures::directory(store, ws, domain).await;
     store.upsert_mailbox(ws, "u-ann", &format!("ann@{domain}")).await.unwrap()
 }
 
@@ -241,23 +222,13 @@ async fn mail(
             let (from, to) = if inbound { (external, ann.as_str()) } else { (ann.as_str(), external) };
             let when = at(1, 0) + Duration::hours(i64::from(i));
             let id = format!("<{marker}-{i}@example>");
+            let participants =
+                vec![participant(ParticipantRole::From, from, "From"), participant(ParticipantRole::To, to, "To")];
+            let body = format!("<p>{marker} body {i}</p><img src=\"https://tracker.example/p.gif\">");
             let record = EmailRecord {
-                internet_message_id: id.clone(),
                 conversation_id: Some(format!("conv-{marker}")),
-                subject: format!("{marker} subject {i}"),
-                body_html: format!("<p>{marker} body {i}</p><img src=\"https://tracker.example/p.gif\">"),
                 body_preview: format!("{marker} body {i}"),
-                sent_at: when,
-                received_at: when,
-                has_attachments: false,
-                importance: "normal".into(),
-                is_private: false,
-                meeting_message_type: None,
-                participants: vec![
-                    participant(ParticipantRole::From, from, "From"),
-                    participant(ParticipantRole::To, to, "To"),
-                ],
-                internal_only: false,
+                ..email(&id, &format!("{marker} subject {i}"), &body, when, participants)
             };
             let direction = if inbound { Direction::Inbound } else { Direction::Outbound };
             let copy = EmailCopy { graph_id: format!("g-{id}"), folder_id: "inbox".into(), direction, is_read: false };
@@ -272,42 +243,16 @@ async fn mail(
 }
 
 async fn meeting(store: &Store, ws: WorkspaceId, mailbox: MailboxId, domain: &str, external: &str, marker: &str) {
-    let record = MeetingRecord {
-        ical_uid: format!("uid-{marker}"),
-        series_master_id: None,
-        event_type: "singleInstance".into(),
-        subject: format!("{marker} meeting"),
-        body_html: "<p>Agenda</p>".into(),
-        start: at(10, 14),
-        end: at(10, 15),
-        is_all_day: false,
-        is_cancelled: false,
-        sensitivity: "normal".into(),
-        original_time_zone: None,
-        location: Some("Room 4".into()),
-        online_meeting_url: None,
-        organizer: participant(ParticipantRole::Organizer, &format!("ann@{domain}"), "Ann"),
-        attendees: vec![AttendeeRecord {
-            address: external.into(),
-            name: "External".into(),
-            kind: "required".into(),
-            response: "accepted".into(),
-        }],
-        internal_only: false,
-    };
+    let record = fixtures::meeting(
+        &format!("uid-{marker}"),
+        &format!("{marker} meeting"),
+        at(10, 14),
+        participant(ParticipantRole::Organizer, &format!("ann@{domain}"), "Ann"),
+        vec![attendee(external, "External", "accepted")],
+    );
     let copy = MeetingCopy { graph_id: format!("ev-{marker}"), response: "organizer".into(), is_organizer: true };
     let cursor = SyncCursor::DeltaLink(format!("https://graph.example/v1.0/cal?$deltatoken={marker}"));
     store.apply_calendar_page(ws, mailbox, &[(record, copy)], &[], &[], &cursor).await.unwrap();
-}
-
-async fn contact(store: &Store, ws: WorkspaceId, name: &str, email: &str) -> ContactId {
-    let new = NewContact {
-        name: name.into(),
-        emails: vec![tac_core::address::normalize(email).unwrap()],
-        company: None,
-        source: ContactSource::Manual,
-    };
-    store.create_contact(ws, &new).await.unwrap()
 }
 
 /// Workspace "default": Zoe at fabrikam with 5 emails and a meeting.
@@ -387,8 +332,7 @@ sys.exit(1 if errors else 0)
 
 #[tokio::test]
 async fn the_openapi_document_is_valid_openapi_3_1() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let reply = portal.anonymous().get("/api/v1/openapi.json").await;
     assert_eq!(reply.status, 200, "the document needs no session");
     assert_eq!(reply.json["openapi"], "3.1.0");
@@ -413,13 +357,11 @@ validate(spec)
         }
     }
     portal.stop().await;
-    db.close().await;
 }
 
 #[tokio::test]
 async fn every_documented_operation_is_routed_and_needs_a_session_except_the_document() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let anonymous = portal.anonymous();
     let doc = anonymous.get("/api/v1/openapi.json").await.json;
     let mut seen = 0;
@@ -439,7 +381,6 @@ async fn every_documented_operation_is_routed_and_needs_a_session_except_the_doc
     }
     assert!(seen >= 17, "every route was tried");
     portal.stop().await;
-    db.close().await;
 }
 
 // ---- authorization and CSRF ------------------------------------------------------
@@ -527,8 +468,7 @@ async fn admins_request_a_sync_pass_or_get_409_without_background_sync() {
 
 #[tokio::test]
 async fn the_integration_shows_when_the_secret_was_set_but_never_the_secret() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let admin = portal.client("root@contoso.com", Role::Admin).await;
     problem(&admin.get("/api/v1/integration").await, 404);
 
@@ -570,7 +510,6 @@ async fn the_integration_shows_when_the_secret_was_set_but_never_the_secret() {
         assert!(!text.contains(SECRET) && !text.contains("Sup3r"), "the secret leaked: {text}");
     }
     portal.stop().await;
-    db.close().await;
 }
 
 // ---- schemathesis ---------------------------------------------------------------------
@@ -588,8 +527,7 @@ const SCHEMATHESIS_EXAMPLES: &str = "100";
 /// `curl` that does.
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let zoe = seed_default(&portal).await;
     let spare = contact(&portal.store, portal.ws, "Spare Contact", "spare@litware.example").await;
     let settings = IntegrationSettings::new("11111111-2222-3333-4444-555555555555", "client-abc");
@@ -682,7 +620,6 @@ parameters = {{ "path.id" = "{email}" }}
     assert!(output.status.success(), "schemathesis found problems:\n{stdout}\n{stderr}");
     eprintln!("{stdout}");
     portal.stop().await;
-    db.close().await;
 }
 
 // ---- internal-only mail ---------------------------------------------------------------
@@ -693,8 +630,7 @@ parameters = {{ "path.id" = "{email}" }}
 /// does only while the workspace keeps them.
 #[tokio::test]
 async fn a_member_never_finds_or_opens_a_colleagues_internal_only_mail() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let (store, ws) = (&portal.store, portal.ws);
     let ann_mailbox = directory(store, ws, "contoso.com").await;
     store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
@@ -744,7 +680,6 @@ async fn a_member_never_finds_or_opens_a_colleagues_internal_only_mail() {
     let own = ann.get(&format!("/api/v1/emails/{email}/body")).await;
     assert_eq!(own.status, 403, "Ann's own, but its content is gone: {}", own.text);
     portal.stop().await;
-    db.close().await;
 }
 
 // ---- workspace isolation ------------------------------------------------------------
@@ -832,8 +767,7 @@ async fn another_workspaces_ids_are_404_and_never_listed_on_postgres() {
 
 #[tokio::test]
 async fn contacts_are_created_read_changed_and_deleted_with_their_history() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let mailbox = directory(&portal.store, portal.ws, "contoso.com").await;
     mail(&portal.store, portal.ws, mailbox, "contoso.com", "zoe@fabrikam.com", 4, "zoe").await;
     mail(&portal.store, portal.ws, mailbox, "contoso.com", "zoe.private@gmail.example", 2, "alt").await;
@@ -887,53 +821,66 @@ async fn contacts_are_created_read_changed_and_deleted_with_their_history() {
     problem(&client.get(&path).await, 404);
     assert_eq!(portal.store.email_count(portal.ws).await.unwrap(), 6, "the synced mail stays");
     portal.stop().await;
-    db.close().await;
+}
+
+/// Follows `next_cursor` from `first` (a path with a query) to the last
+/// page; the `key` of every item in order, and how many pages there were.
+async fn every_page(client: &Client, first: &str, key: &str) -> (Vec<String>, usize) {
+    let mut seen = Vec::new();
+    let mut next = first.to_owned();
+    let mut pages = 0;
+    loop {
+        let page = client.get(&next).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        pages += 1;
+        seen.extend(page.json["items"].as_array().unwrap().iter().map(|i| i[key].as_str().unwrap().to_owned()));
+        match page.json["next_cursor"].as_str() {
+            Some(cursor) => next = format!("{first}&cursor={cursor}"),
+            None => return (seen, pages),
+        }
+    }
 }
 
 #[tokio::test]
 async fn contact_lists_page_with_an_opaque_cursor() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     for i in 0..5 {
         contact(&portal.store, portal.ws, &format!("Person {i}"), &format!("p{i}@fabrikam.com")).await;
     }
     let client = portal.client("member@contoso.com", Role::Member).await;
-    let mut names = Vec::new();
-    let mut path = "/api/v1/contacts?limit=2".to_owned();
-    loop {
-        let page = client.get(&path).await;
-        assert_eq!(page.status, 200, "{}", page.text);
-        names.extend(page.json["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()));
-        match page.json["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/api/v1/contacts?limit=2&cursor={cursor}"),
-            None => break,
-        }
-    }
+    let (names, _) = every_page(&client, "/api/v1/contacts?limit=2", "name").await;
     assert_eq!(names, ["Person 0", "Person 1", "Person 2", "Person 3", "Person 4"]);
     let found = client.get("/api/v1/contacts?search=PERSON%203").await;
     assert_eq!(found.json["items"].as_array().unwrap().len(), 1);
     portal.stop().await;
-    db.close().await;
 }
 
 // ---- bad input ------------------------------------------------------------------------
 
 #[tokio::test]
 async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let zoe = seed_default(&portal).await;
     let client = portal.client("member@contoso.com", Role::Member).await;
-    let timeline = format!("/api/v1/contacts/{zoe}/timeline");
+    let contact_path = format!("/api/v1/contacts/{zoe}");
+    bodies_that_are_not_json_objects_are_refused(&client).await;
+    every_bad_member_is_named(&client, &contact_path).await;
+    every_bad_query_parameter_is_named(&client, &format!("{contact_path}/timeline")).await;
+    unknown_ids_routes_and_methods_are_404_and_405(&client, &contact_path).await;
+    portal.stop().await;
+}
 
-    // Malformed JSON, JSON that is not an object, and not JSON at all.
+/// Malformed JSON, JSON that is not an object, and not JSON at all.
+async fn bodies_that_are_not_json_objects_are_refused(client: &Client) {
     let broken = client.raw(Method::POST, "/api/v1/contacts", "application/json", "{\"emails\": [").await;
     assert!(problem(&broken, 400)["detail"].as_str().unwrap().contains("not valid JSON"));
     assert_eq!(invalid_fields(&client.raw(Method::POST, "/api/v1/contacts", "application/json", "[]").await), ["body"]);
     problem(&client.raw(Method::POST, "/api/v1/contacts", "text/plain", "emails=a@b.example").await, 415);
     problem(&client.raw(Method::POST, "/api/v1/contacts", "application/x-www-form-urlencoded", "emails=x").await, 415);
+}
 
-    // Validation: every bad field at once.
+/// Validation of bodies: every bad member at once, each by name.
+async fn every_bad_member_is_named(client: &Client, contact_path: &str) {
     let bad = client
         .call(
             Method::POST,
@@ -956,10 +903,9 @@ async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
         ),
         ["name"]
     );
-    let contact_path = format!("/api/v1/contacts/{zoe}");
-    assert_eq!(invalid_fields(&client.call(Method::PATCH, &contact_path, Some(json!({"name": ""}))).await), ["name"]);
-    assert_eq!(invalid_fields(&client.call(Method::PATCH, &contact_path, Some(json!({"name": 5}))).await), ["name"]);
-    assert_eq!(invalid_fields(&client.call(Method::PATCH, &contact_path, Some(json!({}))).await), ["body"]);
+    assert_eq!(invalid_fields(&client.call(Method::PATCH, contact_path, Some(json!({"name": ""}))).await), ["name"]);
+    assert_eq!(invalid_fields(&client.call(Method::PATCH, contact_path, Some(json!({"name": 5}))).await), ["name"]);
+    assert_eq!(invalid_fields(&client.call(Method::PATCH, contact_path, Some(json!({}))).await), ["body"]);
     assert_eq!(
         invalid_fields(
             &client.call(Method::POST, &format!("{contact_path}/emails"), Some(json!({"email": "nope"}))).await
@@ -974,8 +920,10 @@ async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
         ),
         ["email"]
     );
+}
 
-    // Query parameters.
+/// Query parameters of the timeline, the contact list and search.
+async fn every_bad_query_parameter_is_named(client: &Client, timeline: &str) {
     for (query, field) in [
         ("kind=note", "kind"),
         ("limit=0", "limit"),
@@ -1004,30 +952,29 @@ async fn bad_input_is_a_problem_with_the_fields_never_a_500() {
     assert!(pasted.text.contains("at most 200 characters"), "{}", pasted.text);
     let many = client.get(&format!("/api/v1/search?q={}", "word+".repeat(9))).await;
     assert_eq!(invalid_fields(&many), ["q"]);
+}
 
-    // Unknown or malformed ids, and unknown routes and methods.
+/// Unknown or malformed ids, and unknown routes and methods.
+async fn unknown_ids_routes_and_methods_are_404_and_405(client: &Client, contact_path: &str) {
     for path in [
-        "/api/v1/contacts/999999".to_owned(),
-        "/api/v1/contacts/abc".to_owned(),
-        "/api/v1/contacts/999999/timeline".to_owned(),
-        "/api/v1/companies/999999/timeline".to_owned(),
-        "/api/v1/emails/999999/body".to_owned(),
-        "/api/v1/emails/meeting-1/body".to_owned(),
-        "/api/v1/nothing-here".to_owned(),
+        "/api/v1/contacts/999999",
+        "/api/v1/contacts/abc",
+        "/api/v1/contacts/999999/timeline",
+        "/api/v1/companies/999999/timeline",
+        "/api/v1/emails/999999/body",
+        "/api/v1/emails/meeting-1/body",
+        "/api/v1/nothing-here",
     ] {
-        problem(&client.get(&path).await, 404);
+        problem(&client.get(path).await, 404);
     }
-    problem(&client.call(Method::PUT, &contact_path, Some(json!({"name": "x"}))).await, 405);
-    portal.stop().await;
-    db.close().await;
+    problem(&client.call(Method::PUT, contact_path, Some(json!({"name": "x"}))).await, 405);
 }
 
 // ---- timelines, search and bodies ------------------------------------------------------
 
 #[tokio::test]
 async fn the_timeline_is_the_documented_json_and_pages_with_its_cursor() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let zoe = seed_default(&portal).await;
     let client = portal.client("member@contoso.com", Role::Member).await;
     let document = client.get("/api/v1/openapi.json").await.text;
@@ -1037,6 +984,33 @@ async fn the_timeline_is_the_documented_json_and_pages_with_its_cursor() {
     assert_eq!(full.status, 200, "{}", full.text);
     assert_conforms(&document, "ContactTimeline", &full.json);
     let t = &full.json;
+    assert_contact_timeline_json(t, zoe);
+
+    // The same JSON as `tac-crm timeline --json` builds, from the shared serialiser.
+    let contact = portal.store.contact(portal.ws, zoe).await.unwrap();
+    let now = Utc::now();
+    let page = portal.store.timeline(portal.ws, zoe, &tac_store::TimelineQuery::default(), now).await.unwrap();
+    let summary = portal.store.contact_summary(portal.ws, zoe, now).await.unwrap();
+    let shared = serde_json::to_value(tac_store::json::contact_timeline(&contact, &summary, &page)).unwrap();
+    assert_eq!(shared["items"], t["items"]);
+    assert_eq!(shared["contact"], t["contact"]);
+
+    // Paging: two at a time, nothing skipped or repeated.
+    let (seen, pages) = every_page(&client, &format!("{path}?limit=2"), "id").await;
+    let all: Vec<String> =
+        t["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(seen, all);
+    assert_eq!(pages, 3);
+
+    timeline_filters_narrow_the_items(&client, &path).await;
+    let company = t["contact"]["company"]["id"].as_str().expect("a company from fabrikam.com");
+    the_other_reads_share_the_item_shape(&client, &document, zoe, company).await;
+    portal.stop().await;
+}
+
+/// Zoe's timeline (`t`) as seeded: her contact, the summary, a meeting
+/// then five emails newest first, each email with every member.
+fn assert_contact_timeline_json(t: &Value, zoe: ContactId) {
     assert_eq!(t["contact"]["id"], zoe.to_string());
     assert_eq!(t["contact"]["emails"], json!(["zoe@fabrikam.com"]));
     assert!(t["contact"].get("company").is_some());
@@ -1065,74 +1039,50 @@ async fn the_timeline_is_the_documented_json_and_pages_with_its_cursor() {
     assert_eq!(email["occurred_at"], "2025-03-01T04:00:00Z");
     assert_eq!(email["mailboxes"], json!(["ann@contoso.com"]));
     assert!(t["next_cursor"].is_null());
+}
 
-    // The same JSON as `tac-crm timeline --json` builds, from the shared serialiser.
-    let contact = portal.store.contact(portal.ws, zoe).await.unwrap();
-    let now = Utc::now();
-    let page = portal.store.timeline(portal.ws, zoe, &tac_store::TimelineQuery::default(), now).await.unwrap();
-    let summary = portal.store.contact_summary(portal.ws, zoe, now).await.unwrap();
-    let shared = serde_json::to_value(tac_store::json::contact_timeline(&contact, &summary, &page)).unwrap();
-    assert_eq!(shared["items"], t["items"]);
-    assert_eq!(shared["contact"], t["contact"]);
-
-    // Paging: two at a time, nothing skipped or repeated.
-    let mut seen = Vec::new();
-    let mut next = format!("{path}?limit=2");
-    let mut pages = 0;
-    loop {
-        let page = client.get(&next).await;
-        assert_eq!(page.status, 200, "{}", page.text);
-        pages += 1;
-        seen.extend(page.json["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()));
-        match page.json["next_cursor"].as_str() {
-            Some(cursor) => next = format!("{path}?limit=2&cursor={cursor}"),
-            None => break,
-        }
-    }
-    let all: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(seen, all);
-    assert_eq!(pages, 3);
-
-    // Filters.
+/// The timeline at `path` filtered by kind, direction, dates, words and
+/// team member.
+async fn timeline_filters_narrow_the_items(client: &Client, path: &str) {
+    let count = |reply: &Reply| reply.json["items"].as_array().unwrap().len();
     let meetings = client.get(&format!("{path}?kind=meeting")).await;
-    assert_eq!(meetings.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(count(&meetings), 1);
     let inbound = client.get(&format!("{path}?kind=email&direction=inbound")).await;
-    assert_eq!(inbound.json["items"].as_array().unwrap().len(), 3);
+    assert_eq!(count(&inbound), 3);
     let window = client.get(&format!("{path}?from=2025-03-01T01:00:00Z&to=2025-03-01T03:00:00%2B00:00")).await;
     assert_eq!(email_ids(&window.json).len(), 2);
     let day = client.get(&format!("{path}?from=2025-03-10&to=2025-03-10")).await;
-    assert_eq!(day.json["items"].as_array().unwrap().len(), 1, "a date `to` includes its day");
+    assert_eq!(count(&day), 1, "a date `to` includes its day");
     let searched = client.get(&format!("{path}?search=subject%203")).await;
-    assert_eq!(searched.json["items"].as_array().unwrap().len(), 1, "{}", searched.text);
+    assert_eq!(count(&searched), 1, "{}", searched.text);
     let member = client.get(&format!("{path}?team_member=ANN@contoso.com")).await;
-    assert_eq!(member.json["items"].as_array().unwrap().len(), 6);
+    assert_eq!(count(&member), 6);
+}
 
-    // The summary, the company timeline and search share the item shape.
+/// The summary, the company timeline, search, the mailboxes and `me`
+/// match the document's schemas (they share the item shape).
+async fn the_other_reads_share_the_item_shape(client: &Client, document: &str, zoe: ContactId, company: &str) {
     let summary = client.get(&format!("/api/v1/contacts/{zoe}/summary")).await;
     assert_eq!(summary.status, 200);
-    assert_conforms(&document, "Summary", &summary.json);
-    let company = t["contact"]["company"]["id"].as_str().expect("a company from fabrikam.com");
+    assert_conforms(document, "Summary", &summary.json);
     let company_timeline = client.get(&format!("/api/v1/companies/{company}/timeline?limit=3")).await;
     assert_eq!(company_timeline.status, 200, "{}", company_timeline.text);
-    assert_conforms(&document, "CompanyTimeline", &company_timeline.json);
+    assert_conforms(document, "CompanyTimeline", &company_timeline.json);
     assert!(company_timeline.json["next_cursor"].is_string());
     let search = client.get("/api/v1/search?q=zoe&kind=email&limit=4").await;
     assert_eq!(search.status, 200, "{}", search.text);
-    assert_conforms(&document, "SearchResults", &search.json);
+    assert_conforms(document, "SearchResults", &search.json);
     assert_eq!(search.json["items"].as_array().unwrap().len(), 4);
     let mailboxes = client.get("/api/v1/mailboxes").await;
-    assert_conforms(&document, "MailboxList", &mailboxes.json);
+    assert_conforms(document, "MailboxList", &mailboxes.json);
     assert_eq!(mailboxes.json["items"][0]["address"], "ann@contoso.com");
     let me = client.get("/api/v1/me").await;
-    assert_conforms(&document, "Me", &me.json);
-    portal.stop().await;
-    db.close().await;
+    assert_conforms(document, "Me", &me.json);
 }
 
 #[tokio::test]
 async fn hidden_fields_are_null_and_hidden_bodies_are_403() {
-    let db = Db::sqlite("api-test").await;
-    let portal = Portal::start(&db.store, "default", None).await;
+    let portal = Portal::sqlite().await;
     let zoe = seed_default(&portal).await;
     let client = portal.client("member@contoso.com", Role::Member).await;
     let document = client.get("/api/v1/openapi.json").await.text;
@@ -1176,5 +1126,4 @@ async fn hidden_fields_are_null_and_hidden_bodies_are_403() {
     problem(&hidden, 403);
     assert!(!hidden.text.contains("zoe body"));
     portal.stop().await;
-    db.close().await;
 }

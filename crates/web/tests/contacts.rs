@@ -6,49 +6,18 @@
 mod common;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
+use common::fixtures::{self, attendee, contact, participant};
 use common::{Page, Portal};
-use tac_core::NormalizedAddress;
 use tac_core::privacy::{AutoCreate, Visibility};
-use tac_core::records::{
-    AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
-    ParticipantRole, TenantDomain,
-};
+use tac_core::records::{Direction, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, ParticipantRole};
 use tac_core::timeline::{TimelineCursor, TimelineItem};
-use tac_store::{
-    ContactId, ContactSource, MailboxId, NewContact, PrivacySettings, Role, Store, SyncCursor, TimelineQuery,
-    WorkspaceId,
-};
+use tac_store::{ContactId, MailboxId, PrivacySettings, Role, Store, SyncCursor, TimelineQuery, WorkspaceId};
 
 const MEMBER: &str = "member@contoso.com";
 
-fn addr(s: &str) -> NormalizedAddress {
-    tac_core::address::normalize(s).expect("fixture address")
-}
-
-fn participant(role: ParticipantRole, address: &str, name: &str) -> Participant {
-    Participant { role, address: address.to_owned(), name: name.to_owned() }
-}
-
 /// Contoso's directory (Ann, Bob) and domain; returns their mailboxes.
 async fn directory(store: &Store, ws: WorkspaceId) -> (MailboxId, MailboxId) {
-    let user = |id: &str, mail: &str| DirectoryUser {
-        id: id.into(),
-        display_name: id.trim_start_matches("u-").into(),
-        user_principal_name: mail.into(),
-        mail: Some(mail.into()),
-        proxy_addresses: vec![format!("SMTP:{mail}")],
-        account_enabled: true,
-    };
-    store
-        .replace_directory(
-            ws,
-            &[user("u-ann", "ann@contoso.com"), user("u-bob", "bob@contoso.com")],
-            &[],
-            &[],
-            &[TenantDomain { name: "contoso.com".into(), is_default: true, is_initial: false }],
-        )
-        .await
-        .unwrap();
+    common::fixtures::directory(store, ws, "contoso.com").await;
     let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
     let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
     (ann, bob)
@@ -67,21 +36,7 @@ fn email(id: &str, subject: &str, body: &str, when: DateTime<Utc>, external: &st
             participant(ParticipantRole::To, external, "Them"),
         )
     };
-    EmailRecord {
-        internet_message_id: format!("<{id}@test>"),
-        conversation_id: Some(format!("conv-{id}")),
-        subject: subject.to_owned(),
-        body_html: body.to_owned(),
-        body_preview: format!("Preview of {subject}"),
-        sent_at: when,
-        received_at: when,
-        has_attachments: false,
-        importance: "normal".into(),
-        is_private: false,
-        meeting_message_type: None,
-        participants: vec![from, to],
-        internal_only: false,
-    }
+    fixtures::email(&format!("<{id}@test>"), subject, body, when, vec![from, to])
 }
 
 async fn put_mail(store: &Store, ws: WorkspaceId, mailbox: MailboxId, emails: &[EmailRecord], page: u32) {
@@ -110,36 +65,13 @@ async fn put_mail(store: &Store, ws: WorkspaceId, mailbox: MailboxId, emails: &[
 }
 
 fn meeting(uid: &str, subject: &str, start: DateTime<Utc>, external: &str) -> MeetingRecord {
+    let organizer = participant(ParticipantRole::Organizer, "ann@contoso.com", "Ann Lee");
+    let attendees =
+        vec![attendee("bob@contoso.com", "Bob Roe", "accepted"), attendee(external, "Them", "tentativelyAccepted")];
     MeetingRecord {
-        ical_uid: uid.to_owned(),
-        series_master_id: None,
-        event_type: "singleInstance".into(),
-        subject: subject.to_owned(),
-        body_html: "<p>Agenda</p>".into(),
-        start,
-        end: start + Duration::hours(1),
-        is_all_day: false,
-        is_cancelled: false,
-        sensitivity: "normal".into(),
         original_time_zone: Some("W. Europe Standard Time".into()),
-        location: Some("Room 4".into()),
         online_meeting_url: Some("https://teams.microsoft.com/l/meetup-join/abc".into()),
-        organizer: participant(ParticipantRole::Organizer, "ann@contoso.com", "Ann Lee"),
-        attendees: vec![
-            AttendeeRecord {
-                address: "bob@contoso.com".into(),
-                name: "Bob Roe".into(),
-                kind: "required".into(),
-                response: "accepted".into(),
-            },
-            AttendeeRecord {
-                address: external.to_owned(),
-                name: "Them".into(),
-                kind: "required".into(),
-                response: "tentativelyAccepted".into(),
-            },
-        ],
-        internal_only: false,
+        ..fixtures::meeting(uid, subject, start, organizer, attendees)
     }
 }
 
@@ -157,11 +89,6 @@ async fn put_meetings(store: &Store, ws: WorkspaceId, mailbox: MailboxId, meetin
         .collect();
     let cursor = SyncCursor::NextLink(format!("https://graph.example/calendar?page={page}"));
     store.apply_calendar_page(ws, mailbox, &rows, &[], &[], &cursor).await.unwrap();
-}
-
-async fn contact(store: &Store, ws: WorkspaceId, name: &str, email: &str) -> ContactId {
-    let new = NewContact { name: name.into(), emails: vec![addr(email)], company: None, source: ContactSource::Manual };
-    store.create_contact(ws, &new).await.unwrap()
 }
 
 /// Every item of a contact's timeline, by the store's own paging.
@@ -192,8 +119,7 @@ fn email_id(items: &[TimelineItem], subject: &str) -> i64 {
 }
 
 async fn signed_in_member(portal: &Portal) -> common::Browser {
-    portal.add_user(MEMBER, Role::Member).await;
-    portal.signed_in(MEMBER).await
+    portal.signed_in_new(MEMBER, Role::Member).await
 }
 
 /// The `href` of the link whose text is `text`.
@@ -259,9 +185,24 @@ async fn the_profile_reads_the_same_on_postgres() {
 }
 
 async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
+    let now = Utc::now();
+    let id = seed_zoe(&portal, now).await;
+    let mut browser = signed_in_member(&portal).await;
+
+    let profile = browser.get(&format!("/contacts/{}", id.0)).await;
+    assert_eq!(profile.status, 200, "{}", profile.body);
+    assert_summary_and_chart(&profile.body, now);
+    assert_timeline_upcoming_first_then_newest(&profile);
+    filters_narrow_the_profile_timeline(&mut browser, id).await;
+    meeting_and_company_pages_open_from_the_profile(&mut browser, &profile).await;
+    portal.stop().await;
+}
+
+/// Zoe at Fabrikam, `now`: two emails with Ann (one also in Bob's
+/// mailbox), a past, an upcoming and a cancelled meeting.
+async fn seed_zoe(portal: &Portal, now: DateTime<Utc>) -> ContactId {
     let (store, ws) = (&portal.store, portal.ws);
     let (ann, bob) = directory(store, ws).await;
-    let now = Utc::now();
     let zoe = "zoe@fabrikam.com";
     put_mail(
         store,
@@ -290,13 +231,11 @@ async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
         1,
     )
     .await;
-    let id = contact(store, ws, "Zoe Client", zoe).await;
-    let mut browser = signed_in_member(&portal).await;
+    contact(store, ws, "Zoe Client", zoe).await
+}
 
-    let profile = browser.get(&format!("/contacts/{}", id.0)).await;
-    assert_eq!(profile.status, 200, "{}", profile.body);
-    let body = &profile.body;
-    // The summary.
+/// The profile's summary and its accessible SVG chart of this month.
+fn assert_summary_and_chart(body: &str, now: DateTime<Utc>) {
     assert!(body.contains(&(now - Duration::days(2)).format("%Y-%m-%d %H:%M UTC").to_string()), "last interaction");
     assert!(body.contains(&(now + Duration::days(3)).format("%Y-%m-%d %H:%M UTC").to_string()), "next meeting");
     assert!(body.contains("Awaiting our reply for 2 days"), "{body}");
@@ -304,15 +243,19 @@ async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
     assert!(body.contains("2 in the last 30 days, 2 in the last 90"), "meetings 30/90 (the cancelled one counts)");
     assert!(body.contains("ann &#60;ann@contoso.com&#62; (4 in 90 days)"), "top team member: {body}");
     assert!(body.contains("/100"));
-    // The chart: accessible SVG with this month's bars.
     assert!(body.contains("<svg class=\"activity-chart\"") && body.contains("role=\"img\""));
     assert!(body.contains("<title id=\"chart-title\">") && body.contains("<desc id=\"chart-desc\">"));
     assert!(body.contains("class=\"bar-email\"") && body.contains("class=\"bar-meeting\""));
     assert!(body.contains("2 emails and 3 meetings in all"), "{body}");
-    // The timeline: upcoming first, then newest first.
-    let order = ["Review", "Fresh question", "Kick-off", "Called off", "Old proposal"].map(|s| position(&profile, s));
+}
+
+/// The timeline: upcoming first, then newest first, each card with its
+/// details and each time with its instant for local-time.js.
+fn assert_timeline_upcoming_first_then_newest(profile: &Page) {
+    let body = &profile.body;
+    let order = ["Review", "Fresh question", "Kick-off", "Called off", "Old proposal"].map(|s| position(profile, s));
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
-    assert!(position(&profile, ">Upcoming<") < position(&profile, "Review"));
+    assert!(position(profile, ">Upcoming<") < position(profile, "Review"));
     assert!(body.contains("Inbound email") && body.contains("Outbound email"));
     assert!(body.contains("ann@contoso.com, bob@contoso.com"), "both mailboxes of the email");
     assert!(
@@ -322,12 +265,14 @@ async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
     assert!(body.contains("href=\"https://teams.microsoft.com/l/meetup-join/abc\""), "join link");
     assert!(body.contains("Cancelled"));
     assert!(body.contains("Times are in <span class=\"tz-name\">UTC</span>"), "the zone a script may rename");
-    // Each time carries its instant for local-time.js.
-    let review = &body[position(&profile, "Upcoming meeting")..position(&profile, "Review")];
+    let review = &body[position(profile, "Upcoming meeting")..position(profile, "Review")];
     assert!(review.contains("data-start=\"") && review.contains("data-end=\""), "{review}");
     assert!(body.contains("<script src=\"/static/local-time.js?v="));
+}
 
-    // Filters: meetings only; inbound only; a bad date is a field error.
+/// Filters: meetings only; inbound only; one team member; words; a bad
+/// date or member is a field error that keeps what was typed.
+async fn filters_narrow_the_profile_timeline(browser: &mut common::Browser, id: ContactId) {
     let meetings = browser.get(&format!("/contacts/{}?kind=meeting", id.0)).await;
     assert!(meetings.body.contains("Kick-off") && !meetings.body.contains("Fresh question"));
     let inbound = browser.get(&format!("/contacts/{}?direction=inbound&kind=email", id.0)).await;
@@ -346,9 +291,12 @@ async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
     assert!(bad.body.contains("value=\"soon\""), "the typed value is kept");
     let foreign_cursor = browser.get(&format!("/contacts/{}?cursor=nope", id.0)).await;
     assert_eq!(foreign_cursor.status, 400);
+}
 
-    // The meeting page.
-    let meeting_link = link(&profile, "Review").expect("a link to the meeting");
+/// The meeting's page, and the company page that merges its contacts'
+/// timelines, through the profile's links.
+async fn meeting_and_company_pages_open_from_the_profile(browser: &mut common::Browser, profile: &Page) {
+    let meeting_link = link(profile, "Review").expect("a link to the meeting");
     let meeting_page = browser.get(&meeting_link).await;
     assert_eq!(meeting_page.status, 200);
     assert!(meeting_page.body.contains("Upcoming meeting") && meeting_page.body.contains("Join the Teams meeting"));
@@ -359,12 +307,10 @@ async fn profile_shows_summary_chart_and_timeline(portal: Portal) {
     );
     assert!(meeting_page.body.contains("(times in <span class=\"tz-name\">UTC</span>)"), "{}", meeting_page.body);
 
-    // The company page merges its contacts' timelines.
-    let company = link(&profile, "Fabrikam").expect("a company link");
+    let company = link(profile, "Fabrikam").expect("a company link");
     let company_page = browser.get(&company).await;
     assert_eq!(company_page.status, 200);
     assert!(company_page.body.contains("Zoe Client") && company_page.body.contains("Fresh question"));
-    portal.stop().await;
 }
 
 #[tokio::test]
@@ -592,43 +538,11 @@ async fn adding_and_editing_a_contact_shows_errors_at_the_field_and_keeps_what_w
 
     let form = browser.get("/contacts/new").await;
     assert_eq!(form.status, 200);
-    // A bad address, then an internal one, then one in use: each at the emails field, typed values kept.
-    let bad = browser
-        .submit(
-            "/contacts/new",
-            "/contacts/new",
-            &[("name", "Kim Lee"), ("emails", "kim@fabrikam.com\nnot-an-address"), ("company", "Fabrikam Ltd")],
-        )
-        .await;
-    assert_eq!(bad.status, 422);
-    assert!(bad.body.contains("`not-an-address` is not an email address"), "{}", bad.body);
-    assert!(bad.body.contains("value=\"Kim Lee\"") && bad.body.contains("value=\"Fabrikam Ltd\""));
-    assert!(bad.body.contains("kim@fabrikam.com\nnot-an-address</textarea>"));
-    assert!(bad.body.contains("id=\"emails-error\""));
-
-    let internal =
-        browser.submit("/contacts/new", "/contacts/new", &[("name", "Kim Lee"), ("emails", "bob@contoso.com")]).await;
-    assert_eq!(internal.status, 422);
-    assert!(internal.body.contains("bob@contoso.com belongs to your organisation"), "{}", internal.body);
-
-    let in_use = browser
-        .submit("/contacts/new", "/contacts/new", &[("name", "Kim Lee"), ("emails", "Taken@Fabrikam.com")])
-        .await;
-    assert_eq!(in_use.status, 422);
-    assert!(in_use.body.contains("taken@fabrikam.com already belongs to another contact"), "{}", in_use.body);
-    assert!(in_use.body.contains(&format!("href=\"/contacts/{}\"", taken.0)));
-    assert!(in_use.body.contains("value=\"Kim Lee\""));
-
-    let long_name = "x".repeat(400);
-    let too_long =
-        browser.submit("/contacts/new", "/contacts/new", &[("name", &long_name), ("emails", "kim@fabrikam.com")]).await;
-    assert_eq!(too_long.status, 422);
-    assert!(too_long.body.contains("id=\"name-error\""), "{}", too_long.body);
+    adding_refuses_each_mistake_at_its_field(&mut browser, taken).await;
 
     // A good one: created with its history, by a member.
     let created = browser
-        .submit(
-            "/contacts/new",
+        .submit_form(
             "/contacts/new",
             &[("name", "Kim Lee"), ("emails", "KIM@fabrikam.com\nkim.lee@gmail.com"), ("company", "")],
         )
@@ -639,35 +553,12 @@ async fn adding_and_editing_a_contact_shows_errors_at_the_field_and_keeps_what_w
     assert!(profile.body.contains("Kim Lee") && profile.body.contains("History"), "history linked: {}", profile.body);
     assert!(profile.body.contains("kim@fabrikam.com, kim.lee@gmail.com"));
 
-    // Editing: the form is filled in; an address in use is refused at the field with the typed values.
     let edit_path = format!("{location}/edit");
-    let edit = browser.get(&edit_path).await;
-    assert!(
-        edit.body.contains("value=\"Kim Lee\"") && edit.body.contains("kim@fabrikam.com\nkim.lee@gmail.com</textarea>")
-    );
-    let refused = browser
-        .submit(
-            &edit_path,
-            &edit_path,
-            &[("name", "Kim Renamed"), ("emails", "kim@fabrikam.com\ntaken@fabrikam.com"), ("company", "Fabrikam")],
-        )
-        .await;
-    assert_eq!(refused.status, 422);
-    assert!(refused.body.contains("taken@fabrikam.com already belongs to another contact"));
-    assert!(refused.body.contains("value=\"Kim Renamed\""));
-    let empty = browser.submit(&edit_path, &edit_path, &[("name", " "), ("emails", "")]).await;
-    assert_eq!(empty.status, 422);
-    assert!(
-        empty.body.contains("Enter the contact&#39;s name.") || empty.body.contains("Enter the contact's name."),
-        "{}",
-        empty.body
-    );
-    assert!(empty.body.contains("Enter at least one email address."));
+    editing_refuses_each_mistake_at_its_field(&mut browser, &edit_path).await;
 
     // A good edit: renamed, an address swapped, a company set.
     let saved = browser
-        .submit(
-            &edit_path,
+        .submit_form(
             &edit_path,
             &[
                 ("name", "Kim Renamed"),
@@ -692,6 +583,63 @@ async fn adding_and_editing_a_contact_shows_errors_at_the_field_and_keeps_what_w
     portal.stop().await;
 }
 
+/// A bad address, then an internal one, then one in use (`taken`'s): each
+/// at the emails field, typed values kept; then a name too long.
+async fn adding_refuses_each_mistake_at_its_field(browser: &mut common::Browser, taken: ContactId) {
+    let bad = browser
+        .submit_form(
+            "/contacts/new",
+            &[("name", "Kim Lee"), ("emails", "kim@fabrikam.com\nnot-an-address"), ("company", "Fabrikam Ltd")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("`not-an-address` is not an email address"), "{}", bad.body);
+    assert!(bad.body.contains("value=\"Kim Lee\"") && bad.body.contains("value=\"Fabrikam Ltd\""));
+    assert!(bad.body.contains("kim@fabrikam.com\nnot-an-address</textarea>"));
+    assert!(bad.body.contains("id=\"emails-error\""));
+
+    let internal = browser.submit_form("/contacts/new", &[("name", "Kim Lee"), ("emails", "bob@contoso.com")]).await;
+    assert_eq!(internal.status, 422);
+    assert!(internal.body.contains("bob@contoso.com belongs to your organisation"), "{}", internal.body);
+
+    let in_use = browser.submit_form("/contacts/new", &[("name", "Kim Lee"), ("emails", "Taken@Fabrikam.com")]).await;
+    assert_eq!(in_use.status, 422);
+    assert!(in_use.body.contains("taken@fabrikam.com already belongs to another contact"), "{}", in_use.body);
+    assert!(in_use.body.contains(&format!("href=\"/contacts/{}\"", taken.0)));
+    assert!(in_use.body.contains("value=\"Kim Lee\""));
+
+    let long_name = "x".repeat(400);
+    let too_long = browser.submit_form("/contacts/new", &[("name", &long_name), ("emails", "kim@fabrikam.com")]).await;
+    assert_eq!(too_long.status, 422);
+    assert!(too_long.body.contains("id=\"name-error\""), "{}", too_long.body);
+}
+
+/// Editing: the form at `edit_path` is filled in; an address in use is
+/// refused at the field with the typed values, and so are empty fields.
+async fn editing_refuses_each_mistake_at_its_field(browser: &mut common::Browser, edit_path: &str) {
+    let edit = browser.get(edit_path).await;
+    assert!(
+        edit.body.contains("value=\"Kim Lee\"") && edit.body.contains("kim@fabrikam.com\nkim.lee@gmail.com</textarea>")
+    );
+    let refused = browser
+        .submit_form(
+            edit_path,
+            &[("name", "Kim Renamed"), ("emails", "kim@fabrikam.com\ntaken@fabrikam.com"), ("company", "Fabrikam")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("taken@fabrikam.com already belongs to another contact"));
+    assert!(refused.body.contains("value=\"Kim Renamed\""));
+    let empty = browser.submit_form(edit_path, &[("name", " "), ("emails", "")]).await;
+    assert_eq!(empty.status, 422);
+    assert!(
+        empty.body.contains("Enter the contact&#39;s name.") || empty.body.contains("Enter the contact's name."),
+        "{}",
+        empty.body
+    );
+    assert!(empty.body.contains("Enter at least one email address."));
+}
+
 #[tokio::test]
 async fn csv_import_reports_bad_lines_imports_the_good_ones_and_never_twice() {
     let portal = Portal::start().await;
@@ -708,19 +656,19 @@ async fn csv_import_reports_bad_lines_imports_the_good_ones_and_never_twice() {
 
     let form = browser.get("/contacts/import").await;
     assert_eq!(form.status, 200);
-    let first = browser.submit("/contacts/import", "/contacts/import", &[("csv", csv)]).await;
+    let first = browser.submit_form("/contacts/import", &[("csv", csv)]).await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert!(first.body.contains("Imported: 2 created, 1 updated, 0 already there, 2 failed"), "{}", first.body);
     assert!(first.body.contains("Line 3:") && first.body.contains("not-an-address"));
     assert!(first.body.contains("Line 4: bob@contoso.com belongs to your organisation"), "{}", first.body);
     assert!(first.body.contains("Ann Buyer,ann.buyer@fabrikam.com"), "the text is kept to fix the bad lines");
 
-    let again = browser.submit("/contacts/import", "/contacts/import", &[("csv", csv)]).await;
+    let again = browser.submit_form("/contacts/import", &[("csv", csv)]).await;
     assert!(again.body.contains("Imported: 0 created, 0 updated, 3 already there, 2 failed"), "{}", again.body);
     let list = browser.get("/contacts").await;
     assert_eq!(list.body.matches(">Ann Buyer<").count(), 1, "imported once");
 
-    let no_email_column = browser.submit("/contacts/import", "/contacts/import", &[("csv", "Name\nAnn\n")]).await;
+    let no_email_column = browser.submit_form("/contacts/import", &[("csv", "Name\nAnn\n")]).await;
     assert_eq!(no_email_column.status, 422);
     assert!(no_email_column.body.contains("id=\"csv-error\"") && no_email_column.body.contains("no email column"));
     portal.stop().await;

@@ -38,6 +38,21 @@ async fn admin_portal(portal: Portal) -> (Portal, Browser) {
     (portal, browser)
 }
 
+/// As [`admin_portal`], with the emulator running.
+async fn admin_portal_with_emulator(portal: Portal) -> (Portal, Browser, RunningEmulator) {
+    let (portal, browser) = admin_portal(portal).await;
+    (portal, browser, emulator().await)
+}
+
+/// A portal on SQLite whose signed-in admin saved the emulator's app with
+/// its right secret.
+async fn connected_admin_portal() -> (Portal, Browser, RunningEmulator) {
+    let (portal, mut browser, emu) = admin_portal_with_emulator(Portal::start().await).await;
+    let c = emu.credentials();
+    assert_eq!(save(&mut browser, &c, &c.client_secret).await.status, 200);
+    (portal, browser, emu)
+}
+
 /// The connection form's fields for the emulator, with `secret`.
 fn connection<'a>(c: &'a Credentials, secret: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
@@ -54,7 +69,7 @@ fn connection<'a>(c: &'a Credentials, secret: &'a str) -> Vec<(&'a str, &'a str)
 }
 
 async fn save(browser: &mut Browser, c: &Credentials, secret: &str) -> Page {
-    browser.submit("/integrations", "/integrations", &connection(c, secret)).await
+    browser.submit_form("/integrations", &connection(c, secret)).await
 }
 
 /// Posts with the session's CSRF token as htmx does (`HX-Request: true`).
@@ -73,8 +88,7 @@ async fn saving_with_errors_keeps_what_was_typed_but_never_the_secret() {
     let (portal, mut browser) = admin_portal(Portal::start().await).await;
     let typed_secret = "Typed~Secret.Value-123";
     let page = browser
-        .submit(
-            "/integrations",
+        .submit_form(
             "/integrations",
             &[
                 ("tenant_id", "not a tenant"),
@@ -111,8 +125,7 @@ async fn saving_with_errors_keeps_what_was_typed_but_never_the_secret() {
 
 #[tokio::test]
 async fn the_secret_is_never_in_a_response_after_saving_and_an_empty_field_keeps_it() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
+    let (portal, mut browser, emu) = admin_portal_with_emulator(Portal::start().await).await;
     let c = emu.credentials();
 
     let saved = save(&mut browser, &c, &c.client_secret).await;
@@ -143,8 +156,7 @@ async fn the_secret_is_never_in_a_response_after_saving_and_an_empty_field_keeps
 
 #[tokio::test]
 async fn a_wrong_secret_is_explained_with_its_aadsts_code_and_fix() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
+    let (portal, mut browser, emu) = admin_portal_with_emulator(Portal::start().await).await;
     let c = emu.credentials();
     assert_eq!(save(&mut browser, &c, "not-the-secret").await.status, 200);
 
@@ -170,10 +182,7 @@ fn askama_escape(s: &str) -> String {
 
 #[tokio::test]
 async fn the_right_secret_passes_every_check() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
-    let c = emu.credentials();
-    assert_eq!(save(&mut browser, &c, &c.client_secret).await.status, 200);
+    let (portal, mut browser, _emu) = connected_admin_portal().await;
 
     // Without htmx, the whole page comes back with the result in it.
     let page = browser.submit("/integrations", "/integrations/test", &[]).await;
@@ -197,8 +206,7 @@ async fn the_right_secret_passes_every_check() {
 
 #[tokio::test]
 async fn withheld_consent_fails_every_check_with_the_fix() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
+    let (portal, mut browser, emu) = admin_portal_with_emulator(Portal::start().await).await;
     let c = emu.credentials();
     let switched = reqwest::Client::new()
         .patch(format!("{}/_emulator/apps/{}", emu.base_url(), c.client_id))
@@ -251,8 +259,7 @@ async fn members_get_403_on_every_integrations_route() {
 
 #[tokio::test]
 async fn the_forms_need_the_csrf_token() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
+    let (portal, mut browser, emu) = admin_portal_with_emulator(Portal::start().await).await;
     let c = emu.credentials();
     let page = browser.post("/integrations", &connection(&c, &c.client_secret)).await;
     assert_eq!(page.status, 403, "{}", page.body);
@@ -297,8 +304,7 @@ async fn sync_pass(portal: &Portal) {
 
 #[tokio::test]
 async fn the_dashboard_shows_each_mailbox_after_a_pass_and_polls_for_progress() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
+    let (portal, mut browser, emu) = admin_portal_with_emulator(Portal::start().await).await;
     let c = emu.credentials();
     let before = browser.get("/integrations").await;
     assert!(before.body.contains("No mailboxes yet"));
@@ -337,10 +343,7 @@ async fn the_dashboard_shows_each_mailbox_after_a_pass_and_polls_for_progress() 
 
 #[tokio::test]
 async fn disconnecting_needs_a_confirmation_then_purges_what_was_synced() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
-    let c = emu.credentials();
-    assert_eq!(save(&mut browser, &c, &c.client_secret).await.status, 200);
+    let (portal, mut browser, _emu) = connected_admin_portal().await;
     sync_pass(&portal).await;
     let emails = portal.store.email_count(portal.ws).await.unwrap();
     assert!(emails > 0);
@@ -350,12 +353,12 @@ async fn disconnecting_needs_a_confirmation_then_purges_what_was_synced() {
     assert!(confirm.body.contains(&format!("{emails} emails")), "{}", confirm.body);
     assert!(confirm.body.contains("Contacts people added or imported, and the privacy policy, stay."));
 
-    let unconfirmed = browser.submit("/integrations/disconnect", "/integrations/disconnect", &[]).await;
+    let unconfirmed = browser.submit_form("/integrations/disconnect", &[]).await;
     assert_eq!(unconfirmed.status, 422);
     assert!(unconfirmed.body.contains("Nothing was deleted."));
     assert_eq!(portal.store.email_count(portal.ws).await.unwrap(), emails);
 
-    let done = browser.submit("/integrations/disconnect", "/integrations/disconnect", &[("confirm", "yes")]).await;
+    let done = browser.submit_form("/integrations/disconnect", &[("confirm", "yes")]).await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains(&format!("Disconnected. Deleted {emails} emails")), "{}", done.body);
     assert_eq!(portal.store.email_count(portal.ws).await.unwrap(), 0);
@@ -432,10 +435,8 @@ fn with<'a>(mut fields: Vec<(&'a str, &'a str)>, changes: &[(&'a str, &'a str)])
 
 #[tokio::test]
 async fn the_stored_secret_never_goes_to_a_new_destination_unless_it_is_typed_again() {
-    let (portal, mut browser) = admin_portal(Portal::start().await).await;
-    let emu = emulator().await;
+    let (portal, mut browser, emu) = connected_admin_portal().await;
     let c = emu.credentials();
-    assert_eq!(save(&mut browser, &c, &c.client_secret).await.status, 200);
 
     // An admin who points the login URL at their own host, leaving the
     // secret empty, gets a 422 and the stored secret goes nowhere.
@@ -445,7 +446,7 @@ async fn the_stored_secret_never_goes_to_a_new_destination_unless_it_is_typed_ag
         ("tenant_id", "fabrikam.onmicrosoft.com", "Tenant ID"),
         ("client_id", "00000000-0000-0000-0000-000000000001", "Client ID"),
     ] {
-        let page = browser.submit("/integrations", "/integrations", &with(connection(&c, ""), &[(field, value)])).await;
+        let page = browser.submit_form("/integrations", &with(connection(&c, ""), &[(field, value)])).await;
         assert_eq!(page.status, 422, "{field}: {}", page.body);
         assert!(
             text(&page.body).contains(&format!("You changed the {name}: enter the Client Secret again")),
@@ -459,7 +460,7 @@ async fn the_stored_secret_never_goes_to_a_new_destination_unless_it_is_typed_ag
     // The same settings with the secret left empty save, and keep it; so
     // does a new destination with the secret typed again.
     let unchanged = with(connection(&c, ""), &[("backfill_days", "30")]);
-    assert_eq!(browser.submit("/integrations", "/integrations", &unchanged).await.status, 200);
+    assert_eq!(browser.submit_form("/integrations", &unchanged).await.status, 200);
     let page = save(&mut browser, &c, &c.client_secret).await;
     assert_eq!(page.status, 200);
 
@@ -475,8 +476,7 @@ async fn the_stored_secret_never_goes_to_a_new_destination_unless_it_is_typed_ag
 
 #[tokio::test]
 async fn a_production_portal_accepts_only_microsofts_clouds_and_never_sends_the_secret_elsewhere() {
-    let (portal, mut browser) = admin_portal(Portal::start_microsoft_only().await).await;
-    let emu = emulator().await;
+    let (portal, mut browser, emu) = admin_portal_with_emulator(Portal::start_microsoft_only().await).await;
     let c = emu.credentials();
     // The emulator is not Microsoft: refused, with what to do.
     let page = save(&mut browser, &c, &c.client_secret).await;
@@ -487,7 +487,7 @@ async fn a_production_portal_accepts_only_microsofts_clouds_and_never_sends_the_
         connection(&c, "a-secret"),
         &[("login_url", "https://login.microsoftonline.us"), ("graph_url", "https://graph.microsoft.us/v1.0")],
     );
-    assert_eq!(browser.submit("/integrations", "/integrations", &us).await.status, 200, "a national cloud is fine");
+    assert_eq!(browser.submit_form("/integrations", &us).await.status, 200, "a national cloud is fine");
 
     // A URL stored some other way still never receives the secret: a
     // listener there counts every connection.

@@ -78,6 +78,22 @@ async fn sync_directory(portal: &Portal, emu: &RunningEmulator, disabled: &[&str
     portal.store.replace_directory_roles(portal.ws, &roles, &holders).await.unwrap();
 }
 
+/// `portal` with the emulator's app saved as its integration and the
+/// emulator's directory synced, as after an admin's setup.
+async fn connected(portal: Portal) -> (Portal, RunningEmulator) {
+    let (portal, emu) = with_the_emulators_app(portal).await;
+    sync_directory(&portal, &emu, &[]).await;
+    (portal, emu)
+}
+
+/// `portal` with the emulator's app saved as its integration; no
+/// directory synced yet.
+async fn with_the_emulators_app(portal: Portal) -> (Portal, RunningEmulator) {
+    let emu = emulator().await;
+    connect(&portal, &emu.credentials()).await;
+    (portal, emu)
+}
+
 /// The user who holds Global Administrator in the emulator's tenant: (UPN, object id).
 fn global_administrator(emu: &RunningEmulator) -> (String, String) {
     let org = emu.emulator.state().org();
@@ -146,7 +162,7 @@ async fn at_microsoft(browser: &mut Browser, upn: &str, next: &str) -> String {
 async fn choose_account(authorize: &str, upn: &str) -> String {
     assert!(authorize.contains("code_challenge_method=S256"), "{authorize}");
     assert!(authorize.contains("scope=openid+profile+email+offline_access"), "{authorize}");
-    let emulator = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let emulator = common::no_redirects();
     let sign_in_page = emulator.get(authorize).send().await.unwrap().text().await.unwrap();
     assert!(sign_in_page.contains(&format!("name=\"login_hint\" value=\"{upn}\"")), "the page lists {upn}");
     let mut form = hidden_fields(&sign_in_page);
@@ -171,10 +187,7 @@ async fn sign_in(browser: &mut Browser, portal: &Portal, upn: &str) -> Page {
 
 #[tokio::test]
 async fn a_member_of_the_tenant_signs_in_and_is_provisioned_as_a_member_once() {
-    let portal = Portal::start().await;
-    let emu = emulator().await;
-    connect(&portal, &emu.credentials()).await;
-    sync_directory(&portal, &emu, &[]).await;
+    let (portal, emu) = connected(Portal::start().await).await;
     let (upn, oid, name) = person(&emu, |_| true);
 
     let mut browser = portal.browser();
@@ -214,11 +227,8 @@ async fn a_member_of_the_tenant_signs_in_and_is_provisioned_as_a_member_once() {
 
 #[tokio::test]
 async fn a_linked_admin_keeps_the_role_and_an_unlinked_email_is_never_taken_over() {
-    let portal = Portal::start().await;
-    let emu = emulator().await;
+    let (portal, emu) = connected(Portal::start().await).await;
     let c = emu.credentials();
-    connect(&portal, &c).await;
-    sync_directory(&portal, &emu, &[]).await;
     let org = emu.emulator.state().org();
     let mut enabled = org.active_users().iter().filter(|u| u.account_enabled && u.mail.is_some());
     let admin = enabled.next().unwrap().clone();
@@ -250,17 +260,14 @@ async fn a_linked_admin_keeps_the_role_and_an_unlinked_email_is_never_taken_over
 
 #[tokio::test]
 async fn sign_in_can_be_limited_to_one_group_and_disabled_accounts_are_refused() {
-    let portal = Portal::start().await;
-    let emu = emulator().await;
-    connect(&portal, &emu.credentials()).await;
+    let (portal, emu) = with_the_emulators_app(Portal::start().await).await;
     let (group_id, group_name, (outsider, _, _)) = group_and_outsider(&emu);
     let (insider, _, _) = member_of_group(&emu, &group_id);
     let (disabled, _, _) = person(&emu, |u| u.user_principal_name != outsider && u.user_principal_name != insider);
     sync_directory(&portal, &emu, &[disabled.as_str()]).await;
 
     // The admin picks the group on the Integrations page.
-    portal.add_user("root@tac.example", Role::Admin).await;
-    let mut admin = portal.signed_in("root@tac.example").await;
+    let mut admin = portal.signed_in_new("root@tac.example", Role::Admin).await;
     let page = admin.get("/integrations").await;
     assert!(page.body.contains(&format!("value=\"{group_id}\"")), "the synced groups are offered");
     let saved = admin.submit("/integrations", "/integrations/sign-in", &[("sign_in_group", "not-a-group")]).await;
@@ -296,9 +303,7 @@ async fn sign_in_can_be_limited_to_one_group_and_disabled_accounts_are_refused()
 
 #[tokio::test]
 async fn a_replayed_foreign_or_unknown_state_is_refused_without_a_session() {
-    let portal = Portal::start().await;
-    let emu = emulator().await;
-    connect(&portal, &emu.credentials()).await;
+    let (portal, emu) = with_the_emulators_app(Portal::start().await).await;
     let (upn, _, _) = person(&emu, |_| true);
 
     // A callback followed by another browser (login CSRF) is refused, and
@@ -397,10 +402,7 @@ async fn errors_from_microsoft_and_a_missing_integration_get_clear_pages() {
 
 #[tokio::test]
 async fn microsoft_sign_in_works_on_postgres() {
-    let portal = Portal::start_postgres().await;
-    let emu = emulator().await;
-    connect(&portal, &emu.credentials()).await;
-    sync_directory(&portal, &emu, &[]).await;
+    let (portal, emu) = connected(Portal::start_postgres().await).await;
     let (upn, oid, _) = person(&emu, |_| true);
     let mut browser = portal.browser();
     assert_eq!(sign_in(&mut browser, &portal, &upn).await.status, 303);
@@ -574,10 +576,7 @@ async fn forged_id_tokens_are_refused_with_a_clear_page_and_no_session() {
 
 #[tokio::test]
 async fn an_entra_role_chosen_on_integrations_makes_its_holders_admins_and_only_them() {
-    let portal = Portal::start().await;
-    let emu = emulator().await;
-    connect(&portal, &emu.credentials()).await;
-    sync_directory(&portal, &emu, &[]).await;
+    let (portal, emu) = connected(Portal::start().await).await;
     let (ga_upn, ga_oid) = global_administrator(&emu);
     let (member_upn, _, _) = person(&emu, |u| u.id != ga_oid && u.index > 4);
 
@@ -587,8 +586,7 @@ async fn an_entra_role_chosen_on_integrations_makes_its_holders_admins_and_only_
     assert!(browser.get("/").await.body.contains("<dt>Role</dt><dd>member</dd>"));
 
     // The admin ticks Global Administrator on the Integrations page.
-    portal.add_user("root@tac.example", Role::Admin).await;
-    let mut admin = portal.signed_in("root@tac.example").await;
+    let mut admin = portal.signed_in_new("root@tac.example", Role::Admin).await;
     let page = admin.get("/integrations").await;
     assert!(page.body.contains("Entra roles that make someone a TAC admin"), "{}", page.body);
     assert!(!page.body.contains("name=\"admin_role\" value=\"62e90394-69f5-4237-9190-012177145e10\" checked"));
@@ -629,11 +627,8 @@ async fn an_entra_role_chosen_on_integrations_makes_its_holders_admins_and_only_
 
 #[tokio::test]
 async fn a_local_account_links_its_microsoft_account_from_the_home_page_then_signs_in_with_it() {
-    let portal = Portal::start().await;
-    let emu = emulator().await;
+    let (portal, emu) = connected(Portal::start().await).await;
     let c = emu.credentials();
-    connect(&portal, &c).await;
-    sync_directory(&portal, &emu, &[]).await;
     let (upn, oid, _) = person(&emu, |u| u.index > 4);
     let admin_id = portal.add_user("root@tac.example", Role::Admin).await;
     let mut admin = portal.signed_in("root@tac.example").await;
@@ -675,10 +670,7 @@ async fn a_local_account_links_its_microsoft_account_from_the_home_page_then_sig
 
 #[tokio::test]
 async fn a_link_finishes_only_in_its_own_session_and_never_takes_another_accounts_microsoft_id() {
-    let portal = Portal::start().await;
-    let emu = emulator().await;
-    connect(&portal, &emu.credentials()).await;
-    sync_directory(&portal, &emu, &[]).await;
+    let (portal, emu) = connected(Portal::start().await).await;
     let (upn, _, _) = person(&emu, |u| u.index > 4);
     let admin_id = portal.add_user("root@tac.example", Role::Admin).await;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use axum::routing::get;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use common::{PASSWORD, Portal};
 use tac_store::Role;
 use tac_web::AdminUser;
@@ -47,8 +47,7 @@ async fn signing_in_with_the_right_password_starts_a_session_and_shows_who_is_si
 #[tokio::test]
 async fn admins_see_integrations_in_the_navigation_and_the_connection_state_on_home() {
     let portal = Portal::start().await;
-    portal.add_user("root@contoso.com", Role::Admin).await;
-    let mut browser = portal.signed_in("root@contoso.com").await;
+    let mut browser = portal.signed_in_new("root@contoso.com", Role::Admin).await;
     let home = browser.get("/").await;
     assert!(home.body.contains("href=\"/integrations\""), "{}", home.body);
     assert!(home.body.contains("Microsoft 365 is not connected yet"), "{}", home.body);
@@ -126,8 +125,7 @@ async fn a_successful_sign_in_forgets_earlier_failures_of_that_email() {
         browser.login("ann@contoso.com", "guess").await;
     }
     assert_eq!(browser.login("ann@contoso.com", PASSWORD).await.status, 303);
-    let since = Utc::now() - Duration::minutes(15);
-    let history = portal.store.login_attempt_history(portal.ws, "ann@contoso.com", "127.0.0.1", since).await.unwrap();
+    let history = attempts(&portal, "ann@contoso.com", "127.0.0.1").await;
     assert_eq!(history.account.count, 0, "the failures and the successful attempt's reservation are gone");
     portal.stop().await;
 }
@@ -135,8 +133,7 @@ async fn a_successful_sign_in_forgets_earlier_failures_of_that_email() {
 #[tokio::test]
 async fn unsafe_requests_without_the_session_csrf_token_are_refused() {
     let portal = Portal::start().await;
-    portal.add_user("ann@contoso.com", Role::Member).await;
-    let mut browser = portal.signed_in("ann@contoso.com").await;
+    let mut browser = portal.signed_in_new("ann@contoso.com", Role::Member).await;
 
     let missing = browser.post("/logout", &[]).await;
     assert_eq!(missing.status, 403);
@@ -157,17 +154,11 @@ async fn unsafe_requests_without_the_session_csrf_token_are_refused() {
 #[tokio::test]
 async fn the_csrf_header_is_accepted_in_place_of_the_form_field() {
     let portal = Portal::start().await;
-    portal.add_user("ann@contoso.com", Role::Member).await;
-    let mut browser = portal.signed_in("ann@contoso.com").await;
+    let mut browser = portal.signed_in_new("ann@contoso.com", Role::Member).await;
     let csrf = browser.get("/").await.hidden("csrf");
     let base = portal.base.clone();
-    let request = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{base}/logout"))
-        .header("x-csrf-token", csrf)
-        .header("origin", &base);
+    let request =
+        common::no_redirects().post(format!("{base}/logout")).header("x-csrf-token", csrf).header("origin", &base);
     let out = browser.send(request).await;
     assert_eq!(out.status, 303, "{}", out.body);
     portal.stop().await;
@@ -176,8 +167,7 @@ async fn the_csrf_header_is_accepted_in_place_of_the_form_field() {
 #[tokio::test]
 async fn a_request_from_a_foreign_origin_is_refused_even_with_the_right_token() {
     let portal = Portal::start().await;
-    portal.add_user("ann@contoso.com", Role::Member).await;
-    let mut browser = portal.signed_in("ann@contoso.com").await;
+    let mut browser = portal.signed_in_new("ann@contoso.com", Role::Member).await;
     let csrf = browser.get("/").await.hidden("csrf");
     browser.origin = Some("https://evil.example".to_owned());
     let refused = browser.post("/logout", &[("csrf", &csrf)]).await;
@@ -194,8 +184,7 @@ async fn a_request_from_a_foreign_origin_is_refused_even_with_the_right_token() 
 #[tokio::test]
 async fn signing_out_ends_the_session_for_good() {
     let portal = Portal::start().await;
-    portal.add_user("ann@contoso.com", Role::Member).await;
-    let mut browser = portal.signed_in("ann@contoso.com").await;
+    let mut browser = portal.signed_in_new("ann@contoso.com", Role::Member).await;
     let old_cookie = browser.cookies.get("__Host-tac_session").cloned().expect("session cookie");
 
     let out = browser.submit("/", "/logout", &[]).await;
@@ -342,8 +331,7 @@ async fn members_get_403_on_admin_only_pages_and_admins_get_in() {
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let portal = Portal::start().await;
-    portal.add_user("ann@contoso.com", Role::Member).await;
-    let mut browser = portal.signed_in("ann@contoso.com").await;
+    let mut browser = portal.signed_in_new("ann@contoso.com", Role::Member).await;
     for path in ["/", "/login", "/healthz", "/readyz", "/no/such/page", "/api/v1/nothing", "/static/app.css"] {
         let page = browser.get(path).await;
         let csp = page.header("content-security-policy");
@@ -474,8 +462,7 @@ async fn sign_in_from(
 ) -> common::Page {
     let form = [("csrf", csrf), ("email", email), ("password", password), ("next", "/")];
     let base = portal_base(browser);
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut request = client.post(format!("{base}/login")).form(&form).header("origin", base.clone());
+    let mut request = common::no_redirects().post(format!("{base}/login")).form(&form).header("origin", base.clone());
     if let Some(ip) = forwarded_for {
         request = request.header("x-forwarded-for", ip);
     }
@@ -486,36 +473,48 @@ fn portal_base(browser: &common::Browser) -> String {
     browser.origin.clone().expect("the browser sends an origin")
 }
 
+/// `count` wrong passwords for `email`, each from a browser of its own on
+/// the sign-in page, sent all at once; their statuses.
+async fn guesses_at_once(portal: &Portal, email: &'static str, count: usize) -> Vec<u16> {
+    let mut ready = Vec::new();
+    for _ in 0..count {
+        ready.push(at_the_sign_in_page(portal).await);
+    }
+    let mut attempts = tokio::task::JoinSet::new();
+    for (mut browser, csrf) in ready {
+        attempts.spawn(async move { sign_in_from(&mut browser, &csrf, email, "guess", None).await.status });
+    }
+    attempts.join_all().await
+}
+
+/// The sign-in attempts of the last 15 minutes for `email` from `ip`, as
+/// the throttle counts them.
+async fn attempts(portal: &Portal, email: &str, ip: &str) -> tac_store::AttemptHistory {
+    let since = Utc::now() - Duration::minutes(15);
+    portal.store.login_attempt_history(portal.ws, email, ip, since).await.expect("the attempt history")
+}
+
+/// A wrong guess at Ann's password from each of 40 machines at `when`.
+async fn guesses_from_forty_machines(portal: &Portal, when: DateTime<Utc>) {
+    for i in 0..40 {
+        let ip = format!("198.51.100.{}", 10 + i);
+        portal.store.record_login_failure(portal.ws, "ann@contoso.com", &ip, when).await.expect("a failure recorded");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_wrong_passwords_at_once_are_counted_as_a_hundred_and_only_five_are_checked() {
     let portal = Portal::start().await;
     portal.add_user("ann@contoso.com", Role::Member).await;
-    let mut ready = Vec::new();
-    for _ in 0..100 {
-        ready.push(at_the_sign_in_page(&portal).await);
-    }
-    let mut attempts = tokio::task::JoinSet::new();
-    for (mut browser, csrf) in ready {
-        attempts.spawn(async move { sign_in_from(&mut browser, &csrf, "ann@contoso.com", "guess", None).await.status });
-    }
-    let statuses: Vec<u16> = attempts.join_all().await;
+    let statuses = guesses_at_once(&portal, "ann@contoso.com", 100).await;
     assert_eq!(statuses.iter().filter(|&&s| s == 422).count(), 5, "checked against the password: {statuses:?}");
     assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 95, "refused unchecked");
-    let since = Utc::now() - Duration::minutes(15);
-    let history = portal.store.login_attempt_history(portal.ws, "ann@contoso.com", "127.0.0.1", since).await.unwrap();
+    let history = attempts(&portal, "ann@contoso.com", "127.0.0.1").await;
     assert_eq!(history.pair.count, 5);
 
     // The right password after 39 wrong ones sent at once does not get in.
     portal.add_user("bob@contoso.com", Role::Member).await;
-    let mut ready = Vec::new();
-    for _ in 0..39 {
-        ready.push(at_the_sign_in_page(&portal).await);
-    }
-    let mut attempts = tokio::task::JoinSet::new();
-    for (mut browser, csrf) in ready {
-        attempts.spawn(async move { sign_in_from(&mut browser, &csrf, "bob@contoso.com", "guess", None).await.status });
-    }
-    let _ = attempts.join_all().await;
+    guesses_at_once(&portal, "bob@contoso.com", 39).await;
     let (mut browser, csrf) = at_the_sign_in_page(&portal).await;
     let right = sign_in_from(&mut browser, &csrf, "bob@contoso.com", PASSWORD, None).await;
     assert_eq!(right.status, 429, "{}", right.body);
@@ -535,10 +534,7 @@ async fn a_guesser_elsewhere_never_locks_the_owner_out_for_more_than_a_minute() 
     assert_eq!(portal.browser().login("ann@contoso.com", PASSWORD).await.status, 303);
 
     // Many guesses from many machines: the owner waits a minute at most.
-    for i in 0..40 {
-        let ip = format!("198.51.100.{}", 10 + i);
-        portal.store.record_login_failure(portal.ws, "ann@contoso.com", &ip, now).await.unwrap();
-    }
+    guesses_from_forty_machines(&portal, now).await;
     let waited = portal.browser().login("ann@contoso.com", PASSWORD).await;
     assert_eq!(waited.status, 429, "{}", waited.body);
     let retry_after: i64 = waited.header("retry-after").parse().unwrap();
@@ -549,10 +545,7 @@ async fn a_guesser_elsewhere_never_locks_the_owner_out_for_more_than_a_minute() 
     let portal = Portal::start().await;
     portal.add_user("ann@contoso.com", Role::Member).await;
     let then = Utc::now() - Duration::seconds(61);
-    for i in 0..40 {
-        let ip = format!("198.51.100.{}", 10 + i);
-        portal.store.record_login_failure(portal.ws, "ann@contoso.com", &ip, then).await.unwrap();
-    }
+    guesses_from_forty_machines(&portal, then).await;
     assert_eq!(portal.browser().login("ann@contoso.com", PASSWORD).await.status, 303);
     portal.stop().await;
 }
@@ -576,8 +569,7 @@ async fn behind_a_trusted_proxy_each_client_is_throttled_on_its_own() {
     let (mut browser, csrf) = at_the_sign_in_page(&portal).await;
     let other = sign_in_from(&mut browser, &csrf, "bob@contoso.com", PASSWORD, Some("192.0.2.44")).await;
     assert_eq!(other.status, 303, "{}", other.body);
-    let since = Utc::now() - Duration::minutes(15);
-    let history = portal.store.login_attempt_history(portal.ws, "x@contoso.com", "203.0.113.9", since).await.unwrap();
+    let history = attempts(&portal, "x@contoso.com", "203.0.113.9").await;
     assert_eq!(history.source.count, 20, "counted by the forwarded address");
     portal.stop().await;
 
@@ -585,7 +577,7 @@ async fn behind_a_trusted_proxy_each_client_is_throttled_on_its_own() {
     let portal = Portal::start().await;
     let (mut browser, csrf) = at_the_sign_in_page(&portal).await;
     sign_in_from(&mut browser, &csrf, "ann@contoso.com", "guess", Some("203.0.113.9")).await;
-    let history = portal.store.login_attempt_history(portal.ws, "ann@contoso.com", "127.0.0.1", since).await.unwrap();
+    let history = attempts(&portal, "ann@contoso.com", "127.0.0.1").await;
     assert_eq!(history.pair.count, 1, "counted by the TCP peer");
     portal.stop().await;
 }
@@ -605,6 +597,12 @@ impl Drop for Served {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// At most `max_connections` at once, `header_read` to send the headers,
+/// and 30 seconds for a request.
+fn limits(max_connections: usize, header_read: std::time::Duration) -> tac_web::server::Limits {
+    tac_web::server::Limits { max_connections, header_read, request: std::time::Duration::from_secs(30) }
 }
 
 async fn serve_with(limits: tac_web::server::Limits) -> Served {
@@ -649,12 +647,7 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, patience: std::time::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_trickling_clients_neither_starve_others_nor_stay_forever() {
     use tokio::io::AsyncWriteExt;
-    let limits = tac_web::server::Limits {
-        max_connections: 400,
-        header_read: std::time::Duration::from_secs(2),
-        request: std::time::Duration::from_secs(30),
-    };
-    let served = serve_with(limits).await;
+    let served = serve_with(limits(400, std::time::Duration::from_secs(2))).await;
     let address = served.address;
     // 300 connections that send their headers a byte at a time, slower than
     // the header deadline allows.
@@ -693,12 +686,7 @@ async fn three_hundred_trickling_clients_neither_starve_others_nor_stay_forever(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_limit_are_closed_at_once_and_idle_ones_time_out() {
-    let limits = tac_web::server::Limits {
-        max_connections: 10,
-        header_read: std::time::Duration::from_secs(1),
-        request: std::time::Duration::from_secs(30),
-    };
-    let served = serve_with(limits).await;
+    let served = serve_with(limits(10, std::time::Duration::from_secs(1))).await;
     let address = served.address;
     let mut held = Vec::new();
     for _ in 0..10 {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+pub mod fixtures;
+
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::BTreeMap;
 use tac_graph::CloudPolicy;
@@ -17,10 +19,48 @@ pub struct Portal {
     pub base: String,
     pub store: Store,
     pub ws: WorkspaceId,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Server,
     /// The database; removed when the portal is dropped.
     _db: TestDb,
+}
+
+/// A reqwest client that follows no redirect: the tests read each answer
+/// (a 303's `Location`, say) themselves.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a reqwest client")
+}
+
+/// An app served on a listener of its own until [`Server::stop`], with the
+/// peer's address as connect info, as `tac-crm serve` gives it.
+pub struct Server {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Serves `app` on `listener`.
+    pub fn spawn(listener: tokio::net::TcpListener, app: axum::Router) -> Server {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Server { shutdown: Some(tx), task: Some(task) }
+    }
+
+    /// Shuts the server down gracefully and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stops cleanly");
+        }
+    }
 }
 
 impl Portal {
@@ -84,16 +124,8 @@ impl Portal {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = configure(AppState::new(store.clone(), ws, Self::key(), &base).unwrap());
-        let app = tac_web::build(routes, state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
-        Portal { base, store, ws, shutdown: Some(tx), server: Some(server), _db: db }
+        let server = Server::spawn(listener, tac_web::build(routes, state));
+        Portal { base, store, ws, server, _db: db }
     }
 
     pub async fn add_user(&self, email: &str, role: Role) -> PortalUserId {
@@ -105,6 +137,12 @@ impl Portal {
             role,
         };
         self.store.create_portal_user(self.ws, &new).await.unwrap()
+    }
+
+    /// A browser signed in as a new user `email` with `role`.
+    pub async fn signed_in_new(&self, email: &str, role: Role) -> Browser {
+        self.add_user(email, role).await;
+        self.signed_in(email).await
     }
 
     pub fn browser(&self) -> Browser {
@@ -120,12 +158,7 @@ impl Portal {
     }
 
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server stops cleanly");
-        }
+        self.server.stop().await;
         self.store.close().await;
     }
 }
@@ -163,8 +196,12 @@ pub struct Browser {
 
 impl Browser {
     fn new(base: &str) -> Self {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { client, base: base.to_owned(), cookies: BTreeMap::new(), origin: Some(base.to_owned()) }
+        Browser {
+            client: no_redirects(),
+            base: base.to_owned(),
+            cookies: BTreeMap::new(),
+            origin: Some(base.to_owned()),
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
@@ -187,6 +224,12 @@ impl Browser {
         let mut form = vec![("csrf", csrf.as_str())];
         form.extend_from_slice(fields);
         self.post(path, &form).await
+    }
+
+    /// Posts `fields` to the form at `path`, which posts back to where it
+    /// is, with the form's CSRF token.
+    pub async fn submit_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.submit(path, path, fields).await
     }
 
     pub async fn login(&mut self, email: &str, password: &str) -> Page {
