@@ -101,8 +101,7 @@ pub(crate) async fn show(
     _user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let contact = load(&state, &id).await?;
-    Ok(Json(tac_store::json::contact(&contact)))
+    as_stored(&state, &id).await
 }
 
 /// `PATCH /api/v1/contacts/{id}` with `{"name"?, "company"?}` (`"company": null` clears it).
@@ -145,8 +144,7 @@ pub(crate) async fn update(
         .update_contact(state.workspace(), contact_id, name.as_deref(), company.as_ref().map(|c| c.as_deref()))
         .await
         .map_err(|e| refusal(missing_contact(e, &id), "emails"))?;
-    let contact = load(&state, &id).await?;
-    Ok(Json(tac_store::json::contact(&contact)))
+    as_stored(&state, &id).await
 }
 
 /// `DELETE /api/v1/contacts/{id}`: the contact and its timeline go; the
@@ -172,8 +170,7 @@ pub(crate) async fn add_email(
     let contact = load(&state, &id).await?;
     let new = email_member(body)?;
     state.store().add_contact_email(state.workspace(), contact.id, &new).await.map_err(|e| refusal(e, "email"))?;
-    let contact = load(&state, &id).await?;
-    Ok(Json(tac_store::json::contact(&contact)))
+    as_stored(&state, &id).await
 }
 
 /// `DELETE /api/v1/contacts/{id}/emails` with `{"email"}`: what only that
@@ -197,8 +194,7 @@ pub(crate) async fn remove_email(
         Err(StoreError::ContactRefused { message, .. }) => return Err(WebError::Conflict(sentence(&message))),
         Err(e) => return Err(e.into()),
     }
-    let contact = load(&state, &id).await?;
-    Ok(Json(tac_store::json::contact(&contact)))
+    as_stored(&state, &id).await
 }
 
 /// The `email` member of a body, normalised; the body has no other member.
@@ -227,6 +223,11 @@ pub(crate) fn contact_id(raw: &str) -> Result<ContactId> {
 /// The contact with this path id in the portal's workspace, or 404.
 pub(crate) async fn load(state: &AppState, raw: &str) -> Result<tac_store::ContactRow> {
     load_with(&mut state.store().reader().await?, state, raw).await
+}
+
+/// The contact with this path id as stored now, as the API shows it.
+async fn as_stored(state: &AppState, raw: &str) -> Result<Json<Value>> {
+    Ok(Json(tac_store::json::contact(&load(state, raw).await?)))
 }
 
 /// [`load`] on a reader that the handler goes on reading with.

@@ -498,15 +498,21 @@ struct ImportPage {
     failures: Vec<FailedLine>,
 }
 
+impl ImportPage {
+    /// The import form with `csv` in its field, before any import.
+    fn new(current: &CurrentUser, csv: String) -> Self {
+        ImportPage {
+            layout: Layout::signed_in("Import contacts", current),
+            csv,
+            csv_error: FieldError::default(),
+            done: None,
+            failures: Vec::new(),
+        }
+    }
+}
+
 async fn import_form(current: CurrentUser) -> Result<Response, WebError> {
-    let view = ImportPage {
-        layout: Layout::signed_in("Import contacts", &current),
-        csv: String::new(),
-        csv_error: FieldError::default(),
-        done: None,
-        failures: Vec::new(),
-    };
-    page(StatusCode::OK, &view)
+    page(StatusCode::OK, &ImportPage::new(&current, String::new()))
 }
 
 async fn import(
@@ -514,13 +520,7 @@ async fn import(
     current: CurrentUser,
     Form(form): Form<ImportForm>,
 ) -> Result<Response, WebError> {
-    let mut view = ImportPage {
-        layout: Layout::signed_in("Import contacts", &current),
-        csv: form.csv,
-        csv_error: FieldError::default(),
-        done: None,
-        failures: Vec::new(),
-    };
+    let mut view = ImportPage::new(&current, form.csv);
     let rows = match tac_core::contact_csv::parse_contacts_csv(view.csv.as_bytes()) {
         Ok(rows) => rows,
         Err(e) => {

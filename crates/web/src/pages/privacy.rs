@@ -55,25 +55,34 @@ pub(crate) struct PrivacyView {
 }
 
 fn visibility_choices(current: Visibility) -> Vec<Choice> {
-    [
+    let options = [
         (Visibility::Metadata, "metadata: who and when only"),
         (Visibility::Subject, "subject: who, when and subjects"),
         (Visibility::Full, "full: subjects and bodies"),
-    ]
-    .into_iter()
-    .map(|(v, label)| Choice { value: v.as_str(), label, selected: v == current })
-    .collect()
+    ];
+    choices(options, current, |v| v.as_str())
 }
 
 fn auto_create_choices(current: AutoCreate) -> Vec<Choice> {
-    [
+    let options = [
         (AutoCreate::None, "none: contacts are only added by hand or by import"),
         (AutoCreate::Sent, "sent: people our users wrote to or invited"),
         (AutoCreate::SentAndReceived, "sent_and_received: people our users wrote to or heard from"),
-    ]
-    .into_iter()
-    .map(|(a, label)| Choice { value: a.as_str(), label, selected: a == current })
-    .collect()
+    ];
+    choices(options, current, |a| a.as_str())
+}
+
+/// One choice per option, labelled, with `current` selected; `value` is
+/// what the form sends for an option.
+fn choices<T: PartialEq, const N: usize>(
+    options: [(T, &'static str); N],
+    current: T,
+    value: impl Fn(&T) -> &'static str,
+) -> Vec<Choice> {
+    options
+        .into_iter()
+        .map(|(option, label)| Choice { value: value(&option), label, selected: option == current })
+        .collect()
 }
 
 impl PrivacyView {

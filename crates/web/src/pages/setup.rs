@@ -37,6 +37,24 @@ struct SetupPage {
     confirm_error: FieldError,
 }
 
+impl SetupPage {
+    /// The form for the setup link `token`, filled in with what was typed
+    /// and no error yet.
+    fn new(csrf: String, token: String, email: String, display_name: String) -> Self {
+        SetupPage {
+            layout: Layout::anonymous("Set up TAC"),
+            csrf,
+            token,
+            email,
+            display_name,
+            email_error: FieldError::default(),
+            name_error: FieldError::default(),
+            password_error: FieldError::default(),
+            confirm_error: FieldError::default(),
+        }
+    }
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct TokenQuery {
@@ -71,17 +89,7 @@ async fn form(
 ) -> Result<Response, WebError> {
     ensure_usable(&state, &query.token).await?;
     let (csrf, cookie) = csrf::pre_session_token(&headers)?;
-    let view = SetupPage {
-        layout: Layout::anonymous("Set up TAC"),
-        csrf,
-        token: query.token,
-        email: String::new(),
-        display_name: String::new(),
-        email_error: FieldError::default(),
-        name_error: FieldError::default(),
-        password_error: FieldError::default(),
-        confirm_error: FieldError::default(),
-    };
+    let view = SetupPage::new(csrf, query.token, String::new(), String::new());
     Ok(with_cookies(page(StatusCode::OK, &view)?, cookie))
 }
 
@@ -92,17 +100,8 @@ async fn submit(
 ) -> Result<Response, WebError> {
     ensure_usable(&state, &input.token).await?;
     let (csrf, cookie) = csrf::pre_session_token(&headers)?;
-    let mut view = SetupPage {
-        layout: Layout::anonymous("Set up TAC"),
-        csrf,
-        token: input.token.clone(),
-        email: input.email.trim().to_owned(),
-        display_name: input.display_name.trim().to_owned(),
-        email_error: FieldError::default(),
-        name_error: FieldError::default(),
-        password_error: FieldError::default(),
-        confirm_error: FieldError::default(),
-    };
+    let mut view =
+        SetupPage::new(csrf, input.token.clone(), input.email.trim().to_owned(), input.display_name.trim().to_owned());
     let email = normalize_email(&input.email).map_err(|m| view.email_error.set(m)).ok();
     if view.display_name.chars().count() > MAX_NAME_CHARS {
         view.name_error.set(format!("Use at most {MAX_NAME_CHARS} characters."));
