@@ -29,57 +29,55 @@ const EXCLUDED: &[&str] = &[
 
 use common::{World, stores};
 
-impl World {
-    /// Per mailbox user id: the (immutable id, folder id) pairs sync must hold.
-    async fn expected_mail(&self) -> HashMap<String, HashSet<(String, String)>> {
-        let since = Utc::now() - Duration::days(365);
-        let mut out = HashMap::new();
-        for u in self.get("/truth/mailboxes").await["users"].as_array().unwrap() {
-            if u["hasMailbox"] != true {
+/// Per mailbox user id: the (immutable id, folder id) pairs sync must hold.
+async fn expected_mail(world: &World) -> HashMap<String, HashSet<(String, String)>> {
+    let since = Utc::now() - Duration::days(365);
+    let mut out = HashMap::new();
+    for u in world.get("/truth/mailboxes").await["users"].as_array().unwrap() {
+        if u["hasMailbox"] != true {
+            continue;
+        }
+        let id = u["id"].as_str().unwrap().to_string();
+        let truth = world.get(&format!("/truth/users/{id}/mail")).await;
+        let mut set = HashSet::new();
+        for f in truth["folders"].as_array().unwrap() {
+            if f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)) {
                 continue;
             }
-            let id = u["id"].as_str().unwrap().to_string();
-            let truth = self.get(&format!("/truth/users/{id}/mail")).await;
-            let mut set = HashSet::new();
-            for f in truth["folders"].as_array().unwrap() {
-                if f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)) {
-                    continue;
-                }
-                for m in f["messages"].as_array().unwrap() {
-                    let received =
-                        chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap();
-                    if received >= since {
-                        set.insert((
-                            m["immutableId"].as_str().unwrap().to_string(),
-                            f["id"].as_str().unwrap().to_string(),
-                        ));
-                    }
+            for m in f["messages"].as_array().unwrap() {
+                let received =
+                    chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap();
+                if received >= since {
+                    set.insert((
+                        m["immutableId"].as_str().unwrap().to_string(),
+                        f["id"].as_str().unwrap().to_string(),
+                    ));
                 }
             }
-            out.insert(id, set);
         }
-        out
+        out.insert(id, set);
     }
+    out
+}
 
-    /// Per mailbox user id: the event ids in the sync window.
-    async fn expected_events(&self) -> HashMap<String, HashSet<String>> {
-        let now = Utc::now();
-        let start = (now - Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
-        let end = (now + Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
-        let mut out = HashMap::new();
-        for u in self.get("/truth/mailboxes").await["users"].as_array().unwrap() {
-            if u["hasMailbox"] != true {
-                continue;
-            }
-            let id = u["id"].as_str().unwrap().to_string();
-            let truth = self.get(&format!("/truth/users/{id}/events?startDateTime={start}&endDateTime={end}")).await;
-            out.insert(
-                id,
-                truth["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect(),
-            );
+/// Per mailbox user id: the event ids in the sync window.
+async fn expected_events(world: &World) -> HashMap<String, HashSet<String>> {
+    let now = Utc::now();
+    let start = (now - Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
+    let end = (now + Duration::days(365)).format("%Y-%m-%dT00:00:00Z");
+    let mut out = HashMap::new();
+    for u in world.get("/truth/mailboxes").await["users"].as_array().unwrap() {
+        if u["hasMailbox"] != true {
+            continue;
         }
-        out
+        let id = u["id"].as_str().unwrap().to_string();
+        let truth = world.get(&format!("/truth/users/{id}/events?startDateTime={start}&endDateTime={end}")).await;
+        out.insert(
+            id,
+            truth["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect(),
+        );
     }
+    out
 }
 
 async fn sync(store: &Store, ws: WorkspaceId, world: &World) -> SyncReport {
@@ -93,8 +91,8 @@ async fn assert_matches_truth(label: &str, store: &Store, ws: WorkspaceId, world
 }
 
 async fn assert_matches_truth_with_history(label: &str, store: &Store, ws: WorkspaceId, world: &World, deleted: u64) {
-    let mail = world.expected_mail().await;
-    let events = world.expected_events().await;
+    let mail = expected_mail(world).await;
+    let events = expected_events(world).await;
     let mailboxes = store.mailboxes(ws).await.unwrap();
     for (user, expected) in &mail {
         let mailbox =
@@ -274,27 +272,29 @@ async fn changes_in_microsoft_365_show_up_after_the_next_pass() {
             "{backend}: the new hire was synced"
         );
         // The deleted message stays in history unless no other mailbox holds it.
-        let deleted_elsewhere = {
-            let id = recent[1]["internetMessageId"].as_str().unwrap();
-            let mut held = false;
-            for u in world.get("/truth/mailboxes").await["users"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|u| u["hasMailbox"] == true)
-            {
-                let t = world.get(&format!("/truth/users/{}/mail", u["id"].as_str().unwrap())).await;
-                held |= t["folders"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|f| !f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)))
-                    .any(|f| f["messages"].as_array().unwrap().iter().any(|m| m["internetMessageId"] == id));
-            }
-            u64::from(!held)
-        };
+        let deleted_elsewhere = u64::from(!held_by_any_synced_folder(&world, &recent[1]["internetMessageId"]).await);
         assert_matches_truth_with_history(backend, &store, ws, &world, deleted_elsewhere).await;
     }
+}
+
+/// Whether any mailbox still holds the message (by Message-ID) in a folder
+/// that is synced: a message deleted from one mailbox stays in history
+/// while another holds it.
+async fn held_by_any_synced_folder(world: &World, message_id: &Value) -> bool {
+    for u in world.get("/truth/mailboxes").await["users"].as_array().unwrap().iter().filter(|u| u["hasMailbox"] == true)
+    {
+        let t = world.get(&format!("/truth/users/{}/mail", u["id"].as_str().unwrap())).await;
+        let held = t["folders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| !f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)))
+            .any(|f| f["messages"].as_array().unwrap().iter().any(|m| m["internetMessageId"] == *message_id));
+        if held {
+            return true;
+        }
+    }
+    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,29 +365,13 @@ async fn throttling_faults_expired_tokens_and_interruptions_still_end_equal_to_t
         world.admin(reqwest::Method::POST, "/tokens/expire", json!({})).await;
         let report = sync(&store, ws, &world).await;
         assert!(report.all_ok(), "{backend}: {report:?}");
-        let history =
-            {
-                let id =
-                    inbox["messages"].as_array().unwrap().iter().find(|m| m["immutableId"] == victim.as_str()).unwrap()
-                        ["internetMessageId"]
-                        .clone();
-                let mut held = false;
-                for u in world.get("/truth/mailboxes").await["users"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|u| u["hasMailbox"] == true)
-                {
-                    let t = world.get(&format!("/truth/users/{}/mail", u["id"].as_str().unwrap())).await;
-                    held |= t["folders"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .filter(|f| !f["wellKnownName"].as_str().is_some_and(|w| EXCLUDED.contains(&w)))
-                        .any(|f| f["messages"].as_array().unwrap().iter().any(|m| m["internetMessageId"] == id));
-                }
-                u64::from(!held)
-            };
+        let victim_message_id = &inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["immutableId"] == victim.as_str())
+            .unwrap()["internetMessageId"];
+        let history = u64::from(!held_by_any_synced_folder(&world, victim_message_id).await);
         assert_matches_truth_with_history(backend, &store, ws, &world, history).await;
     }
 }
@@ -545,7 +529,7 @@ async fn with_basic_mail_access_mail_syncs_without_bodies() {
             .await;
         let report = sync(&store, ws, &world).await;
         assert!(report.all_ok(), "{backend}: {report:?}");
-        let mail = world.expected_mail().await;
+        let mail = expected_mail(&world).await;
         let stored: usize = {
             let mut n = 0;
             for m in store.mailboxes(ws).await.unwrap() {

@@ -11,7 +11,16 @@ starts such a server). Dropping it removes the folder or drops the
 database, so unwinding from a failed assertion cleans up too. A [`TestDb`]
 is a [`Store`] opened on one, for tests that call the store themselves;
 command-line tests hand the [`TestDatabase::url`] to the binary instead.
+
+With the `emulator` feature, [`World`] is the Microsoft cloud emulator a
+sync test runs against: a Graph client for the sync, and the emulator's
+admin API to change the tenant and read its ground truth.
 */
+
+#[cfg(feature = "emulator")]
+mod world;
+#[cfg(feature = "emulator")]
+pub use world::World;
 
 use std::path::PathBuf;
 use tac_store::{Backend, Store};
