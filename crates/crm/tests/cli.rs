@@ -4,18 +4,13 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-struct Child(std::process::Child);
+mod common;
 
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::Running;
 
 #[test]
 fn emulator_prints_its_connection_settings_as_key_value_lines_once_listening() {
-    let mut child = Child(
+    let mut child = Running(
         Command::new(env!("CARGO_BIN_EXE_tac-crm"))
             .args(["emulator", "--listen", "127.0.0.1:0", "--seed", "7"])
             .stdout(Stdio::piped())

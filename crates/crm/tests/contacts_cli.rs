@@ -59,13 +59,32 @@ async fn contacts_timelines_search_and_privacy_work_from_the_command_line() {
 }
 
 fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
-    let backend = cli.label;
     let out = cli.connect(c, &c.client_secret, &[]);
-    assert!(out.status.success(), "{backend}: {}", text(&out));
+    assert!(out.status.success(), "{}: {}", cli.label, text(&out));
     cli.ok(&["sync", "--once"]);
+    let (address, domain) = a_contact_added_again_gets_its_history_at_once(cli);
+    let page = the_timeline_json_has_its_documented_fields(cli, &address);
+    let all = items(&page);
+    filters_narrow_and_cursors_page_the_timeline(cli, &address);
+    the_company_timeline_is_found_by_domain_and_name(cli, &page["contact"]);
+    // An email body, while the policy shows bodies.
+    let email_id = all.iter().find(|i| i["kind"] == "email" && i["is_private"] == false).expect("an email")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cli.ok(&["email", "show", &email_id]);
+    colleagues_and_bad_addresses_are_not_contacts(cli);
+    a_csv_import_reports_bad_lines_and_never_imports_twice(cli, root);
+    search_finds_words_and_treats_query_syntax_as_text(cli, all);
+    metadata_visibility_nulls_subjects_and_hides_bodies(cli, &address, &email_id);
+    blocking_the_domain_purges_its_items(cli, &address, &domain);
+    every_change_is_in_the_audit_log(cli);
+    disconnecting_asks_first_then_purges_what_was_synced(cli, &address);
+}
 
-    // A contact sync created, deleted and added again by hand: its whole
-    // history links at once, whatever case the address is typed in.
+/// A contact sync created, deleted and added again by hand: its whole
+/// history links at once, whatever case the address is typed in.
+fn a_contact_added_again_gets_its_history_at_once(cli: &Cli) -> (String, String) {
     let address = contact_with_history(cli);
     let domain = address.rsplit_once('@').expect("an address").1.to_string();
     let out = cli.ok(&["contacts", "delete", &address]);
@@ -75,9 +94,13 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
     let said = text(&out);
     assert!(said.contains("Created contact") && said.contains("Linked "), "{said}");
     assert!(!said.contains("Linked 0 emails"), "history is linked at once: {said}");
+    (address, domain)
+}
 
-    // The timeline JSON of docs/architecture.md §6.
-    let page = cli.json(&["timeline", &address, "--json"]);
+/// The timeline JSON of docs/architecture.md §6.
+fn the_timeline_json_has_its_documented_fields(cli: &Cli, address: &str) -> Value {
+    let backend = cli.label;
+    let page = cli.json(&["timeline", address, "--json"]);
     assert_eq!(keys(&page), HashSet::from(["contact", "summary", "items", "next_cursor"]), "{backend}");
     let contact = &page["contact"];
     assert!(["id", "name", "emails", "company"].iter().all(|k| keys(contact).contains(k)), "{contact}");
@@ -129,25 +152,32 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
             time(&item["end"]);
         }
     }
+    page
+}
 
-    // Filters and paging.
-    let meetings = cli.json(&["timeline", &address, "--json", "--kind", "meeting"]);
+/// Filters and paging.
+fn filters_narrow_and_cursors_page_the_timeline(cli: &Cli, address: &str) {
+    let backend = cli.label;
+    let meetings = cli.json(&["timeline", address, "--json", "--kind", "meeting"]);
     assert!(!items(&meetings).is_empty(), "{backend}");
     assert!(items(&meetings).iter().all(|i| i["kind"] == "meeting"), "{backend}: {meetings}");
-    let first = cli.json(&["timeline", &address, "--json", "--limit", "2"]);
+    let first = cli.json(&["timeline", address, "--json", "--limit", "2"]);
     assert_eq!(items(&first).len(), 2);
     let cursor = first["next_cursor"].as_str().expect("a next page").to_string();
-    let second = cli.json(&["timeline", &address, "--json", "--limit", "2", "--cursor", &cursor]);
+    let second = cli.json(&["timeline", address, "--json", "--limit", "2", "--cursor", &cursor]);
     assert!(!items(&second).is_empty());
     let (a, b) = (ids(&first), ids(&second));
     assert!(a.iter().all(|id| !b.contains(id)), "{backend}: pages overlap: {a:?} {b:?}");
-    let four = cli.json(&["timeline", &address, "--json", "--limit", "4"]);
+    let four = cli.json(&["timeline", address, "--json", "--limit", "4"]);
     assert_eq!(ids(&four), [a, b].concat(), "{backend}: two pages of 2 are the first 4");
-    let out = cli.ok(&["timeline", &address, "--limit", "1"]);
+    let out = cli.ok(&["timeline", address, "--limit", "1"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("more: --cursor "), "{}", text(&out));
-    assert!(cli.fails(&["timeline", &address, "--cursor", "not-a-cursor"], 2).contains("is not valid"));
+    assert!(cli.fails(&["timeline", address, "--cursor", "not-a-cursor"], 2).contains("is not valid"));
+}
 
-    // The company timeline, found by domain and by name in any case.
+/// The company timeline, found by domain and by name in any case.
+fn the_company_timeline_is_found_by_domain_and_name(cli: &Cli, contact: &Value) {
+    let backend = cli.label;
     if let (Some(company_domain), Some(name)) =
         (contact["company"]["domain"].as_str(), contact["company"]["name"].as_str())
     {
@@ -157,22 +187,21 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
         let by_name = cli.json(&["timeline", "--company", &name.to_uppercase(), "--json"]);
         assert_eq!(by_name["company"], company["company"]);
     }
+}
 
-    // An email body, while the policy shows bodies.
-    let email_id = all.iter().find(|i| i["kind"] == "email" && i["is_private"] == false).expect("an email")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    cli.ok(&["email", "show", &email_id]);
-
-    // Colleagues are not contacts.
+/// Colleagues are not contacts.
+fn colleagues_and_bad_addresses_are_not_contacts(cli: &Cli) {
+    let backend = cli.label;
     let status = cli.json(&["status", "--json"]);
     let colleague = status[0]["address"].as_str().expect("a mailbox address").to_string();
     let said = cli.fails(&["contacts", "add", "--email", &colleague], 2);
     assert!(said.contains("organisation"), "{backend}: {said}");
     assert!(cli.fails(&["contacts", "add", "--email", "not an address"], 2).contains("not an email address"));
+}
 
-    // A CSV import: one good line, one bad address, one duplicate.
+/// A CSV import: one good line, one bad address, one duplicate.
+fn a_csv_import_reports_bad_lines_and_never_imports_twice(cli: &Cli, root: &std::path::Path) {
+    let backend = cli.label;
     let csv = root.join(format!("{backend}-contacts.csv"));
     std::fs::write(
         &csv,
@@ -193,8 +222,11 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
     );
     let listed = cli.json(&["contacts", "list", "--json", "--search", "csv.person"]);
     assert_eq!(listed.as_array().unwrap().len(), 1, "{backend}: {listed}");
+}
 
-    // Search: a word of a subject finds it; query syntax is just text.
+/// Search: a word of a subject finds it; query syntax is just text.
+fn search_finds_words_and_treats_query_syntax_as_text(cli: &Cli, all: &[Value]) {
+    let backend = cli.label;
     let subject = all
         .iter()
         .find_map(|i| (i["kind"] == "email" && i["is_private"] == false).then(|| i["subject"].as_str()).flatten())
@@ -208,43 +240,55 @@ fn journey(cli: &Cli, c: &tac_emulator::Credentials, root: &std::path::Path) {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"), "{backend}: {}", text(&out));
     let out = cli.ok(&["search", "' ; drop table email; --"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"), "{backend}: {}", text(&out));
+}
 
-    // Metadata visibility: subjects are null, never left out; bodies are hidden.
+/// Metadata visibility: subjects are null, never left out; bodies are hidden.
+fn metadata_visibility_nulls_subjects_and_hides_bodies(cli: &Cli, address: &str, email_id: &str) {
+    let backend = cli.label;
     cli.ok(&["privacy", "set", "--visibility", "metadata"]);
-    let page = cli.json(&["timeline", &address, "--json", "--limit", "500"]);
+    let page = cli.json(&["timeline", address, "--json", "--limit", "500"]);
     for item in items(&page) {
         assert!(item.as_object().unwrap().contains_key("subject"), "{item}");
         if item["is_private"] == false {
             assert!(item["subject"].is_null(), "{backend}: {item}");
         }
     }
-    let said = cli.fails(&["email", "show", &email_id], 1);
+    let said = cli.fails(&["email", "show", email_id], 1);
     assert!(said.contains("hide"), "{backend}: {said}");
     let policy = cli.json(&["privacy", "show", "--json"]);
     assert_eq!(policy["visibility"], "metadata");
+}
 
-    // Blocking the contact's domain purges its items; the contact stays.
+/// Blocking the contact's domain purges its items; the contact stays.
+fn blocking_the_domain_purges_its_items(cli: &Cli, address: &str, domain: &str) {
+    let backend = cli.label;
     let said = text(&cli.ok(&["privacy", "block", &format!("@{}", domain.to_uppercase())]));
     assert!(said.contains("Purged"), "{said}");
-    let page = cli.json(&["timeline", &address, "--json"]);
+    let page = cli.json(&["timeline", address, "--json"]);
     assert!(items(&page).is_empty(), "{backend}: blocked items are gone: {page}");
     let policy = cli.json(&["privacy", "show", "--json"]);
     assert_eq!(policy["blocklist"], serde_json::json!([format!("@{domain}")]));
+}
 
-    // Every change is in the audit log.
+/// Every change is in the audit log.
+fn every_change_is_in_the_audit_log(cli: &Cli) {
+    let backend = cli.label;
     let audit = cli.json(&["privacy", "audit", "--json"]);
     let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"privacy.settings") && actions.contains(&"privacy.block"), "{backend}: {actions:?}");
     assert!(audit.as_array().unwrap().iter().all(|e| e["actor"] == "cli"));
+}
 
-    // Disconnecting asks first, then purges what was synced.
+/// Disconnecting asks first, then purges what was synced.
+fn disconnecting_asks_first_then_purges_what_was_synced(cli: &Cli, address: &str) {
+    let backend = cli.label;
     let said = cli.fails(&["integration", "disconnect"], 1);
     assert!(said.contains("--yes"), "{said}");
     assert!(!cli.json(&["status", "--json"]).as_array().unwrap().is_empty(), "{backend}: nothing purged yet");
     let said = text(&cli.ok(&["integration", "disconnect", "--yes"]));
     assert!(said.contains("Disconnected"), "{said}");
     assert_eq!(cli.json(&["status", "--json"]), serde_json::json!([]), "{backend}: no mailboxes left");
-    cli.json(&["contacts", "show", &address, "--json"]);
+    cli.json(&["contacts", "show", address, "--json"]);
     cli.json(&["contacts", "show", "csv.person@example.org", "--json"]);
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Cli, Scratch, text};
+use common::{Cli, Running, Scratch, text};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use tac_store::{Role, Store};
@@ -58,20 +58,11 @@ fn admin_create_makes_accounts_from_a_password_on_stdin_and_explains_refusals() 
     }
 }
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_prints_a_one_time_setup_link_at_first_start_and_answers_health_checks() {
     let scratch = Scratch::new("serve-cli");
     let dir = scratch.dir.clone();
-    let mut child = Child(
+    let mut child = Running(
         Command::new(env!("CARGO_BIN_EXE_tac-crm"))
             .args(["serve", "--listen", "127.0.0.1:0", "--no-sync"])
             .env("TAC_DATA_DIR", &dir)

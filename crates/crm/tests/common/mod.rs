@@ -9,6 +9,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use tac_test_support::TestDatabase;
 
+/// A running `tac-crm` process, killed and reaped when dropped, so that a
+/// failed assertion leaves no server behind.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn unique() -> String {
     format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros())
 }
