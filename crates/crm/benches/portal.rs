@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tac_store::{ContactListQuery, NewPortalUser, Role, Store};
+use tac_test_support::TestDatabase;
 
 const CLIENTS: usize = 50;
 const WARM_UP: Duration = Duration::from_secs(3);
@@ -443,22 +444,6 @@ async fn run(label: &str, database_url: Option<String>, size: &str, seconds: Dur
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn fresh_postgres() -> Option<(String, String)> {
-    let admin = std::env::var("TAC_TEST_POSTGRES_URL").ok()?;
-    let name = format!("tac_bench_portal_{}", std::process::id());
-    let out = Command::new("psql").arg(&admin).args(["-qAtc", &format!("create database {name}")]).output().ok()?;
-    out.status
-        .success()
-        .then(|| (format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)), name))
-}
-
-fn drop_postgres(name: &str) {
-    if let Ok(admin) = std::env::var("TAC_TEST_POSTGRES_URL") {
-        let sql = format!("drop database if exists {name} with (force)");
-        let _ = Command::new("psql").arg(&admin).args(["-qAtc", &sql]).output();
-    }
-}
-
 fn main() {
     let seconds =
         Duration::from_secs(std::env::var("TAC_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20));
@@ -470,10 +455,9 @@ fn main() {
     runtime.block_on(async {
         run("SQLite", None, &size, seconds).await;
         if std::env::var_os("TAC_BENCH_ONLY_SQLITE").is_none()
-            && let Some((url, name)) = fresh_postgres()
+            && let Some(database) = TestDatabase::postgres_if_configured("bench_portal")
         {
-            run("PostgreSQL", Some(url), &size, seconds).await;
-            drop_postgres(&name);
+            run("PostgreSQL", Some(database.url.clone()), &size, seconds).await;
         }
     });
 }

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use tac_graph::{AppCredentials, Cloud, GraphClient, RetryPolicy};
 use tac_store::Store;
 use tac_sync::{Quiet, SyncOptions, sync_once};
+use tac_test_support::TestDatabase;
 
 /// Twenty CRM publishes about 400 messages per minute for its Microsoft sync.
 const TWENTY_MESSAGES_PER_SECOND: f64 = 400.0 / 60.0;
@@ -95,23 +96,6 @@ fn peak_rss_mib() -> f64 {
             s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn fresh_postgres() -> Option<String> {
-    let admin = std::env::var("TAC_TEST_POSTGRES_URL").ok()?;
-    let name = format!("tac_bench_{}", std::process::id());
-    let _ = Command::new("psql").arg(&admin).args(["-qAtc", &format!("drop database if exists {name}")]).output();
-    let out = Command::new("psql").arg(&admin).args(["-qAtc", &format!("create database {name}")]).output().ok()?;
-    out.status.success().then(|| format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)))
-}
-
-/// Drops the database `fresh_postgres` made, so runs leave nothing behind.
-fn drop_postgres() {
-    if let Ok(admin) = std::env::var("TAC_TEST_POSTGRES_URL") {
-        let name = format!("tac_bench_{}", std::process::id());
-        let sql = format!("drop database if exists {name} with (force)");
-        let _ = Command::new("psql").arg(&admin).args(["-qAtc", &sql]).output();
-    }
 }
 
 async fn ingest(label: &str, url: &str, emulator: &Emulator) {
@@ -205,11 +189,14 @@ async fn ingest_cases() {
     let dir = std::env::temp_dir().join(format!("tac-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     ingest("sqlite", &format!("sqlite://{}", dir.join("tac.db").display()), &emulator).await;
-    match fresh_postgres().filter(|_| std::env::var_os("TAC_BENCH_ONLY_SQLITE").is_none()) {
-        Some(url) => {
+    let postgres = (std::env::var_os("TAC_BENCH_ONLY_SQLITE").is_none())
+        .then(|| TestDatabase::postgres_if_configured("bench"))
+        .flatten();
+    match postgres {
+        // Dropped (and so removed) at the end of the arm.
+        Some(database) => {
             let emulator = start_emulator(&["--size", &size, "--seed", "7"]);
-            ingest("postgres", &url, &emulator).await;
-            drop_postgres();
+            ingest("postgres", &database.url, &emulator).await;
         }
         None => println!("postgres   skipped: set TAC_TEST_POSTGRES_URL (scripts/test does) to measure PostgreSQL too"),
     }

@@ -71,6 +71,13 @@ impl TestDatabase {
         }
     }
 
+    /// As [`TestDatabase::postgres`] when `TAC_TEST_POSTGRES_URL` names a
+    /// server, else `None`: for benchmarks, which measure PostgreSQL only
+    /// when there is one.
+    pub fn postgres_if_configured(prefix: &str) -> Option<TestDatabase> {
+        std::env::var_os(POSTGRES_URL_VAR).map(|_| TestDatabase::postgres(prefix))
+    }
+
     /// A PostgreSQL database of its own, `tac_<prefix>_<random>`.
     pub fn postgres(prefix: &str) -> TestDatabase {
         let admin_url = postgres_admin_url();

@@ -24,7 +24,10 @@ impl World {
 
     /// The emulator with `config`'s tenant, faults and limits.
     pub async fn with(config: EmulatorConfig) -> Self {
-        World { emulator: tac_emulator::spawn(config).await.expect("the emulator starts"), http: reqwest::Client::new() }
+        World {
+            emulator: tac_emulator::spawn(config).await.expect("the emulator starts"),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// The app registration an admin would type into the Integrations page.
