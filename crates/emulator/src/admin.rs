@@ -103,19 +103,27 @@ struct ItemPath {
 impl ItemPath {
     /// The mailbox and the key of the message this path names.
     fn message(&self, state: &AppState) -> AdminResult<(usize, ItemKey)> {
-        let m = user_index(state, &self.user)?;
-        match ids::parse_message_id(&self.id) {
-            Some(p) if p.mailbox == m => Ok((m, p.key)),
-            _ => Err(not_found("message")),
-        }
+        self.item(state, "message", |id| ids::parse_message_id(id).map(|p| (p.mailbox, p.key)))
     }
 
     /// The mailbox and the key of the calendar item this path names.
     fn event(&self, state: &AppState) -> AdminResult<(usize, EventKey)> {
+        self.item(state, "event", ids::parse_event_id)
+    }
+
+    /// The user's mailbox and the key of an item of it, read from the id by
+    /// `parse` (which also says whose item the id names); `what` names the
+    /// kind of item when there is no such item in this mailbox.
+    fn item<K>(
+        &self,
+        state: &AppState,
+        what: &str,
+        parse: impl FnOnce(&str) -> Option<(usize, K)>,
+    ) -> AdminResult<(usize, K)> {
         let m = user_index(state, &self.user)?;
-        match ids::parse_event_id(&self.id) {
-            Some((owner, k)) if owner == m => Ok((m, k)),
-            _ => Err(not_found("event")),
+        match parse(&self.id) {
+            Some((owner, key)) if owner == m => Ok((m, key)),
+            _ => Err(not_found(what)),
         }
     }
 }
@@ -383,7 +391,12 @@ async fn add_message(
     let m = user_index(&state, &user)?;
     let folder = folder_of(&state, m, &spec.folder)?;
     let key = state.world.add_message(m, folder, spec.message)?;
-    Ok(Json(json!({"id": ids::message_id(m, key, Some(0)), "immutableId": ids::message_id(m, key, None)})))
+    Ok(Json(message_ids(m, key, 0)))
+}
+
+/// A message's regular id (after `moves` moves) and its immutable id.
+fn message_ids(mailbox: usize, key: ItemKey, moves: u16) -> Value {
+    json!({"id": ids::message_id(mailbox, key, Some(moves)), "immutableId": ids::message_id(mailbox, key, None)})
 }
 
 /// Many plain messages at once, for big-folder tests and benchmarks: `count`
@@ -462,7 +475,7 @@ async fn move_message(
     let to = folder_of(&state, m, &spec.destination_id)?;
     state.world.move_message(m, key, to)?;
     let moves = state.world.message(m, key).map(|(_, moves)| moves).unwrap_or_default();
-    Ok(Json(json!({"id": ids::message_id(m, key, Some(moves)), "immutableId": ids::message_id(m, key, None)})))
+    Ok(Json(message_ids(m, key, moves)))
 }
 
 async fn delete_message(State(state): State<AppState>, Path(item): Path<ItemPath>) -> AdminResult<StatusCode> {

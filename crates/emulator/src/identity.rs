@@ -155,22 +155,36 @@ fn client_credentials(form: &HashMap<String, String>, headers: &HeaderMap) -> (O
     }
 }
 
-/// Authenticates a confidential client. Returns its client id.
-fn authenticate_client(
-    state: &AppState,
-    tenant: &str,
-    form: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<String, AadError> {
-    let (client_id, secret) = client_credentials(form, headers);
+/// AADSTS700016: no app `client_id` is registered in `directory`; `detail`
+/// follows the first sentence of the description.
+fn unknown_client(client_id: &str, directory: &str, detail: &str) -> AadError {
+    aad(
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        700016,
+        format!("Application with identifier '{client_id}' was not found in the directory '{directory}'.{detail}"),
+    )
+}
+
+/// A request to the token endpoint: the tenant it was sent to, its form,
+/// and its headers (a client may authenticate with HTTP Basic).
+struct TokenRequest<'a> {
+    tenant: &'a str,
+    form: HashMap<String, String>,
+    headers: &'a HeaderMap,
+}
+
+/// Authenticates the confidential client of a token request. Returns its client id.
+fn authenticate_client(state: &AppState, request: &TokenRequest) -> Result<String, AadError> {
+    let tenant = request.tenant;
+    let (client_id, secret) = client_credentials(&request.form, request.headers);
     let client_id = client_id.filter(|c| !c.is_empty()).ok_or_else(|| missing("client_id"))?;
     let registry = state.registry();
     let app = registry.app(&client_id).ok_or_else(|| {
-        aad(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."),
+        unknown_client(
+            &client_id,
+            tenant,
+            " This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
         )
     })?;
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
@@ -237,12 +251,13 @@ async fn token(State(state): State<AppState>, Path(tenant): Path<String>, header
 
 fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Response, AadError> {
     check_tenant(state, tenant)?;
-    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    let request = TokenRequest { tenant, form: form_urlencoded::parse(body).into_owned().collect(), headers };
+    let form = &request.form;
     let grant = form.get("grant_type").ok_or_else(|| missing("grant_type"))?;
     match grant.as_str() {
-        "client_credentials" => app_grant(state, tenant, &form, headers),
-        "authorization_code" => authorization_code(state, &form, &authenticate_client(state, tenant, &form, headers)?),
-        "refresh_token" => refresh_token(state, &form, &authenticate_client(state, tenant, &form, headers)?),
+        "client_credentials" => app_grant(state, &request),
+        "authorization_code" => authorization_code(state, form, &authenticate_client(state, &request)?),
+        "refresh_token" => refresh_token(state, form, &authenticate_client(state, &request)?),
         other => Err(aad(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -254,13 +269,8 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
 
 /// `grant_type=client_credentials`: an app-only token; `scope` must be a
 /// resource with `/.default`.
-fn app_grant(
-    state: &AppState,
-    tenant: &str,
-    form: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<Response, AadError> {
-    let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
+fn app_grant(state: &AppState, request: &TokenRequest) -> Result<Response, AadError> {
+    let scope = request.form.get("scope").ok_or_else(|| missing("scope"))?;
     let resource = scope.trim().strip_suffix("/.default").ok_or_else(|| {
         aad(
             StatusCode::BAD_REQUEST,
@@ -280,7 +290,7 @@ fn app_grant(
             ),
         ));
     }
-    let client_id = authenticate_client(state, tenant, form, headers)?;
+    let client_id = authenticate_client(state, request)?;
     let access_token = app_token(state, &client_id);
     Ok(token_response(json!({"access_token": access_token}), state.token_lifetime))
 }
@@ -524,17 +534,7 @@ fn check_authorize(
     check_tenant(state, tenant)?;
     let client_id = params.get("client_id").cloned().ok_or_else(|| missing("client_id"))?;
     let registry = state.registry();
-    let app = registry.app(&client_id).ok_or_else(|| {
-        aad(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            format!(
-                "Application with identifier '{client_id}' was not found in the directory '{}'.",
-                state.org().display_name
-            ),
-        )
-    })?;
+    let app = registry.app(&client_id).ok_or_else(|| unknown_client(&client_id, &state.org().display_name, ""))?;
     let redirect = params.get("redirect_uri").cloned().ok_or_else(|| missing("redirect_uri"))?;
     if !app.accepts_redirect(&redirect) {
         return Err(aad(
