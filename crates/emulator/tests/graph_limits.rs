@@ -25,17 +25,25 @@ async fn fill_inbox(h: &Harness, user: &str, count: usize) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// The time `days` days ago, to the second, as a `$filter` compares it.
+fn days_ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Gives TAC's registration exactly these application permissions.
+async fn set_roles(h: &Harness, roles: &[&str]) {
+    assert_eq!(h.update_app(json!({"roles": roles})).await, 200);
+}
+
 fn received(item: &Value) -> chrono::DateTime<chrono::Utc> {
     item["receivedDateTime"].as_str().and_then(|t| t.parse().ok()).expect("receivedDateTime")
 }
 
 #[tokio::test]
 async fn a_filtered_message_delta_round_stops_at_5000_and_an_unfiltered_one_does_not() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     fill_inbox(&h, &user, 20_000).await;
-    let since = (chrono::Utc::now() - chrono::Duration::days(365)).format("%Y-%m-%dT%H:%M:%SZ");
+    let since = days_ago(365);
     let base = h.graph(&format!("/users/{user}/mailFolders/inbox/messages/delta"));
 
     let (filtered, delta_link) =
@@ -73,13 +81,11 @@ async fn a_filtered_message_delta_round_stops_at_5000_and_an_unfiltered_one_does
 
 #[tokio::test]
 async fn message_lists_count_on_request() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     fill_inbox(&h, &user, 50).await;
-    let since = (chrono::Utc::now() - chrono::Duration::days(10)).format("%Y-%m-%dT%H:%M:%SZ");
     let url = format!(
-        "/users/{user}/mailFolders/inbox/messages?$filter=receivedDateTime%20ge%20{since}&$count=true&$top=1&$select=id"
+        "/users/{user}/mailFolders/inbox/messages?$filter=receivedDateTime%20ge%20{}&$count=true&$top=1&$select=id",
+        days_ago(10)
     );
     let (status, _, body) = h.get(&token, &url, &[]).await;
     assert_eq!(status, 200, "{body}");
@@ -90,9 +96,7 @@ async fn message_lists_count_on_request() {
 
 #[tokio::test]
 async fn calendar_views_longer_than_1825_days_are_refused() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let window = |days: i64| {
         let start = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap();
         let end = start + chrono::Duration::days(days);
@@ -110,9 +114,7 @@ async fn calendar_views_longer_than_1825_days_are_refused() {
 
 #[tokio::test]
 async fn names_the_message_type_lacks_are_refused_or_left_out_as_graph_does() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let (status, _, body) =
         h.get(&token, &format!("/users/{user}/messages?$select=subject,meetingMessageType"), &[]).await;
     assert_eq!(status, 400);
@@ -152,9 +154,7 @@ async fn names_the_message_type_lacks_are_refused_or_left_out_as_graph_does() {
 
 #[tokio::test]
 async fn delta_in_function_form_and_percent_encoded_ids_are_taken() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let (_, _, inbox) = h.get(&token, &format!("/users/{user}/mailFolders/inbox"), &[]).await;
     let folder = inbox["id"].as_str().unwrap();
     let plain = h.graph(&format!("/users/{user}/mailFolders/{folder}/messages/delta"));
@@ -171,14 +171,7 @@ async fn delta_in_function_form_and_percent_encoded_ids_are_taken() {
 #[tokio::test]
 async fn basic_permissions_withhold_bodies_and_refuse_to_select_them() {
     let h = Harness::start().await;
-    let r = h
-        .http
-        .patch(h.admin(&format!("/apps/{}", h.creds.client_id)))
-        .json(&json!({"roles": ["User.Read.All", "Mail.ReadBasic.All", "Calendars.ReadBasic.All"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    set_roles(&h, &["User.Read.All", "Mail.ReadBasic.All", "Calendars.ReadBasic.All"]).await;
     let token = h.token().await;
     let (user, _) = h.first_mailbox().await;
     let (status, _, body) = h.get(&token, &format!("/users/{user}/messages?$top=5"), &[]).await;
@@ -209,15 +202,9 @@ async fn basic_permissions_withhold_bodies_and_refuse_to_select_them() {
 
 const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
-async fn set_roles(h: &Harness, roles: &[&str]) {
-    let r = h.http.patch(h.admin(&format!("/apps/{}", h.creds.client_id))).json(&json!({"roles": roles})).send();
-    assert_eq!(r.await.unwrap().status(), 200);
-}
-
 #[tokio::test]
 async fn directory_roles_list_the_activated_roles_by_id_or_template_with_their_members() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let (status, _, roles) = h.get(&token, "/directoryRoles", &[]).await;
     assert_eq!(status, 200, "{roles}");
     let roles = roles["value"].as_array().unwrap().clone();
@@ -252,17 +239,15 @@ async fn directory_roles_list_the_activated_roles_by_id_or_template_with_their_m
 
     // Assigning someone to a role that was not activated activates it.
     let (user, _) = h.first_mailbox().await;
-    let r = h.http.put(h.admin("/directoryRoles/194ae4cb-b126-40b2-bd5b-6091b380977d/members"));
-    let r = r.json(&json!({"users": [user]})).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let security_administrator = "/directoryRoles/194ae4cb-b126-40b2-bd5b-6091b380977d/members";
+    assert_eq!(h.admin_put(security_administrator, json!({"users": [user]})).await, 200);
     let (_, _, roles) = h.get(&token, "/directoryRoles", &[]).await;
     assert!(roles["value"].as_array().unwrap().iter().any(|r| r["displayName"] == "Security Administrator"));
 
     // A role-assignable group among a role's members is a group.
     let (_, _, groups) = h.get(&token, "/groups?$select=id", &[]).await;
     let group = groups["value"][0]["id"].as_str().unwrap().to_owned();
-    let r = h.http.put(h.admin("/directoryRoles/194ae4cb-b126-40b2-bd5b-6091b380977d/members"));
-    assert_eq!(r.json(&json!({"users": [], "groups": [group]})).send().await.unwrap().status(), 200);
+    assert_eq!(h.admin_put(security_administrator, json!({"users": [], "groups": [group]})).await, 200);
     let url = "/directoryRoles/roleTemplateId=194ae4cb-b126-40b2-bd5b-6091b380977d/members";
     let (_, _, members) = h.get(&token, url, &[]).await;
     assert_eq!(members["value"][0]["@odata.type"], "#microsoft.graph.group", "{members}");

@@ -35,8 +35,7 @@ async fn truth_folder(h: &Harness, user: &str, well_known: &str) -> HashSet<Stri
 
 #[tokio::test]
 async fn users_page_with_opaque_skiptokens_and_top_is_bounded() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let mut url = h.graph("/users?$top=7&$select=displayName,proxyAddresses,accountEnabled");
     let mut seen = Vec::new();
     let mut pages = 0;
@@ -74,9 +73,7 @@ async fn users_page_with_opaque_skiptokens_and_top_is_bounded() {
 
 #[tokio::test]
 async fn users_are_found_by_id_or_principal_name_and_unknown_ones_are_404() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (id, upn) = h.first_mailbox().await;
+    let (h, token, id, upn) = Harness::start_with_mailbox().await;
     let (_, _, by_upn) = h.get(&token, &format!("/users/{}", upn.to_uppercase()), &[]).await;
     assert_eq!(by_upn["id"], id);
     let (status, _, body) = h.get(&token, "/users/nobody@nowhere.example", &[]).await;
@@ -85,8 +82,7 @@ async fn users_are_found_by_id_or_principal_name_and_unknown_ones_are_404() {
 
 #[tokio::test]
 async fn organization_lists_the_verified_domains() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let (status, _, body) = h.get(&token, "/organization", &[]).await;
     assert_eq!(status, 200);
     let org = &body["value"][0];
@@ -99,8 +95,7 @@ async fn organization_lists_the_verified_domains() {
 
 #[tokio::test]
 async fn group_members_are_directory_objects_with_their_type() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let (_, _, groups) = h.get(&token, "/groups", &[]).await;
     let sales =
         groups["value"].as_array().unwrap().iter().find(|g| g["displayName"] == "Sales").expect("a Sales group");
@@ -118,9 +113,7 @@ async fn group_members_are_directory_objects_with_their_type() {
 
 #[tokio::test]
 async fn folders_are_found_recursively_and_pages_hold_ten() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let (_, _, top) = h.get(&token, &format!("/users/{user}/mailFolders"), &[]).await;
     let names: Vec<&str> =
         top["value"].as_array().unwrap().iter().map(|f| f["displayName"].as_str().unwrap()).collect();
@@ -159,9 +152,7 @@ async fn folders_are_found_recursively_and_pages_hold_ten() {
 
 #[tokio::test]
 async fn a_message_delta_round_equals_the_ground_truth_and_the_next_round_only_the_changes() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, upn) = h.first_mailbox().await;
+    let (h, token, user, upn) = Harness::start_with_mailbox().await;
     let headers = [("Prefer", "odata.maxpagesize=7"), IMMUTABLE];
     let url = h.graph(&format!("/users/{user}/mailFolders/inbox/messages/delta"));
     let (items, delta_link) = h.delta_round(&token, &url, &headers).await;
@@ -181,16 +172,8 @@ async fn a_message_delta_round_equals_the_ground_truth_and_the_next_round_only_t
     let (s, _) =
         h.admin_post(&format!("/users/{user}/messages/{moved}/move"), json!({"destinationId": "archive"})).await;
     assert_eq!(s, 200);
-    let r = h.http.delete(h.admin(&format!("/users/{user}/messages/{deleted}"))).send().await.unwrap();
-    assert_eq!(r.status(), 204);
-    let r = h
-        .http
-        .patch(h.admin(&format!("/users/{user}/messages/{updated}")))
-        .json(&json!({"isRead": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(h.admin_delete(&format!("/users/{user}/messages/{deleted}")).await, 204);
+    assert_eq!(h.admin_patch(&format!("/users/{user}/messages/{updated}"), json!({"isRead": false})).await, 204);
     let (_, added) = h
         .admin_post(
             &format!("/users/{user}/messages"),
@@ -214,9 +197,7 @@ async fn a_message_delta_round_equals_the_ground_truth_and_the_next_round_only_t
 
 #[tokio::test]
 async fn a_regular_id_changes_when_the_message_moves_but_an_immutable_id_does_not() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let (_, _, page) = h.get(&token, &format!("/users/{user}/mailFolders/inbox/messages?$top=1"), &[]).await;
     let regular = page["value"][0]["id"].as_str().unwrap().to_string();
     let (_, _, page) = h.get(&token, &format!("/users/{user}/mailFolders/inbox/messages?$top=1"), &[IMMUTABLE]).await;
@@ -233,9 +214,7 @@ async fn a_regular_id_changes_when_the_message_moves_but_an_immutable_id_does_no
 
 #[tokio::test]
 async fn delta_honours_select_and_the_received_date_filter_and_refuses_other_options() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let base = format!("/users/{user}/mailFolders/inbox/messages/delta");
     let (all, _) = h.delta_round(&token, &h.graph(&base), &[]).await;
     let cutoff = (chrono::Utc::now() - chrono::Duration::days(60)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -263,9 +242,7 @@ async fn delta_honours_select_and_the_received_date_filter_and_refuses_other_opt
 
 #[tokio::test]
 async fn delta_expands_the_sensitivity_property_on_request_on_every_page() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, upn) = h.first_mailbox().await;
+    let (h, token, user, upn) = Harness::start_with_mailbox().await;
     let (status, _) = h
         .admin_post(
             &format!("/users/{user}/messages"),
@@ -311,9 +288,7 @@ async fn delta_expands_the_sensitivity_property_on_request_on_every_page() {
 
 #[tokio::test]
 async fn an_expired_delta_token_answers_410_sync_state_not_found() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, upn) = h.first_mailbox().await;
+    let (h, token, user, upn) = Harness::start_with_mailbox().await;
     let (_, delta_link) =
         h.delta_round(&token, &h.graph(&format!("/users/{user}/mailFolders/inbox/messages/delta")), &[]).await;
     let (s, _) = h.admin_post("/delta-tokens/expire", json!({"mailbox": upn})).await;
@@ -327,9 +302,7 @@ async fn an_expired_delta_token_answers_410_sync_state_not_found() {
 
 #[tokio::test]
 async fn calendar_view_delta_equals_the_ground_truth_and_reports_cancellations() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let start = (chrono::Utc::now() - chrono::Duration::days(365)).format("%Y-%m-%dT00:00:00Z").to_string();
     let end = (chrono::Utc::now() + chrono::Duration::days(365)).format("%Y-%m-%dT00:00:00Z").to_string();
     let url = h.graph(&format!("/users/{user}/calendarView/delta?startDateTime={start}&endDateTime={end}"));
@@ -357,9 +330,7 @@ async fn calendar_view_delta_equals_the_ground_truth_and_reports_cancellations()
 
 #[tokio::test]
 async fn outlook_timezone_preference_converts_times_and_is_echoed() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let window = &common::wide_window();
     let (_, _, utc) = h.get(&token, &format!("/users/{user}/calendarView?{window}&$top=50"), &[]).await;
     let (_, headers, pacific) = h
@@ -393,8 +364,7 @@ async fn outlook_timezone_preference_converts_times_and_is_echoed() {
 
 #[tokio::test]
 async fn series_masters_carry_the_recurrence_and_list_their_instances() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let truth = h.admin_get("/truth/mailboxes").await;
     let window = &common::wide_window();
     for u in truth["users"].as_array().unwrap().iter().filter(|u| u["hasMailbox"] == true) {
@@ -422,8 +392,7 @@ async fn series_masters_carry_the_recurrence_and_list_their_instances() {
 
 #[tokio::test]
 async fn mailbox_errors_name_the_condition() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let truth = h.admin_get("/truth/mailboxes").await;
     let users = truth["users"].as_array().unwrap();
     let unlicensed = users.iter().find(|u| u["hasMailbox"] == false).unwrap()["id"].as_str().unwrap();
@@ -432,8 +401,7 @@ async fn mailbox_errors_name_the_condition() {
     let (status, _, body) = h.get(&token, "/users/ghost@nowhere.example/messages", &[]).await;
     assert_eq!((status, body["error"]["code"].as_str().unwrap()), (404, "ErrorInvalidUser"));
     let (user, upn) = h.first_mailbox().await;
-    let r = h.http.put(h.admin("/access-policy")).json(&json!({"deniedMailboxes": [upn]})).send().await.unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(h.admin_put("/access-policy", json!({"deniedMailboxes": [upn]})).await, 204);
     let (status, _, body) = h.get(&token, &format!("/users/{user}/messages"), &[]).await;
     assert_eq!(status, 403);
     assert_eq!(body["error"]["message"], "Access to OData is disabled.");
@@ -443,8 +411,7 @@ async fn mailbox_errors_name_the_condition() {
 
 #[tokio::test]
 async fn bad_tokens_get_401_invalid_authentication_token() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let (status, headers, body) = h.get("not-a-jwt", "/users", &[]).await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
@@ -464,9 +431,7 @@ async fn bad_tokens_get_401_invalid_authentication_token() {
 
 #[tokio::test]
 async fn unknown_paths_options_and_methods_get_graph_errors() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     for path in ["/nonsense", "/users/x/nonsense/deeper", "/"] {
         let (status, _, body) = h.get(&token, path, &[]).await;
         assert_eq!(status, 400, "{path}");
@@ -482,11 +447,8 @@ async fn unknown_paths_options_and_methods_get_graph_errors() {
 
 #[tokio::test]
 async fn the_fifth_concurrent_request_to_a_mailbox_is_throttled() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
-    let r = h.http.put(h.admin("/faults")).json(&json!({"latency_ms": 400})).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
+    assert_eq!(h.admin_put("/faults", json!({"latency_ms": 400})).await, 200);
     let url = h.graph(&format!("/users/{user}/mailFolders"));
     let requests = (0..6).map(|_| h.http.get(&url).bearer_auth(&token).send());
     let responses = futures_join_all(requests).await;
@@ -530,9 +492,7 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 #[tokio::test]
 async fn the_request_budget_and_scheduled_429s_carry_retry_after() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, upn) = h.first_mailbox().await;
+    let (h, token, user, upn) = Harness::start_with_mailbox().await;
     let url = format!("/users/{user}/mailFolders");
     let (s, _) = h.admin_post("/throttle", json!({"mailbox": upn, "count": 2, "retryAfter": "2.128"})).await;
     assert_eq!(s, 204);
@@ -543,14 +503,8 @@ async fn the_request_budget_and_scheduled_429s_carry_retry_after() {
         assert_eq!(body["error"]["code"], "TooManyRequests");
     }
     assert_eq!(h.get(&token, &url, &[]).await.0, 200);
-    let r = h
-        .http
-        .put(h.admin("/limits"))
-        .json(&json!({"concurrentRequests": 4, "requestsPerWindow": 3, "windowSeconds": 600}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let limits = json!({"concurrentRequests": 4, "requestsPerWindow": 3, "windowSeconds": 600});
+    assert_eq!(h.admin_put("/limits", limits).await, 200);
     for _ in 0..3 {
         assert_eq!(h.get(&token, &url, &[]).await.0, 200);
     }
@@ -562,28 +516,24 @@ async fn the_request_budget_and_scheduled_429s_carry_retry_after() {
 
 #[tokio::test]
 async fn injected_faults_answer_503_504_or_drop_the_connection() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     for (faults, expected) in [(json!({"rate_503": 1.0}), 503), (json!({"rate_504": 1.0}), 504)] {
-        h.http.put(h.admin("/faults")).json(&faults).send().await.unwrap();
+        h.admin_put("/faults", faults).await;
         let (status, _, body) = h.get(&token, "/users", &[]).await;
         assert_eq!(status, expected);
         assert!(body["error"]["code"].is_string());
     }
-    h.http.put(h.admin("/faults")).json(&json!({"drop_rate": 1.0})).send().await.unwrap();
+    h.admin_put("/faults", json!({"drop_rate": 1.0})).await;
     let result = async { h.http.get(h.graph("/users")).bearer_auth(&token).send().await?.bytes().await }.await;
     assert!(result.is_err(), "the connection is dropped mid-response");
-    let r = h.http.put(h.admin("/faults")).json(&json!({"rate_503": 2.0})).send().await.unwrap();
-    assert_eq!(r.status(), 400, "rates above 1 are refused");
-    h.http.put(h.admin("/faults")).json(&json!({})).send().await.unwrap();
+    assert_eq!(h.admin_put("/faults", json!({"rate_503": 2.0})).await, 400, "rates above 1 are refused");
+    h.admin_put("/faults", json!({})).await;
     assert_eq!(h.get(&token, "/users", &[]).await.0, 200);
 }
 
 #[tokio::test]
 async fn a_batch_runs_each_request_and_fails_dependents_with_424() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let batch = json!({"requests": [
         {"id": "1", "method": "GET", "url": "/users?$top=2"},
         {"id": "2", "method": "GET", "url": format!("/users/{user}/mailFolders/inbox")},
@@ -608,9 +558,7 @@ async fn a_batch_runs_each_request_and_fails_dependents_with_424() {
 
 #[tokio::test]
 async fn bodies_come_as_text_on_request_and_lists_are_newest_first() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let (_, headers, page) =
         h.get(&token, &format!("/users/{user}/messages"), &[("Prefer", "outlook.body-content-type=\"text\"")]).await;
     assert_eq!(headers["preference-applied"], "outlook.body-content-type=\"text\"");
@@ -628,9 +576,7 @@ async fn bodies_come_as_text_on_request_and_lists_are_newest_first() {
 
 #[tokio::test]
 async fn the_request_log_records_graph_calls_per_mailbox() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, upn) = h.first_mailbox().await;
+    let (h, token, user, upn) = Harness::start_with_mailbox().await;
     h.get(&token, &format!("/users/{user}/mailFolders"), &[]).await;
     let log = h.admin_get("/requests").await;
     let last = log["requests"].as_array().unwrap().last().unwrap().clone();
@@ -641,9 +587,7 @@ async fn the_request_log_records_graph_calls_per_mailbox() {
 
 #[tokio::test]
 async fn no_delta_page_holds_more_than_the_preferred_page_size() {
-    let h = Harness::start().await;
-    let token = h.token().await;
-    let (user, _) = h.first_mailbox().await;
+    let (h, token, user, _) = Harness::start_with_mailbox().await;
     let window = &common::wide_window();
     for start in [
         h.graph(&format!("/users/{user}/mailFolders/inbox/messages/delta")),
@@ -664,8 +608,7 @@ async fn no_delta_page_holds_more_than_the_preferred_page_size() {
 
 #[tokio::test]
 async fn a_new_hire_appears_in_the_directory_with_a_mailbox() {
-    let h = Harness::start().await;
-    let token = h.token().await;
+    let (h, token) = Harness::start_with_token().await;
     let (status, hired) = h.admin_post("/users", json!({})).await;
     assert_eq!(status, 200);
     let id = hired["id"].as_str().unwrap();

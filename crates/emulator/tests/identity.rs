@@ -3,12 +3,17 @@
 
 mod common;
 
-use common::{Harness, claims, url_query};
+use common::{GRAPH_DEFAULT_SCOPE, Harness, claims, client_credentials, jwt_header, pkce_challenge, url_query};
 use serde_json::{Value, json};
 
 async fn error_of(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
     (status, r.json().await.expect("JSON error"))
+}
+
+/// The error of a client-credentials request for TAC's registration with `secret`.
+async fn secret_error(h: &Harness, secret: &str) -> (u16, Value) {
+    error_of(h.token_response(&h.creds.tenant_id, &h.creds.client_id, secret).await).await
 }
 
 fn aadsts(body: &Value) -> u64 {
@@ -26,12 +31,7 @@ async fn client_credentials_issue_an_rs256_app_token_with_the_granted_roles() {
     assert_eq!(body["expires_in"], 3599);
     assert_eq!(body["ext_expires_in"], 3599);
     let token = body["access_token"].as_str().unwrap();
-    let header: Value = {
-        use base64::Engine;
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-        serde_json::from_slice(&raw).unwrap()
-    };
-    assert_eq!(header["alg"], "RS256");
+    assert_eq!(jwt_header(token)["alg"], "RS256");
     let c = claims(token);
     assert_eq!(c["aud"], "https://graph.microsoft.com");
     assert_eq!(c["tid"], h.creds.tenant_id);
@@ -81,7 +81,7 @@ async fn a_verified_domain_names_the_tenant_as_well_as_its_guid() {
 #[tokio::test]
 async fn a_wrong_secret_is_aadsts7000215_with_401_invalid_client() {
     let h = Harness::start().await;
-    let (status, body) = error_of(h.token_response(&h.creds.tenant_id, &h.creds.client_id, "wrong").await).await;
+    let (status, body) = secret_error(&h, "wrong").await;
     assert_eq!(status, 401);
     assert_eq!(body["error"], "invalid_client");
     assert_eq!(aadsts(&body), 7000215);
@@ -97,8 +97,7 @@ async fn a_wrong_secret_is_aadsts7000215_with_401_invalid_client() {
 async fn pasting_the_secret_id_instead_of_its_value_is_a_wrong_secret() {
     let h = Harness::start().await;
     let config = h.admin_get("/config").await;
-    let secret_id = config["client_secret_id"].as_str().unwrap();
-    let (status, body) = error_of(h.token_response(&h.creds.tenant_id, &h.creds.client_id, secret_id).await).await;
+    let (status, body) = secret_error(&h, config["client_secret_id"].as_str().unwrap()).await;
     assert_eq!((status, aadsts(&body)), (401, 7000215));
 }
 
@@ -106,8 +105,7 @@ async fn pasting_the_secret_id_instead_of_its_value_is_a_wrong_secret() {
 async fn an_expired_secret_is_aadsts7000222() {
     let h = Harness::start().await;
     let config = h.admin_get("/config").await;
-    let expired = config["expired_client_secret"].as_str().unwrap();
-    let (status, body) = error_of(h.token_response(&h.creds.tenant_id, &h.creds.client_id, expired).await).await;
+    let (status, body) = secret_error(&h, config["expired_client_secret"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str().unwrap(), aadsts(&body)), (401, "invalid_client", 7000222));
 }
 
@@ -140,8 +138,7 @@ async fn a_revoked_secret_stops_working_and_a_new_one_works() {
     let h = Harness::start().await;
     let (status, _) = h.admin_post(&format!("/apps/{}/secrets/revoke", h.creds.client_id), json!({})).await;
     assert_eq!(status, 204);
-    let (status, body) =
-        error_of(h.token_response(&h.creds.tenant_id, &h.creds.client_id, &h.creds.client_secret).await).await;
+    let (status, body) = secret_error(&h, &h.creds.client_secret).await;
     assert_eq!((status, aadsts(&body)), (401, 7000215));
     let (_, secret) = h.admin_post(&format!("/apps/{}/secrets", h.creds.client_id), json!({})).await;
     let r = h.token_response(&h.creds.tenant_id, &h.creds.client_id, secret["value"].as_str().unwrap()).await;
@@ -151,14 +148,7 @@ async fn a_revoked_secret_stops_working_and_a_new_one_works() {
 #[tokio::test]
 async fn without_admin_consent_the_token_has_no_roles_and_graph_answers_403() {
     let h = Harness::start().await;
-    let r = h
-        .http
-        .patch(h.admin(&format!("/apps/{}", h.creds.client_id)))
-        .json(&json!({"adminConsent": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(h.update_app(json!({"adminConsent": false})).await, 200);
     let token = h.token().await;
     assert!(claims(&token).get("roles").is_none(), "no roles claim without consent");
     let (status, _, body) = h.get(&token, "/users", &[]).await;
@@ -173,12 +163,7 @@ async fn without_admin_consent_the_token_has_no_roles_and_graph_answers_403() {
 #[tokio::test]
 async fn a_missing_role_denies_only_the_apis_that_need_it() {
     let h = Harness::start().await;
-    h.http
-        .patch(h.admin(&format!("/apps/{}", h.creds.client_id)))
-        .json(&json!({"roles": ["User.Read.All", "Mail.Read"]}))
-        .send()
-        .await
-        .unwrap();
+    h.update_app(json!({"roles": ["User.Read.All", "Mail.Read"]})).await;
     let token = h.token().await;
     assert_eq!(h.get(&token, "/users", &[]).await.0, 200);
     let (mailbox, _) = h.first_mailbox().await;
@@ -200,44 +185,21 @@ async fn a_missing_role_denies_only_the_apis_that_need_it() {
 #[tokio::test]
 async fn bad_token_requests_get_entra_errors_not_panics() {
     let h = Harness::start().await;
-    let url = format!("{}/{}/oauth2/v2.0/token", h.creds.login_url, h.creds.tenant_id);
+    let (client, secret) = (h.creds.client_id.as_str(), Some(h.creds.client_secret.as_str()));
     let cases: Vec<(Vec<(&str, &str)>, u64)> = vec![
         (vec![], 900144),
         (vec![("grant_type", "password")], 70003),
-        (
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &h.creds.client_id),
-                ("client_secret", &h.creds.client_secret),
-                ("scope", "Mail.Read"),
-            ],
-            1002012,
-        ),
-        (
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &h.creds.client_id),
-                ("client_secret", &h.creds.client_secret),
-                ("scope", "https://example.com/.default"),
-            ],
-            500011,
-        ),
-        (
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", &h.creds.client_id),
-                ("scope", "https://graph.microsoft.com/.default"),
-            ],
-            7000218,
-        ),
+        (client_credentials(client, secret, "Mail.Read"), 1002012),
+        (client_credentials(client, secret, "https://example.com/.default"), 500011),
+        (client_credentials(client, None, GRAPH_DEFAULT_SCOPE), 7000218),
     ];
     for (form, code) in cases {
-        let r = h.http.post(&url).form(&form).send().await.unwrap();
+        let r = h.post_token(&h.creds.tenant_id, &form).await;
         assert!(r.status().is_client_error());
         let body: Value = r.json().await.unwrap();
         assert_eq!(aadsts(&body), code, "{form:?}");
     }
-    let r = h.http.post(&url).body("%%%not a form").send().await.unwrap();
+    let r = h.http.post(h.token_url(&h.creds.tenant_id)).body("%%%not a form").send().await.unwrap();
     assert_eq!(r.status(), 400);
 }
 
@@ -246,9 +208,9 @@ async fn http_basic_client_authentication_is_accepted() {
     let h = Harness::start().await;
     let r = h
         .http
-        .post(format!("{}/{}/oauth2/v2.0/token", h.creds.login_url, h.creds.tenant_id))
+        .post(h.token_url(&h.creds.tenant_id))
         .basic_auth(&h.creds.client_id, Some(&h.creds.client_secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .form(&[("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT_SCOPE)])
         .send()
         .await
         .unwrap();
@@ -281,30 +243,21 @@ async fn discovery_and_jwks_describe_the_signing_key() {
 }
 
 fn pkce_pair() -> (String, String) {
-    use base64::Engine;
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".to_string();
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    (verifier, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()))
+    let challenge = pkce_challenge(&verifier);
+    (verifier, challenge)
 }
 
 /// Walks the sign-in page as a person would: open it, pick a user, follow the redirect.
 async fn sign_in(h: &Harness, user: &str, challenge: &str, redirect: &str) -> reqwest::Response {
-    let params = [
-        ("client_id", h.creds.client_id.as_str()),
-        ("response_type", "code"),
-        ("redirect_uri", redirect),
-        ("scope", "openid profile email offline_access"),
-        ("state", "st4te"),
-        ("nonce", "n0nce"),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-    ];
-    let url = format!("{}/{}/oauth2/v2.0/authorize", h.creds.login_url, h.creds.tenant_id);
+    let mut params = h.authorize_params(redirect, challenge, "n0nce");
+    params.push(("state", "st4te"));
+    let url = h.authorize_url();
     let page = h.http.get(&url).query(&params).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Pick an account") && html.contains(user), "the sign-in page lists directory users");
-    let mut form: Vec<(&str, &str)> = params.to_vec();
+    let mut form = params;
     form.push(("login_hint", user));
     h.http.post(&url).form(&form).send().await.unwrap()
 }
@@ -322,7 +275,7 @@ async fn authorization_code_with_pkce_yields_id_access_and_refresh_tokens() {
     let query: std::collections::HashMap<String, String> = url_query(&location);
     assert_eq!(query["state"], "st4te");
     let code = query["code"].clone();
-    let token_url = format!("{}/{}/oauth2/v2.0/token", h.creds.login_url, h.creds.tenant_id);
+    let token_url = h.token_url(&h.creds.tenant_id);
     let redeem = |verifier: String, code: String| {
         h.http.post(&token_url).form(&[
             ("grant_type", "authorization_code".to_string()),
@@ -376,10 +329,9 @@ async fn authorization_code_with_pkce_yields_id_access_and_refresh_tokens() {
 #[tokio::test]
 async fn an_unregistered_redirect_uri_is_refused_on_the_page_not_redirected() {
     let h = Harness::start().await;
-    let url = format!("{}/{}/oauth2/v2.0/authorize", h.creds.login_url, h.creds.tenant_id);
     let r = h
         .http
-        .get(&url)
+        .get(h.authorize_url())
         .query(&[
             ("client_id", h.creds.client_id.as_str()),
             ("response_type", "code"),

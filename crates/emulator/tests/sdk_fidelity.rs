@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::fidelity::{assert_script_passed, ca_file, describe, fidelity_dir, run, spawn_https};
+use common::fidelity::{ca_file, describe, fidelity_dir, run, spawn_https};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -66,16 +66,7 @@ async fn microsofts_graph_sdk_pages_users_and_delta_rounds_to_the_ground_truth()
     tokio::task::spawn_blocking(move || install_packages(&install_dir)).await.expect("npm install task");
 
     let server = spawn_https(EmulatorConfig::default()).await;
-    let creds = server.emulator.credentials();
-    assert!(creds.login_url.starts_with("https://"), "the emulator's links carry its https base URL");
-
     let mut node = Command::new("node");
     node.current_dir(&dir).arg("fidelity.mjs").env("NODE_EXTRA_CA_CERTS", ca_file());
-    server.configure(&mut node);
-    // The emulator keeps serving on the runtime's workers while node runs here.
-    let output = tokio::task::spawn_blocking(move || run(node, "node fidelity.mjs", Duration::from_secs(300)))
-        .await
-        .expect("node task");
-    println!("{}", describe(&output));
-    assert_script_passed(&output, "the Graph JavaScript SDK");
+    server.run_script(node, "node fidelity.mjs", "the Graph JavaScript SDK").await;
 }

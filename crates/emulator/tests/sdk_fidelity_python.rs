@@ -20,7 +20,7 @@
 
 mod common;
 
-use common::fidelity::{assert_script_passed, ca_file, describe, fidelity_dir, run, spawn_https};
+use common::fidelity::{ca_file, describe, fidelity_dir, run, spawn_https};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -120,9 +120,6 @@ async fn microsofts_python_graph_sdk_pages_users_every_folder_and_delta_rounds_t
     let venv = tokio::task::spawn_blocking(ensure_venv).await.expect("venv task");
 
     let server = spawn_https(EmulatorConfig::default()).await;
-    let creds = server.emulator.credentials();
-    assert!(creds.login_url.starts_with("https://"), "the emulator's links carry its https base URL");
-
     let mut python = Command::new(venv_python(&venv));
     python
         .current_dir(fidelity_dir())
@@ -130,11 +127,5 @@ async fn microsofts_python_graph_sdk_pages_users_every_folder_and_delta_rounds_t
         // -u: unbuffered, so the output up to a hang is not lost.
         .args(["-I", "-u", "fidelity.py"])
         .env("TAC_CA_FILE", ca_file());
-    server.configure(&mut python);
-    // The emulator keeps serving on the runtime's workers while Python runs here.
-    let output = tokio::task::spawn_blocking(move || run(python, "python fidelity.py", Duration::from_secs(300)))
-        .await
-        .expect("python task");
-    println!("{}", describe(&output));
-    assert_script_passed(&output, "the Graph Python SDK");
+    server.run_script(python, "python fidelity.py", "the Graph Python SDK").await;
 }

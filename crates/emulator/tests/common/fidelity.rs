@@ -126,6 +126,23 @@ impl HttpsEmulator {
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("no_proxy", "127.0.0.1,localhost");
     }
+
+    /// Runs an SDK script against this emulator (handed what [`configure`]
+    /// gives it), prints its output, and fails unless every check of the
+    /// `sdk` script passed. `what` names the script in failure messages.
+    ///
+    /// [`configure`]: HttpsEmulator::configure
+    pub async fn run_script(&self, mut command: Command, what: &'static str, sdk: &str) {
+        let creds = self.emulator.credentials();
+        assert!(creds.login_url.starts_with("https://"), "the emulator's links carry its https base URL");
+        self.configure(&mut command);
+        // The emulator keeps serving on the runtime's workers while the script runs here.
+        let output = tokio::task::spawn_blocking(move || run(command, what, Duration::from_secs(300)))
+            .await
+            .unwrap_or_else(|e| panic!("the task running {what}: {e}"));
+        println!("{}", describe(&output));
+        assert_script_passed(&output, sdk);
+    }
 }
 
 /// Serves an emulator over HTTPS on a free loopback port, in the background.

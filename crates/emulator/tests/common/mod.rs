@@ -27,6 +27,21 @@ impl Harness {
         Harness { emulator, creds, http }
     }
 
+    /// An emulator and an app token for TAC's registration.
+    pub async fn start_with_token() -> (Self, String) {
+        let h = Self::start().await;
+        let token = h.token().await;
+        (h, token)
+    }
+
+    /// An emulator, an app token for TAC's registration, and the first user
+    /// with a mailbox: their id and their address.
+    pub async fn start_with_mailbox() -> (Self, String, String, String) {
+        let (h, token) = Self::start_with_token().await;
+        let (user, upn) = h.first_mailbox().await;
+        (h, token, user, upn)
+    }
+
     pub fn admin(&self, path: &str) -> String {
         format!("{}/_emulator{path}", self.emulator.base_url())
     }
@@ -35,19 +50,43 @@ impl Harness {
         format!("{}{path}", self.creds.graph_url)
     }
 
-    /// POSTs a client-credentials request and returns the raw response.
+    /// The token endpoint of `tenant` (an id or a domain).
+    pub fn token_url(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/oauth2/v2.0/token", self.creds.login_url)
+    }
+
+    /// The sign-in (authorize) endpoint of the emulator's tenant.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/authorize", self.creds.login_url, self.creds.tenant_id)
+    }
+
+    /// POSTs `form` to the token endpoint of `tenant` and returns the raw response.
+    pub async fn post_token(&self, tenant: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(self.token_url(tenant)).form(form).send().await.expect("token request")
+    }
+
+    /// POSTs a client-credentials request for Graph and returns the raw response.
     pub async fn token_response(&self, tenant: &str, client_id: &str, secret: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.creds.login_url))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id),
-                ("client_secret", secret),
-                ("scope", "https://graph.microsoft.com/.default"),
-            ])
-            .send()
-            .await
-            .expect("token request")
+        self.post_token(tenant, &client_credentials(client_id, Some(secret), GRAPH_DEFAULT_SCOPE)).await
+    }
+
+    /// The authorization-code sign-in parameters for TAC's registration with
+    /// PKCE (S256): OpenID Connect and a refresh token, back to `redirect`.
+    pub fn authorize_params<'a>(
+        &'a self,
+        redirect: &'a str,
+        challenge: &'a str,
+        nonce: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("client_id", self.creds.client_id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", redirect),
+            ("scope", "openid profile email offline_access"),
+            ("nonce", nonce),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ]
     }
 
     /// An app token for TAC's registration.
@@ -83,6 +122,26 @@ impl Harness {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// PUTs a JSON body to the admin API and returns the status.
+    pub async fn admin_put(&self, path: &str, body: Value) -> u16 {
+        self.http.put(self.admin(path)).json(&body).send().await.expect("admin request").status().as_u16()
+    }
+
+    /// PATCHes a JSON body to the admin API and returns the status.
+    pub async fn admin_patch(&self, path: &str, body: Value) -> u16 {
+        self.http.patch(self.admin(path)).json(&body).send().await.expect("admin request").status().as_u16()
+    }
+
+    /// DELETEs through the admin API and returns the status.
+    pub async fn admin_delete(&self, path: &str) -> u16 {
+        self.http.delete(self.admin(path)).send().await.expect("admin request").status().as_u16()
+    }
+
+    /// Changes TAC's own app registration (roles, consent, …) and returns the status.
+    pub async fn update_app(&self, patch: Value) -> u16 {
+        self.admin_patch(&format!("/apps/{}", self.creds.client_id), patch).await
+    }
+
     pub async fn admin_get(&self, path: &str) -> Value {
         self.http.get(self.admin(path)).send().await.expect("admin request").json().await.expect("json")
     }
@@ -113,12 +172,40 @@ impl Harness {
     }
 }
 
+/// The scope of an app-only token for Microsoft Graph.
+pub const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// The form of a client-credentials token request; `None` leaves the secret out.
+pub fn client_credentials<'a>(client_id: &'a str, secret: Option<&'a str>, scope: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id)];
+    form.extend(secret.map(|s| ("client_secret", s)));
+    form.push(("scope", scope));
+    form
+}
+
+/// Decodes one base64url part of a JWT as JSON, without checking anything.
+fn jwt_part(jwt: &str, index: usize) -> Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(index).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64url");
+    serde_json::from_slice(&bytes).expect("a JSON JWT part")
+}
+
+/// Decodes a JWT's header without checking it.
+pub fn jwt_header(jwt: &str) -> Value {
+    jwt_part(jwt, 0)
+}
+
 /// Decodes a JWT's payload without checking it.
 pub fn claims(jwt: &str) -> Value {
+    jwt_part(jwt, 1)
+}
+
+/// The S256 PKCE challenge of `verifier`.
+pub fn pkce_challenge(verifier: &str) -> String {
     use base64::Engine;
-    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
-    serde_json::from_slice(&bytes).expect("JSON claims")
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
 /// The query parameters of a URL, percent-decoded.
