@@ -5,11 +5,16 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use std::future::Future;
+use tac_core::privacy::{AutoCreate, Visibility};
 use tac_core::records::{
     AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
     ParticipantRole, TenantDomain,
 };
-use tac_store::{Backend, MailboxId, Store, WorkspaceId};
+use tac_core::timeline::TimelineItem;
+use tac_store::{
+    Backend, ContactSource, EmailId, MailboxId, MeetingId, NewContact, PageOutcome, PrivacySettings, RoundState, Store,
+    StoreError, SyncCursor, WorkspaceId,
+};
 pub use tac_test_support::{TestDb, random_suffix};
 
 /// Declares `mod <test> { sqlite(), postgres() }` for each async test
@@ -79,6 +84,72 @@ pub async fn contoso(store: &Store, more_domains: &[&str]) -> (WorkspaceId, Mail
     let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
     let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
     (ws, ann, bob)
+}
+
+/// Workspace "default" with mailboxes for Ann and Bob, and no directory.
+pub async fn ann_and_bob(store: &Store) -> (WorkspaceId, MailboxId, MailboxId) {
+    let ws = store.ensure_workspace("default").await.unwrap();
+    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
+    (ws, ann, bob)
+}
+
+/// Workspaces "default" and "other", empty.
+pub async fn two_workspaces(store: &Store) -> (WorkspaceId, WorkspaceId) {
+    let default = store.ensure_workspace("default").await.unwrap();
+    let other = store.ensure_workspace("other").await.unwrap();
+    (default, other)
+}
+
+// ---- pages -------------------------------------------------------------------
+
+/// The `n`th page's link, from a round still under way.
+pub fn next_link(n: u32) -> SyncCursor {
+    SyncCursor::NextLink(format!("https://graph.example/v1.0/users/u/delta?$skiptoken={n}"))
+}
+
+/// The `n`th round's closing link, which starts the round after it.
+pub fn delta_link(n: u32) -> SyncCursor {
+    SyncCursor::DeltaLink(format!("https://graph.example/v1.0/users/u/delta?$deltatoken={n}"))
+}
+
+/// `Store::apply_mail_page` with no contacts to create, in a round that
+/// reads every item.
+pub async fn apply_mail(
+    store: &Store,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    folder: &str,
+    upserts: &[(EmailRecord, EmailCopy)],
+    removed: &[String],
+    cursor: &SyncCursor,
+) -> Result<PageOutcome, StoreError> {
+    store.apply_mail_page(ws, mailbox, folder, upserts, removed, &[], cursor, RoundState::default()).await
+}
+
+/// Stores `emails` as one page of `mailbox`'s inbox, each copy outbound
+/// when Contoso sent it and inbound otherwise.
+pub async fn put_mail(store: &Store, ws: WorkspaceId, mailbox: MailboxId, emails: &[EmailRecord]) {
+    let page: Vec<_> = emails
+        .iter()
+        .map(|e| {
+            let ours =
+                e.participants.iter().any(|p| p.role == ParticipantRole::From && p.address.ends_with("@contoso.com"));
+            let direction = if ours { Direction::Outbound } else { Direction::Inbound };
+            (e.clone(), copy(&format!("{mailbox}-{}", e.internet_message_id), "inbox", direction))
+        })
+        .collect();
+    apply_mail(store, ws, mailbox, "inbox", &page, &[], &next_link(1)).await.unwrap();
+}
+
+/// Stores `meetings` as one page of `mailbox`'s calendar.
+pub async fn put_meetings(
+    store: &Store,
+    ws: WorkspaceId,
+    mailbox: MailboxId,
+    meetings: &[(MeetingRecord, MeetingCopy)],
+) {
+    store.apply_calendar_page(ws, mailbox, meetings, &[], &[], &next_link(1)).await.unwrap();
 }
 
 pub fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -152,4 +223,39 @@ pub fn attendee(address: &str, name: &str, kind: &str, response: &str) -> Attend
 
 pub fn meeting_copy(graph_id: &str, response: &str, is_organizer: bool) -> MeetingCopy {
     MeetingCopy { graph_id: graph_id.to_owned(), response: response.to_owned(), is_organizer }
+}
+
+/// A contact someone created by hand, with a company from its addresses.
+pub fn new_contact(name: &str, emails: &[&str]) -> NewContact {
+    NewContact {
+        name: name.to_owned(),
+        emails: emails.iter().map(|e| tac_core::address::normalize(e).expect("fixture address")).collect(),
+        company: None,
+        source: ContactSource::Manual,
+    }
+}
+
+/// The privacy settings at `visibility`, otherwise the defaults: contacts
+/// from sent mail, no retention limit, internal-only content not kept.
+pub fn privacy(visibility: Visibility) -> PrivacySettings {
+    PrivacySettings { visibility, auto_create: AutoCreate::Sent, retention_days: None, keep_internal: false }
+}
+
+// ---- reading items -----------------------------------------------------------
+
+/// The id of the first email among `items`.
+pub fn email_id(items: &[TimelineItem]) -> EmailId {
+    let id = items.iter().find_map(|i| if let TimelineItem::Email(e) = i { Some(&e.id) } else { None });
+    EmailId(numeric(id.expect("an email among the items"), "email-"))
+}
+
+/// The id of the first meeting among `items`.
+pub fn meeting_id(items: &[TimelineItem]) -> MeetingId {
+    let id = items.iter().find_map(|i| if let TimelineItem::Meeting(m) = i { Some(&m.id) } else { None });
+    MeetingId(numeric(id.expect("a meeting among the items"), "meeting-"))
+}
+
+/// The number in an item id such as `email-12`.
+fn numeric(id: &str, prefix: &str) -> i64 {
+    id.strip_prefix(prefix).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{id} is not {prefix}<number>"))
 }

@@ -2,18 +2,21 @@
 //! privacy policy's effect on stored data.
 
 use crate::both_backends;
-use crate::common::{TestDb, at, attendee, copy, email, meeting, meeting_copy, participant};
+use crate::common::{
+    TestDb, apply_mail, at, attendee, copy, email, email_id, meeting, meeting_copy, meeting_id, new_contact, next_link,
+    participant, privacy, put_mail, put_meetings,
+};
 use chrono::{DateTime, Duration, Utc};
 use tac_core::contact_csv::parse_contacts_csv;
 use tac_core::contacts::{AutoCreateCandidate, CompanySeed};
 use tac_core::insights::FollowUp;
-use tac_core::privacy::{AutoCreate, BlockEntry, Visibility};
+use tac_core::privacy::{BlockEntry, Visibility};
 use tac_core::records::{Direction, EmailRecord, ParticipantRole};
 use tac_core::timeline::{ActivityKind, TimelineCursor, TimelineItem};
 use tac_core::{NormalizedAddress, address::normalize};
 use tac_store::{
     ContactField, ContactListQuery, ContactSort, ContactSource, CursorScope, EmailId, ImportOutcome, MailboxId,
-    MeetingId, NewContact, PrivacySettings, Store, StoreError, SyncCursor, TimelineQuery, WorkspaceId,
+    PrivacySettings, Store, StoreError, TimelineQuery, WorkspaceId,
 };
 
 both_backends!(
@@ -45,10 +48,6 @@ both_backends!(
     timeline_items_carry_every_field_as_stored,
 );
 
-fn cursor(n: u32) -> SyncCursor {
-    SyncCursor::NextLink(format!("https://graph.example/v1.0/x?$skiptoken={n}"))
-}
-
 fn addr(s: &str) -> NormalizedAddress {
     normalize(s).expect("fixture address")
 }
@@ -76,38 +75,30 @@ fn mail(id: &str, when: DateTime<Utc>, from_zoe: bool) -> EmailRecord {
     e
 }
 
-async fn put_mail(store: &Store, ws: WorkspaceId, mailbox: MailboxId, emails: &[EmailRecord]) {
-    let page: Vec<_> = emails
-        .iter()
-        .map(|e| {
-            let direction =
-                if e.participants[0].address == "zoe@fabrikam.com" { Direction::Inbound } else { Direction::Outbound };
-            (e.clone(), copy(&format!("{mailbox}-{}", e.internet_message_id), "inbox", direction))
-        })
-        .collect();
-    store
-        .apply_mail_page(ws, mailbox, "inbox", &page, &[], &[], &cursor(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+async fn zoe(store: &Store, ws: WorkspaceId) -> tac_store::ContactId {
+    store.create_contact(ws, &new_contact("Zoe Client", &["ZOE@Fabrikam.com"])).await.unwrap()
 }
 
-async fn zoe(store: &Store, ws: WorkspaceId) -> tac_store::ContactId {
-    store
-        .create_contact(
-            ws,
-            &NewContact {
-                name: "Zoe Client".into(),
-                emails: vec![addr("ZOE@Fabrikam.com")],
-                company: None,
-                source: ContactSource::Manual,
-            },
-        )
-        .await
-        .unwrap()
+/// Auto-creates a contact for `address`, with no company, as a page of
+/// `mailbox`'s inbox that brings no mail does.
+async fn auto_create(store: &Store, ws: WorkspaceId, mailbox: MailboxId, address: &str, name: &str) {
+    let candidate = AutoCreateCandidate { address: addr(address), name: name.into(), company: None };
+    let round = tac_store::RoundState::default();
+    store.apply_mail_page(ws, mailbox, "inbox", &[], &[], &[candidate], &next_link(2), round).await.unwrap();
 }
 
 async fn page(store: &Store, ws: WorkspaceId, contact: tac_store::ContactId, q: TimelineQuery) -> Vec<TimelineItem> {
     store.timeline(ws, contact, &q, now()).await.unwrap().items
+}
+
+/// A query for the items with every one of `text`'s words.
+fn words(text: &str) -> TimelineQuery {
+    TimelineQuery { search: Some(text.into()), ..TimelineQuery::default() }
+}
+
+/// What a search of the whole workspace finds for the operator.
+async fn search(store: &Store, ws: WorkspaceId, query: &TimelineQuery) -> Vec<TimelineItem> {
+    store.search(ws, query, &tac_store::Viewer::operator(), now()).await.unwrap().items
 }
 
 fn ids(items: &[TimelineItem]) -> Vec<String> {
@@ -130,17 +121,7 @@ async fn a_contact_created_after_sync_shows_its_whole_history_newest_first(db: T
         &[mail("<1@f>", at(1, 9), true), mail("<2@f>", at(5, 9), false), mail("<3@f>", at(3, 9), true)],
     )
     .await;
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[(meeting("uid-1", "Kick-off"), meeting_copy("ev-1", "organizer", true))],
-            &[],
-            &[],
-            &cursor(1),
-        )
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(meeting("uid-1", "Kick-off"), meeting_copy("ev-1", "organizer", true))]).await;
     let zoe = zoe(store, ws).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     assert_eq!(ids(&items)[..], ["meeting-1".to_string(), "<2@f>".into(), "<3@f>".into(), "<1@f>".into()][..]);
@@ -182,20 +163,16 @@ async fn addresses_match_in_any_case_and_every_role(db: TestDb) {
     let mut organised_by_zoe = meeting("uid-org", "Her meeting");
     organised_by_zoe.organizer = participant(ParticipantRole::Organizer, "zoe@fabrikam.com", "Zoe");
     organised_by_zoe.attendees = vec![attendee("ann@contoso.com", "Ann", "required", "accepted")];
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[
-                (meeting("uid-att", "As attendee"), meeting_copy("ev-a", "organizer", true)),
-                (organised_by_zoe, meeting_copy("ev-o", "accepted", false)),
-            ],
-            &[],
-            &[],
-            &cursor(1),
-        )
-        .await
-        .unwrap();
+    put_meetings(
+        store,
+        ws,
+        ann,
+        &[
+            (meeting("uid-att", "As attendee"), meeting_copy("ev-a", "organizer", true)),
+            (organised_by_zoe, meeting_copy("ev-o", "accepted", false)),
+        ],
+    )
+    .await;
     let zoe = zoe(store, ws).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     assert_eq!(items.iter().filter(|i| i.kind() == ActivityKind::Email).count(), 4, "from, to, cc and bcc");
@@ -209,28 +186,8 @@ async fn an_item_in_two_mailboxes_appears_once_listing_both(db: TestDb) {
     let e = mail("<shared@f>", at(2, 9), true);
     put_mail(store, ws, ann, std::slice::from_ref(&e)).await;
     put_mail(store, ws, bob, &[e]).await;
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[(meeting("uid-1", "Review"), meeting_copy("a-1", "organizer", true))],
-            &[],
-            &[],
-            &cursor(1),
-        )
-        .await
-        .unwrap();
-    store
-        .apply_calendar_page(
-            ws,
-            bob,
-            &[(meeting("uid-1", "Review"), meeting_copy("b-1", "declined", false))],
-            &[],
-            &[],
-            &cursor(1),
-        )
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(meeting("uid-1", "Review"), meeting_copy("a-1", "organizer", true))]).await;
+    put_meetings(store, ws, bob, &[(meeting("uid-1", "Review"), meeting_copy("b-1", "declined", false))]).await;
     let zoe = zoe(store, ws).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     assert_eq!(items.len(), 2, "{items:?}");
@@ -252,18 +209,7 @@ async fn internal_addresses_cannot_become_contacts(db: TestDb) {
     let store = &db.store;
     let (ws, _, _) = setup(store).await;
     for internal in ["Ann@Contoso.com", "someone@eu.contoso.com"] {
-        let err = store
-            .create_contact(
-                ws,
-                &NewContact {
-                    name: "X".into(),
-                    emails: vec![addr(internal)],
-                    company: None,
-                    source: ContactSource::Manual,
-                },
-            )
-            .await
-            .unwrap_err();
+        let err = store.create_contact(ws, &new_contact("X", &[internal])).await.unwrap_err();
         assert!(matches!(err, StoreError::InternalAddress(_)), "{internal}: {err}");
         assert!(err.to_string().contains("organisation"), "{err}");
     }
@@ -274,33 +220,12 @@ async fn an_address_in_use_is_refused_and_nothing_is_half_written(db: TestDb) {
     let store = &db.store;
     let (ws, _, _) = setup(store).await;
     let zoe = zoe(store, ws).await;
-    let err = store
-        .create_contact(
-            ws,
-            &NewContact {
-                name: "Dup".into(),
-                emails: vec![addr("new@fabrikam.com"), addr("zoe@fabrikam.com")],
-                company: None,
-                source: ContactSource::Manual,
-            },
-        )
-        .await
-        .unwrap_err();
+    let err =
+        store.create_contact(ws, &new_contact("Dup", &["new@fabrikam.com", "zoe@fabrikam.com"])).await.unwrap_err();
     assert!(matches!(err, StoreError::AddressInUse { contact_id, .. } if contact_id == zoe.0), "{err}");
     assert!(store.contact_by_email(ws, &addr("new@fabrikam.com")).await.unwrap().is_none(), "nothing half-written");
     let long = "x".repeat(10_000);
-    let err = store
-        .create_contact(
-            ws,
-            &NewContact {
-                name: long,
-                emails: vec![addr("long@fabrikam.com")],
-                company: None,
-                source: ContactSource::Manual,
-            },
-        )
-        .await
-        .unwrap_err();
+    let err = store.create_contact(ws, &new_contact(&long, &["long@fabrikam.com"])).await.unwrap_err();
     assert!(matches!(err, StoreError::ContactRefused { field: ContactField::Name, .. }), "{err}");
     assert_eq!(store.contacts(ws, &ContactListQuery::default()).await.unwrap().len(), 1);
     assert!(matches!(store.contact(ws, tac_store::ContactId(9_999)).await, Err(StoreError::NotFound("contact"))));
@@ -364,7 +289,7 @@ async fn auto_created_contacts_get_a_company_and_their_history(db: TestDb) {
                 &page_items,
                 &[],
                 std::slice::from_ref(&candidate),
-                &cursor(1),
+                &next_link(1),
                 tac_store::RoundState::default(),
             )
             .await
@@ -413,17 +338,7 @@ async fn filters_narrow_the_timeline(db: TestDb) {
     let (ws, ann, bob) = setup(store).await;
     put_mail(store, ws, ann, &[mail("<in@f>", at(1, 9), true), mail("<out@f>", at(3, 9), false)]).await;
     put_mail(store, ws, bob, &[mail("<bob@f>", at(5, 9), true)]).await;
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[(meeting("uid-1", "Kick-off"), meeting_copy("ev-1", "organizer", true))],
-            &[],
-            &[],
-            &cursor(1),
-        )
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(meeting("uid-1", "Kick-off"), meeting_copy("ev-1", "organizer", true))]).await;
     let zoe = zoe(store, ws).await;
     let q = |f: fn(&mut TimelineQuery)| {
         let mut q = TimelineQuery::default();
@@ -433,19 +348,9 @@ async fn filters_narrow_the_timeline(db: TestDb) {
     let meetings = page(store, ws, zoe, q(|q| q.kind = Some(ActivityKind::Meeting))).await;
     assert_eq!(ids(&meetings), ["meeting-1"]);
     let everything = |kind| TimelineQuery { search: Some("kick off".into()), kind, ..TimelineQuery::default() };
-    let found = store
-        .search(ws, &everything(Some(ActivityKind::Meeting)), &tac_store::Viewer::operator(), now())
-        .await
-        .unwrap();
-    assert_eq!(ids(&found.items), ["meeting-1"], "search over meetings alone");
-    assert!(
-        store
-            .search(ws, &everything(Some(ActivityKind::Email)), &tac_store::Viewer::operator(), now())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    let found = search(store, ws, &everything(Some(ActivityKind::Meeting))).await;
+    assert_eq!(ids(&found), ["meeting-1"], "search over meetings alone");
+    assert!(search(store, ws, &everything(Some(ActivityKind::Email))).await.is_empty());
     let outbound = page(store, ws, zoe, q(|q| q.direction = Some(Direction::Outbound))).await;
     assert_eq!(ids(&outbound), ["<out@f>"]);
     let bobs = page(store, ws, zoe, q(|q| q.team_member = Some("BOB@contoso.com".into()))).await;
@@ -480,15 +385,8 @@ async fn filters_narrow_the_timeline(db: TestDb) {
     )
     .await;
     assert_eq!(ids(&range), ["<bob@f>", "<out@f>"]);
-    let err = store
-        .timeline(
-            ws,
-            zoe,
-            &TimelineQuery { team_member: Some("nobody@contoso.com".into()), ..TimelineQuery::default() },
-            now(),
-        )
-        .await
-        .unwrap_err();
+    let nobody = TimelineQuery { team_member: Some("nobody@contoso.com".into()), ..TimelineQuery::default() };
+    let err = store.timeline(ws, zoe, &nobody, now()).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err}");
 }
 
@@ -515,21 +413,17 @@ async fn the_summary_matches_hand_computed_values(db: TestDb) {
     cancelled.start = now + Duration::days(1);
     cancelled.end = cancelled.start + Duration::hours(1);
     cancelled.is_cancelled = true;
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[
-                (past, meeting_copy("p", "organizer", true)),
-                (ahead, meeting_copy("a", "organizer", true)),
-                (cancelled, meeting_copy("c", "organizer", true)),
-            ],
-            &[],
-            &[],
-            &cursor(1),
-        )
-        .await
-        .unwrap();
+    put_meetings(
+        store,
+        ws,
+        ann,
+        &[
+            (past, meeting_copy("p", "organizer", true)),
+            (ahead, meeting_copy("a", "organizer", true)),
+            (cancelled, meeting_copy("c", "organizer", true)),
+        ],
+    )
+    .await;
     let zoe = zoe(store, ws).await;
     let s = store.contact_summary(ws, zoe, now).await.unwrap();
     assert_eq!(s.last_interaction_at, Some(now - Duration::days(2)));
@@ -550,42 +444,34 @@ async fn visibility_applies_to_stored_items_reads_and_search(db: TestDb) {
     let (ws, ann, _) = setup(store).await;
     put_mail(store, ws, ann, &[mail("<1@f>", at(1, 9), true)]).await;
     let zoe = zoe(store, ws).await;
-    let search = |q: &str| TimelineQuery { search: Some(q.into()), ..TimelineQuery::default() };
-    assert_eq!(page(store, ws, zoe, search("body")).await.len(), 1, "full: bodies are searchable");
+    assert_eq!(page(store, ws, zoe, words("body")).await.len(), 1, "full: bodies are searchable");
 
-    let settings = |visibility| PrivacySettings {
-        visibility,
-        auto_create: AutoCreate::Sent,
-        retention_days: None,
-        keep_internal: false,
-    };
-    store.set_privacy_settings(ws, settings(Visibility::Subject), "test").await.unwrap();
+    store.set_privacy_settings(ws, privacy(Visibility::Subject), "test").await.unwrap();
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     let TimelineItem::Email(e) = &items[0] else { panic!("an email") };
     assert_eq!(e.subject.as_deref(), Some("Subject <1@f>"));
     assert!(e.preview.is_none() && !e.body_available);
-    assert!(page(store, ws, zoe, search("body")).await.is_empty(), "hidden bodies are not searchable");
-    assert_eq!(page(store, ws, zoe, search("subject")).await.len(), 1);
+    assert!(page(store, ws, zoe, words("body")).await.is_empty(), "hidden bodies are not searchable");
+    assert_eq!(page(store, ws, zoe, words("subject")).await.len(), 1);
     let stored = store.email_by_message_id(ws, "<1@f>").await.unwrap().unwrap();
     assert_eq!(stored.body_html, "", "lowering visibility strips what is already stored");
 
-    store.set_privacy_settings(ws, settings(Visibility::Metadata), "test").await.unwrap();
+    store.set_privacy_settings(ws, privacy(Visibility::Metadata), "test").await.unwrap();
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     let TimelineItem::Email(e) = &items[0] else { panic!("an email") };
     assert!(e.subject.is_none());
-    assert!(page(store, ws, zoe, search("subject")).await.is_empty());
+    assert!(page(store, ws, zoe, words("subject")).await.is_empty());
 
     // Raising it again makes the next sync read everything again.
-    store.save_cursor(ws, ann, CursorScope::Folder("inbox"), &cursor(5)).await.unwrap();
-    store.set_privacy_settings(ws, settings(Visibility::Full), "test").await.unwrap();
+    store.save_cursor(ws, ann, CursorScope::Folder("inbox"), &next_link(5)).await.unwrap();
+    store.set_privacy_settings(ws, privacy(Visibility::Full), "test").await.unwrap();
     assert!(store.cursor(ws, ann, CursorScope::Folder("inbox")).await.unwrap().is_none());
     // Until then, what was stripped reads as hidden, not as empty text.
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     let TimelineItem::Email(e) = &items[0] else { panic!("an email") };
     assert!(e.subject.is_none() && e.preview.is_none() && !e.body_available, "{e:?}");
-    let id: i64 = e.id.trim_start_matches("email-").parse().unwrap();
     assert!(matches!(
-        store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), false).await,
+        store.email_body(ws, email_id(&items), &tac_store::Viewer::operator(), false).await,
         Err(StoreError::Hidden(_))
     ));
     // The sync reads it again (at full) and everything shows.
@@ -607,10 +493,7 @@ async fn private_items_are_metadata_only_whatever_the_level(db: TestDb) {
     let mut board = meeting("uid-b", "Board");
     board.sensitivity = "confidential".into();
     board.attendees.push(attendee("zoe@fabrikam.com", "Zoe", "required", "accepted"));
-    store
-        .apply_calendar_page(ws, ann, &[(board, meeting_copy("b", "organizer", true))], &[], &[], &cursor(1))
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(board, meeting_copy("b", "organizer", true))]).await;
     let zoe = zoe(store, ws).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     for item in &items {
@@ -625,16 +508,7 @@ async fn private_items_are_metadata_only_whatever_the_level(db: TestDb) {
             }
         }
     }
-    let hits = store
-        .search(
-            ws,
-            &TimelineQuery { search: Some("Board".into()), ..TimelineQuery::default() },
-            &tac_store::Viewer::operator(),
-            now(),
-        )
-        .await
-        .unwrap();
-    assert!(hits.items.is_empty(), "private items are never searchable");
+    assert!(search(store, ws, &words("Board")).await.is_empty(), "private items are never searchable");
     let private_id = store.email_by_message_id(ws, "<p@f>").await.unwrap().map(|_| ());
     assert!(private_id.is_some());
 }
@@ -647,22 +521,8 @@ async fn a_blocklist_entry_purges_what_it_covers(db: TestDb) {
     let mut lookalike = mail("<look@f>", at(3, 9), true);
     lookalike.participants[0] = participant(ParticipantRole::From, "x@notfabrikam.com", "X");
     put_mail(store, ws, ann, &[mail("<1@f>", at(1, 9), true), sub, lookalike]).await;
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[(meeting("uid-1", "Kick-off"), meeting_copy("ev-1", "organizer", true))],
-            &[],
-            &[],
-            &cursor(1),
-        )
-        .await
-        .unwrap();
-    let candidate = AutoCreateCandidate { address: addr("x@eu.fabrikam.com"), name: "X".into(), company: None };
-    store
-        .apply_mail_page(ws, ann, "inbox", &[], &[], &[candidate], &cursor(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(meeting("uid-1", "Kick-off"), meeting_copy("ev-1", "organizer", true))]).await;
+    auto_create(store, ws, ann, "x@eu.fabrikam.com", "X").await;
     let manual = zoe(store, ws).await;
 
     let purged = store.add_block(ws, &BlockEntry::parse("@FABRIKAM.com").unwrap(), "test").await.unwrap();
@@ -746,16 +606,7 @@ async fn retention_purges_old_items(db: TestDb) {
     put_mail(store, ws, ann, &[mail("<recent@f>", recent, true), mail("<old@f>", old, true)]).await;
     let zoe = zoe(store, ws).await;
     let purged = store
-        .set_privacy_settings(
-            ws,
-            PrivacySettings {
-                visibility: Visibility::Full,
-                auto_create: AutoCreate::Sent,
-                retention_days: Some(365),
-                keep_internal: false,
-            },
-            "test",
-        )
+        .set_privacy_settings(ws, PrivacySettings { retention_days: Some(365), ..privacy(Visibility::Full) }, "test")
         .await
         .unwrap();
     assert_eq!(purged.emails, 1);
@@ -765,16 +616,7 @@ async fn retention_purges_old_items(db: TestDb) {
     );
     assert_eq!(store.purge_retention(ws, Utc::now()).await.unwrap().emails, 0);
     let err = store
-        .set_privacy_settings(
-            ws,
-            PrivacySettings {
-                visibility: Visibility::Full,
-                auto_create: AutoCreate::Sent,
-                retention_days: Some(0),
-                keep_internal: false,
-            },
-            "test",
-        )
+        .set_privacy_settings(ws, PrivacySettings { retention_days: Some(0), ..privacy(Visibility::Full) }, "test")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
@@ -788,36 +630,23 @@ async fn email_bodies_are_sanitised_and_hidden_by_policy(db: TestDb) {
     put_mail(store, ws, ann, &[e]).await;
     let zoe = zoe(store, ws).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
-    let TimelineItem::Email(item) = &items[0] else { panic!("an email") };
-    let id: i64 = item.id.trim_start_matches("email-").parse().unwrap();
-    let body = store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), false).await.unwrap();
+    let id = email_id(&items);
+    let body = store.email_body(ws, id, &tac_store::Viewer::operator(), false).await.unwrap();
     for bad in ["<script", "onclick", "javascript:", "tracker.example"] {
         assert!(!body.html.to_lowercase().contains(bad), "{bad} in {}", body.html);
     }
     assert_eq!(body.blocked_images, 1);
     assert!(body.html.contains("Hi"));
-    let allowed = store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), true).await.unwrap();
+    let allowed = store.email_body(ws, id, &tac_store::Viewer::operator(), true).await.unwrap();
     assert!(allowed.html.contains("tracker.example"), "images allowed on request");
-    store
-        .set_privacy_settings(
-            ws,
-            PrivacySettings {
-                visibility: Visibility::Subject,
-                auto_create: AutoCreate::Sent,
-                retention_days: None,
-                keep_internal: false,
-            },
-            "test",
-        )
-        .await
-        .unwrap();
+    store.set_privacy_settings(ws, privacy(Visibility::Subject), "test").await.unwrap();
     assert!(matches!(
-        store.email_body(ws, EmailId(id), &tac_store::Viewer::operator(), false).await,
+        store.email_body(ws, id, &tac_store::Viewer::operator(), false).await,
         Err(StoreError::Hidden(_))
     ));
     let other = store.ensure_workspace("other").await.unwrap();
     assert!(matches!(
-        store.email_body(other, EmailId(id), &tac_store::Viewer::operator(), false).await,
+        store.email_body(other, id, &tac_store::Viewer::operator(), false).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -831,18 +660,7 @@ async fn a_company_timeline_merges_its_contacts_once(db: TestDb) {
     yan_late.participants[0] = participant(ParticipantRole::From, "yan@fabrikam.com", "Yan");
     put_mail(store, ws, ann, &[mail("<1@f>", at(1, 9), true), both, yan_late]).await;
     let zoe = zoe(store, ws).await;
-    let yan = store
-        .create_contact(
-            ws,
-            &NewContact {
-                name: "".into(),
-                emails: vec![addr("yan@fabrikam.com")],
-                company: None,
-                source: ContactSource::Manual,
-            },
-        )
-        .await
-        .unwrap();
+    let yan = store.create_contact(ws, &new_contact("", &["yan@fabrikam.com"])).await.unwrap();
     let (z, y) = (store.contact(ws, zoe).await.unwrap(), store.contact(ws, yan).await.unwrap());
     assert_eq!(z.company.as_ref().map(|c| c.id), y.company.as_ref().map(|c| c.id), "one company per domain");
     assert_eq!(y.name, "Yan", "a name guessed from the address");
@@ -875,18 +693,7 @@ async fn a_company_timeline_merges_its_contacts_once(db: TestDb) {
         Err(StoreError::NotFound("company"))
     ));
     assert!(matches!(store.contact_summary(other, zoe, now()).await, Err(StoreError::NotFound("contact"))));
-    let quiet = store
-        .create_contact(
-            ws,
-            &NewContact {
-                name: "Quiet".into(),
-                emails: vec![addr("quiet@example.org")],
-                company: None,
-                source: ContactSource::Manual,
-            },
-        )
-        .await
-        .unwrap();
+    let quiet = store.create_contact(ws, &new_contact("Quiet", &["quiet@example.org"])).await.unwrap();
     assert!(store.timeline(ws, quiet, &any, now()).await.unwrap().items.is_empty());
     assert!(matches!(store.timeline(other, quiet, &any, now()).await, Err(StoreError::NotFound("contact"))));
 }
@@ -915,11 +722,7 @@ async fn disconnect_purges_synced_data_and_keeps_peoples_contacts(db: TestDb) {
     let store = &db.store;
     let (ws, ann, _) = setup(store).await;
     put_mail(store, ws, ann, &[mail("<1@f>", at(1, 9), true)]).await;
-    let candidate = AutoCreateCandidate { address: addr("auto@northwind.com"), name: "Auto".into(), company: None };
-    store
-        .apply_mail_page(ws, ann, "inbox", &[], &[], &[candidate], &cursor(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    auto_create(store, ws, ann, "auto@northwind.com", "Auto").await;
     let zoe = zoe(store, ws).await;
     let purged = store.disconnect(ws, "test").await.unwrap();
     assert_eq!((purged.emails, purged.contacts), (1, 1));
@@ -952,16 +755,7 @@ async fn hostile_searches_are_plain_words(db: TestDb) {
         store.timeline(ws, zoe, &query, now()).await.unwrap_or_else(|e| panic!("{q:?}: {e}"));
         store.search(ws, &query, &tac_store::Viewer::operator(), now()).await.unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
-    let hits = store
-        .search(
-            ws,
-            &TimelineQuery { search: Some("BODY".into()), ..TimelineQuery::default() },
-            &tac_store::Viewer::operator(),
-            now(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(ids(&hits.items), ["<1@f>"]);
+    assert_eq!(ids(&search(store, ws, &words("BODY")).await), ["<1@f>"]);
 }
 
 async fn one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only(db: TestDb) {
@@ -971,17 +765,7 @@ async fn one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only(db:
     let mut private = mail("<private@f>", at(3, 9), true);
     private.is_private = true;
     put_mail(store, ws, ann, &[private]).await;
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[(meeting("uid-1", "Kick-off"), meeting_copy("m1", "organizer", true))],
-            &[],
-            &[],
-            &cursor(2),
-        )
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(meeting("uid-1", "Kick-off"), meeting_copy("m1", "organizer", true))]).await;
     let zoe = zoe(store, ws).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     let id_of = |message_id: &str| {
@@ -1004,31 +788,13 @@ async fn one_email_or_meeting_reads_by_id_redacted_and_in_its_workspace_only(db:
     assert_eq!(private.subject.as_deref(), Some("Private email"));
     assert!(private.preview.is_none() && !private.body_available);
 
-    let meeting_id = items
-        .iter()
-        .find_map(|i| match i {
-            TimelineItem::Meeting(m) => Some(MeetingId(m.id.trim_start_matches("meeting-").parse().unwrap())),
-            _ => None,
-        })
-        .unwrap();
+    let meeting_id = meeting_id(&items);
     let m = store.meeting_item(ws, meeting_id, &tac_store::Viewer::operator(), now()).await.unwrap();
     assert_eq!(m.subject.as_deref(), Some("Kick-off"));
     assert_eq!(m.online_meeting_url.as_deref(), Some("https://teams.example/meet/1"));
     let responses: Vec<(&str, &str)> = m.attendees.iter().map(|a| (a.address.as_str(), a.response.as_str())).collect();
     assert_eq!(responses, [("bob@contoso.com", "accepted"), ("zoe@fabrikam.com", "none")]);
-    store
-        .set_privacy_settings(
-            ws,
-            PrivacySettings {
-                visibility: Visibility::Metadata,
-                auto_create: AutoCreate::Sent,
-                retention_days: None,
-                keep_internal: false,
-            },
-            "test",
-        )
-        .await
-        .unwrap();
+    store.set_privacy_settings(ws, privacy(Visibility::Metadata), "test").await.unwrap();
     assert!(
         store.meeting_item(ws, meeting_id, &tac_store::Viewer::operator(), now()).await.unwrap().subject.is_none(),
         "redacted by the policy"
@@ -1072,10 +838,7 @@ async fn monthly_activity_counts_each_month_in_utc(db: TestDb) {
     let mut m = meeting("uid-jan", "January");
     m.start = utc(2025, 1, 15, 10);
     m.end = m.start + Duration::hours(1);
-    store
-        .apply_calendar_page(ws, ann, &[(m, meeting_copy("m", "organizer", true))], &[], &[], &cursor(2))
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(m, meeting_copy("m", "organizer", true))]).await;
     let zoe = zoe(store, ws).await;
     let months = store.monthly_activity(ws, zoe, utc(2025, 1, 1, 0), utc(2025, 3, 1, 0)).await.unwrap();
     let got: Vec<(String, u64, u64)> =
@@ -1104,17 +867,10 @@ async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: Tes
             participant(ParticipantRole::To, "ann@contoso.com", "Ann Lee"),
         ];
         let page = vec![(e, copy(&format!("race-{round}"), "inbox", Direction::Inbound))];
-        let contact = NewContact {
-            name: "Racer".into(),
-            emails: vec![addr(&address)],
-            company: None,
-            source: ContactSource::Manual,
-        };
-        let next = cursor(round);
-        let (stored, created) = tokio::join!(
-            store.apply_mail_page(ws, ann, "inbox", &page, &[], &[], &next, tac_store::RoundState::default()),
-            store.create_contact(ws, &contact),
-        );
+        let contact = new_contact("Racer", &[&address]);
+        let next = next_link(round);
+        let (stored, created) =
+            tokio::join!(apply_mail(store, ws, ann, "inbox", &page, &[], &next), store.create_contact(ws, &contact),);
         stored.unwrap();
         let id = created.unwrap();
         let items = store.timeline(ws, id, &TimelineQuery::default(), now()).await.unwrap().items;
@@ -1138,7 +894,7 @@ async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: Tes
         let sent_page = vec![(sent, copy(&format!("s-{round}"), "sentitems", Direction::Outbound))];
         let received_page = vec![(received, copy(&format!("r-{round}"), "inbox", Direction::Inbound))];
         let candidate = AutoCreateCandidate { address: addr(&address), name: "Auto".into(), company: None };
-        let (a, b) = (cursor(100 + round), cursor(200 + round));
+        let (a, b) = (next_link(100 + round), next_link(200 + round));
         let (created, stored) = tokio::join!(
             store.apply_mail_page(
                 ws,
@@ -1150,7 +906,7 @@ async fn a_contact_created_while_its_mail_is_stored_still_gets_that_mail(db: Tes
                 &a,
                 tac_store::RoundState::default()
             ),
-            store.apply_mail_page(ws, bob, "inbox", &received_page, &[], &[], &b, tac_store::RoundState::default()),
+            apply_mail(store, ws, bob, "inbox", &received_page, &[], &b),
         );
         created.unwrap();
         stored.unwrap();
@@ -1182,10 +938,7 @@ async fn timeline_items_carry_every_field_as_stored(db: TestDb) {
     m.is_all_day = true;
     m.is_cancelled = true;
     m.location = None;
-    store
-        .apply_calendar_page(ws, ann, &[(m, meeting_copy("ev-odd", "organizer", true))], &[], &[], &cursor(1))
-        .await
-        .unwrap();
+    put_meetings(store, ws, ann, &[(m, meeting_copy("ev-odd", "organizer", true))]).await;
     let zoe = zoe(store, ws).await;
     let items = page(store, ws, zoe, TimelineQuery::default()).await;
     let [TimelineItem::Meeting(meeting), TimelineItem::Email(email)] = items.as_slice() else {

@@ -3,24 +3,20 @@
 //! the rule to items already stored.
 
 use crate::both_backends;
-use crate::common::{TestDb, at, copy, email, meeting, meeting_copy, participant};
-use tac_core::privacy::{AutoCreate, Visibility};
-use tac_core::records::{Direction, EmailRecord, MeetingRecord, ParticipantRole};
-use tac_core::timeline::TimelineItem;
-use tac_store::{
-    ContactSource, EmailId, MailboxId, MeetingId, NewContact, PrivacySettings, RoundState, Store, StoreError,
-    SyncCursor, TimelineQuery, Viewer, WorkspaceId,
+use crate::common::{
+    TestDb, at, email, email_id, meeting, meeting_copy, meeting_id, new_contact, participant, privacy, put_mail,
+    put_meetings,
 };
+use tac_core::privacy::Visibility;
+use tac_core::records::{EmailRecord, MeetingRecord, ParticipantRole};
+use tac_core::timeline::TimelineItem;
+use tac_store::{MailboxId, PrivacySettings, Store, StoreError, TimelineQuery, Viewer, WorkspaceId};
 
 both_backends!(
     internal_only_items_are_seen_from_their_own_mailbox_or_by_admins_of_a_keeping_workspace,
     turning_keep_internal_off_strips_stored_internal_only_content_and_is_audited,
     a_directory_change_classifies_stored_items_again,
 );
-
-fn cursor() -> SyncCursor {
-    SyncCursor::NextLink("https://graph.example/v1.0/x?$skiptoken=1".into())
-}
 
 /// Contoso (Ann and Bob, each with a mailbox), with `extra` domains verified too.
 async fn setup(store: &Store, extra: &[&str]) -> (WorkspaceId, MailboxId) {
@@ -37,12 +33,7 @@ fn admin() -> Viewer {
 }
 
 async fn set_keep(store: &Store, ws: WorkspaceId, keep_internal: bool) {
-    let settings = PrivacySettings {
-        visibility: Visibility::Full,
-        auto_create: AutoCreate::Sent,
-        retention_days: None,
-        keep_internal,
-    };
+    let settings = PrivacySettings { keep_internal, ..privacy(Visibility::Full) };
     store.set_privacy_settings(ws, settings, "admin@contoso.com").await.unwrap();
 }
 
@@ -64,52 +55,18 @@ fn internal_meeting(uid: &str, subject: &str) -> MeetingRecord {
     m
 }
 
-async fn put_mail(store: &Store, ws: WorkspaceId, mailbox: MailboxId, e: &EmailRecord) {
-    let page = [(e.clone(), copy(&format!("g-{}", e.internet_message_id), "inbox", Direction::Outbound))];
-    store.apply_mail_page(ws, mailbox, "inbox", &page, &[], &[], &cursor(), RoundState::default()).await.unwrap();
-}
-
 async fn search(store: &Store, ws: WorkspaceId, words: &str, viewer: &Viewer) -> Vec<TimelineItem> {
     let query = TimelineQuery { search: Some(words.into()), ..TimelineQuery::default() };
     store.search(ws, &query, viewer, at(20, 12)).await.unwrap().items
-}
-
-fn email_id(items: &[TimelineItem]) -> EmailId {
-    items
-        .iter()
-        .find_map(|i| match i {
-            TimelineItem::Email(e) => Some(EmailId(e.id.trim_start_matches("email-").parse().unwrap())),
-            TimelineItem::Meeting(_) => None,
-        })
-        .expect("an email among the hits")
-}
-
-fn meeting_id(items: &[TimelineItem]) -> MeetingId {
-    items
-        .iter()
-        .find_map(|i| match i {
-            TimelineItem::Meeting(m) => Some(MeetingId(m.id.trim_start_matches("meeting-").parse().unwrap())),
-            TimelineItem::Email(_) => None,
-        })
-        .expect("a meeting among the hits")
 }
 
 async fn internal_only_items_are_seen_from_their_own_mailbox_or_by_admins_of_a_keeping_workspace(db: TestDb) {
     let store = &db.store;
     let (ws, ann) = setup(store, &[]).await;
     set_keep(store, ws, true).await;
-    put_mail(store, ws, ann, &among_colleagues("<layoffs@contoso>", "Layoffs")).await;
-    store
-        .apply_calendar_page(
-            ws,
-            ann,
-            &[(internal_meeting("uid-reorg", "Layoffs review"), meeting_copy("m1", "organizer", true))],
-            &[],
-            &[],
-            &cursor(),
-        )
-        .await
-        .unwrap();
+    put_mail(store, ws, ann, &[among_colleagues("<layoffs@contoso>", "Layoffs")]).await;
+    let review = internal_meeting("uid-reorg", "Layoffs review");
+    put_meetings(store, ws, ann, &[(review, meeting_copy("m1", "organizer", true))]).await;
 
     // Ann's mailbox holds both: she finds and opens them.
     let found = search(store, ws, "layoffs", &member("u-ann")).await;
@@ -151,10 +108,10 @@ async fn turning_keep_internal_off_strips_stored_internal_only_content_and_is_au
     let store = &db.store;
     let (ws, ann) = setup(store, &[]).await;
     set_keep(store, ws, true).await;
-    put_mail(store, ws, ann, &among_colleagues("<bonus@contoso>", "Bonus pool")).await;
+    put_mail(store, ws, ann, &[among_colleagues("<bonus@contoso>", "Bonus pool")]).await;
     let mut customer = email("<deal@fabrikam>", "Bonus deal", "<p>Bonus terms</p>");
     customer.participants[0] = participant(ParticipantRole::From, "zoe@fabrikam.com", "Zoe Client");
-    put_mail(store, ws, ann, &customer).await;
+    put_mail(store, ws, ann, &[customer]).await;
 
     set_keep(store, ws, false).await;
     let stored = store.email_by_message_id(ws, "<bonus@contoso>").await.unwrap().unwrap();
@@ -176,24 +133,13 @@ async fn turning_keep_internal_off_strips_stored_internal_only_content_and_is_au
 async fn a_directory_change_classifies_stored_items_again(db: TestDb) {
     let store = &db.store;
     let (ws, ann) = setup(store, &[]).await;
-    let zoe = store
-        .create_contact(
-            ws,
-            &NewContact {
-                name: "Zoe Client".into(),
-                emails: vec![tac_core::address::normalize("zoe@fabrikam.com").unwrap()],
-                company: None,
-                source: ContactSource::Manual,
-            },
-        )
-        .await
-        .unwrap();
+    let zoe = store.create_contact(ws, &new_contact("Zoe Client", &["zoe@fabrikam.com"])).await.unwrap();
     let mut pricing = email("<pricing@fabrikam>", "Pricing", "<p>Our prices</p>");
     pricing.participants = vec![
         participant(ParticipantRole::From, "zoe@fabrikam.com", "Zoe Client"),
         participant(ParticipantRole::To, "ann@contoso.com", "Ann Lee"),
     ];
-    put_mail(store, ws, ann, &pricing).await;
+    put_mail(store, ws, ann, &[pricing]).await;
     let timeline = |store: &Store| {
         let store = store.clone();
         async move { store.timeline(ws, zoe, &TimelineQuery::default(), at(20, 12)).await.unwrap().items.len() }

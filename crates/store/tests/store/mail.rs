@@ -1,9 +1,7 @@
 use crate::both_backends;
-use crate::common::{TestDb, at, copy, email, participant};
+use crate::common::{TestDb, ann_and_bob, apply_mail, at, copy, email, next_link, participant};
 use tac_core::records::{Direction, EmailCopy, EmailRecord, ParticipantRole};
-use tac_store::{
-    Backend, CursorScope, EmailCopyRow, MailboxId, PageOutcome, Store, StoreError, SyncCursor, WorkspaceId,
-};
+use tac_store::{Backend, CursorScope, EmailCopyRow, MailboxId, PageOutcome, Store, StoreError, WorkspaceId};
 
 both_backends!(
     mail_page_apply_dedupes_across_mailboxes_by_internet_message_id,
@@ -21,17 +19,6 @@ both_backends!(
     rows_inserted_by_another_writer_during_a_page_count_as_existing,
 );
 
-fn next(n: u32) -> SyncCursor {
-    SyncCursor::NextLink(format!("https://graph.example/v1.0/users/u/mailFolders/f/messages/delta?$skiptoken={n}"))
-}
-
-async fn setup(store: &Store) -> (WorkspaceId, MailboxId, MailboxId) {
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
-    let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
-    (ws, ann, bob)
-}
-
 fn page(emails: &[(&str, &str)], folder: &str, direction: Direction) -> Vec<(EmailRecord, EmailCopy)> {
     emails
         .iter()
@@ -39,6 +26,38 @@ fn page(emails: &[(&str, &str)], folder: &str, direction: Direction) -> Vec<(Ema
             (email(message_id, &format!("About {message_id}"), "<p>Hello</p>"), copy(graph_id, folder, direction))
         })
         .collect()
+}
+
+/// Two writers store the same emails at once, eight to a page, the second
+/// listing them in the opposite order. A writer is a mailbox, a folder and
+/// the prefix of its copies' graph ids (the Message-ID follows it).
+async fn store_concurrently(
+    store: &Store,
+    ws: WorkspaceId,
+    writers: [(MailboxId, &'static str, &'static str); 2],
+    message_ids: &[String],
+) {
+    let orders = [message_ids.to_vec(), message_ids.iter().rev().cloned().collect()];
+    let [first, second] = std::array::from_fn(|w| {
+        let (store, (mailbox, folder, graph_prefix), ids) = (store.clone(), writers[w], orders[w].clone());
+        tokio::spawn(async move {
+            for (n, chunk) in ids.chunks(8).enumerate() {
+                let upserts: Vec<(EmailRecord, EmailCopy)> = chunk
+                    .iter()
+                    .map(|id| {
+                        (
+                            email(id, "Listed", "<p>x</p>"),
+                            copy(&format!("{graph_prefix}{id}"), folder, Direction::Inbound),
+                        )
+                    })
+                    .collect();
+                apply_mail(&store, ws, mailbox, folder, &upserts, &[], &next_link(n as u32)).await.unwrap();
+            }
+        })
+    });
+    let (first, second) = tokio::join!(first, second);
+    first.unwrap();
+    second.unwrap();
 }
 
 fn folders(copies: &[EmailCopyRow]) -> Vec<(String, String, bool)> {
@@ -51,21 +70,15 @@ fn row(graph_id: &str, folder: &str, removed: bool) -> (String, String, bool) {
 
 async fn mail_page_apply_dedupes_across_mailboxes_by_internet_message_id(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, bob) = setup(store).await;
+    let (ws, ann, bob) = ann_and_bob(store).await;
     let ann_page =
         page(&[("<m1@fabrikam.com>", "ann-1"), ("<m2@fabrikam.com>", "ann-2")], "ann-inbox", Direction::Inbound);
-    let outcome = store
-        .apply_mail_page(ws, ann, "ann-inbox", &ann_page, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "ann-inbox", &ann_page, &[], &next_link(1)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_added: 2, copies_added: 2, ..PageOutcome::default() });
 
     // Bob holds m1 too, under his own immutable id, as a message he sent.
     let bob_page = page(&[("<m1@fabrikam.com>", "bob-1")], "bob-sent", Direction::Outbound);
-    let outcome = store
-        .apply_mail_page(ws, bob, "bob-sent", &bob_page, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, bob, "bob-sent", &bob_page, &[], &next_link(1)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_added: 1, ..PageOutcome::default() });
 
     assert_eq!(store.email_count(ws).await.unwrap(), 2, "one email per Message-ID");
@@ -83,10 +96,7 @@ async fn mail_page_apply_dedupes_across_mailboxes_by_internet_message_id(db: Tes
     let other = store.ensure_workspace("other").await.unwrap();
     let carol = store.upsert_mailbox(other, "u-carol", "carol@northwind.com").await.unwrap();
     let carol_page = page(&[("<m1@fabrikam.com>", "carol-1")], "carol-inbox", Direction::Inbound);
-    let outcome = store
-        .apply_mail_page(other, carol, "carol-inbox", &carol_page, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, other, carol, "carol-inbox", &carol_page, &[], &next_link(1)).await.unwrap();
     assert_eq!(outcome.records_added, 1);
     assert_eq!(store.email_count(other).await.unwrap(), 1);
     assert_eq!(store.email_count(ws).await.unwrap(), 2);
@@ -94,27 +104,21 @@ async fn mail_page_apply_dedupes_across_mailboxes_by_internet_message_id(db: Tes
 
 async fn replaying_a_page_is_a_no_op(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     let upserts = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2"), ("<m3@x>", "g3")], "inbox", Direction::Inbound);
     let removed = vec!["g-gone".to_owned()];
-    let first = store
-        .apply_mail_page(ws, ann, "inbox", &upserts, &removed, &[], &next(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let first = apply_mail(store, ws, ann, "inbox", &upserts, &removed, &next_link(2)).await.unwrap();
     assert_eq!(first.records_added, 3);
     let copies = store.email_copies(ws, ann).await.unwrap();
     let stored = store.email_by_message_id(ws, "<m2@x>").await.unwrap();
 
     for _ in 0..2 {
-        let again = store
-            .apply_mail_page(ws, ann, "inbox", &upserts, &removed, &[], &next(2), tac_store::RoundState::default())
-            .await
-            .unwrap();
+        let again = apply_mail(store, ws, ann, "inbox", &upserts, &removed, &next_link(2)).await.unwrap();
         assert_eq!(again, PageOutcome { records_existing: 3, copies_unchanged: 3, ..PageOutcome::default() });
         assert_eq!(store.email_count(ws).await.unwrap(), 3);
         assert_eq!(store.email_copies(ws, ann).await.unwrap(), copies);
         assert_eq!(store.email_by_message_id(ws, "<m2@x>").await.unwrap(), stored);
-        assert_eq!(store.cursor(ws, ann, CursorScope::Folder("inbox")).await.unwrap(), Some(next(2)));
+        assert_eq!(store.cursor(ws, ann, CursorScope::Folder("inbox")).await.unwrap(), Some(next_link(2)));
     }
     // Participants were not duplicated either.
     assert_eq!(stored.map(|e| e.participants.len()), Some(3));
@@ -122,25 +126,16 @@ async fn replaying_a_page_is_a_no_op(db: TestDb) {
 
 async fn a_move_keeps_the_copy_and_updates_its_folder(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     let in_inbox = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2")], "inbox", Direction::Inbound);
-    store
-        .apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &in_inbox, &[], &next_link(1)).await.unwrap();
 
     // The archive folder's delta reports g1 (same immutable id) first…
     let in_archive = page(&[("<m1@x>", "g1")], "archive", Direction::Inbound);
-    let outcome = store
-        .apply_mail_page(ws, ann, "archive", &in_archive, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "archive", &in_archive, &[], &next_link(1)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_moved: 1, ..PageOutcome::default() });
     // …then the inbox's delta reports g1 as removed: that is the move, not a delete.
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &[], &["g1".to_owned()], &next_link(2)).await.unwrap();
     assert_eq!(outcome.copies_removed, 0);
 
     assert_eq!(
@@ -153,141 +148,81 @@ async fn a_move_keeps_the_copy_and_updates_its_folder(db: TestDb) {
 
 async fn a_move_seen_as_removal_first_restores_the_copy(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     let in_inbox = page(&[("<m1@x>", "g1")], "inbox", Direction::Inbound);
-    store
-        .apply_mail_page(ws, ann, "inbox", &in_inbox, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &in_inbox, &[], &next_link(1)).await.unwrap();
 
     // This time the source folder's `@removed` arrives before the destination's add.
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &[], &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &[], &["g1".to_owned()], &next_link(2)).await.unwrap();
     assert_eq!(outcome.copies_removed, 1);
     let in_archive = page(&[("<m1@x>", "g1")], "archive", Direction::Inbound);
-    let outcome = store
-        .apply_mail_page(ws, ann, "archive", &in_archive, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "archive", &in_archive, &[], &next_link(1)).await.unwrap();
     assert_eq!(outcome.copies_restored, 1);
     assert_eq!(folders(&store.email_copies(ws, ann).await.unwrap()), [row("g1", "archive", false)]);
 }
 
 async fn removal_marks_the_copy_removed_but_keeps_the_email(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, bob) = setup(store).await;
-    store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &page(&[("<m1@x>", "a1")], "inbox", Direction::Inbound),
-            &[],
-            &[],
-            &next(1),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
-    store
-        .apply_mail_page(
-            ws,
-            bob,
-            "inbox-b",
-            &page(&[("<m1@x>", "b1")], "inbox-b", Direction::Inbound),
-            &[],
-            &[],
-            &next(1),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    let (ws, ann, bob) = ann_and_bob(store).await;
+    let in_ann_inbox = page(&[("<m1@x>", "a1")], "inbox", Direction::Inbound);
+    apply_mail(store, ws, ann, "inbox", &in_ann_inbox, &[], &next_link(1)).await.unwrap();
+    let in_bob_inbox = page(&[("<m1@x>", "b1")], "inbox-b", Direction::Inbound);
+    apply_mail(store, ws, bob, "inbox-b", &in_bob_inbox, &[], &next_link(1)).await.unwrap();
 
-    let outcome = store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &[],
-            &["a1".to_owned(), "never-seen".to_owned()],
-            &[],
-            &next(2),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    let gone = ["a1".to_owned(), "never-seen".to_owned()];
+    let outcome = apply_mail(store, ws, ann, "inbox", &[], &gone, &next_link(2)).await.unwrap();
     assert_eq!(outcome, PageOutcome { copies_removed: 1, ..PageOutcome::default() });
     assert_eq!(folders(&store.email_copies(ws, ann).await.unwrap()), [row("a1", "inbox", true)]);
     assert_eq!(folders(&store.email_copies(ws, bob).await.unwrap()), [row("b1", "inbox-b", false)], "only ann's copy");
 
     // Even with no copy left anywhere, the email stays in history.
-    store
-        .apply_mail_page(ws, bob, "inbox-b", &[], &["b1".to_owned()], &[], &next(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    apply_mail(store, ws, bob, "inbox-b", &[], &["b1".to_owned()], &next_link(2)).await.unwrap();
     assert_eq!(store.email_count(ws).await.unwrap(), 1);
     assert!(store.email_by_message_id(ws, "<m1@x>").await.unwrap().is_some());
     let counts: Vec<u64> = store.mailboxes(ws).await.unwrap().iter().map(|m| m.email_count).collect();
     assert_eq!(counts, [0, 0], "removed copies are not counted");
 
     // Removing again changes nothing.
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &[], &["a1".to_owned()], &[], &next(3), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &[], &["a1".to_owned()], &next_link(3)).await.unwrap();
     assert_eq!(outcome.copies_removed, 0);
 }
 
 async fn cursor_is_saved_in_the_same_transaction_as_the_page(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     let inbox = CursorScope::Folder("inbox");
     let first = page(&[("<m1@x>", "g1")], "inbox", Direction::Inbound);
-    store
-        .apply_mail_page(ws, ann, "inbox", &first, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &first, &[], &next_link(1)).await.unwrap();
 
     // The second page has a good email, a removal, and an email the database
     // refuses (an empty Message-ID violates a check constraint) last.
     let mut second = page(&[("<m2@x>", "g2"), ("<m3@x>", "g3")], "inbox", Direction::Inbound);
     second[1].0.internet_message_id = String::new();
-    let err = store
-        .apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
-        .await
-        .unwrap_err();
+    let err = apply_mail(store, ws, ann, "inbox", &second, &["g1".to_owned()], &next_link(2)).await.unwrap_err();
     assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
 
     // Nothing of the second page is there: not its rows, not its cursor.
-    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(1)));
+    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next_link(1)));
     assert_eq!(store.email_count(ws).await.unwrap(), 1);
     assert_eq!(folders(&store.email_copies(ws, ann).await.unwrap()), [row("g1", "inbox", false)]);
     assert!(store.email_by_message_id(ws, "<m2@x>").await.unwrap().is_none());
 
     // Retrying the page once fixed commits all of it.
     second[1].0.internet_message_id = "<m3@x>".to_owned();
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &second, &["g1".to_owned()], &[], &next(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &second, &["g1".to_owned()], &next_link(2)).await.unwrap();
     assert_eq!((outcome.records_added, outcome.copies_removed), (2, 1));
-    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(2)));
+    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next_link(2)));
 
     // A copy filed under another folder than the page's is a caller bug.
     let wrong = page(&[("<m4@x>", "g4")], "archive", Direction::Inbound);
-    let err = store
-        .apply_mail_page(ws, ann, "inbox", &wrong, &[], &[], &next(3), tac_store::RoundState::default())
-        .await
-        .unwrap_err();
+    let err = apply_mail(store, ws, ann, "inbox", &wrong, &[], &next_link(3)).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
-    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next(2)));
+    assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), Some(next_link(2)));
 }
 
 async fn stored_emails_round_trip_and_participants_are_replaced(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     let mut original = email("<rt@x>", "Quarterly review", "<p>Numbers &amp; plans</p>");
     original.has_attachments = true;
     original.importance = "high".to_owned();
@@ -298,10 +233,7 @@ async fn stored_emails_round_trip_and_participants_are_replaced(db: TestDb) {
     original.participants.push(participant(ParticipantRole::To, "ann@contoso.com", "Duplicate Ann"));
     original.participants.push(participant(ParticipantRole::Bcc, "eve@contoso.com", ""));
     let upserts = vec![(original.clone(), copy("g1", "inbox", Direction::Inbound))];
-    store
-        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &upserts, &[], &next_link(1)).await.unwrap();
 
     let mut expected = original.clone();
     expected.participants.remove(3); // the second (to, ann) is a duplicate: the first wins
@@ -317,19 +249,7 @@ async fn stored_emails_round_trip_and_participants_are_replaced(db: TestDb) {
     ];
     let mut read = copy("g1", "inbox", Direction::Inbound);
     read.is_read = true;
-    let outcome = store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &[(updated.clone(), read)],
-            &[],
-            &[],
-            &next(2),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &[(updated.clone(), read)], &[], &next_link(2)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_updated: 1, ..PageOutcome::default() });
     let stored = store.email_by_message_id(ws, "<rt@x>").await.unwrap().unwrap();
     assert_eq!(stored.subject, updated.subject);
@@ -349,43 +269,11 @@ async fn stored_emails_round_trip_and_participants_are_replaced(db: TestDb) {
 
 async fn concurrent_pages_of_two_mailboxes_dedupe_without_deadlock(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, bob) = setup(store).await;
+    let (ws, ann, bob) = ann_and_bob(store).await;
     // Both mailboxes hold the same 40 emails; their pages list them in
     // opposite orders and run at the same time.
     let ids: Vec<String> = (0..40).map(|n| format!("<shared-{n:02}@x>")).collect();
-    let ingest = |mailbox: MailboxId, prefix: &'static str, reverse: bool| {
-        let store = store.clone();
-        let mut ids = ids.clone();
-        if reverse {
-            ids.reverse();
-        }
-        tokio::spawn(async move {
-            for (n, chunk) in ids.chunks(8).enumerate() {
-                let upserts: Vec<(EmailRecord, EmailCopy)> = chunk
-                    .iter()
-                    .map(|id| {
-                        (email(id, "Shared", "<p>x</p>"), copy(&format!("{prefix}{id}"), "inbox", Direction::Inbound))
-                    })
-                    .collect();
-                store
-                    .apply_mail_page(
-                        ws,
-                        mailbox,
-                        "inbox",
-                        &upserts,
-                        &[],
-                        &[],
-                        &next(n as u32),
-                        tac_store::RoundState::default(),
-                    )
-                    .await
-                    .unwrap();
-            }
-        })
-    };
-    let (a, b) = tokio::join!(ingest(ann, "a-", false), ingest(bob, "b-", true));
-    a.unwrap();
-    b.unwrap();
+    store_concurrently(store, ws, [(ann, "inbox", "a-"), (bob, "inbox", "b-")], &ids).await;
     assert_eq!(store.email_count(ws).await.unwrap(), 40);
     assert_eq!(store.email_copies(ws, ann).await.unwrap().len(), 40);
     assert_eq!(store.email_copies(ws, bob).await.unwrap().len(), 40);
@@ -393,7 +281,7 @@ async fn concurrent_pages_of_two_mailboxes_dedupe_without_deadlock(db: TestDb) {
 
 async fn a_page_listing_an_email_twice_counts_like_items_applied_one_by_one(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     // m1 is in the inbox twice (two immutable ids), g2 is listed twice (the
     // second time read), and the last record of m1 wins.
     let mut second = email("<m1@x>", "About m1 (edited)", "<p>Hello again</p>");
@@ -406,10 +294,7 @@ async fn a_page_listing_an_email_twice_counts_like_items_applied_one_by_one(db: 
         (second.clone(), copy("g1b", "inbox", Direction::Inbound)),
         (email("<m2@x>", "About m2", "<p>Hello</p>"), read),
     ];
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &upserts, &[], &next_link(1)).await.unwrap();
     assert_eq!(
         outcome,
         PageOutcome {
@@ -426,10 +311,7 @@ async fn a_page_listing_an_email_twice_counts_like_items_applied_one_by_one(db: 
         copies.iter().map(|c| (c.graph_id.as_str(), c.internet_message_id.as_str(), c.is_read)).collect();
     assert_eq!(read, [("g1a", "<m1@x>", false), ("g1b", "<m1@x>", false), ("g2", "<m2@x>", true)]);
 
-    let again = store
-        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let again = apply_mail(store, ws, ann, "inbox", &upserts, &[], &next_link(1)).await.unwrap();
     // Item by item: m1's first record differs from the stored (second) one,
     // and g2 flips to unread and back.
     assert_eq!(
@@ -440,37 +322,15 @@ async fn a_page_listing_an_email_twice_counts_like_items_applied_one_by_one(db: 
 
 async fn an_email_seen_again_unchanged_is_not_rewritten(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, bob) = setup(store).await;
+    let (ws, ann, bob) = ann_and_bob(store).await;
     let shared = email("<m1@x>", "Shared", "<p>Hello</p>");
-    store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &[(shared.clone(), copy("a1", "inbox", Direction::Inbound))],
-            &[],
-            &[],
-            &next(1),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    let ann_copy = [(shared.clone(), copy("a1", "inbox", Direction::Inbound))];
+    apply_mail(store, ws, ann, "inbox", &ann_copy, &[], &next_link(1)).await.unwrap();
     let before = stamps(&db).await;
 
     // Bob's copy of the same message: only a copy is written.
-    let outcome = store
-        .apply_mail_page(
-            ws,
-            bob,
-            "inbox-b",
-            &[(shared.clone(), copy("b1", "inbox-b", Direction::Inbound))],
-            &[],
-            &[],
-            &next(1),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    let bob_copy = [(shared.clone(), copy("b1", "inbox-b", Direction::Inbound))];
+    let outcome = apply_mail(store, ws, bob, "inbox-b", &bob_copy, &[], &next_link(1)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_added: 1, ..PageOutcome::default() });
     assert_eq!(stamps(&db).await, before);
 
@@ -478,19 +338,8 @@ async fn an_email_seen_again_unchanged_is_not_rewritten(db: TestDb) {
     let mut changed = shared.clone();
     changed.received_at += chrono::Duration::seconds(5);
     changed.participants[2].name = "Robert Roe".to_owned();
-    store
-        .apply_mail_page(
-            ws,
-            bob,
-            "inbox-b",
-            &[(changed.clone(), copy("b1", "inbox-b", Direction::Inbound))],
-            &[],
-            &[],
-            &next(2),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    let bob_changed = [(changed.clone(), copy("b1", "inbox-b", Direction::Inbound))];
+    apply_mail(store, ws, bob, "inbox-b", &bob_changed, &[], &next_link(2)).await.unwrap();
     let after = stamps(&db).await;
     assert_ne!(after.0, before.0);
     assert_eq!(after.1, before.1, "participants are renamed in place");
@@ -500,14 +349,11 @@ async fn an_email_seen_again_unchanged_is_not_rewritten(db: TestDb) {
 /// Enough items that every batched statement is split in several.
 async fn a_page_larger_than_one_statement_is_written_in_batches(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     let ids: Vec<(String, String)> = (0..3_700).map(|n| (format!("<bulk-{n:05}@x>"), format!("g{n:05}"))).collect();
     let refs: Vec<(&str, &str)> = ids.iter().map(|(m, g)| (m.as_str(), g.as_str())).collect();
     let upserts = page(&refs, "inbox", Direction::Inbound);
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &upserts, &[], &next_link(1)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_added: 3_700, copies_added: 3_700, ..PageOutcome::default() });
     assert_eq!(store.email_count(ws).await.unwrap(), 3_700);
 
@@ -521,20 +367,14 @@ async fn a_page_larger_than_one_statement_is_written_in_batches(db: TestDb) {
             (email, EmailCopy { is_read: true, ..copy.clone() })
         })
         .collect();
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &changed, &[], &[], &next(2), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &changed, &[], &next_link(2)).await.unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 3_700, copies_updated: 3_700, ..PageOutcome::default() });
     let last = store.email_by_message_id(ws, "<bulk-03699@x>").await.unwrap().unwrap();
     assert_eq!((last.subject.as_str(), last.participants.len()), ("About <bulk-03699@x> (edited)", 4));
     assert!(store.email_copies(ws, ann).await.unwrap().iter().all(|c| c.is_read));
 
     let gone: Vec<String> = ids.iter().map(|(_, g)| g.clone()).collect();
-    let outcome = store
-        .apply_mail_page(ws, ann, "inbox", &[], &gone, &[], &next(3), tac_store::RoundState::default())
-        .await
-        .unwrap();
+    let outcome = apply_mail(store, ws, ann, "inbox", &[], &gone, &next_link(3)).await.unwrap();
     assert_eq!(outcome, PageOutcome { copies_removed: 3_700, ..PageOutcome::default() });
 }
 
@@ -560,41 +400,11 @@ async fn stamps(db: &TestDb) -> (String, Vec<i64>) {
 
 async fn concurrent_pages_of_two_folders_of_one_mailbox_share_copies(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     // The same messages (same immutable ids) reported by two folders at
     // once, as during a move: each copy ends up once, in either folder.
     let ids: Vec<String> = (0..40).map(|n| format!("<moved-{n:02}@x>")).collect();
-    let ingest = |folder: &'static str, reverse: bool| {
-        let store = store.clone();
-        let mut ids = ids.clone();
-        if reverse {
-            ids.reverse();
-        }
-        tokio::spawn(async move {
-            for (n, chunk) in ids.chunks(8).enumerate() {
-                let upserts: Vec<(EmailRecord, EmailCopy)> = chunk
-                    .iter()
-                    .map(|id| (email(id, "Moved", "<p>x</p>"), copy(&format!("g-{id}"), folder, Direction::Inbound)))
-                    .collect();
-                store
-                    .apply_mail_page(
-                        ws,
-                        ann,
-                        folder,
-                        &upserts,
-                        &[],
-                        &[],
-                        &next(n as u32),
-                        tac_store::RoundState::default(),
-                    )
-                    .await
-                    .unwrap();
-            }
-        })
-    };
-    let (a, b) = tokio::join!(ingest("inbox", false), ingest("archive", true));
-    a.unwrap();
-    b.unwrap();
+    store_concurrently(store, ws, [(ann, "inbox", "g-"), (ann, "archive", "g-")], &ids).await;
     assert_eq!(store.email_count(ws).await.unwrap(), 40);
     let copies = store.email_copies(ws, ann).await.unwrap();
     assert_eq!(copies.len(), 40);
@@ -606,7 +416,7 @@ async fn concurrent_pages_of_two_folders_of_one_mailbox_share_copies(db: TestDb)
 /// finds the row after its look-up did not, and takes it as existing.
 async fn rows_inserted_by_another_writer_during_a_page_count_as_existing(db: TestDb) {
     let store = &db.store;
-    let (ws, ann, _) = setup(store).await;
+    let (ws, ann, _) = ann_and_bob(store).await;
     let stale = format!(
         "insert into email (
              workspace_id, internet_message_id, conversation_id, subject, body_html, body_preview, body_text,
@@ -617,13 +427,8 @@ async fn rows_inserted_by_another_writer_during_a_page_count_as_existing(db: Tes
         T = "2025-03-01T00:00:00+00:00"
     );
     let upserts = page(&[("<m1@x>", "g1"), ("<m2@x>", "g2")], "inbox", Direction::Inbound);
-    let outcome = with_uncommitted(
-        &db,
-        &stale,
-        store.apply_mail_page(ws, ann, "inbox", &upserts, &[], &[], &next(1), tac_store::RoundState::default()),
-    )
-    .await
-    .unwrap();
+    let outcome =
+        with_uncommitted(&db, &stale, apply_mail(store, ws, ann, "inbox", &upserts, &[], &next_link(1))).await.unwrap();
     assert_eq!(
         outcome,
         PageOutcome { records_added: 1, records_existing: 1, copies_added: 2, ..PageOutcome::default() }
@@ -637,13 +442,9 @@ async fn rows_inserted_by_another_writer_during_a_page_count_as_existing(db: Tes
          from email where internet_message_id = '<m1@x>'"
     );
     let moved = page(&[("<m1@x>", "g3")], "inbox", Direction::Inbound);
-    let outcome = with_uncommitted(
-        &db,
-        &other_folder,
-        store.apply_mail_page(ws, ann, "inbox", &moved, &[], &[], &next(2), tac_store::RoundState::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = with_uncommitted(&db, &other_folder, apply_mail(store, ws, ann, "inbox", &moved, &[], &next_link(2)))
+        .await
+        .unwrap();
     assert_eq!(outcome, PageOutcome { records_existing: 1, copies_moved: 1, ..PageOutcome::default() });
     let copies = folders(&store.email_copies(ws, ann).await.unwrap());
     assert_eq!(copies, [row("g1", "inbox", false), row("g2", "inbox", false), row("g3", "inbox", false)]);
@@ -653,28 +454,31 @@ async fn rows_inserted_by_another_writer_during_a_page_count_as_existing(db: Tes
 /// commits a moment later, while `during` waits for that transaction.
 async fn with_uncommitted<T>(db: &TestDb, sql: &str, during: impl std::future::Future<Output = T>) -> T {
     use sqlx::Connection as _;
-    let pause = std::time::Duration::from_millis(300);
-    let statement = || sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
     match db.store.backend() {
         Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            sqlx::raw_sql("begin immediate").execute(&mut conn).await.unwrap();
-            statement().execute(&mut conn).await.unwrap();
-            let commit = async {
-                tokio::time::sleep(pause).await;
-                sqlx::raw_sql("commit").execute(&mut conn).await.unwrap();
-            };
-            tokio::join!(during, commit).0
+            let conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            commit_later(conn, "begin immediate", sql, during).await
         }
         Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            sqlx::raw_sql("begin").execute(&mut conn).await.unwrap();
-            statement().execute(&mut conn).await.unwrap();
-            let commit = async {
-                tokio::time::sleep(pause).await;
-                sqlx::raw_sql("commit").execute(&mut conn).await.unwrap();
-            };
-            tokio::join!(during, commit).0
+            let conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            commit_later(conn, "begin", sql, during).await
         }
     }
+}
+
+/// `with_uncommitted` on a connection of either engine, whose transaction
+/// starts with `begin`.
+async fn commit_later<C, T>(mut conn: C, begin: &str, sql: &str, during: impl std::future::Future<Output = T>) -> T
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let run = |statement: &str| sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()));
+    run(begin).execute(&mut conn).await.unwrap();
+    run(sql).execute(&mut conn).await.unwrap();
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        run("commit").execute(&mut conn).await.unwrap();
+    };
+    tokio::join!(during, commit).0
 }

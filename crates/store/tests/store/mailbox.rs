@@ -1,5 +1,5 @@
 use crate::both_backends;
-use crate::common::{TestDb, at};
+use crate::common::{TestDb, ann_and_bob, apply_mail, at, next_link};
 use tac_core::records::MailboxState;
 use tac_store::{CursorScope, MailboxId, StoreError, SyncCursor};
 
@@ -11,9 +11,7 @@ both_backends!(
 
 async fn mailbox_state_errors_and_counts_are_recorded(db: TestDb) {
     let store = &db.store;
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
-    let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
+    let (ws, ann, bob) = ann_and_bob(store).await;
     assert_eq!(store.upsert_mailbox(ws, "u-ann", "ann.lee@contoso.com").await.unwrap(), ann, "one per user");
 
     let rows = store.mailboxes(ws).await.unwrap();
@@ -57,9 +55,7 @@ async fn mailbox_state_errors_and_counts_are_recorded(db: TestDb) {
 
 async fn cursors_are_kept_per_mailbox_and_scope(db: TestDb) {
     let store = &db.store;
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
-    let bob = store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
+    let (ws, ann, bob) = ann_and_bob(store).await;
     let inbox = CursorScope::Folder("inbox-id");
     assert_eq!(store.cursor(ws, ann, inbox).await.unwrap(), None);
 
@@ -99,19 +95,7 @@ async fn mailboxes_of_another_workspace_are_not_found(db: TestDb) {
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
     let err = store.record_mailbox_success(two, MailboxId(ann.0 + 1000)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
-    let err = store
-        .apply_mail_page(
-            two,
-            ann,
-            "inbox",
-            &[],
-            &[],
-            &[],
-            &SyncCursor::NextLink("x".into()),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = apply_mail(store, two, ann, "inbox", &[], &[], &next_link(1)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound("mailbox")), "{err:?}");
     assert!(store.mailboxes(two).await.unwrap().is_empty());
 }

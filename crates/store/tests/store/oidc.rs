@@ -1,5 +1,5 @@
 use crate::both_backends;
-use crate::common::{TestDb, at};
+use crate::common::{TestDb, at, two_workspaces};
 use chrono::Duration;
 use tac_core::records::{DirectoryGroup, DirectoryRole, DirectoryUser, GLOBAL_ADMINISTRATOR_TEMPLATE};
 use tac_store::{NewMicrosoftUser, NewPortalUser, Role, StoreError, WorkspaceId};
@@ -27,15 +27,9 @@ fn microsoft(email: &str) -> NewMicrosoftUser {
     }
 }
 
-async fn two_workspaces(db: &TestDb) -> (WorkspaceId, WorkspaceId) {
-    let a = db.store.ensure_workspace("default").await.unwrap();
-    let b = db.store.ensure_workspace("other").await.unwrap();
-    (a, b)
-}
-
 async fn microsoft_users_are_found_by_tenant_and_object_id_within_their_workspace(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     assert!(store.portal_user_by_microsoft_id(ws, TID, OID).await.unwrap().is_none());
     let user = store.provision_microsoft_user(ws, &microsoft("AbeLi@Contoso.com")).await.unwrap();
     assert_eq!(user.role, Role::Member);
@@ -57,7 +51,7 @@ async fn microsoft_users_are_found_by_tenant_and_object_id_within_their_workspac
 
 async fn provisioning_creates_a_member_once_and_never_takes_over_an_email(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let first = store.provision_microsoft_user(ws, &microsoft("abeli@contoso.com")).await.unwrap();
     let again = store.provision_microsoft_user(ws, &microsoft("abeli@contoso.com")).await.unwrap();
     assert_eq!(first.id, again.id, "the same person gets the same row");
@@ -95,7 +89,7 @@ async fn provisioning_creates_a_member_once_and_never_takes_over_an_email(db: Te
 
 async fn an_explicit_link_keeps_the_role_and_one_account_links_to_one_user(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let local = NewPortalUser {
         email: "root@contoso.com".to_owned(),
         display_name: "Root".to_owned(),
@@ -120,7 +114,7 @@ async fn an_explicit_link_keeps_the_role_and_one_account_links_to_one_user(db: T
 
 async fn profiles_follow_the_claims_unless_the_email_is_taken(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let user = store.provision_microsoft_user(ws, &microsoft("abeli@contoso.com")).await.unwrap();
     store.update_microsoft_profile(ws, user.id, "Abraham@Contoso.com", "Abraham Lincoln").await.unwrap();
     let row = store.portal_user(ws, user.id).await.unwrap().unwrap();
@@ -141,7 +135,7 @@ async fn profiles_follow_the_claims_unless_the_email_is_taken(db: TestDb) {
 
 async fn sign_ins_under_way_are_used_once_bound_to_a_browser_and_expire(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let now = at(10, 9);
     let later = now + Duration::minutes(10);
     let admin = store
@@ -189,7 +183,7 @@ async fn sign_ins_under_way_are_used_once_bound_to_a_browser_and_expire(db: Test
 
 async fn the_sign_in_group_is_a_workspace_setting_checked_against_synced_members(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     assert_eq!(store.sign_in_group(ws).await.unwrap(), None, "everyone by default");
     store.set_sign_in_group(ws, Some("AAAAAAAA-0000-0000-0000-000000000001")).await.unwrap();
     assert_eq!(store.sign_in_group(ws).await.unwrap().as_deref(), Some("aaaaaaaa-0000-0000-0000-000000000001"));
@@ -249,7 +243,7 @@ async fn linked_member(db: &TestDb, ws: WorkspaceId, email: &str, oid: &str) -> 
 
 async fn chosen_entra_roles_promote_their_holders_and_demote_only_admins_they_made(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let roles = [
         role("R-GA", &GLOBAL_ADMINISTRATOR_TEMPLATE.to_uppercase(), "Global Administrator"),
         role("r-ua", USER_ADMINISTRATOR, "User Administrator"),
@@ -321,7 +315,7 @@ async fn chosen_entra_roles_promote_their_holders_and_demote_only_admins_they_ma
 
 async fn unlinking_keeps_a_password_account_and_takes_an_entra_admin_role_with_it(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     store
         .replace_directory_roles(
             ws,

@@ -1,7 +1,7 @@
 use crate::both_backends;
-use crate::common::{TestDb, at};
+use crate::common::{TestDb, at, two_workspaces};
 use chrono::Duration;
-use tac_store::{NewPortalUser, Role, StoreError, WorkspaceId, token_hash};
+use tac_store::{NewPortalUser, Role, StoreError, token_hash};
 
 both_backends!(
     users_are_found_by_email_in_any_case_and_by_id_within_their_workspace,
@@ -27,15 +27,9 @@ fn user(email: &str, role: Role) -> NewPortalUser {
     }
 }
 
-async fn two_workspaces(db: &TestDb) -> (WorkspaceId, WorkspaceId) {
-    let a = db.store.ensure_workspace("default").await.unwrap();
-    let b = db.store.ensure_workspace("other").await.unwrap();
-    (a, b)
-}
-
 async fn users_are_found_by_email_in_any_case_and_by_id_within_their_workspace(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let id = store.create_portal_user(ws, &user("  Ann@Contoso.COM ", Role::Member)).await.unwrap();
 
     let found = store.portal_user_by_email(ws, "ann@contoso.com").await.unwrap().expect("found by email");
@@ -56,7 +50,7 @@ async fn users_are_found_by_email_in_any_case_and_by_id_within_their_workspace(d
 
 async fn a_second_user_with_the_same_email_is_refused_by_name(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     store.create_portal_user(ws, &user("ann@contoso.com", Role::Admin)).await.unwrap();
     let err = store.create_portal_user(ws, &user("ANN@contoso.com", Role::Member)).await.unwrap_err();
     assert!(matches!(&err, StoreError::UserExists { email } if email == "ann@contoso.com"), "{err:?}");
@@ -70,7 +64,7 @@ async fn a_second_user_with_the_same_email_is_refused_by_name(db: TestDb) {
 
 async fn admins_are_counted_per_workspace(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     assert_eq!(store.count_admins(ws).await.unwrap(), 0);
     store.create_portal_user(ws, &user("a@contoso.com", Role::Admin)).await.unwrap();
     store.create_portal_user(ws, &user("b@contoso.com", Role::Member)).await.unwrap();
@@ -81,7 +75,7 @@ async fn admins_are_counted_per_workspace(db: TestDb) {
 
 async fn password_hash_and_last_login_are_updated(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let id = store.create_portal_user(ws, &user("ann@contoso.com", Role::Member)).await.unwrap();
     store.set_password_hash(ws, id, "$argon2id$new").await.unwrap();
     store.record_login(ws, id, at(5, 9)).await.unwrap();
@@ -96,7 +90,7 @@ async fn password_hash_and_last_login_are_updated(db: TestDb) {
 
 async fn sessions_are_stored_by_token_hash_and_load_with_role_and_csrf_token_until_they_expire(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let id = store.create_portal_user(ws, &user("ann@contoso.com", Role::Admin)).await.unwrap();
     let token = "session-token-0123456789abcdef";
     store.create_session(ws, id, token, "csrf-1", at(5, 9), at(5, 21)).await.unwrap();
@@ -125,7 +119,7 @@ async fn sessions_are_stored_by_token_hash_and_load_with_role_and_csrf_token_unt
 
 async fn deleting_sessions_ends_them(db: TestDb) {
     let store = &db.store;
-    let (ws, _) = two_workspaces(&db).await;
+    let (ws, _) = two_workspaces(store).await;
     let ann = store.create_portal_user(ws, &user("ann@contoso.com", Role::Member)).await.unwrap();
     let bob = store.create_portal_user(ws, &user("bob@contoso.com", Role::Member)).await.unwrap();
     store.create_session(ws, ann, "ann-1", "c", at(5, 9), at(6, 9)).await.unwrap();
@@ -148,7 +142,7 @@ async fn deleting_sessions_ends_them(db: TestDb) {
 
 async fn login_failures_are_counted_by_account_source_and_both_since_a_time(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     let start = at(5, 9);
     for minute in [1, 2, 3] {
         store.record_login_failure(ws, "Ann@Contoso.com", "10.0.0.1", start + Duration::minutes(minute)).await.unwrap();
@@ -180,7 +174,7 @@ async fn login_failures_are_counted_by_account_source_and_both_since_a_time(db: 
 
 async fn concurrent_attempts_are_reserved_one_at_a_time_and_counted_as_many(db: TestDb) {
     let store = db.store.clone();
-    let (ws, _) = two_workspaces(&db).await;
+    let (ws, _) = two_workspaces(&store).await;
     let now = at(5, 9);
     let mut attempts = tokio::task::JoinSet::new();
     for _ in 0..40 {
@@ -204,7 +198,7 @@ async fn concurrent_attempts_are_reserved_one_at_a_time_and_counted_as_many(db: 
 
 async fn clearing_failures_forgets_the_email_but_not_the_address(db: TestDb) {
     let store = &db.store;
-    let (ws, _) = two_workspaces(&db).await;
+    let (ws, _) = two_workspaces(store).await;
     let start = at(5, 9);
     store.record_login_failure(ws, "ann@contoso.com", "10.0.0.1", start + Duration::minutes(1)).await.unwrap();
     store.record_login_failure(ws, "bob@contoso.com", "10.0.0.1", start + Duration::minutes(2)).await.unwrap();
@@ -217,7 +211,7 @@ async fn clearing_failures_forgets_the_email_but_not_the_address(db: TestDb) {
 
 async fn a_setup_token_creates_the_first_admin_once(db: TestDb) {
     let store = &db.store;
-    let (ws, _) = two_workspaces(&db).await;
+    let (ws, _) = two_workspaces(store).await;
     store.create_setup_token(ws, "setup-1", at(5, 9), at(6, 9)).await.unwrap();
     store.create_setup_token(ws, "setup-2", at(5, 9), at(6, 9)).await.unwrap();
     assert!(store.setup_token_is_valid(ws, "setup-1", at(5, 10)).await.unwrap());
@@ -246,7 +240,7 @@ async fn a_setup_token_creates_the_first_admin_once(db: TestDb) {
 
 async fn an_expired_or_unknown_setup_token_is_refused_and_changes_nothing(db: TestDb) {
     let store = &db.store;
-    let (ws, other) = two_workspaces(&db).await;
+    let (ws, other) = two_workspaces(store).await;
     store.create_setup_token(ws, "setup-1", at(5, 9), at(6, 9)).await.unwrap();
     assert!(!store.setup_token_is_valid(ws, "setup-1", at(6, 9)).await.unwrap(), "expired at its expiry");
     assert!(!store.setup_token_is_valid(other, "setup-1", at(5, 10)).await.unwrap(), "another workspace");
@@ -261,7 +255,7 @@ async fn an_expired_or_unknown_setup_token_is_refused_and_changes_nothing(db: Te
 
 async fn setup_refuses_when_an_admin_exists(db: TestDb) {
     let store = &db.store;
-    let (ws, _) = two_workspaces(&db).await;
+    let (ws, _) = two_workspaces(store).await;
     store.create_portal_user(ws, &user("root@contoso.com", Role::Admin)).await.unwrap();
     store.create_setup_token(ws, "setup-1", at(5, 9), at(6, 9)).await.unwrap();
     let err = store.create_first_admin(ws, "setup-1", &user("ann@contoso.com", Role::Admin), at(5, 10)).await;

@@ -2,11 +2,11 @@
 //! within the workspace, on both engines and through both of SQLite's plans.
 
 use crate::both_backends;
-use crate::common::{TestDb, at, copy, email};
+use crate::common::{TestDb, ann_and_bob, apply_mail, at, copy, email, next_link};
 use chrono::{DateTime, Duration, Utc};
 use tac_core::records::{Direction, EmailRecord};
 use tac_core::timeline::TimelineItem;
-use tac_store::{Store, StoreError, SyncCursor, TimelineQuery, WorkspaceId};
+use tac_store::{Store, StoreError, TimelineQuery, WorkspaceId};
 
 both_backends!(
     search_finds_words_in_subject_and_body,
@@ -37,8 +37,7 @@ fn message_ids(items: Vec<TimelineItem>) -> Vec<String> {
 
 async fn search_finds_words_in_subject_and_body(db: TestDb) {
     let store = &db.store;
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let (ws, ann, _) = ann_and_bob(store).await;
     let dated = |mut e: EmailRecord, day| {
         e.sent_at = at(day, 9);
         e
@@ -57,19 +56,7 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
         ),
         (dated(email("<c@x>", "Unrelated", "<p>Nothing to see</p>"), 1), copy("g3", "inbox", Direction::Inbound)),
     ];
-    store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &upserts,
-            &[],
-            &[],
-            &SyncCursor::NextLink("n".into()),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &upserts, &[], &next_link(1)).await.unwrap();
 
     assert_eq!(search(store, ws, "budget", 10).await, ["<b@x>", "<a@x>"], "newest first");
     assert_eq!(search(store, ws, "FORECAST", 10).await, ["<a@x>"], "body words, any case; not CSS");
@@ -82,19 +69,7 @@ async fn search_finds_words_in_subject_and_body(db: TestDb) {
         dated(email("<c@x>", "Budget summit", "<p>Nothing to see</p>"), 1),
         copy("g3", "inbox", Direction::Inbound),
     )];
-    store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &renamed,
-            &[],
-            &[],
-            &SyncCursor::NextLink("n2".into()),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &renamed, &[], &next_link(2)).await.unwrap();
     assert_eq!(search(store, ws, "budget", 10).await, ["<b@x>", "<a@x>", "<c@x>"]);
     assert!(search(store, ws, "unrelated", 10).await.is_empty());
 
@@ -110,8 +85,7 @@ async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
     const OLD: usize = 20_400;
     const RECENT: usize = 5_100;
     let store = &db.store;
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let (ws, ann, _) = ann_and_bob(store).await;
     let start = at(1, 0) - Duration::days(60);
     // Every email says "report"; the old ones all say "legacy", and of the
     // recent ones only every 600th does.
@@ -127,11 +101,7 @@ async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
     // Stored newest first, so that email ids run against time as a backfill leaves them.
     let all: Vec<_> = (0..OLD + RECENT).rev().map(record).collect();
     for (n, page) in all.chunks(1_000).enumerate() {
-        let cursor = SyncCursor::NextLink(format!("n{n}"));
-        store
-            .apply_mail_page(ws, ann, "inbox", page, &[], &[], &cursor, tac_store::RoundState::default())
-            .await
-            .unwrap();
+        apply_mail(store, ws, ann, "inbox", page, &[], &next_link(n as u32)).await.unwrap();
     }
     let id = |i: usize| format!("<{i}@x>");
 
@@ -157,25 +127,12 @@ async fn common_words_page_newest_first_even_when_they_are_all_old(db: TestDb) {
 
 async fn hostile_queries_return_ok_without_error(db: TestDb) {
     let store = &db.store;
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let (ws, ann, _) = ann_and_bob(store).await;
     let upserts = vec![(
         email("<a@x>", "Say \"hi\" to NEAR partners", "<p>a*b (draft) 1=1</p>"),
         copy("g1", "inbox", Direction::Inbound),
     )];
-    store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &upserts,
-            &[],
-            &[],
-            &SyncCursor::NextLink("n".into()),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &upserts, &[], &next_link(1)).await.unwrap();
 
     let hostile = [
         "\"",
@@ -247,8 +204,7 @@ async fn hostile_queries_return_ok_without_error(db: TestDb) {
 
 async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) {
     let store = &db.store;
-    let ws = store.ensure_workspace("default").await.unwrap();
-    let ann = store.upsert_mailbox(ws, "u-ann", "ann@contoso.com").await.unwrap();
+    let (ws, ann, _) = ann_and_bob(store).await;
     let second = at(10, 9);
     let record = |n: u32, sent: DateTime<Utc>| {
         let mut e = email(&format!("<{n}@x>"), &format!("offer {n}"), "<p>terms</p>");
@@ -260,19 +216,7 @@ async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) 
     let mut page: Vec<_> = (1..=5).map(|n| record(n, second)).collect();
     page.push(record(6, second - Duration::seconds(1)));
     page.push(record(7, second + Duration::milliseconds(1_500)));
-    store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &page,
-            &[],
-            &[],
-            &SyncCursor::NextLink("n".into()),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &page, &[], &next_link(1)).await.unwrap();
     let expected = ["<7@x>", "<5@x>", "<4@x>", "<3@x>", "<2@x>", "<1@x>", "<6@x>"];
 
     // Two at a time, following the cursor: every hit once, newest first,
@@ -299,19 +243,7 @@ async fn hits_in_one_second_page_in_order_and_follow_a_changed_time(db: TestDb) 
 
     // An email whose sent time changes moves in the order.
     let moved = vec![record(1, second + Duration::hours(1))];
-    store
-        .apply_mail_page(
-            ws,
-            ann,
-            "inbox",
-            &moved,
-            &[],
-            &[],
-            &SyncCursor::NextLink("n2".into()),
-            tac_store::RoundState::default(),
-        )
-        .await
-        .unwrap();
+    apply_mail(store, ws, ann, "inbox", &moved, &[], &next_link(2)).await.unwrap();
     assert_eq!(search(store, ws, "offer", 3).await, ["<1@x>", "<7@x>", "<5@x>"]);
     assert_eq!(search(store, ws, "terms", 50).await.len(), 7, "body words still indexed once each");
 }
