@@ -28,6 +28,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sqlx::QueryBuilder;
+use sqlx::query_builder::Separated;
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::Instant;
@@ -568,33 +569,21 @@ macro_rules! generator {
                     sqlx::raw_sql(sql).execute(&mut *conn).await?;
                 }
                 let started = Instant::now();
-                let mut next = 0;
-                while next < world.emails {
-                    let end_tx = (next + EMAILS_PER_TRANSACTION).min(world.emails);
-                    let mut tx = Connection::begin(&mut *conn).await?;
-                    while next < end_tx {
-                        let end = (next + BATCH).min(end_tx);
-                        let batch: Vec<EmailGen> = (next..end).map(|i| world.email(i)).collect();
-                        emails(&mut tx, ws, world, &batch).await?;
-                        next = end;
+                let emails_done = |done| {
+                    if done % 200_000 == 0 || done == world.emails {
+                        println!("  {done:>9} emails   {:>6.1} s", started.elapsed().as_secs_f64());
                     }
-                    tx.commit().await?;
-                    if next % 200_000 == 0 || next == world.emails {
-                        println!("  {next:>9} emails   {:>6.1} s", started.elapsed().as_secs_f64());
-                    }
-                }
-                let mut next = 0;
-                while next < world.meetings {
-                    let end_tx = (next + EMAILS_PER_TRANSACTION).min(world.meetings);
-                    let mut tx = Connection::begin(&mut *conn).await?;
-                    while next < end_tx {
-                        let end = (next + BATCH).min(end_tx);
-                        let batch: Vec<MeetingGen> = (next..end).map(|j| world.meeting(j)).collect();
-                        meetings(&mut tx, ws, world, &batch).await?;
-                        next = end;
-                    }
-                    tx.commit().await?;
-                }
+                };
+                in_transactions(&mut conn, world.emails, emails_done, async |tx, items| {
+                    let batch: Vec<EmailGen> = items.map(|i| world.email(i)).collect();
+                    emails(tx, ws, world, &batch).await
+                })
+                .await?;
+                in_transactions(&mut conn, world.meetings, |_| {}, async |tx, items| {
+                    let batch: Vec<MeetingGen> = items.map(|j| world.meeting(j)).collect();
+                    meetings(tx, ws, world, &batch).await
+                })
+                .await?;
                 println!("  {:>9} meetings {:>6.1} s", world.meetings, started.elapsed().as_secs_f64());
                 for sql in $teardown {
                     sqlx::raw_sql(sql).execute(&mut *conn).await?;
@@ -602,69 +591,143 @@ macro_rules! generator {
                 Ok(())
             }
 
-            async fn emails(conn: &mut Conn, ws: i64, world: &World, batch: &[EmailGen]) -> sqlx::Result<()> {
-                let now = world.now;
-                for chunk in batch.chunks(MAX_BINDS / 14) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "insert into email (id, workspace_id, internet_message_id, conversation_id, subject, body_html,
-                         body_preview, body_text, sent_at, received_at, has_attachments, importance, is_private,
-                         fingerprint, created_at, updated_at) ",
-                    );
-                    q.push_values(chunk, |mut row, e| {
-                        row.push_bind(e.id)
-                            .push_bind(ws)
-                            .push_bind(e.message_id.as_str())
-                            .push_bind(e.conversation.as_str())
-                            .push_bind(e.subject.as_str())
-                            .push_bind(e.html.as_str())
-                            .push_bind(e.preview.as_str())
-                            .push_bind(e.text.as_str())
-                            .push_bind(e.sent)
-                            .push_bind(e.received)
-                            .push_bind(e.attachments)
-                            .push("'normal'")
-                            .push("false")
-                            .push_bind(format!("fp{}", e.id))
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
+            /// Items `0..total`, `BATCH` at a time and `EMAILS_PER_TRANSACTION`
+            /// to a transaction: `write` makes and inserts a batch, and
+            /// `committed` hears how many are in after each commit.
+            async fn in_transactions(
+                conn: &mut Conn,
+                total: u64,
+                mut committed: impl FnMut(u64),
+                mut write: impl AsyncFnMut(&mut Conn, std::ops::Range<u64>) -> sqlx::Result<()>,
+            ) -> sqlx::Result<()> {
+                let mut next = 0;
+                while next < total {
+                    let end_tx = (next + EMAILS_PER_TRANSACTION).min(total);
+                    let mut tx = Connection::begin(&mut *conn).await?;
+                    while next < end_tx {
+                        let end = (next + BATCH).min(end_tx);
+                        write(&mut tx, next..end).await?;
+                        next = end;
+                    }
+                    tx.commit().await?;
+                    committed(next);
+                }
+                Ok(())
+            }
+
+            /// Inserts `rows` with `insert` (the statement up to its values),
+            /// as many to a statement as rows of `binds` bind parameters fit
+            /// in `MAX_BINDS`; `values` pushes one row's.
+            async fn insert_all<T>(
+                conn: &mut Conn,
+                insert: &str,
+                rows: &[T],
+                binds: usize,
+                mut values: impl FnMut(Separated<'_, Db, &'static str>, &T),
+            ) -> sqlx::Result<()> {
+                for chunk in rows.chunks(MAX_BINDS / binds) {
+                    let mut q = QueryBuilder::<Db>::new(insert);
+                    q.push_values(chunk, &mut values);
                     q.build().execute(&mut *conn).await?;
                 }
+                Ok(())
+            }
+
+            /// Inserts a batch of emails with their participants and copies.
+            async fn emails(conn: &mut Conn, ws: i64, world: &World, batch: &[EmailGen]) -> sqlx::Result<()> {
+                const EMAIL: &str =
+                    "insert into email (id, workspace_id, internet_message_id, conversation_id, subject, body_html,
+                         body_preview, body_text, sent_at, received_at, has_attachments, importance, is_private,
+                         fingerprint, created_at, updated_at) ";
+                const PARTICIPANT: &str =
+                    "insert into email_participant (workspace_id, email_id, role, address, name) ";
+                const COPY: &str =
+                    "insert into email_copy (workspace_id, mailbox_id, email_id, graph_id, folder_id, direction,
+                         is_read, created_at, updated_at) ";
+                let now = world.now;
+                insert_all(conn, EMAIL, batch, 14, |mut row, e| {
+                    row.push_bind(e.id)
+                        .push_bind(ws)
+                        .push_bind(e.message_id.as_str())
+                        .push_bind(e.conversation.as_str())
+                        .push_bind(e.subject.as_str())
+                        .push_bind(e.html.as_str())
+                        .push_bind(e.preview.as_str())
+                        .push_bind(e.text.as_str())
+                        .push_bind(e.sent)
+                        .push_bind(e.received)
+                        .push_bind(e.attachments)
+                        .push("'normal'")
+                        .push("false")
+                        .push_bind(format!("fp{}", e.id))
+                        .push_bind(now)
+                        .push_bind(now);
+                })
+                .await?;
                 let people: Vec<(i64, &str, &Person)> = batch
                     .iter()
                     .flat_map(|e| e.people.iter().map(move |(role, who)| (e.id, *role, world.person(*who))))
                     .collect();
-                for chunk in people.chunks(MAX_BINDS / 5) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "insert into email_participant (workspace_id, email_id, role, address, name) ",
-                    );
-                    q.push_values(chunk, |mut row, (email, role, person)| {
-                        row.push_bind(ws)
-                            .push_bind(*email)
-                            .push_bind(*role)
-                            .push_bind(person.address.as_str())
-                            .push_bind(person.name.as_str());
-                    });
-                    q.build().execute(&mut *conn).await?;
+                insert_all(conn, PARTICIPANT, &people, 5, |mut row, (email, role, person)| {
+                    row.push_bind(ws)
+                        .push_bind(*email)
+                        .push_bind(*role)
+                        .push_bind(person.address.as_str())
+                        .push_bind(person.name.as_str());
+                })
+                .await?;
+                insert_all(conn, COPY, batch, 8, |mut row, e| {
+                    row.push_bind(ws)
+                        .push_bind(world.mailboxes[e.owner])
+                        .push_bind(e.id)
+                        .push_bind(format!("AAMkAGI2{:08x}{}", e.owner, e.id))
+                        .push_bind(if e.outbound { "sentitems" } else { "inbox" })
+                        .push_bind(if e.outbound { "outbound" } else { "inbound" })
+                        .push("true")
+                        .push_bind(now)
+                        .push_bind(now);
+                })
+                .await
+            }
+
+            /// Links contacts to the emails their addresses are on, as
+            /// `link_contacts` does (src/repo/contacts.rs): the statement up
+            /// to the workspace, and after the list of contacts.
+            const LINK_EMAILS: (&str, &str) = (
+                "insert into activity (workspace_id, contact_id, occurred_at, kind, email_id, direction)
+                         select ce.workspace_id, ce.contact_id, e.sent_at, 'email', e.id,
+                                case when max(case when p.role = 'from' then 1 else 0 end) = 1 then 'inbound' else 'outbound' end
+                         from contact_email ce
+                         join email_participant p on p.workspace_id = ce.workspace_id and p.address = ce.address
+                         join email e on e.id = p.email_id
+                         where ce.workspace_id = ",
+                " group by ce.workspace_id, ce.contact_id, e.id, e.sent_at on conflict do nothing",
+            );
+            /// Links contacts to the meetings their addresses are on, likewise.
+            const LINK_MEETINGS: (&str, &str) = (
+                "insert into activity (workspace_id, contact_id, occurred_at, kind, meeting_id)
+                         select distinct ce.workspace_id, ce.contact_id, m.start_at, 'meeting', m.id
+                         from contact_email ce
+                         join (select workspace_id, meeting_id, address from meeting_attendee
+                               union all
+                               select workspace_id, id, organizer_address from meeting) people
+                           on people.workspace_id = ce.workspace_id and people.address = ce.address
+                         join meeting m on m.id = people.meeting_id
+                         where ce.workspace_id = ",
+                " on conflict do nothing",
+            );
+
+            /// Runs one of the `LINK_` statements for the contacts `ids` of
+            /// workspace `ws`.
+            async fn link(conn: &mut Conn, (insert, rest): (&str, &str), ws: i64, ids: &[i64]) -> sqlx::Result<()> {
+                let mut q = QueryBuilder::<Db>::new(insert);
+                q.push_bind(ws).push(" and ce.contact_id in (");
+                let mut list = q.separated(", ");
+                for id in ids {
+                    list.push_bind(*id);
                 }
-                for chunk in batch.chunks(MAX_BINDS / 8) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "insert into email_copy (workspace_id, mailbox_id, email_id, graph_id, folder_id, direction,
-                         is_read, created_at, updated_at) ",
-                    );
-                    q.push_values(chunk, |mut row, e| {
-                        row.push_bind(ws)
-                            .push_bind(world.mailboxes[e.owner])
-                            .push_bind(e.id)
-                            .push_bind(format!("AAMkAGI2{:08x}{}", e.owner, e.id))
-                            .push_bind(if e.outbound { "sentitems" } else { "inbox" })
-                            .push_bind(if e.outbound { "outbound" } else { "inbound" })
-                            .push("true")
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    q.build().execute(&mut *conn).await?;
-                }
+                q.push(")").push(rest);
+                q.build().execute(&mut *conn).await?;
                 Ok(())
             }
 
@@ -720,40 +783,8 @@ macro_rules! generator {
                     q.build().execute(&mut *tx).await?;
                 }
                 for chunk in ids.chunks(MAX_BINDS) {
-                    let mut emails = QueryBuilder::<Db>::new(
-                        "insert into activity (workspace_id, contact_id, occurred_at, kind, email_id, direction)
-                         select ce.workspace_id, ce.contact_id, e.sent_at, 'email', e.id,
-                                case when max(case when p.role = 'from' then 1 else 0 end) = 1 then 'inbound' else 'outbound' end
-                         from contact_email ce
-                         join email_participant p on p.workspace_id = ce.workspace_id and p.address = ce.address
-                         join email e on e.id = p.email_id
-                         where ce.workspace_id = ",
-                    );
-                    emails.push_bind(ws).push(" and ce.contact_id in (");
-                    let mut list = emails.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    emails.push(") group by ce.workspace_id, ce.contact_id, e.id, e.sent_at on conflict do nothing");
-                    emails.build().execute(&mut *tx).await?;
-                    let mut meetings = QueryBuilder::<Db>::new(
-                        "insert into activity (workspace_id, contact_id, occurred_at, kind, meeting_id)
-                         select distinct ce.workspace_id, ce.contact_id, m.start_at, 'meeting', m.id
-                         from contact_email ce
-                         join (select workspace_id, meeting_id, address from meeting_attendee
-                               union all
-                               select workspace_id, id, organizer_address from meeting) people
-                           on people.workspace_id = ce.workspace_id and people.address = ce.address
-                         join meeting m on m.id = people.meeting_id
-                         where ce.workspace_id = ",
-                    );
-                    meetings.push_bind(ws).push(" and ce.contact_id in (");
-                    let mut list = meetings.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    meetings.push(") on conflict do nothing");
-                    meetings.build().execute(&mut *tx).await?;
+                    link(&mut tx, LINK_EMAILS, ws, chunk).await?;
+                    link(&mut tx, LINK_MEETINGS, ws, chunk).await?;
                 }
                 for sql in $after_contacts {
                     sqlx::raw_sql(sql).execute(&mut *tx).await?;
@@ -762,76 +793,67 @@ macro_rules! generator {
                 Ok(ids)
             }
 
+            /// Inserts a batch of meetings with their attendees and copies.
             async fn meetings(conn: &mut Conn, ws: i64, world: &World, batch: &[MeetingGen]) -> sqlx::Result<()> {
-                let now = world.now;
-                for chunk in batch.chunks(MAX_BINDS / 15) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "insert into meeting (id, workspace_id, ical_uid, series_master_id, event_type, subject,
+                const MEETING: &str =
+                    "insert into meeting (id, workspace_id, ical_uid, series_master_id, event_type, subject,
                          body_html, start_at, end_at, is_all_day, is_cancelled, sensitivity, original_time_zone,
                          location, online_meeting_url, organizer_address, organizer_name, fingerprint, created_at,
-                         updated_at) ",
-                    );
-                    q.push_values(chunk, |mut row, m| {
-                        let organizer = world.person(m.organizer);
-                        row.push_bind(m.id)
-                            .push_bind(ws)
-                            .push_bind(m.uid.as_str())
-                            .push("null")
-                            .push("'singleInstance'")
-                            .push_bind(m.subject.as_str())
-                            .push_bind(m.html.as_str())
-                            .push_bind(m.start)
-                            .push_bind(m.end)
-                            .push("false")
-                            .push_bind(m.cancelled)
-                            .push("'normal'")
-                            .push("'W. Europe Standard Time'")
-                            .push_bind(m.location.as_deref())
-                            .push_bind(m.online.then(|| format!("https://teams.microsoft.com/l/meetup-join/{}", m.id)))
-                            .push_bind(organizer.address.as_str())
-                            .push_bind(organizer.name.as_str())
-                            .push_bind(format!("fp{}", m.id))
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    q.build().execute(&mut *conn).await?;
-                }
+                         updated_at) ";
+                const ATTENDEE: &str =
+                    "insert into meeting_attendee (workspace_id, meeting_id, address, name, kind, response) ";
+                const COPY: &str =
+                    "insert into meeting_copy (workspace_id, mailbox_id, meeting_id, graph_id, response,
+                         is_organizer, created_at, updated_at) ";
+                let now = world.now;
+                insert_all(conn, MEETING, batch, 15, |mut row, m| {
+                    let organizer = world.person(m.organizer);
+                    row.push_bind(m.id)
+                        .push_bind(ws)
+                        .push_bind(m.uid.as_str())
+                        .push("null")
+                        .push("'singleInstance'")
+                        .push_bind(m.subject.as_str())
+                        .push_bind(m.html.as_str())
+                        .push_bind(m.start)
+                        .push_bind(m.end)
+                        .push("false")
+                        .push_bind(m.cancelled)
+                        .push("'normal'")
+                        .push("'W. Europe Standard Time'")
+                        .push_bind(m.location.as_deref())
+                        .push_bind(m.online.then(|| format!("https://teams.microsoft.com/l/meetup-join/{}", m.id)))
+                        .push_bind(organizer.address.as_str())
+                        .push_bind(organizer.name.as_str())
+                        .push_bind(format!("fp{}", m.id))
+                        .push_bind(now)
+                        .push_bind(now);
+                })
+                .await?;
                 let people: Vec<(i64, &Person, usize)> = batch
                     .iter()
                     .flat_map(|m| m.attendees.iter().enumerate().map(move |(k, who)| (m.id, world.person(*who), k)))
                     .collect();
-                for chunk in people.chunks(MAX_BINDS / 6) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "insert into meeting_attendee (workspace_id, meeting_id, address, name, kind, response) ",
-                    );
-                    q.push_values(chunk, |mut row, (meeting, person, k)| {
-                        row.push_bind(ws)
-                            .push_bind(*meeting)
-                            .push_bind(person.address.as_str())
-                            .push_bind(person.name.as_str())
-                            .push_bind(if k % 4 == 3 { "optional" } else { "required" })
-                            .push_bind(if k % 3 == 2 { "tentativelyAccepted" } else { "accepted" });
-                    });
-                    q.build().execute(&mut *conn).await?;
-                }
-                for chunk in batch.chunks(MAX_BINDS / 8) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "insert into meeting_copy (workspace_id, mailbox_id, meeting_id, graph_id, response,
-                         is_organizer, created_at, updated_at) ",
-                    );
-                    q.push_values(chunk, |mut row, m| {
-                        row.push_bind(ws)
-                            .push_bind(world.mailboxes[m.owner])
-                            .push_bind(m.id)
-                            .push_bind(format!("AAMkAGE1{:08x}{}", m.owner, m.id))
-                            .push_bind(if m.is_organizer { "organizer" } else { "accepted" })
-                            .push_bind(m.is_organizer)
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    q.build().execute(&mut *conn).await?;
-                }
-                Ok(())
+                insert_all(conn, ATTENDEE, &people, 6, |mut row, (meeting, person, k)| {
+                    row.push_bind(ws)
+                        .push_bind(*meeting)
+                        .push_bind(person.address.as_str())
+                        .push_bind(person.name.as_str())
+                        .push_bind(if k % 4 == 3 { "optional" } else { "required" })
+                        .push_bind(if k % 3 == 2 { "tentativelyAccepted" } else { "accepted" });
+                })
+                .await?;
+                insert_all(conn, COPY, batch, 8, |mut row, m| {
+                    row.push_bind(ws)
+                        .push_bind(world.mailboxes[m.owner])
+                        .push_bind(m.id)
+                        .push_bind(format!("AAMkAGE1{:08x}{}", m.owner, m.id))
+                        .push_bind(if m.is_organizer { "organizer" } else { "accepted" })
+                        .push_bind(m.is_organizer)
+                        .push_bind(now)
+                        .push_bind(now);
+                })
+                .await
             }
         }
     };
@@ -894,37 +916,29 @@ fn verdict(label: &str, value: f64, target: f64) -> bool {
     pass
 }
 
+/// `$body` with `$pool` bound to the store's pool, whichever the engine:
+/// for statements that read the same on both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
 async fn scalar(store: &Store, sql: &'static str) -> i64 {
-    match store {
-        Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-        Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-    }
-    .expect("a count")
+    on_pool!(store, pool => sqlx::query_scalar(sql).fetch_one(pool).await).expect("a count")
 }
 
 async fn execute(store: &Store, sql: &'static str) {
-    match store {
-        Store::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
-        Store::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
-    }
-    .expect("statement");
+    on_pool!(store, pool => sqlx::raw_sql(sql).execute(pool).await.map(drop)).expect("statement");
 }
 
 async fn activities_of(store: &Store, contact: ContactId) -> i64 {
-    match store {
-        Store::Sqlite(pool) => {
-            sqlx::query_scalar("select count(*) from activity where contact_id = $1")
-                .bind(contact.0)
-                .fetch_one(pool)
-                .await
-        }
-        Store::Postgres(pool) => {
-            sqlx::query_scalar("select count(*) from activity where contact_id = $1")
-                .bind(contact.0)
-                .fetch_one(pool)
-                .await
-        }
-    }
+    on_pool!(store, pool => {
+        sqlx::query_scalar("select count(*) from activity where contact_id = $1").bind(contact.0).fetch_one(pool).await
+    })
     .expect("a count")
 }
 
@@ -985,9 +999,19 @@ struct Outcome {
 /// Generates the workspace and creates the contacts: the world, the whale
 /// and the other contacts.
 async fn fresh(store: &Store, ws: WorkspaceId, emails: u64) -> (World, ContactId, Vec<ContactId>) {
-    let now = Utc::now().trunc_subsecs(0);
-    let mut world = World::new(emails, now);
-    // The directory and the mailboxes, through the API.
+    let mut world = World::new(emails, Utc::now().trunc_subsecs(0));
+    world.mailboxes = directory_and_mailboxes(store, ws, &world).await;
+    generate(store, ws, &world).await;
+    // Contacts, through the API: the whale first (timed), then others.
+    let whale = create_whale(store, ws, &world).await;
+    let others = create_others(store, ws, &world).await;
+    execute(store, "analyze").await;
+    (world, whale, others)
+}
+
+/// The directory of the internal users and their mailboxes, through the
+/// API: the mailbox ids, by internal user.
+async fn directory_and_mailboxes(store: &Store, ws: WorkspaceId, world: &World) -> Vec<i64> {
     let users: Vec<DirectoryUser> = world
         .internal
         .iter()
@@ -1003,11 +1027,17 @@ async fn fresh(store: &Store, ws: WorkspaceId, emails: u64) -> (World, ContactId
         .collect();
     let domains = [TenantDomain { name: "contoso.com".into(), is_default: true, is_initial: false }];
     store.replace_directory(ws, &users, &[], &[], &domains).await.expect("directory");
+    let mut mailboxes = Vec::with_capacity(users.len());
     for u in &users {
         let id = store.upsert_mailbox(ws, &u.id, u.mail.as_deref().unwrap_or_default()).await.expect("mailbox");
-        world.mailboxes.push(id.0);
+        mailboxes.push(id.0);
     }
+    mailboxes
+}
 
+/// Writes the world's mail and meetings straight into the tables, then has
+/// the engine analyse them, printing how long each took.
+async fn generate(store: &Store, ws: WorkspaceId, world: &World) {
     println!(
         "generating {} emails and {} meetings ({} people, {} domains, whale on {} items per address)",
         world.emails,
@@ -1018,8 +1048,8 @@ async fn fresh(store: &Store, ws: WorkspaceId, emails: u64) -> (World, ContactId
     );
     let started = Instant::now();
     match store {
-        Store::Sqlite(pool) => sqlite_gen::generate(pool, ws.0, &world).await,
-        Store::Postgres(pool) => postgres_gen::generate(pool, ws.0, &world).await,
+        Store::Sqlite(pool) => sqlite_gen::generate(pool, ws.0, world).await,
+        Store::Postgres(pool) => postgres_gen::generate(pool, ws.0, world).await,
     }
     .expect("generation");
     let generation = started.elapsed().as_secs_f64();
@@ -1033,36 +1063,29 @@ async fn fresh(store: &Store, ws: WorkspaceId, emails: u64) -> (World, ContactId
         "generated in {generation:.1} s; {} in {analyze:.1} s",
         if store.backend_name() == "sqlite" { "analyze" } else { "vacuum analyze" }
     );
+}
 
-    // Contacts, through the API: the whale first (timed), then others.
+/// The whale's contact, created (and timed) through the API, which links
+/// its whole history under its first address.
+async fn create_whale(store: &Store, ws: WorkspaceId, world: &World) -> ContactId {
     let started = Instant::now();
-    let whale = store
-        .create_contact(
-            ws,
-            &NewContact {
-                name: "Wanda Hale".into(),
-                emails: vec![address(WHALE)],
-                company: None,
-                source: ContactSource::Manual,
-            },
-        )
-        .await
-        .expect("whale");
+    let whale = store.create_contact(ws, &manual_contact("Wanda Hale", WHALE)).await.expect("whale");
     let whale_create = ms(started);
     let whale_linked = activities_of(store, whale).await;
     println!("create_contact(whale): {whale_create:.0} ms, linked {whale_linked} activities");
     assert_eq!(whale_linked as u64, world.whale_items(), "the whale's history is linked");
+    whale
+}
+
+/// `OTHER_CONTACTS` people besides the whale: the first `API_CONTACTS`
+/// through the API (timed), the rest in bulk with the store's matching SQL.
+async fn create_others(store: &Store, ws: WorkspaceId, world: &World) -> Vec<ContactId> {
     let mut others = Vec::with_capacity(OTHER_CONTACTS);
     let mut creates = Vec::with_capacity(API_CONTACTS);
     let step = EXTERNAL_PEOPLE / OTHER_CONTACTS;
     for k in 0..API_CONTACTS {
         let p = &world.external[k * step];
-        let new = NewContact {
-            name: p.name.clone(),
-            emails: vec![address(&p.address)],
-            company: None,
-            source: ContactSource::Manual,
-        };
+        let new = manual_contact(&p.name, &p.address);
         let started = Instant::now();
         others.push(store.create_contact(ws, &new).await.expect("contact"));
         creates.push(ms(started));
@@ -1072,8 +1095,8 @@ async fn fresh(store: &Store, ws: WorkspaceId, emails: u64) -> (World, ContactId
     let people: Vec<&Person> = (API_CONTACTS..OTHER_CONTACTS).map(|k| &world.external[k * step]).collect();
     let first_id = scalar(store, "select max(id) from contact").await + 1;
     let bulk = match store {
-        Store::Sqlite(pool) => sqlite_gen::bulk_contacts(pool, ws.0, now, &people, first_id).await,
-        Store::Postgres(pool) => postgres_gen::bulk_contacts(pool, ws.0, now, &people, first_id).await,
+        Store::Sqlite(pool) => sqlite_gen::bulk_contacts(pool, ws.0, world.now, &people, first_id).await,
+        Store::Postgres(pool) => postgres_gen::bulk_contacts(pool, ws.0, world.now, &people, first_id).await,
     }
     .expect("bulk contacts");
     others.extend(bulk.into_iter().map(ContactId));
@@ -1082,17 +1105,20 @@ async fn fresh(store: &Store, ws: WorkspaceId, emails: u64) -> (World, ContactId
         people.len(),
         started.elapsed().as_secs_f64()
     );
-    execute(store, "analyze").await;
-    (world, whale, others)
+    others
+}
+
+/// A contact someone created by hand, under one address.
+fn manual_contact(name: &str, mail: &str) -> NewContact {
+    NewContact { name: name.to_owned(), emails: vec![address(mail)], company: None, source: ContactSource::Manual }
 }
 
 /// A database kept by an earlier run (`TAC_BENCH_DB`): the whale back to
 /// its first address only, so the re-match can be measured again.
 async fn existing(store: &Store, ws: WorkspaceId, emails: u64) -> (World, ContactId, Vec<ContactId>) {
-    let now: DateTime<Utc> = match store {
-        Store::Sqlite(pool) => sqlx::query_scalar("select max(created_at) from email").fetch_one(pool).await,
-        Store::Postgres(pool) => sqlx::query_scalar("select max(created_at) from email").fetch_one(pool).await,
-    }
+    let now: DateTime<Utc> = on_pool!(store, pool => {
+        sqlx::query_scalar("select max(created_at) from email").fetch_one(pool).await
+    })
     .expect("generation time");
     let world = World::new(emails, now);
     let whale = store.contact_by_email(ws, &address(WHALE)).await.expect("whale").expect("the whale's contact").id;
@@ -1111,189 +1137,26 @@ async fn existing(store: &Store, ws: WorkspaceId, emails: u64) -> (World, Contac
     (world, whale, others)
 }
 
+/// Measures one backend: generates (or reuses) its database, then times
+/// the timeline, search, summary and re-match, and prints the verdicts.
 async fn run(label: &str, url: &str, emails: u64, reuse: bool) -> Outcome {
     println!("== {label} ==");
     let store = Store::connect(url).await.expect("store");
     let ws: WorkspaceId = store.ensure_workspace("bench").await.expect("workspace");
     let (world, whale, others) =
         if reuse { existing(&store, ws, emails).await } else { fresh(&store, ws, emails).await };
-    let now = world.now;
+    let bench = Bench { store: &store, ws, world: &world, whale, others: &others };
     let whale_linked = activities_of(&store, whale).await;
-
-    let email_rows = scalar(&store, "select count(*) from email").await;
-    let meeting_rows = scalar(&store, "select count(*) from meeting").await;
-    let participant_rows = scalar(&store, "select count(*) from email_participant").await;
-    let attendee_rows = scalar(&store, "select count(*) from meeting_attendee").await;
-    let activity_rows = scalar(&store, "select count(*) from activity").await;
-    let contact_rows = scalar(&store, "select count(*) from contact").await;
-    let size = match &store {
-        Store::Sqlite(_) => {
-            execute(&store, "pragma wal_checkpoint(truncate)").await;
-            scalar(&store, "select page_count * page_size from pragma_page_count(), pragma_page_size()").await
-        }
-        Store::Postgres(_) => scalar(&store, "select pg_database_size(current_database())").await,
-    };
-    println!(
-        "rows: {email_rows} emails, {participant_rows} participants, {meeting_rows} meetings, {attendee_rows} attendees, \
-         {contact_rows} contacts, {activity_rows} activities; database {:.2} GiB",
-        size as f64 / (1u64 << 30) as f64
-    );
-
+    let (email_rows, meeting_rows) = print_sizes(&store).await;
     println!("load average before measuring: {}", load_average());
 
-    // ---- the whale's first timeline page, with varied filters ----
-    let team = world.person(Who::Internal(world.account_team[0])).address.clone();
-    let outsider = world.person(Who::Internal(199)).address.clone();
+    // One generator for the timeline's and the search's varying queries.
     let mut r = Rng::new(99);
-    let mut variants: Vec<(&str, QueryMaker)> = vec![
-        ("none", Box::new(|_| TimelineQuery::default())),
-        ("kind = email", Box::new(|_| TimelineQuery { kind: Some(ActivityKind::Email), ..Default::default() })),
-        ("kind = meeting", Box::new(|_| TimelineQuery { kind: Some(ActivityKind::Meeting), ..Default::default() })),
-        (
-            "direction = inbound",
-            Box::new(|_| TimelineQuery { direction: Some(Direction::Inbound), ..Default::default() }),
-        ),
-        (
-            "direction = outbound",
-            Box::new(|_| TimelineQuery { direction: Some(Direction::Outbound), ..Default::default() }),
-        ),
-        (
-            "from = 90 days ago",
-            Box::new(move |_| TimelineQuery { from: Some(now - Duration::days(90)), ..Default::default() }),
-        ),
-        (
-            "a 30-day window in the past two years",
-            Box::new(move |r| {
-                let to = now - Duration::days(r.below(700) as i64);
-                TimelineQuery { from: Some(to - Duration::days(30)), to: Some(to), ..Default::default() }
-            }),
-        ),
-        (
-            "team member (account team)",
-            Box::new(move |_| TimelineQuery { team_member: Some(team.clone()), ..Default::default() }),
-        ),
-        (
-            "team member (rarely involved)",
-            Box::new(move |_| TimelineQuery { team_member: Some(outsider.clone()), ..Default::default() }),
-        ),
-    ];
-    // Warm-up, as a running portal would be.
-    for (_, make) in &variants {
-        store.timeline(ws, whale, &make(&mut r), now).await.expect("timeline");
-    }
-    let mut all = Vec::with_capacity(TIMELINE_RUNS);
-    let mut by_variant: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-    for i in 0..TIMELINE_RUNS {
-        let v = i % variants.len();
-        let query = (variants[v].1)(&mut r);
-        let started = Instant::now();
-        let page = store.timeline(ws, whale, &query, now).await.expect("timeline");
-        let t = ms(started);
-        assert!(v != 0 || page.items.len() == 50, "a full first page");
-        all.push(t);
-        by_variant[v].push(t);
-    }
-    println!("timeline, first page of 50, whale ({whale_linked} activities):");
-    let timeline = print_stats("all filters", &all);
-    for ((name, _), samples) in variants.iter().zip(&by_variant) {
-        print_stats(&format!("  {name}"), samples);
-    }
-    variants.clear();
-
-    // A timeline search within the whale (not a target; for reference).
-    let mut within = Vec::new();
-    for i in 0..20 {
-        let word = world.words.content.words[(i * 37) % 1000].clone();
-        let query = TimelineQuery { search: Some(word), ..Default::default() };
-        let started = Instant::now();
-        store.timeline(ws, whale, &query, now).await.expect("timeline search");
-        within.push(ms(started));
-    }
-    print_stats("whale timeline with a search word (reference)", &within);
-
-    // ---- search over everything ----
-    let content = &world.words.content.words;
-    let mut queries: Vec<(&str, String)> = Vec::with_capacity(SEARCH_RUNS);
-    for i in 0..SEARCH_RUNS {
-        let q = match i % 4 {
-            0 => ("common word (rank < 100)", content[r.below(100)].clone()),
-            1 => ("mid word (rank 100-999)", content[100 + r.below(900)].clone()),
-            2 => ("rare word (rank ≥ 1000)", content[1000 + r.below(content.len() - 1000)].clone()),
-            _ => (
-                "two words (any ranks)",
-                format!("{} {}", content[r.below(content.len())], content[r.below(content.len())]),
-            ),
-        };
-        queries.push(q);
-    }
-    for (_, words) in queries.iter().take(8) {
-        let query = TimelineQuery { search: Some(words.clone()), ..Default::default() };
-        store.search(ws, &query, &MEMBER, now).await.expect("search");
-    }
-    let mut search_all = Vec::with_capacity(SEARCH_RUNS);
-    let mut search_by: Vec<(&str, f64, &str)> = Vec::with_capacity(SEARCH_RUNS);
-    for (band, words) in &queries {
-        let query = TimelineQuery { search: Some(words.clone()), ..Default::default() };
-        let started = Instant::now();
-        store.search(ws, &query, &MEMBER, now).await.expect("search");
-        let t = ms(started);
-        search_all.push(t);
-        search_by.push((band, t, words));
-    }
-    println!("search over everything, first page of 50:");
-    let search = print_stats("all queries", &search_all);
-    for band in
-        ["common word (rank < 100)", "mid word (rank 100-999)", "rare word (rank ≥ 1000)", "two words (any ranks)"]
-    {
-        let samples: Vec<f64> = search_by.iter().filter(|(b, _, _)| *b == band).map(|(_, t, _)| *t).collect();
-        print_stats(&format!("  {band}"), &samples);
-    }
-    search_by.sort_by(|a, b| b.1.total_cmp(&a.1));
-    println!("  slowest searches:");
-    for (_, t, words) in search_by.iter().take(5) {
-        let (e, m) = matches(&store, words).await;
-        println!("    {t:>8.2} ms  {words:<28} matches {e} emails, {m} meetings");
-    }
-
-    // ---- the whale's summary ----
-    for _ in 0..5 {
-        store.contact_summary(ws, whale, now).await.expect("summary");
-    }
-    let mut summaries = Vec::with_capacity(SUMMARY_RUNS);
-    for _ in 0..SUMMARY_RUNS {
-        let started = Instant::now();
-        store.contact_summary(ws, whale, now).await.expect("summary");
-        summaries.push(ms(started));
-    }
-    println!("contact summary:");
-    let summary = print_stats("whale", &summaries);
-    let mut regular = Vec::new();
-    for k in 0..50 {
-        let started = Instant::now();
-        store.contact_summary(ws, others[(k * 61) % others.len()], now).await.expect("summary");
-        regular.push(ms(started));
-    }
-    print_stats("other contacts (reference)", &regular);
-    let s = store.contact_summary(ws, whale, now).await.expect("summary");
-    println!(
-        "  whale: {} emails and {} meetings in 90 days, strength {}, top member {:?}",
-        s.emails_last_90_days,
-        s.meetings_last_90_days,
-        s.relationship_strength,
-        s.top_team_members.first().map(|m| (&m.address, m.interactions))
-    );
-
-    // ---- re-matching: the whale's second address ----
-    let before = activities_of(&store, whale).await;
-    let started = Instant::now();
-    store.add_contact_email(ws, whale, &address(WHALE_2)).await.expect("add address");
-    let rematch = ms(started);
-    let after = activities_of(&store, whale).await;
-    println!(
-        "add_contact_email(whale, {WHALE_2}): {rematch:.0} ms, linked {} more ({before} → {after})",
-        after - before
-    );
-    assert_eq!((after - before) as u64, world.whale_items(), "the second address's history is linked");
+    let timeline = bench.timeline_pages(&mut r, whale_linked).await;
+    bench.timeline_search().await;
+    let search = bench.search(&mut r).await;
+    let summary = bench.summaries().await;
+    let rematch = bench.rematch().await;
 
     println!("load average after measuring: {}", load_average());
     println!("targets ({label}, {} emails, {} meetings):", email_rows, meeting_rows);
@@ -1303,6 +1166,226 @@ async fn run(label: &str, url: &str, emails: u64, reuse: bool) -> Outcome {
     verdict("re-match 20,000 activities", rematch, REMATCH_MS);
     store.close().await;
     Outcome { timeline_p99: timeline.p99, search_p99: search.p99, summary_p99: summary.p99, rematch_ms: rematch }
+}
+
+/// Prints the row counts and the database's size: the emails' and the
+/// meetings' counts.
+async fn print_sizes(store: &Store) -> (i64, i64) {
+    let email_rows = scalar(store, "select count(*) from email").await;
+    let meeting_rows = scalar(store, "select count(*) from meeting").await;
+    let participant_rows = scalar(store, "select count(*) from email_participant").await;
+    let attendee_rows = scalar(store, "select count(*) from meeting_attendee").await;
+    let activity_rows = scalar(store, "select count(*) from activity").await;
+    let contact_rows = scalar(store, "select count(*) from contact").await;
+    let size = match store {
+        Store::Sqlite(_) => {
+            execute(store, "pragma wal_checkpoint(truncate)").await;
+            scalar(store, "select page_count * page_size from pragma_page_count(), pragma_page_size()").await
+        }
+        Store::Postgres(_) => scalar(store, "select pg_database_size(current_database())").await,
+    };
+    println!(
+        "rows: {email_rows} emails, {participant_rows} participants, {meeting_rows} meetings, {attendee_rows} attendees, \
+         {contact_rows} contacts, {activity_rows} activities; database {:.2} GiB",
+        size as f64 / (1u64 << 30) as f64
+    );
+    (email_rows, meeting_rows)
+}
+
+/// What the measurements read: the store, its workspace, the world
+/// generated into it, and the contacts.
+struct Bench<'a> {
+    store: &'a Store,
+    ws: WorkspaceId,
+    world: &'a World,
+    whale: ContactId,
+    others: &'a [ContactId],
+}
+
+/// The search bands, by the rank of their words in the vocabulary.
+const SEARCH_BANDS: [&str; 4] =
+    ["common word (rank < 100)", "mid word (rank 100-999)", "rare word (rank ≥ 1000)", "two words (any ranks)"];
+
+impl Bench<'_> {
+    /// The whale's first timeline page, with varied filters: the stats of
+    /// all runs, printed with those of each filter.
+    async fn timeline_pages(&self, r: &mut Rng, whale_linked: i64) -> Stats {
+        let (store, ws, whale, now) = (self.store, self.ws, self.whale, self.world.now);
+        let variants = self.timeline_variants();
+        // Warm-up, as a running portal would be.
+        for (_, make) in &variants {
+            store.timeline(ws, whale, &make(r), now).await.expect("timeline");
+        }
+        let mut all = Vec::with_capacity(TIMELINE_RUNS);
+        let mut by_variant: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+        for i in 0..TIMELINE_RUNS {
+            let v = i % variants.len();
+            let query = (variants[v].1)(r);
+            let started = Instant::now();
+            let page = store.timeline(ws, whale, &query, now).await.expect("timeline");
+            let t = ms(started);
+            assert!(v != 0 || page.items.len() == 50, "a full first page");
+            all.push(t);
+            by_variant[v].push(t);
+        }
+        println!("timeline, first page of 50, whale ({whale_linked} activities):");
+        let timeline = print_stats("all filters", &all);
+        for ((name, _), samples) in variants.iter().zip(&by_variant) {
+            print_stats(&format!("  {name}"), samples);
+        }
+        timeline
+    }
+
+    /// The timeline filters measured, each named.
+    fn timeline_variants(&self) -> Vec<(&'static str, QueryMaker)> {
+        let now = self.world.now;
+        let team = self.world.person(Who::Internal(self.world.account_team[0])).address.clone();
+        let outsider = self.world.person(Who::Internal(199)).address.clone();
+        vec![
+            ("none", Box::new(|_| TimelineQuery::default())),
+            ("kind = email", Box::new(|_| TimelineQuery { kind: Some(ActivityKind::Email), ..Default::default() })),
+            ("kind = meeting", Box::new(|_| TimelineQuery { kind: Some(ActivityKind::Meeting), ..Default::default() })),
+            (
+                "direction = inbound",
+                Box::new(|_| TimelineQuery { direction: Some(Direction::Inbound), ..Default::default() }),
+            ),
+            (
+                "direction = outbound",
+                Box::new(|_| TimelineQuery { direction: Some(Direction::Outbound), ..Default::default() }),
+            ),
+            (
+                "from = 90 days ago",
+                Box::new(move |_| TimelineQuery { from: Some(now - Duration::days(90)), ..Default::default() }),
+            ),
+            (
+                "a 30-day window in the past two years",
+                Box::new(move |r| {
+                    let to = now - Duration::days(r.below(700) as i64);
+                    TimelineQuery { from: Some(to - Duration::days(30)), to: Some(to), ..Default::default() }
+                }),
+            ),
+            (
+                "team member (account team)",
+                Box::new(move |_| TimelineQuery { team_member: Some(team.clone()), ..Default::default() }),
+            ),
+            (
+                "team member (rarely involved)",
+                Box::new(move |_| TimelineQuery { team_member: Some(outsider.clone()), ..Default::default() }),
+            ),
+        ]
+    }
+
+    /// A timeline search within the whale (not a target; for reference).
+    async fn timeline_search(&self) {
+        let mut within = Vec::new();
+        for i in 0..20 {
+            let word = self.world.words.content.words[(i * 37) % 1000].clone();
+            let query = TimelineQuery { search: Some(word), ..Default::default() };
+            let started = Instant::now();
+            self.store.timeline(self.ws, self.whale, &query, self.world.now).await.expect("timeline search");
+            within.push(ms(started));
+        }
+        print_stats("whale timeline with a search word (reference)", &within);
+    }
+
+    /// Search over everything, a quarter of the runs in each band: the
+    /// stats of all, printed with each band's and the slowest searches.
+    async fn search(&self, r: &mut Rng) -> Stats {
+        let (store, ws, now) = (self.store, self.ws, self.world.now);
+        let queries = self.search_queries(r);
+        for (_, words) in queries.iter().take(8) {
+            let query = TimelineQuery { search: Some(words.clone()), ..Default::default() };
+            store.search(ws, &query, &MEMBER, now).await.expect("search");
+        }
+        let mut search_all = Vec::with_capacity(SEARCH_RUNS);
+        let mut search_by: Vec<(&str, f64, &str)> = Vec::with_capacity(SEARCH_RUNS);
+        for (band, words) in &queries {
+            let query = TimelineQuery { search: Some(words.clone()), ..Default::default() };
+            let started = Instant::now();
+            store.search(ws, &query, &MEMBER, now).await.expect("search");
+            let t = ms(started);
+            search_all.push(t);
+            search_by.push((band, t, words));
+        }
+        println!("search over everything, first page of 50:");
+        let search = print_stats("all queries", &search_all);
+        for band in SEARCH_BANDS {
+            let samples: Vec<f64> = search_by.iter().filter(|(b, _, _)| *b == band).map(|(_, t, _)| *t).collect();
+            print_stats(&format!("  {band}"), &samples);
+        }
+        search_by.sort_by(|a, b| b.1.total_cmp(&a.1));
+        println!("  slowest searches:");
+        for (_, t, words) in search_by.iter().take(5) {
+            let (e, m) = matches(store, words).await;
+            println!("    {t:>8.2} ms  {words:<28} matches {e} emails, {m} meetings");
+        }
+        search
+    }
+
+    /// `SEARCH_RUNS` searches, each with its band, the bands in turn.
+    fn search_queries(&self, r: &mut Rng) -> Vec<(&'static str, String)> {
+        let content = &self.world.words.content.words;
+        (0..SEARCH_RUNS)
+            .map(|i| {
+                let words = match i % 4 {
+                    0 => content[r.below(100)].clone(),
+                    1 => content[100 + r.below(900)].clone(),
+                    2 => content[1000 + r.below(content.len() - 1000)].clone(),
+                    _ => format!("{} {}", content[r.below(content.len())], content[r.below(content.len())]),
+                };
+                (SEARCH_BANDS[i % 4], words)
+            })
+            .collect()
+    }
+
+    /// The whale's summary (timed), and others' for reference: the whale's
+    /// stats.
+    async fn summaries(&self) -> Stats {
+        let (store, ws, whale, now) = (self.store, self.ws, self.whale, self.world.now);
+        for _ in 0..5 {
+            store.contact_summary(ws, whale, now).await.expect("summary");
+        }
+        let mut summaries = Vec::with_capacity(SUMMARY_RUNS);
+        for _ in 0..SUMMARY_RUNS {
+            let started = Instant::now();
+            store.contact_summary(ws, whale, now).await.expect("summary");
+            summaries.push(ms(started));
+        }
+        println!("contact summary:");
+        let summary = print_stats("whale", &summaries);
+        let mut regular = Vec::new();
+        for k in 0..50 {
+            let started = Instant::now();
+            store.contact_summary(ws, self.others[(k * 61) % self.others.len()], now).await.expect("summary");
+            regular.push(ms(started));
+        }
+        print_stats("other contacts (reference)", &regular);
+        let s = store.contact_summary(ws, whale, now).await.expect("summary");
+        println!(
+            "  whale: {} emails and {} meetings in 90 days, strength {}, top member {:?}",
+            s.emails_last_90_days,
+            s.meetings_last_90_days,
+            s.relationship_strength,
+            s.top_team_members.first().map(|m| (&m.address, m.interactions))
+        );
+        summary
+    }
+
+    /// Re-matching: the milliseconds adding the whale's second address
+    /// takes, which links that address's history.
+    async fn rematch(&self) -> f64 {
+        let before = activities_of(self.store, self.whale).await;
+        let started = Instant::now();
+        self.store.add_contact_email(self.ws, self.whale, &address(WHALE_2)).await.expect("add address");
+        let rematch = ms(started);
+        let after = activities_of(self.store, self.whale).await;
+        println!(
+            "add_contact_email(whale, {WHALE_2}): {rematch:.0} ms, linked {} more ({before} → {after})",
+            after - before
+        );
+        assert_eq!((after - before) as u64, self.world.whale_items(), "the second address's history is linked");
+        rematch
+    }
 }
 
 // ---- PostgreSQL's own database ------------------------------------------------
