@@ -79,8 +79,8 @@ async fn zoe(store: &Store, ws: WorkspaceId) -> tac_store::ContactId {
     store.create_contact(ws, &new_contact("Zoe Client", &["ZOE@Fabrikam.com"])).await.unwrap()
 }
 
-/// Auto-creates a contact for `address`, with no company, as a page of
-/// `mailbox`'s inbox that brings no mail does.
+/// Has sync auto-create a contact for `address`, without a company: a page
+/// of `mailbox`'s inbox that brings no mail, only the candidate.
 async fn auto_create(store: &Store, ws: WorkspaceId, mailbox: MailboxId, address: &str, name: &str) {
     let candidate = AutoCreateCandidate { address: addr(address), name: name.into(), company: None };
     let round = tac_store::RoundState::default();
