@@ -45,13 +45,9 @@ async fn expected_mail(world: &World) -> HashMap<String, HashSet<(String, String
                 continue;
             }
             for m in f["messages"].as_array().unwrap() {
-                let received =
-                    chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap();
+                let received = chrono::DateTime::parse_from_rfc3339(m["receivedDateTime"].as_str().unwrap()).unwrap();
                 if received >= since {
-                    set.insert((
-                        m["immutableId"].as_str().unwrap().to_string(),
-                        f["id"].as_str().unwrap().to_string(),
-                    ));
+                    set.insert((m["immutableId"].as_str().unwrap().to_string(), f["id"].as_str().unwrap().to_string()));
                 }
             }
         }
