@@ -97,6 +97,34 @@ fn redirected(url: &str, response: &reqwest::Response) -> GraphError {
     GraphError::Redirected { url: url.to_owned(), status: response.status().as_u16(), location }
 }
 
+/// What one attempt at a request came to, when it may be tried again.
+enum Sent {
+    /// A 2xx answer, parsed.
+    Answer(Value),
+    /// A network failure or an error answer: the caller's retry policy decides.
+    Failed(GraphError),
+}
+
+/// Sends one request to `url` and reads its JSON answer. A redirect, or a
+/// 2xx answer that is not JSON, is an error no retry can cure.
+async fn send(request: reqwest::RequestBuilder, url: &url::Url) -> Result<Sent, GraphError> {
+    let transport = |e: reqwest::Error| GraphError::Transport { url: url.to_string(), reason: e.to_string() };
+    let response = match request.send().await {
+        Err(e) => return Ok(Sent::Failed(transport(e))),
+        Ok(response) if response.status().is_redirection() => return Err(redirected(url.as_str(), &response)),
+        Ok(response) => response,
+    };
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    match response.bytes().await {
+        Err(e) => Ok(Sent::Failed(transport(e))),
+        Ok(body) if (200..300).contains(&status) => serde_json::from_slice(&body)
+            .map(Sent::Answer)
+            .map_err(|e| GraphError::Decode { url: url.to_string(), reason: e.to_string() }),
+        Ok(body) => Ok(Sent::Failed(GraphError::Api(api_error(status, &headers, &body)))),
+    }
+}
+
 impl GraphClient {
     /// Builds a client with its own connection pool. It follows no
     /// redirect: its requests carry the client secret or a bearer token,
@@ -227,23 +255,9 @@ impl GraphClient {
             if let Some(p) = prefer.header() {
                 request = request.header("Prefer", p);
             }
-            let failure = match request.send().await {
-                Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
-                Ok(response) if response.status().is_redirection() => {
-                    return Err(redirected(url.as_str(), &response));
-                }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
-                        Ok(body) if (200..300).contains(&status) => {
-                            return serde_json::from_slice(&body)
-                                .map_err(|e| GraphError::Decode { url: url.to_string(), reason: e.to_string() });
-                        }
-                        Ok(body) => GraphError::Api(api_error(status, &headers, &body)),
-                    }
-                }
+            let failure = match send(request, &url).await? {
+                Sent::Answer(value) => return Ok(value),
+                Sent::Failed(failure) => failure,
             };
             match &failure {
                 GraphError::Api(e) if e.status == 401 && !renewed => {
@@ -450,23 +464,11 @@ impl GraphClient {
         let answer: Value = loop {
             attempt += 1;
             let token = self.access_token().await?;
-            let failure =
-                match self.http.post(url.clone()).bearer_auth(token.value.expose_secret()).json(&body).send().await {
-                    Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
-                    Ok(r) if r.status().is_redirection() => return Err(redirected(url.as_str(), &r)),
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        let headers = r.headers().clone();
-                        match r.bytes().await {
-                            Err(e) => GraphError::Transport { url: url.to_string(), reason: e.to_string() },
-                            Ok(b) if (200..300).contains(&status) => {
-                                break serde_json::from_slice(&b)
-                                    .map_err(|e| GraphError::Decode { url: url.to_string(), reason: e.to_string() })?;
-                            }
-                            Ok(b) => GraphError::Api(api_error(status, &headers, &b)),
-                        }
-                    }
-                };
+            let request = self.http.post(url.clone()).bearer_auth(token.value.expose_secret()).json(&body);
+            let failure = match send(request, &url).await? {
+                Sent::Answer(value) => break value,
+                Sent::Failed(failure) => failure,
+            };
             if failure.class() != crate::ErrorClass::Transient || attempt >= self.policy.max_attempts {
                 return Err(failure);
             }
