@@ -556,7 +556,8 @@ enum Chain {
 /// A chain's live copies: (graph id, internetMessageId or iCalUId).
 type StoredIds = Vec<(String, String)>;
 
-/// Where a chain's round starts (see `MailboxJob::start`).
+/// Where a chain's round stands: where it starts (see `MailboxJob::start`),
+/// then how far it has read.
 struct Start {
     link: String,
     round: RoundState,
@@ -903,10 +904,10 @@ impl MailboxJob<'_> {
             Chain::Calendar => Prefer::calendar(self.options.page_size),
         };
         let mut basic = false;
-        let Start { mut link, mut round, mut at_start, mut reconcile } = self.start(chain, scope).await?;
+        let mut pos = self.start(chain, scope).await?;
         let mut counts = Counts::default();
         let mut resets = 0;
-        let mut page = self.graph.page(&link, &prefer).await;
+        let mut page = self.graph.page(&pos.link, &prefer).await;
         loop {
             let raw = match page {
                 Ok(raw) => raw,
@@ -916,19 +917,14 @@ impl MailboxJob<'_> {
                     // confirms what is stored without duplicating it; what it
                     // no longer holds is reconciled when it ends.
                     resets += 1;
-                    if reconcile.is_none() {
-                        reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
-                    }
-                    self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                    (link, round) = self.initial_link(chain, basic, false).await;
-                    at_start = true;
-                    page = self.graph.page(&link, &prefer).await;
+                    self.restart(chain, scope, &mut pos, basic, false).await?;
+                    page = self.graph.page(&pos.link, &prefer).await;
                     continue;
                 }
                 Err(e)
                     if e.class() == ErrorClass::AccessDenied
                         && !basic
-                        && at_start
+                        && pos.at_start
                         && matches!(chain, Chain::Folder { .. }) =>
                 {
                     // An app with Mail.ReadBasic.All only may not ask for
@@ -936,15 +932,15 @@ impl MailboxJob<'_> {
                     // test warns the admin). Refused again, it is refused.
                     tracing::info!(mailbox = %self.user.user_principal_name, "mail refused with bodies: syncing without them");
                     basic = true;
-                    (link, round) = self.initial_link(chain, true, !round.filtered).await;
-                    page = self.graph.page(&link, &prefer).await;
+                    (pos.link, pos.round) = self.initial_link(chain, true, !pos.round.filtered).await;
+                    page = self.graph.page(&pos.link, &prefer).await;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
-            at_start = false;
-            round.items += raw.value.len() as u64;
-            if let Some((_, seen)) = reconcile.as_mut() {
+            pos.at_start = false;
+            pos.round.items += raw.value.len() as u64;
+            if let Some((_, seen)) = pos.reconcile.as_mut() {
                 seen.extend(raw.value.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string)));
             }
             let cursor = match (&raw.next_link, &raw.delta_link) {
@@ -952,44 +948,60 @@ impl MailboxJob<'_> {
                 (None, Some(delta)) => SyncCursor::DeltaLink(delta.clone()),
                 (None, None) => {
                     return Err(GraphError::Decode {
-                        url: link,
+                        url: pos.link,
                         reason: "a delta page had neither a next nor a delta link".into(),
                     }
                     .into());
                 }
             };
-            let write = self.apply(chain, scope, raw, &cursor, round);
+            let write = self.apply(chain, scope, raw, &cursor, pos.round);
             match &cursor {
                 SyncCursor::NextLink(next) => {
                     let (written, next_page) = tokio::join!(write, self.graph.page(next, &prefer));
                     counts.add(&written?);
-                    link = next.clone();
+                    pos.link = next.clone();
                     page = next_page;
                 }
-                SyncCursor::DeltaLink(_) if Self::capped(chain, round) && resets < 2 => {
+                SyncCursor::DeltaLink(_) if Self::capped(chain, pos.round) && resets < 2 => {
                     // Cut short, perhaps: what it brought is kept, and the
                     // folder is read again without the filter, which Graph
                     // does not cap; the delta link of that round tracks it all.
                     counts.add(&write.await?);
-                    tracing::warn!(mailbox = %self.user.user_principal_name, items = round.items, "a filtered round of a folder reached Graph's 5,000-message cap: reading it again unfiltered");
+                    tracing::warn!(mailbox = %self.user.user_principal_name, items = pos.round.items, "a filtered round of a folder reached Graph's 5,000-message cap: reading it again unfiltered");
                     resets += 1;
-                    if reconcile.is_none() {
-                        reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
-                    }
-                    self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
-                    (link, round) = self.initial_link(chain, basic, true).await;
-                    at_start = true;
-                    page = self.graph.page(&link, &prefer).await;
+                    self.restart(chain, scope, &mut pos, basic, true).await?;
+                    page = self.graph.page(&pos.link, &prefer).await;
                 }
                 SyncCursor::DeltaLink(_) => {
                     counts.add(&write.await?);
-                    if let Some((stored, seen)) = reconcile {
-                        counts.removed += self.reconcile(chain, stored, &seen, &cursor, round).await?;
+                    if let Some((stored, seen)) = pos.reconcile {
+                        counts.removed += self.reconcile(chain, stored, &seen, &cursor, pos.round).await?;
                     }
                     return Ok(counts);
                 }
             }
         }
+    }
+
+    /// Starts a chain's round over from its first link (after an expired
+    /// delta token, or a filtered round Graph may have cut short). The first
+    /// restart notes what is stored, so that what the new round no longer
+    /// holds is reconciled when it ends.
+    async fn restart(
+        &self,
+        chain: &Chain,
+        scope: CursorScope<'_>,
+        pos: &mut Start,
+        basic: bool,
+        unfiltered: bool,
+    ) -> Result<(), JobError> {
+        if pos.reconcile.is_none() {
+            pos.reconcile = Some((self.stored_ids(chain).await?, HashSet::new()));
+        }
+        self.store.clear_cursor(self.ws, self.mailbox, scope).await?;
+        (pos.link, pos.round) = self.initial_link(chain, basic, unfiltered).await;
+        pos.at_start = true;
+        Ok(())
     }
 
     /// Where a chain's round starts this pass: from the saved cursor, or
