@@ -103,12 +103,8 @@ async fn ingest(label: &str, url: &str, emulator: &Emulator) {
     let ws = store.ensure_workspace("bench").await.expect("workspace");
     // `TAC_BENCH_AUTO_CREATE=none|sent|sent_and_received` (default: the product's default, sent).
     if let Ok(policy) = std::env::var("TAC_BENCH_AUTO_CREATE") {
-        let settings = tac_store::PrivacySettings {
-            visibility: tac_core::privacy::Visibility::Full,
-            auto_create: policy.parse().expect("TAC_BENCH_AUTO_CREATE is none, sent or sent_and_received"),
-            retention_days: None,
-            keep_internal: false,
-        };
+        let auto_create = policy.parse().expect("TAC_BENCH_AUTO_CREATE is none, sent or sent_and_received");
+        let settings = tac_store::PrivacySettings { auto_create, ..tac_store::PrivacySettings::default() };
         store.set_privacy_settings(ws, settings, "bench").await.expect("privacy settings");
     }
     let options = SyncOptions { page_size: 250, parallel_mailboxes: 8, ..SyncOptions::default() };

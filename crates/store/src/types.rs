@@ -598,6 +598,19 @@ pub struct PrivacySettings {
     pub keep_internal: bool,
 }
 
+/// A new workspace's settings: the policy's defaults.
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        let d = tac_core::privacy::PrivacyPolicy::default();
+        PrivacySettings {
+            visibility: d.visibility,
+            auto_create: d.auto_create,
+            retention_days: d.retention_days,
+            keep_internal: d.keep_internal,
+        }
+    }
+}
+
 /// Whose timeline to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TimelineOf<'a> {

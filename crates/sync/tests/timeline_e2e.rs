@@ -270,19 +270,8 @@ async fn a_contact_created_later_has_its_history_at_once(s: &Scene<'_>, domains:
 /// and the next pass keeps to the level.
 async fn lowered_visibility_hides_stored_text(s: &Scene<'_>) {
     let (label, store, ws, world) = (s.label, s.store, s.ws, s.world);
-    store
-        .set_privacy_settings(
-            ws,
-            PrivacySettings {
-                visibility: Visibility::Metadata,
-                auto_create: AutoCreate::Sent,
-                retention_days: None,
-                keep_internal: false,
-            },
-            "test",
-        )
-        .await
-        .unwrap();
+    let metadata = PrivacySettings { visibility: Visibility::Metadata, ..PrivacySettings::default() };
+    store.set_privacy_settings(ws, metadata, "test").await.unwrap();
     let items = timeline(store, ws, "pat.client@globex.example").await;
     assert!(items.iter().all(|i| match i {
         TimelineItem::Email(e) if e.is_private => e.subject.as_deref() == Some("Private email"),
@@ -325,19 +314,8 @@ async fn auto_creation_follows_each_policy() {
         for (label, store) in stores().await {
             let world = World::new().await;
             let ws = store.ensure_workspace("default").await.unwrap();
-            store
-                .set_privacy_settings(
-                    ws,
-                    PrivacySettings {
-                        visibility: Visibility::Full,
-                        auto_create: policy,
-                        retention_days: None,
-                        keep_internal: false,
-                    },
-                    "test",
-                )
-                .await
-                .unwrap();
+            let settings = PrivacySettings { auto_create: policy, ..PrivacySettings::default() };
+            store.set_privacy_settings(ws, settings, "test").await.unwrap();
             sync(&store, ws, &world).await;
             let contacts =
                 store.contacts(ws, &ContactListQuery { limit: 1000, ..ContactListQuery::default() }).await.unwrap();

@@ -8,7 +8,7 @@ mod common;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use common::fixtures::{self, attendee, contact, participant};
 use common::{Page, Portal};
-use tac_core::privacy::{AutoCreate, Visibility};
+use tac_core::privacy::Visibility;
 use tac_core::records::{Direction, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, ParticipantRole};
 use tac_core::timeline::{TimelineCursor, TimelineItem};
 use tac_store::{ContactId, MailboxId, PrivacySettings, Role, Store, SyncCursor, TimelineQuery, WorkspaceId};
@@ -407,19 +407,8 @@ async fn a_private_email_reads_private_email_and_its_body_is_refused() {
     put_mail(store, ws, ann, &[email("plain", "Quarterly numbers", "<p>Body</p>", now, "zoe@fabrikam.com", true)], 2)
         .await;
     let plain = email_id(&all_items(store, ws, id).await, "plain");
-    store
-        .set_privacy_settings(
-            ws,
-            PrivacySettings {
-                visibility: Visibility::Metadata,
-                auto_create: AutoCreate::Sent,
-                retention_days: None,
-                keep_internal: false,
-            },
-            "test",
-        )
-        .await
-        .unwrap();
+    let metadata = PrivacySettings { visibility: Visibility::Metadata, ..PrivacySettings::default() };
+    store.set_privacy_settings(ws, metadata, "test").await.unwrap();
     let hidden = browser.get(&format!("/emails/{plain}")).await;
     assert!(hidden.body.contains("Subject hidden") && !hidden.body.contains("Quarterly numbers"), "{}", hidden.body);
     assert!(hidden.body.contains("privacy settings hide email bodies"));

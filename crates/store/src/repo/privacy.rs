@@ -79,15 +79,7 @@ async fn read_settings(conn: &mut Conn, ws: WorkspaceId) -> Result<PrivacySettin
             retention_days: r.and_then(|r| u32::try_from(r).ok()),
             keep_internal,
         },
-        None => {
-            let d = PrivacyPolicy::default();
-            PrivacySettings {
-                visibility: d.visibility,
-                auto_create: d.auto_create,
-                retention_days: d.retention_days,
-                keep_internal: d.keep_internal,
-            }
-        }
+        None => PrivacySettings::default(),
     })
 }
 

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use std::future::Future;
-use tac_core::privacy::{AutoCreate, Visibility};
+use tac_core::privacy::Visibility;
 use tac_core::records::{
     AttendeeRecord, Direction, DirectoryUser, EmailCopy, EmailRecord, MeetingCopy, MeetingRecord, Participant,
     ParticipantRole, TenantDomain,
@@ -238,7 +238,7 @@ pub fn new_contact(name: &str, emails: &[&str]) -> NewContact {
 /// The privacy settings at `visibility`, otherwise the defaults: contacts
 /// from sent mail, no retention limit, internal-only content not kept.
 pub fn privacy(visibility: Visibility) -> PrivacySettings {
-    PrivacySettings { visibility, auto_create: AutoCreate::Sent, retention_days: None, keep_internal: false }
+    PrivacySettings { visibility, ..PrivacySettings::default() }
 }
 
 // ---- reading items -----------------------------------------------------------
