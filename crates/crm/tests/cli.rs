@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 mod common;
 
-use common::Running;
+use common::{Running, http_get};
 
 #[test]
 fn emulator_prints_its_connection_settings_as_key_value_lines_once_listening() {
@@ -29,20 +29,9 @@ fn emulator_prints_its_connection_settings_as_key_value_lines_once_listening() {
 
     // The printed settings work: the discovery document answers for the tenant.
     let url = format!("{login}/{}/v2.0/.well-known/openid-configuration", value("tenant_id"));
-    let body = http_get(&url);
+    let (status, body) = http_get(&url);
+    assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"token_endpoint\""), "{body}");
-}
-
-/// A tiny blocking HTTP/1.1 GET, so this test needs no HTTP client crate.
-fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').expect("a path");
-    let mut stream = std::net::TcpStream::connect(host).expect("connects");
-    write!(stream, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("writes");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("reads");
-    response
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{Cli, Running, Scratch, text};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::{Cli, Running, Scratch, http_get, text};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use tac_store::{Role, Store};
 
@@ -92,17 +92,4 @@ fn serve_prints_a_one_time_setup_link_at_first_start_and_answers_health_checks()
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Set up TAC"), "{body}");
     drop(child);
-}
-
-/// A tiny blocking HTTP/1.1 GET: status and body.
-fn http_get(url: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').expect("a path");
-    let mut stream = std::net::TcpStream::connect(host).expect("connects");
-    write!(stream, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("writes");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("reads");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
 }

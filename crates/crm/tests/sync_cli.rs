@@ -15,9 +15,8 @@ async fn the_admin_connects_a_tenant_tests_it_and_syncs_from_the_command_line() 
     let emulator = tac_emulator::spawn(tac_emulator::EmulatorConfig::default()).await.expect("emulator");
     let c = emulator.credentials();
     let scratch = Scratch::new("cli");
-    let root = scratch.dir.clone();
-    for (backend, url) in scratch.databases(&root, "cli") {
-        let cli = Cli::new(root.join(backend), url, backend);
+    for cli in scratch.clis("cli") {
+        let backend = cli.label;
         let set = |secret: &str| cli.connect(&c, secret, &[]);
 
         let out = tokio::task::block_in_place(|| set("not-the-secret"));

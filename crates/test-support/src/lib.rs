@@ -15,6 +15,10 @@ command-line tests hand the [`TestDatabase::url`] to the binary instead.
 With the `emulator` feature, [`World`] is the Microsoft cloud emulator a
 sync test runs against: a Graph client for the sync, and the emulator's
 admin API to change the tenant and read its ground truth.
+
+[`EMAIL_ITEM_MEMBERS`] and [`MEETING_ITEM_MEMBERS`] are the JSON API's
+promise about timeline items, which the API tests and the command-line
+tests both hold it to.
 */
 
 #[cfg(feature = "emulator")]
@@ -24,6 +28,36 @@ pub use world::World;
 
 use std::path::PathBuf;
 use tac_store::{Backend, Store};
+
+/// The members every email item of a JSON timeline carries (`docs/api.md`).
+pub const EMAIL_ITEM_MEMBERS: &[&str] = &[
+    "id",
+    "occurred_at",
+    "subject",
+    "direction",
+    "internet_message_id",
+    "conversation_id",
+    "from",
+    "to",
+    "cc",
+    "preview",
+    "mailboxes",
+];
+
+/// The members every meeting item of a JSON timeline carries (`docs/api.md`).
+pub const MEETING_ITEM_MEMBERS: &[&str] = &[
+    "id",
+    "occurred_at",
+    "start",
+    "end",
+    "is_all_day",
+    "subject",
+    "is_cancelled",
+    "is_private",
+    "organizer",
+    "attendees",
+    "online_meeting_url",
+];
 
 /// The variable that names the PostgreSQL server tests create databases on.
 const POSTGRES_URL_VAR: &str = "TAC_TEST_POSTGRES_URL";

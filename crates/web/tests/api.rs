@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use tac_core::privacy::{AutoCreate, Visibility};
+use tac_core::privacy::Visibility;
 use tac_core::records::{Direction, EmailCopy, EmailRecord, MeetingCopy, ParticipantRole, TenantDomain};
 use tac_store::{
     ContactId, IntegrationSettings, MailboxId, MasterKey, NewPortalUser, PrivacySettings, Role, SecretString, Store,
@@ -634,12 +634,7 @@ async fn a_member_never_finds_or_opens_a_colleagues_internal_only_mail() {
     let (store, ws) = (&portal.store, portal.ws);
     let ann_mailbox = directory(store, ws, "contoso.com").await;
     store.upsert_mailbox(ws, "u-bob", "bob@contoso.com").await.unwrap();
-    let keep = |keep_internal| PrivacySettings {
-        visibility: Visibility::Full,
-        auto_create: AutoCreate::Sent,
-        retention_days: None,
-        keep_internal,
-    };
+    let keep = |keep_internal| PrivacySettings { keep_internal, ..PrivacySettings::default() };
     store.set_privacy_settings(ws, keep(true), "root@contoso.com").await.unwrap();
     mail(store, ws, ann_mailbox, "contoso.com", "bob@contoso.com", 1, "salary").await;
     meeting(store, ws, ann_mailbox, "contoso.com", "bob@contoso.com", "salary").await;
@@ -1021,19 +1016,7 @@ fn assert_contact_timeline_json(t: &Value, zoe: ContactId) {
     assert_eq!(items[0]["kind"], "meeting", "newest first");
     assert_eq!(items[0]["start"], "2025-03-10T14:00:00Z");
     let email = &items[1];
-    for member in [
-        "id",
-        "occurred_at",
-        "subject",
-        "direction",
-        "internet_message_id",
-        "conversation_id",
-        "from",
-        "to",
-        "cc",
-        "preview",
-        "mailboxes",
-    ] {
+    for member in tac_test_support::EMAIL_ITEM_MEMBERS {
         assert!(email.get(member).is_some(), "email item without {member}");
     }
     assert_eq!(email["occurred_at"], "2025-03-01T04:00:00Z");
@@ -1104,17 +1087,8 @@ async fn hidden_fields_are_null_and_hidden_bodies_are_403() {
         ["allow_remote_images"]
     );
 
-    let settings = |visibility| PrivacySettings {
-        visibility,
-        auto_create: tac_core::privacy::AutoCreate::Sent,
-        retention_days: None,
-        keep_internal: false,
-    };
-    portal
-        .store
-        .set_privacy_settings(portal.ws, settings(tac_core::privacy::Visibility::Metadata), "test")
-        .await
-        .unwrap();
+    let settings = |visibility| PrivacySettings { visibility, ..PrivacySettings::default() };
+    portal.store.set_privacy_settings(portal.ws, settings(Visibility::Metadata), "test").await.unwrap();
     let redacted = client.get(&path).await;
     assert_conforms(&document, "ContactTimeline", &redacted.json);
     let item = &redacted.json["items"][0];

@@ -50,6 +50,15 @@ impl Scratch {
         self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(postgres);
         urls
     }
+
+    /// One [`Cli`] per backend, as [`Scratch::databases`] makes them, each
+    /// with its own data folder `<backend>` in the scratch folder.
+    pub fn clis(&self, prefix: &str) -> Vec<Cli> {
+        self.databases(&self.dir, prefix)
+            .into_iter()
+            .map(|(backend, url)| Cli::new(self.dir.join(backend), url, backend))
+            .collect()
+    }
 }
 
 impl Drop for Scratch {
@@ -138,4 +147,19 @@ impl Cli {
 /// Standard output then standard error, as text.
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A tiny blocking HTTP/1.1 GET, so these tests need no HTTP client crate:
+/// the status and the body.
+pub fn http_get(url: &str) -> (u16, String) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').expect("a path");
+    let mut stream = std::net::TcpStream::connect(host).expect("connects");
+    write!(stream, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("writes");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("reads");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
 }
