@@ -2,10 +2,10 @@
 //! meeting once, however many of its contacts were on it), paged with the
 //! same cursor and filters as a contact's (`Store::company_timeline`).
 
-use super::contacts::{ContactLine, path_id};
+use super::contacts::ContactLine;
 use super::timeline::view::{FilterErrors, TimelineParams};
 use super::timeline::{MemberOption, TimelineBlock, TimelineOwner, older_items, read_timeline};
-use super::{Layout, page};
+use super::{Layout, page, path_id};
 use crate::{AppState, ReadingUser, WebError};
 use askama::Template;
 use axum::Router;

@@ -17,7 +17,7 @@ use super::activity_chart::{self, ActivityChart};
 use super::timeline::view::{FilterErrors, TimelineParams};
 use super::timeline::{MemberOption, TimelineBlock, TimelineOwner, older_items, read_timeline};
 use super::times::{Instant, instant};
-use super::{FieldError, Layout, page, see_other};
+use super::{FieldError, Layout, page, path_id, see_other};
 use crate::error::sentence;
 use crate::search_limit::reader_for;
 use crate::{AppState, CurrentUser, ReadingUser, WebError};
@@ -49,11 +49,6 @@ pub(super) fn router() -> Router<AppState> {
 
 /// Contacts per page of the list.
 const LIST_PAGE: u32 = 50;
-/// An id from the path; anything but a number is a page that does not exist.
-pub(crate) fn path_id(raw: &str) -> Result<i64, WebError> {
-    raw.trim().parse().map_err(|_| WebError::NotFound)
-}
-
 // ---- the list -----------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,9 +10,8 @@
 //! (`?images=1`); the page says how many were blocked. A body that the
 //! privacy policy hides is refused with the store's explanation.
 
-use super::contacts::path_id;
 use super::timeline::view::{EmailView, MeetingView};
-use super::{Layout, page};
+use super::{Layout, page, path_id};
 use crate::error::sentence;
 use crate::{AppState, CurrentUser, WebError};
 use askama::Template;
@@ -23,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use serde::Deserialize;
-use tac_store::{EmailId, MeetingId, StoreError};
+use tac_store::{EmailBody, EmailId, MeetingId, StoreError, Viewer};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -79,12 +78,10 @@ async fn email(
     let id = EmailId(path_id(&raw)?);
     let viewer = current.viewer();
     let item = state.store().email_item(state.workspace(), id, &viewer).await?;
-    let (hidden, blocked_images, text) =
-        match state.store().email_body(state.workspace(), id, &viewer, params.images()).await {
-            Ok(body) => (None, body.blocked_images, (params.view == "text").then_some(body.text)),
-            Err(StoreError::Hidden(reason)) => (Some(sentence(reason)), 0, None),
-            Err(e) => return Err(e.into()),
-        };
+    let (hidden, blocked_images, text) = match visible_body(&state, id, &viewer, params.images()).await? {
+        Ok(body) => (None, body.blocked_images, (params.view == "text").then_some(body.text)),
+        Err(reason) => (Some(sentence(reason)), 0, None),
+    };
     let title = item.subject.clone().unwrap_or_else(|| "Email".to_owned());
     let view = EmailPage {
         layout: Layout::signed_in(&title, &current),
@@ -102,6 +99,21 @@ async fn email(
     page(StatusCode::OK, &view)
 }
 
+/// The email's sanitised body, or the store's reason the privacy policy
+/// hides it from this viewer; any other failure is an error.
+async fn visible_body(
+    state: &AppState,
+    id: EmailId,
+    viewer: &Viewer,
+    images: bool,
+) -> Result<Result<EmailBody, &'static str>, WebError> {
+    match state.store().email_body(state.workspace(), id, viewer, images).await {
+        Ok(body) => Ok(Ok(body)),
+        Err(StoreError::Hidden(reason)) => Ok(Err(reason)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The sanitised body alone, for the sandboxed frame.
 async fn email_body(
     State(state): State<AppState>,
@@ -110,12 +122,8 @@ async fn email_body(
     Query(params): Query<BodyParams>,
 ) -> Result<Response, WebError> {
     let id = EmailId(path_id(&raw)?);
-    let body = match state.store().email_body(state.workspace(), id, &current.viewer(), params.images()).await {
-        Ok(body) => body,
-        // The privacy policy hides it: refused, with the store's reason.
-        Err(StoreError::Hidden(reason)) => return Err(WebError::Forbidden(reason)),
-        Err(e) => return Err(e.into()),
-    };
+    // A body the privacy policy hides is refused, with the store's reason.
+    let body = visible_body(&state, id, &current.viewer(), params.images()).await?.map_err(WebError::Forbidden)?;
     let html =
         format!("<!doctype html>\n<html><head><meta charset=\"utf-8\"></head><body>{}</body></html>\n", body.html);
     let csp = if params.images() { BODY_CSP_WITH_IMAGES } else { BODY_CSP };

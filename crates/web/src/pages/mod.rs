@@ -47,6 +47,11 @@ pub(crate) fn safe_next(next: &str) -> &str {
     if local && !next.chars().any(char::is_control) { next } else { "/" }
 }
 
+/// An id from the path; anything but a number is a page that does not exist.
+pub(crate) fn path_id(raw: &str) -> Result<i64, WebError> {
+    raw.trim().parse().map_err(|_| WebError::NotFound)
+}
+
 /// Renders a page with a status (422 for a form with errors).
 pub(crate) fn page(status: StatusCode, template: &impl Template) -> Result<Response, WebError> {
     Ok((status, Html(template.render()?)).into_response())
